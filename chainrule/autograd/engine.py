@@ -1,0 +1,281 @@
+"""The backward engine: order the graph without recursion, then apply the chain rule.
+
+1. Walk the graph from the roots with an explicit stack and record the nodes in post-order;
+   reversed, that is a topological order (every node comes after all nodes that consume its
+   outputs), so a 100,000-op chain needs no recursion.
+2. Visit the nodes in that order. A node's output gradients are complete when it is reached;
+   its ``backward`` turns them into input gradients, which are summed per input tensor (a tensor
+   used twice receives two contributions) or accumulated into a leaf's ``.grad``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from ..backend import xp
+from .function import Function
+from .grad_mode import state
+from .tensor import Tensor
+
+
+def _topological_order(roots: Sequence[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, consumers before producers (iterative DFS)."""
+    post: list[Function] = []
+    visited: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(fn, False) for fn in roots]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            post.append(fn)
+            continue
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        stack.append((fn, True))
+        for t in fn.inputs:
+            if t is not None and t.grad_fn is not None and id(t.grad_fn) not in visited:
+                stack.append((t.grad_fn, False))
+    post.reverse()
+    return post
+
+
+def _needed(order: list[Function], targets: set[int]) -> set[int]:
+    """ids of the nodes that lead to one of ``targets`` (ids of tensors or nodes)."""
+    needed: set[int] = set()
+    for fn in reversed(order):  # producers first
+        for t in fn.inputs:
+            if t is None:
+                continue
+            if id(t) in targets or (t.grad_fn is not None and id(t.grad_fn) in needed):
+                needed.add(id(fn))
+                break
+    return needed
+
+
+def _run_hooks(hooks: Optional[list], grad: Tensor) -> Tensor:
+    if hooks:
+        for hook in list(hooks):
+            out = hook(grad)
+            if out is not None:
+                grad = out
+    return grad
+
+
+def _accumulate(old: Optional[Tensor], new: Tensor) -> Tensor:
+    return new if old is None else old + new
+
+
+def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]],
+                 retain_graph: bool, create_graph: bool,
+                 capture: Optional[Sequence[Tensor]] = None,
+                 accumulate_into: Optional[set[int]] = None) -> dict[int, Tensor]:
+    """Backpropagate from ``roots``; return the gradients of the tensors in ``capture``.
+
+    Leaves accumulate into ``.grad`` unless ``capture`` is given (autograd.grad). With
+    ``accumulate_into`` only the leaves whose ids are in it accumulate.
+    """
+    # gradients of non-leaf tensors, keyed by (id of the producing node, output index): the
+    # tensors themselves may be freed as nodes release their inputs during this backward
+    grads: dict[tuple[int, int], Tensor] = {}
+    captured: dict[int, Tensor] = {}
+    capture_ids = {id(t) for t in capture} if capture is not None else None
+    root_fns = []
+    for root, g in zip(roots, grad_roots):
+        if root.grad_fn is None:
+            if capture_ids is not None and id(root) in capture_ids:
+                captured[id(root)] = _accumulate(captured.get(id(root)), g)
+            elif capture_ids is None:
+                _accumulate_leaf(root, g, accumulate_into)
+            continue
+        key = (id(root.grad_fn), root._out_idx)
+        grads[key] = _accumulate(grads.get(key), g)
+        root_fns.append(root.grad_fn)
+    order = _topological_order(root_fns)
+    needed: Optional[set[int]] = None
+    if capture_ids is not None or accumulate_into is not None:
+        targets = capture_ids if capture_ids is not None else accumulate_into
+        needed = _needed(order, targets)  # type: ignore[arg-type]
+        # producers of captured non-leaf tensors are visited too, to read their gradient
+        producers = {id(t.grad_fn) for t in capture or () if t.grad_fn is not None}
+        order = [fn for fn in order if id(fn) in needed or id(fn) in producers]
+    tracer = state.tracer
+    prev_mode = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        for fn in order:
+            gys: list[Any] = []
+            for i, ref in enumerate(fn.outputs):
+                g = grads.pop((id(fn), i), None)
+                if g is not None:
+                    out = ref()
+                    if fn._hooks and i in fn._hooks:
+                        g = _run_hooks(fn._hooks[i], g)
+                    if out is not None and out._retains_grad:
+                        out.grad = _accumulate(out.grad, g.detach() if not create_graph else g)
+                    if capture_ids is not None and id(out) in capture_ids:
+                        captured[id(out)] = g
+                gys.append(g)
+            if all(g is None for g in gys) or (needed is not None and id(fn) not in needed):
+                continue
+            if fn._freed:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (or directly access "
+                    f"saved tensors after they have already been freed) at {fn.name}. Saved "
+                    f"intermediate values of the graph are freed when you call .backward() or "
+                    f"autograd.grad(). Specify retain_graph=True if you need to backward through "
+                    f"the graph a second time or if you need to access saved tensors after "
+                    f"calling backward.")
+            fn._check_versions()
+            for i, g in enumerate(gys):
+                if g is None:  # an output nobody used: its gradient is zero
+                    ref = fn.outputs[i]()
+                    shape, dtype = _output_meta(fn, i, ref)
+                    gys[i] = Tensor(xp.zeros(shape, dtype))
+            gxs = fn.backward(*gys)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            if len(gxs) != len(fn.inputs):
+                raise RuntimeError(f"{fn.name} returned {len(gxs)} gradients for "
+                                   f"{len(fn.inputs)} inputs")
+            if state.anomaly:
+                _check_finite(fn, gxs)
+            if tracer is not None:
+                tracer.on_backward(fn, tuple(gys), gxs)
+            for t, gx in zip(fn.inputs, gxs):
+                if gx is None or t is None or not t.requires_grad:
+                    continue
+                if gx.shape != t.shape:
+                    raise RuntimeError(
+                        f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
+                        f"shape {t.shape}")
+                if t.grad_fn is not None:
+                    key = (id(t.grad_fn), t._out_idx)
+                    grads[key] = _accumulate(grads.get(key), gx)
+                elif capture_ids is not None:
+                    if id(t) in capture_ids:
+                        captured[id(t)] = _accumulate(captured.get(id(t)),
+                                                      _run_hooks(t._hooks, gx))
+                else:
+                    _accumulate_leaf(t, gx, accumulate_into)
+            if not retain_graph:
+                fn._release()
+    finally:
+        state.grad_enabled = prev_mode
+    return captured
+
+
+def _output_meta(fn: Function, i: int, out: Optional[Tensor]) -> tuple[Any, Any]:
+    if out is not None:
+        return out.shape, out.dtype
+    meta = getattr(fn, "output_meta", None)
+    if meta is None:
+        raise RuntimeError(f"{fn.name}: output {i} was freed and has no recorded shape")
+    return meta[i]
+
+
+def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]]) -> None:
+    if only is not None and id(t) not in only:
+        return
+    g = _run_hooks(t._hooks, g)
+    if not state.grad_enabled:
+        g = g.detach() if g.grad_fn is not None else g
+    if t.grad is None:
+        # a fresh buffer: the leaf must never alias an array that other code may still use
+        t.grad = g if g.grad_fn is not None else Tensor(g.data.copy())
+    else:
+        t.grad = t.grad + g
+
+
+def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
+    for i, g in enumerate(gxs):
+        if g is not None and g.data.dtype.kind == "f" and not xp.isfinite(g.data).all():
+            kind = "nan" if xp.isnan(g.data).any() else "inf"
+            raise RuntimeError(
+                f"Function '{fn.name}' returned {kind} values in its {i}th output. "
+                f"The forward call that created it: {fn._site}")
+
+
+def _as_grad(root: Tensor, g: Any) -> Tensor:
+    if g is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs (got a tensor of "
+                f"shape {root.shape}); pass `gradient=` to backward")
+        return Tensor(xp.ones_like(root.data))
+    if not isinstance(g, Tensor):
+        g = Tensor(xp.asarray(g, dtype=root.dtype))
+    if g.shape != root.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {g.shape} and "
+                           f"output has a shape of {root.shape}")
+    return g
+
+
+def _check_roots(roots: Sequence[Tensor]) -> None:
+    for r in roots:
+        if not isinstance(r, Tensor):
+            raise TypeError(f"backward expects Tensors, got {type(r).__name__}")
+        if not r.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn")
+
+
+def backward(tensors: Sequence[Tensor], grad_tensors: Optional[Sequence[Any]] = None,
+             retain_graph: Optional[bool] = None, create_graph: bool = False,
+             inputs: Optional[Sequence[Tensor]] = None) -> None:
+    """Accumulate into the leaves' ``.grad`` the gradient of ``tensors`` (like torch)."""
+    _check_roots(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    grads = [_as_grad(t, g) for t, g in zip(tensors, grad_tensors)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    only = {id(t) for t in inputs} if inputs is not None else None
+    run_backward(tensors, grads, retain_graph, create_graph, accumulate_into=only)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
+         retain_graph: Optional[bool] = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Optional[Tensor], ...]:
+    """Return the gradients of ``outputs`` with respect to ``inputs`` (no ``.grad`` is touched).
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors to differentiate.
+        inputs: a Tensor or a sequence of Tensors to differentiate with respect to.
+        grad_outputs: the vector in the vector-Jacobian product (default ones for scalars).
+        retain_graph: keep the graph (default: ``create_graph``).
+        create_graph: record the backward pass, for higher derivatives.
+        allow_unused: return None for an input the outputs do not depend on, instead of
+            raising.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> (dx,) = cr.autograd.grad(x ** 3, x, create_graph=True)
+        >>> (ddx,) = cr.autograd.grad(dx, x)
+        >>> dx.item(), ddx.item()
+        (27.0, 18.0)
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    _check_roots(outputs)
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grads = [_as_grad(t, g) for t, g in zip(outputs, grad_outputs)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    captured = run_backward(outputs, grads, retain_graph, create_graph, capture=inputs)
+    result = []
+    for t in inputs:
+        g = captured.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                               "used in the graph. Set allow_unused=True if this is the "
+                               "desired behavior.")
+        if g is not None and not create_graph:
+            g = g.detach()
+        result.append(g)
+    return tuple(result)

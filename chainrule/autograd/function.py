@@ -1,0 +1,175 @@
+"""``Function``: a node of the computational graph, with its forward and backward side by side.
+
+A ``Function`` subclass implements ``forward`` on arrays and ``backward`` on Tensors::
+
+    class Mul(Function):
+        def forward(self, x0, x1):        # ndarrays in, ndarray out
+            return x0 * x1
+
+        def backward(self, gy):           # Tensors in, one gradient per input out
+            x0, x1 = self.inputs
+            return unbroadcast(gy * x1, x0.shape), unbroadcast(gy * x0, x1.shape)
+
+Calling an instance (``Mul()(a, b)``) runs ``forward`` and, when grad mode is on and an
+input requires grad, links the node into the graph: it keeps its inputs, holds its outputs by
+weak reference (so a dropped graph is freed at once by reference counting) and becomes their
+``grad_fn``. ``backward`` is written with differentiable ops, so running it while recording
+(``create_graph=True``) builds the graph of the derivative itself.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+
+from ..backend import xp
+from .grad_mode import state
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tensor import Tensor
+
+
+class _FreedInput:
+    """What a node keeps of an input once backward has freed its graph: metadata, no data."""
+
+    __slots__ = ("grad_fn", "requires_grad", "shape", "dtype", "_out_idx", "name")
+
+    def __init__(self, t: "Tensor") -> None:
+        self.grad_fn = t.grad_fn
+        self.requires_grad = t.requires_grad
+        self.shape = t.shape
+        self.dtype = t.dtype
+        self._out_idx = t._out_idx
+        self.name = t.name
+
+
+class Function:
+    """Base class of every differentiable op: subclass it and write ``forward``/``backward``.
+
+    Attributes set when the node joins a graph:
+        inputs: the input Tensors (``None`` for an absent optional input).
+        outputs: weak references to the output Tensors.
+        needs_input_grad: one bool per input, True where a gradient is wanted.
+    """
+
+    __slots__ = ("inputs", "outputs", "needs_input_grad", "_versions", "_freed", "_hooks",
+                 "_site", "__dict__", "__weakref__")
+
+    saves_output = False
+    """Set True in ops whose backward calls ``self.output(i)``: the node then keeps the output
+    arrays alive, as PyTorch's saved outputs, even if the output tensors are dropped."""
+
+    # ------------------------------------------------------------------ to override
+    def forward(self, *xs: Any) -> Any:
+        """Compute the outputs from the input arrays (ndarrays, or None)."""
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, *gys: "Tensor") -> Any:
+        """Return one gradient (Tensor or None) per input, given one gradient per output."""
+        raise NotImplementedError(
+            f"{type(self).__name__} is not differentiable (it has no backward)")
+
+    # ------------------------------------------------------------------ machinery
+    @property
+    def name(self) -> str:
+        """The name shown in reprs, traces and graph pictures, e.g. ``MulBackward``."""
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def __call__(self, *inputs: Any) -> Any:
+        from .tensor import Tensor
+
+        arrays = []
+        tensors = []
+        any_grad = False
+        for x in inputs:
+            if x is None:
+                tensors.append(None)
+                arrays.append(None)
+                continue
+            if not isinstance(x, Tensor):
+                x = Tensor(xp.asarray(x))
+            tensors.append(x)
+            arrays.append(x.data)
+            if x._requires_grad:
+                any_grad = True
+        ys = self.forward(*arrays)
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        record = any_grad and state.grad_enabled
+        if record:
+            outputs = tuple(Tensor._from_op(y, self, i) for i, y in enumerate(ys))
+            self.inputs = tuple(tensors)
+            self.outputs = tuple(weakref.ref(o) for o in outputs)
+            self.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
+            self._versions = tuple(0 if t is None else t._version for t in tensors)
+            self._freed = False
+            self._hooks = None
+            self._site = _user_site() if state.anomaly else None
+            if self.saves_output:
+                self.saved_outputs = ys
+        else:
+            outputs = tuple(Tensor(y) for y in ys)
+        if state.tracer is not None:
+            state.tracer.on_forward(self, tuple(tensors), outputs)
+        return outputs[0] if single else outputs
+
+    def output(self, i: int = 0) -> "Tensor":
+        """Return output ``i`` as a Tensor linked to this node (for ops that reuse their result)."""
+        out = self.outputs[i]()
+        if out is None:  # dropped by its users: rebuild it from the saved array, still linked
+            from .tensor import Tensor
+
+            if self._freed:
+                raise RuntimeError(f"{self.name}: its saved output was freed by an earlier "
+                                   f"backward; specify retain_graph=True")
+            return Tensor._from_op(self.saved_outputs[i], self, i)
+        if out._version != 0:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: output {i} of {self.name} (shape {out.shape}) is at "
+                f"version {out._version}; expected version 0 instead.")
+        return out
+
+    def _check_versions(self) -> None:
+        for i, (t, v) in enumerate(zip(self.inputs, self._versions)):
+            if t is not None and getattr(t, "_version", v) != v:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: input {i} of {self.name} (shape {t.shape}) is at "
+                    f"version {t._version}; expected version {v} instead.")
+
+    def _release(self) -> None:
+        """Free what backward needed (saved state, intermediate inputs); keep the graph's shape.
+
+        Leaves that require grad stay (parameters are alive anyway and graph pictures name
+        them); every other input is replaced by its metadata, so its array can be freed.
+        """
+        self._freed = True
+        self.__dict__.clear()
+        self.inputs = tuple(
+            t if t is None or (t.grad_fn is None and t.requires_grad) else _FreedInput(t)
+            for t in self.inputs)
+
+    def register_hook(self, index: int, hook: Callable[["Tensor"], Optional["Tensor"]]) -> None:
+        """Run ``hook(grad)`` on the gradient of output ``index`` once it is complete."""
+        if self._hooks is None:
+            self._hooks = {}
+        self._hooks.setdefault(index, []).append(hook)
+
+
+def _user_site() -> str:
+    """The file:line of the innermost stack frame outside the chainrule package."""
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(2)
+    while frame is not None:
+        fname = os.path.abspath(frame.f_code.co_filename)
+        if not fname.startswith(pkg + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"

@@ -1,0 +1,603 @@
+"""``Tensor``: an ndarray plus what autograd needs (``requires_grad``, ``grad``, ``grad_fn``).
+
+Methods mirror PyTorch's and delegate to the ops in :mod:`chainrule.ops`, where each op's
+forward and backward live side by side.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy
+
+from ..backend import xp
+from .grad_mode import state
+
+Shape = tuple[int, ...]
+ArrayLike = Any
+
+_FLOAT_KINDS = ("f",)
+
+
+def _is_float(dtype: Any) -> bool:
+    return numpy.dtype(dtype).kind in _FLOAT_KINDS
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it.
+
+    Args:
+        data: the ndarray to wrap (not copied; use :func:`chainrule.tensor` to copy and infer
+            dtypes like ``torch.tensor``).
+        requires_grad: whether ``backward`` should compute a gradient for this tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
+    """
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_version",
+                 "_hooks", "_retains_grad", "name", "__weakref__")
+    __array_priority__ = 1000  # so ndarray * Tensor calls Tensor.__rmul__
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
+        if not isinstance(data, xp.ndarray):
+            data = xp.asarray(data)
+        self.data = data
+        self.grad: Optional[Tensor] = None
+        self.grad_fn: Any = None
+        self._out_idx = 0
+        self._version = 0
+        self._hooks: Optional[list] = None
+        self._retains_grad = False
+        self.name: Optional[str] = None
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_op(cls, data: Any, grad_fn: Any, index: int) -> "Tensor":
+        """Make output ``index`` of the node ``grad_fn`` (the fast path of Function.__call__)."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._out_idx = index
+        t._version = 0
+        t._hooks = None
+        t._retains_grad = False
+        t.name = None
+        t._requires_grad = True
+        return t
+
+    # ------------------------------------------------------------------ autograd state
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None and not flag:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+        if flag and not _is_float(self.data.dtype):
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by a recorded op."""
+        return self.grad_fn is None
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self.grad_fn is None:
+            return
+        self._retains_grad = True
+
+    def register_hook(self, hook: Callable[["Tensor"], Optional["Tensor"]]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor
+        replaces the gradient.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor(3.0, requires_grad=True)
+            >>> h = x.register_hook(lambda g: g * 2)
+            >>> (x * x).backward()
+            >>> x.grad.item()
+            12.0
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+            return RemovableHandle(self._hooks, hook)
+        self.grad_fn.register_hook(self._out_idx, hook)
+        return RemovableHandle(self.grad_fn._hooks[self._out_idx], hook)
+
+    def backward(self, gradient: Optional["Tensor"] = None, retain_graph: Optional[bool] = None,
+                 create_graph: bool = False, inputs: Optional[Sequence["Tensor"]] = None) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves.
+
+        Args:
+            gradient: the gradient of some scalar with respect to this tensor; may be omitted
+                for a one-element tensor (it is then 1).
+            retain_graph: keep the graph for another backward (default: ``create_graph``).
+            create_graph: record the backward pass itself, for higher derivatives.
+            inputs: accumulate only into these leaves.
+        """
+        from .engine import backward
+
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                 inputs=inputs)
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data, cut from the graph."""
+        return Tensor(self.data)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place, making it a leaf."""
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ array facts
+    @property
+    def shape(self) -> Shape:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: Optional[int] = None) -> Union[Shape, int]:
+        """The shape, or the size of dimension ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def item(self) -> Union[float, int, bool]:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+        return self.data.item()
+
+    def numpy(self) -> Any:
+        """The underlying ndarray (shared, not copied)."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
+            raise TypeError("only integer 0-d tensors can be used as an index")
+        return int(self.data)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __iter__(self) -> Any:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __repr__(self) -> str:
+        extras = []
+        if self.data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        body = numpy.array2string(self.data, separator=", ", prefix="tensor(", threshold=1000,
+                                  edgeitems=3)
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------------ dtype casts
+    def to(self, dtype: Any) -> "Tensor":
+        """Cast to ``dtype`` (differentiable between float dtypes)."""
+        return _ops.cast(self, dtype)
+
+    def type(self, dtype: Any) -> "Tensor":
+        return _ops.cast(self, dtype)
+
+    def astype(self, dtype: Any) -> "Tensor":
+        return _ops.cast(self, dtype)
+
+    def float(self) -> "Tensor":
+        return _ops.cast(self, numpy.float32)
+
+    def double(self) -> "Tensor":
+        return _ops.cast(self, numpy.float64)
+
+    def long(self) -> "Tensor":
+        return _ops.cast(self, numpy.int64)
+
+    def int(self) -> "Tensor":
+        return _ops.cast(self, numpy.int32)
+
+    def bool(self) -> "Tensor":
+        return _ops.cast(self, numpy.bool_)
+
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (gradient flows through)."""
+        return _ops.clone(self)
+
+    def contiguous(self) -> "Tensor":
+        return self
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    # ------------------------------------------------------------------ in-place updates
+    def _check_inplace(self, op: str) -> None:
+        if state.grad_enabled and (self._requires_grad or self.grad_fn is not None):
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                    f"operation. Wrap it in `with chainrule.no_grad():` (e.g. in an optimizer).")
+            raise RuntimeError(
+                f"{op}: in-place operations on a tensor that is part of a recorded graph are "
+                f"not supported; use the out-of-place op (e.g. `x = x + y`).")
+
+    def _inplace(self, op: str, value: Any) -> "Tensor":
+        self._check_inplace(op)
+        value = value.data if isinstance(value, Tensor) else value
+        getattr(self.data, op)(value)  # e.g. ndarray.__iadd__
+        self._version += 1
+        return self
+
+    def add_(self, other: Any, alpha: float = 1) -> "Tensor":
+        return self._inplace("__iadd__", other if alpha == 1 else
+                             (other.data if isinstance(other, Tensor) else other) * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
+        return self._inplace("__isub__", other if alpha == 1 else
+                             (other.data if isinstance(other, Tensor) else other) * alpha)
+
+    def mul_(self, other: Any) -> "Tensor":
+        return self._inplace("__imul__", other)
+
+    def div_(self, other: Any) -> "Tensor":
+        return self._inplace("__itruediv__", other)
+
+    def copy_(self, src: Any) -> "Tensor":
+        self._check_inplace("copy_")
+        src = src.data if isinstance(src, Tensor) else xp.asarray(src)
+        if xp.broadcast_shapes(src.shape, self.shape) != self.shape:
+            raise ValueError(f"copy_: source of shape {src.shape} cannot be broadcast to the "
+                             f"destination shape {self.shape}")
+        self.data[...] = src
+        self._version += 1
+        return self
+
+    def fill_(self, value: float) -> "Tensor":
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        self._version += 1
+        return self
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        index = _ops.unwrap_index(index)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> "Tensor":
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> "Tensor":
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> "Tensor":
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> "Tensor":
+        return _ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> "Tensor":
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> "Tensor":
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> "Tensor":
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> "Tensor":
+        return _ops.div(other, self)
+
+    def __pow__(self, other: Any) -> "Tensor":
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other: Any) -> "Tensor":
+        return _ops.pow(other, self)
+
+    def __neg__(self) -> "Tensor":
+        return _ops.neg(self)
+
+    def __pos__(self) -> "Tensor":
+        return self
+
+    def __abs__(self) -> "Tensor":
+        return _ops.abs(self)
+
+    def __matmul__(self, other: Any) -> "Tensor":
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> "Tensor":
+        return _ops.matmul(other, self)
+
+    def __iadd__(self, other: Any) -> "Tensor":
+        return self._inplace("__iadd__", other)
+
+    def __isub__(self, other: Any) -> "Tensor":
+        return self._inplace("__isub__", other)
+
+    def __imul__(self, other: Any) -> "Tensor":
+        return self._inplace("__imul__", other)
+
+    def __itruediv__(self, other: Any) -> "Tensor":
+        return self._inplace("__itruediv__", other)
+
+    def __getitem__(self, index: Any) -> "Tensor":
+        return _ops.getitem(self, index)
+
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __lt__(self, other: Any) -> "Tensor":
+        return _ops.lt(self, other)
+
+    def __le__(self, other: Any) -> "Tensor":
+        return _ops.le(self, other)
+
+    def __gt__(self, other: Any) -> "Tensor":
+        return _ops.gt(self, other)
+
+    def __ge__(self, other: Any) -> "Tensor":
+        return _ops.ge(self, other)
+
+    def __invert__(self) -> "Tensor":
+        return _ops.logical_not(self)
+
+    def __and__(self, other: Any) -> "Tensor":
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other: Any) -> "Tensor":
+        return _ops.logical_or(self, other)
+
+    # ------------------------------------------------------------------ methods
+    def add(self, other: Any) -> "Tensor":
+        return _ops.add(self, other)
+
+    def sub(self, other: Any) -> "Tensor":
+        return _ops.sub(self, other)
+
+    def mul(self, other: Any) -> "Tensor":
+        return _ops.mul(self, other)
+
+    def div(self, other: Any) -> "Tensor":
+        return _ops.div(self, other)
+
+    def pow(self, exponent: Any) -> "Tensor":
+        return _ops.pow(self, exponent)
+
+    def neg(self) -> "Tensor":
+        return _ops.neg(self)
+
+    def matmul(self, other: Any) -> "Tensor":
+        return _ops.matmul(self, other)
+
+    def mm(self, other: Any) -> "Tensor":
+        return _ops.matmul(self, other)
+
+    def exp(self) -> "Tensor":
+        return _ops.exp(self)
+
+    def log(self) -> "Tensor":
+        return _ops.log(self)
+
+    def sqrt(self) -> "Tensor":
+        return _ops.sqrt(self)
+
+    def abs(self) -> "Tensor":
+        return _ops.abs(self)
+
+    def sin(self) -> "Tensor":
+        return _ops.sin(self)
+
+    def cos(self) -> "Tensor":
+        return _ops.cos(self)
+
+    def tanh(self) -> "Tensor":
+        return _ops.tanh(self)
+
+    def sigmoid(self) -> "Tensor":
+        return _ops.sigmoid(self)
+
+    def relu(self) -> "Tensor":
+        return _ops.relu(self)
+
+    def clamp(self, min: Any = None, max: Any = None) -> "Tensor":
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> "Tensor":
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> "Tensor":
+        return _ops.minimum(self, other)
+
+    def sum(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return _ops.sum(self, dim, keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return _ops.mean(self, dim, keepdim)
+
+    def var(self, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False,
+            *, correction: Optional[int] = None) -> "Tensor":
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False,
+            *, correction: Optional[int] = None) -> "Tensor":
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return _ops.max(self, dim, keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return _ops.amin(self, dim, keepdim)
+
+    def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor":
+        return _ops.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim: int) -> "Tensor":
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> "Tensor":
+        return _ops.log_softmax(self, dim)
+
+    def argmax(self, dim: Optional[int] = None, keepdim: bool = False) -> "Tensor":
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: Optional[int] = None, keepdim: bool = False) -> "Tensor":
+        return _ops.argmin(self, dim, keepdim)
+
+    def reshape(self, *shape: Any) -> "Tensor":
+        return _ops.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> "Tensor":
+        return _ops.reshape(self, *shape)
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return _ops.reshape(self, other.shape)
+
+    def reshape_as(self, other: "Tensor") -> "Tensor":
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        return _ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        return _ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> "Tensor":
+        return _ops.permute(self, *dims)
+
+    @property
+    def T(self) -> "Tensor":
+        """The tensor with its dimensions reversed."""
+        return _ops.permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self) -> "Tensor":
+        return _ops.transpose(self, -2, -1)
+
+    def t(self) -> "Tensor":
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, but got {self.ndim}")
+        return self.T
+
+    def squeeze(self, dim: Any = None) -> "Tensor":
+        return _ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        return _ops.unsqueeze(self, dim)
+
+    def expand(self, *shape: Any) -> "Tensor":
+        return _ops.expand(self, *shape)
+
+    def expand_as(self, other: "Tensor") -> "Tensor":
+        return _ops.expand(self, other.shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
+        return _ops.broadcast_to(self, shape)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        return _ops.chunk(self, chunks, dim)
+
+    def where(self, condition: Any, other: Any) -> "Tensor":
+        return _ops.where(condition, self, other)
+
+
+from .. import ops as _ops  # noqa: E402  (ops import Tensor; bind them after the class exists)

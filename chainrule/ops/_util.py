@@ -1,0 +1,110 @@
+"""Helpers shared by the ops: PyTorch's type promotion, argument normalisation, messages."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy
+
+from ..autograd.tensor import Tensor
+from ..backend import xp
+
+DEFAULT_FLOAT = numpy.dtype(numpy.float32)
+_INT64 = numpy.dtype(numpy.int64)
+_BOOL = numpy.dtype(numpy.bool_)
+
+
+def _category(dtype: numpy.dtype) -> int:
+    return 0 if dtype.kind == "b" else 2 if dtype.kind in "fc" else 1
+
+
+def result_dtype(*operands: Any) -> numpy.dtype:
+    """The dtype of a binary op's result, by PyTorch's rule.
+
+    Operands rank as dimensioned tensors > 0-d tensors/NumPy scalars > Python scalars. The
+    highest category (bool < int < float) wins; within it, the highest-ranked operands decide.
+    So a Python float or a 0-d float64 array never upcasts a float32 tensor.
+
+    Example:
+        >>> import chainrule as cr, numpy as np
+        >>> result_dtype(cr.ones(2), np.float64(2.0))
+        dtype('float32')
+    """
+    ranked: list[Optional[numpy.dtype]] = [None, None, None]  # python scalar, 0-d, dimensioned
+    for x in operands:
+        if isinstance(x, Tensor):
+            dt, rank = x.data.dtype, (2 if x.data.ndim else 1)
+        elif isinstance(x, (bool, numpy.bool_)) and not isinstance(x, numpy.ndarray):
+            dt, rank = _BOOL, (0 if isinstance(x, bool) else 1)
+        elif isinstance(x, int):
+            dt, rank = _INT64, 0
+        elif isinstance(x, float):
+            dt, rank = DEFAULT_FLOAT, 0
+        else:
+            arr = xp.asarray(x)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"unsupported operand of type {type(x).__name__} "
+                                f"(dtype {arr.dtype})")
+            dt, rank = arr.dtype, (2 if arr.ndim else 1)
+        prev = ranked[rank]
+        ranked[rank] = dt if prev is None else numpy.promote_types(prev, dt)
+    top = max(_category(d) for d in ranked if d is not None)
+    for dt in reversed(ranked):
+        if dt is not None and _category(dt) == top:
+            return dt
+    raise RuntimeError("unreachable")  # pragma: no cover
+
+
+def as_operand(x: Any, dtype: numpy.dtype) -> Tensor:
+    """``x`` as a Tensor of ``dtype`` (differentiable cast for tensors, plain for constants)."""
+    if isinstance(x, Tensor):
+        if x.data.dtype == dtype:
+            return x
+        from .arithmetic import cast
+
+        return cast(x, dtype)
+    return Tensor(xp.asarray(x, dtype=dtype))
+
+
+def as_float(x: Any) -> Tensor:
+    """``x`` as a floating Tensor (integers and bools become float32, as in PyTorch)."""
+    if not isinstance(x, Tensor):
+        x = Tensor(xp.asarray(x))
+        if x.data.dtype.kind != "f":
+            x = Tensor(x.data.astype(DEFAULT_FLOAT))
+        return x
+    if x.data.dtype.kind != "f":
+        from .arithmetic import cast
+
+        return cast(x, DEFAULT_FLOAT)
+    return x
+
+
+def normalize_dims(dim: Any, ndim: int, op: str) -> Optional[tuple[int, ...]]:
+    """Turn ``dim`` (None, int or sequence, negatives allowed) into sorted positive axes."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, numpy.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        if not isinstance(d, (int, numpy.integer)):
+            raise TypeError(f"{op}: dim must be an int or a sequence of ints, got {dim!r}")
+        n = max(ndim, 1)
+        if not -n <= d < n:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                             f"[{-n}, {n - 1}], but got {d})")
+        out.append(int(d) % n if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: dim {dim!r} appears multiple times in the list of dims")
+    return tuple(sorted(out))
+
+
+def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[ValueError]:
+    """A PyTorch-style error if shapes ``a`` and ``b`` do not broadcast, else None."""
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    for i, (x, y) in enumerate(zip(pa, pb)):
+        if x != y and x != 1 and y != 1:
+            return ValueError(
+                f"{op}: The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {i} (shapes {tuple(a)} and {tuple(b)})")
+    return None

@@ -1,0 +1,161 @@
+"""Activations: sigmoid, tanh, relu, leaky_relu, softmax, log_softmax.
+
+sigmoid, softmax and log_softmax are fused for speed and stability; each keeps a twin composed
+from primitives (``sigmoid_composed``, ``softmax_composed``, ``log_softmax_composed``) that
+the tests compare against. The four-primitive sigmoid of the worked example lives in
+``examples/sigmoid_primitives.py``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._util import as_float, normalize_dims
+from .arithmetic import exp
+from .reduce import logsumexp, sum
+
+
+class Sigmoid(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        # exp of a non-positive number never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) else
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output(0)
+        return gy * y * (1 - y)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """``1 / (1 + exp(-x))``, stable for any x (at +-1000: 1 and 0, no overflow warning).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sigmoid(cr.tensor([0.0, 1000.0, -1000.0])).tolist()
+        [0.5, 1.0, 0.0]
+    """
+    return Sigmoid()(as_float(x))
+
+
+def sigmoid_composed(x: Tensor) -> Tensor:
+    """The reference twin of :func:`sigmoid` built from primitives (overflows for x << 0)."""
+    return 1 / (1 + exp(-x))
+
+
+class Tanh(Function):
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        return xp.tanh(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output(0)
+        return gy * (1 - y * y)
+
+
+def tanh(x: Any) -> Tensor:
+    """Elementwise hyperbolic tangent."""
+    return Tanh()(as_float(x))
+
+
+class ReLU(Function):
+    def forward(self, x: Any) -> Any:
+        return xp.maximum(x, 0)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        # the mask is a constant: relu's derivative at 0 is taken as 0, as PyTorch does
+        return gy * Tensor((self.inputs[0].data > 0).astype(gy.dtype))
+
+
+def relu(x: Any) -> Tensor:
+    """``max(x, 0)``; the gradient at 0 is 0."""
+    return ReLU()(x)
+
+
+class LeakyReLU(Function):
+    def __init__(self, slope: float) -> None:
+        self.slope = slope
+
+    def forward(self, x: Any) -> Any:
+        return xp.where(x > 0, x, x * x.dtype.type(self.slope))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0].data
+        return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+    return LeakyReLU(negative_slope)(as_float(x))
+
+
+class Softmax(Function):
+    saves_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output(0)
+        # dx = y * (gy - sum(gy * y))
+        return y * (gy - sum(gy * y, self.axis, keepdim=True))
+
+
+class LogSoftmax(Function):
+    saves_output = True
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        m = x.max(axis=self.axis, keepdims=True)
+        m = xp.where(xp.isfinite(m), m, 0)
+        shifted = x - m
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output(0)
+        # dx = gy - softmax * sum(gy)
+        return gy - exp(y) * sum(gy, self.axis, keepdim=True)
+
+
+def _axis(x: Tensor, dim: Any, op: str) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: dim must be given (as in PyTorch, implicit dim is deprecated)")
+    return normalize_dims(dim, x.ndim, op)[0]  # type: ignore[index]
+
+
+def softmax(x: Any, dim: int) -> Tensor:
+    """``exp(x) / sum(exp(x), dim)``, stable for logits of +-1000.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.softmax(cr.tensor([1000.0, 1000.0]), dim=0).tolist()
+        [0.5, 0.5]
+    """
+    x = as_float(x)
+    return Softmax(_axis(x, dim, "softmax"))(x)
+
+
+def log_softmax(x: Any, dim: int) -> Tensor:
+    """``x - logsumexp(x, dim)``, stable for logits of +-1000."""
+    x = as_float(x)
+    return LogSoftmax(_axis(x, dim, "log_softmax"))(x)
+
+
+def softmax_composed(x: Tensor, dim: int) -> Tensor:
+    """The reference twin of :func:`softmax`, composed from exp and logsumexp."""
+    return exp(log_softmax_composed(x, dim))
+
+
+def log_softmax_composed(x: Tensor, dim: int) -> Tensor:
+    """The reference twin of :func:`log_softmax`, composed from logsumexp."""
+    return x - logsumexp(x, dim, keepdim=True)

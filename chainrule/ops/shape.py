@@ -1,0 +1,476 @@
+"""Shape ops: broadcasting and its undoing, reshape, permute, cat, split, pad, indexing.
+
+``unbroadcast`` is the one place where broadcasting is undone; every binary op's backward
+calls it.
+"""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Optional, Sequence, Union
+
+import numpy
+
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._util import normalize_dims
+
+ShapeLike = Union[int, Sequence[int]]
+
+
+def _shape_args(shape: tuple) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` like PyTorch."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
+
+
+# ============================================================================ broadcasting
+class SumTo(Function):
+    """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        lead = x.ndim - len(self.shape)
+        # axes added in front by broadcasting, then axes stretched from size 1
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        return y.reshape(self.shape)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return broadcast_to(gy, self.inputs[0].shape)
+
+
+def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Sum ``x`` down to ``shape``, undoing a broadcast (differentiable)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return SumTo(shape)(x)
+
+
+def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
+    """Return ``grad`` summed to an input's ``shape``: the one helper that undoes broadcasting.
+
+    Every binary op's backward calls it, so an input of shape (3, 1) that was broadcast to
+    (2, 3, 4) receives a (3, 1) gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> unbroadcast(cr.ones(2, 3, 4), (3, 1)).tolist()
+        [[8.0], [8.0], [8.0]]
+    """
+    return sum_to(grad, shape)
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        return xp.broadcast_to(x, self.shape)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return sum_to(gy, self.inputs[0].shape)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """Broadcast ``x`` to ``shape`` (a read-only view; the gradient is summed back).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2)).shape
+        (2, 2)
+    """
+    x = _as_tensor(x)
+    shape = tuple(int(s) for s in shape)
+    if x.shape == shape:
+        return x
+    try:
+        xp.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: the shape {x.shape} cannot be broadcast to "
+                         f"{shape}") from None
+    if xp.broadcast_shapes(x.shape, shape) != shape:
+        raise ValueError(f"broadcast_to: the shape {x.shape} cannot be broadcast to {shape}")
+    return BroadcastTo(shape)(x)
+
+
+def expand(x: Tensor, *shape: Any) -> Tensor:
+    """``x.expand(*shape)``: broadcast to ``shape``, where -1 keeps a dimension's size."""
+    shape = _shape_args(shape)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
+                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
+    full = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    return broadcast_to(x, full)
+
+
+# ============================================================================ reshape & co
+class Reshape(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Any) -> Any:
+        return x.reshape(self.shape)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return reshape(gy, self.inputs[0].shape)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """Return ``x`` with a new shape of the same number of elements (one dim may be -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.arange(6).reshape(2, -1).shape
+        (2, 3)
+    """
+    x = _as_tensor(x)
+    shape = _shape_args(shape)
+    if shape == x.shape:
+        return x
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if shape.count(-1) > 1 or (-1 not in shape and known != x.data.size) or (
+            -1 in shape and (known == 0 or x.data.size % known)):
+        raise ValueError(f"reshape: shape {list(shape)} is invalid for input of size "
+                         f"{x.data.size} (shape {x.shape})")
+    return Reshape(shape)(x)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Flatten dimensions ``start_dim..end_dim`` into one.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.flatten(cr.zeros(2, 3, 4), 1).shape
+        (2, 12)
+    """
+    if x.ndim == 0:
+        return reshape(x, 1)
+    (s,) = normalize_dims(start_dim, x.ndim, "flatten")  # type: ignore[misc]
+    (e,) = normalize_dims(end_dim, x.ndim, "flatten")  # type: ignore[misc]
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"(shape {x.shape})")
+    n = 1
+    for d in x.shape[s:e + 1]:
+        n *= d
+    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1:])
+
+
+def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (all, or those in ``dim``)."""
+    dims = normalize_dims(dim, x.ndim, "squeeze")
+    if dims is None:
+        shape = tuple(s for s in x.shape if s != 1)
+    else:
+        shape = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim``."""
+    n = x.ndim + 1
+    if not -n <= dim < n:
+        raise IndexError(f"unsqueeze: Dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    dim %= n
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+class Permute(Function):
+    def __init__(self, axes: tuple[int, ...]) -> None:
+        self.axes = axes
+
+    def forward(self, x: Any) -> Any:
+        return x.transpose(self.axes)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return permute(gy, *numpy.argsort(self.axes).tolist())
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    """Reorder the dimensions of ``x`` (a view).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+    """
+    dims = _shape_args(dims)
+    if len(dims) != x.ndim:
+        raise ValueError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
+                         f"{x.ndim} dimensions (shape {x.shape})")
+    axes = tuple(d % builtins.max(x.ndim, 1) for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of {x.ndim} dimensions")
+    if axes == tuple(range(x.ndim)):
+        return x
+    return Permute(axes)(x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap dimensions ``dim0`` and ``dim1``."""
+    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    d0, d1 = (normalize_dims(dim0, x.ndim, "transpose") or (0,))[0], \
+        (normalize_dims(dim1, x.ndim, "transpose") or (0,))[0]
+    axes = list(range(x.ndim))
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return permute(x, *axes)
+
+
+# ============================================================================ joining & splitting
+class Cat(Function):
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def forward(self, *xs: Any) -> Any:
+        return xp.concatenate(xs, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> tuple:
+        grads, start = [], 0
+        for x in self.inputs:
+            n = x.shape[self.axis]
+            index = (slice(None),) * self.axis + (slice(start, start + n),)
+            grads.append(getitem(gy, index))
+            start += n
+        return tuple(grads)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Concatenate tensors along an existing dimension.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cat([cr.zeros(2, 3), cr.ones(1, 3)]).shape
+        (3, 3)
+    """
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of Tensors")
+    ref = tensors[0]
+    if ref.ndim == 0:
+        raise ValueError("cat: zero-dimensional tensor (at position 0) cannot be concatenated")
+    (axis,) = normalize_dims(dim, ref.ndim, "cat")  # type: ignore[misc]
+    for i, t in enumerate(tensors):
+        if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if k != axis):
+            raise ValueError(f"cat: Sizes of tensors must match except in dimension {axis}. "
+                             f"Expected shape like {ref.shape} but got {t.shape} for tensor "
+                             f"number {i} in the list")
+    from ._util import result_dtype, as_operand
+
+    dtype = result_dtype(*tensors)
+    return Cat(axis)(*[as_operand(t, dtype) for t in tensors])
+
+
+def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new dimension."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: expects each tensor to be equal size, but got "
+                             f"{tensors[0].shape} at entry 0 and {t.shape} at entry {i}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(x: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim: int = 0) -> tuple:
+    """Split into chunks of ``split_size`` (the last may be smaller) or of the given sizes."""
+    (axis,) = normalize_dims(dim, x.ndim, "split")  # type: ignore[misc]
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, (int, numpy.integer)):
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: split_with_sizes expects split_sizes to sum exactly to "
+                             f"{n} (input shape {x.shape}, dim {dim}), but got {sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, (slice(None),) * axis + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    (axis,) = normalize_dims(dim, x.ndim, "chunk")  # type: ignore[misc]
+    n = x.shape[axis]
+    return split(x, builtins.max(-(-n // chunks), 1), dim)
+
+
+# ============================================================================ padding
+class Pad(Function):
+    def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
+        self.widths = widths
+        self.value = value
+
+    def forward(self, x: Any) -> Any:
+        return xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        index = tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))
+        return getitem(gy, index)
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dimensions, last dimension first, as ``F.pad``.
+
+    Args:
+        x: the input.
+        pad: (left, right) for the last dim, then (top, bottom) for the one before, ...
+        mode: only ``'constant'``.
+        value: the fill value.
+
+    Shape:
+        dim i grows by ``pad[2k] + pad[2k+1]`` where ``i = ndim - 1 - k``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.pad(cr.ones(1, 2, 2), (1, 1, 0, 2)).shape
+        (1, 4, 4)
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding length {len(pad)} must be even and at most twice the "
+                         f"number of dimensions ({x.ndim}, shape {x.shape})")
+    if builtins.min(pad, default=0) < 0:
+        raise ValueError(f"pad: negative padding {pad} is not supported")
+    widths = [(0, 0)] * x.ndim
+    for k in range(len(pad) // 2):
+        widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    return Pad(tuple(widths), value)(x)
+
+
+# ============================================================================ indexing
+def unwrap_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return xp.asarray([i.item() if isinstance(i, Tensor) else i for i in index])
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, numpy.integer, slice))
+               for i in items)
+
+
+class GetItem(Function):
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        return x[self.index]
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        return IndexAdd(self.index, x.shape)(gy)
+
+
+class IndexAdd(Function):
+    """Scatter ``gy`` into zeros of ``shape`` at ``index``, summing repeated positions."""
+
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index = index
+        self.shape = shape
+
+    def forward(self, gy: Any) -> Any:
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = gy  # basic indexing never repeats a position
+        else:
+            xp.add.at(gx, self.index, gy)
+        return gx
+
+    def backward(self, ggx: Tensor) -> Tensor:
+        return GetItem(self.index)(ggx)
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]`` with basic and advanced indexing; repeated indices accumulate gradient."""
+    index = unwrap_index(index)
+    try:
+        return GetItem(index)(x)
+    except IndexError as e:
+        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {x.shape}: "
+                         f"{e}") from None
+
+
+class Gather(Function):
+    """``torch.gather``: out[i][j] = x[i][index[i][j]] along ``axis``."""
+
+    def __init__(self, axis: int, index: Any) -> None:
+        self.axis = axis
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        return xp.take_along_axis(x, self.index, axis=self.axis)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return ScatterAdd(self.axis, self.index, self.inputs[0].shape)(gy)
+
+
+class ScatterAdd(Function):
+    def __init__(self, axis: int, index: Any, shape: tuple[int, ...]) -> None:
+        self.axis = axis
+        self.index = index
+        self.shape = shape
+
+    def forward(self, gy: Any) -> Any:
+        gx = xp.zeros(self.shape, dtype=gy.dtype)
+        grid = list(xp.indices(self.index.shape, sparse=True))
+        grid[self.axis] = self.index
+        xp.add.at(gx, tuple(grid), gy)
+        return gx
+
+    def backward(self, ggx: Tensor) -> Tensor:
+        return Gather(self.axis, self.index)(ggx)
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """Pick values along ``dim`` at ``index`` (int64), like ``torch.gather``."""
+    index = unwrap_index(index)
+    index = xp.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
+    if index.ndim != x.ndim:
+        raise ValueError(f"gather: index {index.shape} and input {x.shape} must have the same "
+                         f"number of dimensions")
+    (axis,) = normalize_dims(dim, x.ndim, "gather")  # type: ignore[misc]
+    if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+        raise IndexError(f"gather: index out of range for dimension {dim} of size "
+                         f"{x.shape[axis]}")
+    return Gather(axis, index)(x)
+
+
+take_along_dim = gather
