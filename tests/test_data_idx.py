@@ -168,7 +168,8 @@ def test_truncated_raw_payload(tmp_path):
 
 def test_trailing_raw_bytes(tmp_path):
     path = put(tmp_path / "long", idx_bytes(bytes(790), (1, 28, 28)))
-    with pytest.raises(IdxFormatError, match="long: trailing bytes: .* 784 bytes, the file holds 790"):
+    with pytest.raises(IdxFormatError,
+                       match="long: trailing bytes: .* 784 bytes, the file holds 790"):
         read_idx(path)
 
 
@@ -197,7 +198,8 @@ def test_cut_gzip_stream(tmp_path, rng):
 @pytest.mark.parametrize("blob, expected", [
     (b"", "the file has 0 bytes"),
     (b"\x00\x00", "the file has 2 bytes"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x01", "3 dimensions need 12 bytes of sizes after the magic, got 4"),
+    (b"\x00\x00\x08\x03\x00\x00\x00\x01",
+     "3 dimensions need 12 bytes of sizes after the magic, got 4"),
 ])
 def test_truncated_header(tmp_path, blob, expected):
     path = put(tmp_path / "h", blob)

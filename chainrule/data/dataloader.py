@@ -37,7 +37,8 @@ def _normalize_dtype(batch: np.ndarray) -> np.ndarray:
         return batch.astype(np.int64, copy=False)
     if kind == "b":
         return batch
-    raise TypeError(f"DataLoader: cannot batch items of dtype {batch.dtype} (only numbers and bool)")
+    raise TypeError(f"DataLoader: cannot batch items of dtype {batch.dtype} "
+                    "(only numbers and bool)")
 
 
 def _stack(samples: Sequence[Any], where: str) -> Any:
@@ -110,8 +111,8 @@ def default_collate(samples: Sequence[Any]) -> Any:
 
     Example:
         >>> import numpy as np
-        >>> x, y = default_collate([(np.ones(2, np.float32), 3)])  # doctest: +SKIP
-        >>> x.data.dtype, y.data.tolist()  # doctest: +SKIP
+        >>> x, y = default_collate([(np.ones(2, np.float32), 3)])
+        >>> x.data.dtype, y.data.tolist()
         (dtype('float32'), [3])
     """
     if len(samples) == 0:
@@ -120,6 +121,17 @@ def default_collate(samples: Sequence[Any]) -> Any:
 
 
 # -- the loader ------------------------------------------------------------------------------
+
+def _jsonable(value: Any) -> Any:
+    """Generator states hold ndarrays for some bit generators (MT19937): make them lists."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
 
 def _global_seed() -> Optional[int]:
     """``chainrule.initial_seed()`` when the package defines it, else None."""
@@ -264,7 +276,7 @@ class DataLoader:
             "drop_last": self.drop_last,
             "epoch": epoch,
             "batches_done": done,
-            "generator": gen,
+            "generator": _jsonable(gen),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -275,14 +287,16 @@ class DataLoader:
                 batch size, shuffle or drop_last setting (the batches would differ).
         """
         if not isinstance(state, dict):
-            raise TypeError(f"DataLoader.load_state_dict: expected a dict, got {type(state).__name__}")
+            raise TypeError(f"DataLoader.load_state_dict: expected a dict, got "
+                            f"{type(state).__name__}")
         required = ("version", "dataset_len", "batch_size", "shuffle", "drop_last", "epoch",
                     "batches_done", "generator")
         missing = [k for k in required if k not in state]
         if missing:
             raise ValueError(f"DataLoader.load_state_dict: missing keys {missing}")
         if state["version"] != _STATE_VERSION:
-            raise ValueError(f"DataLoader.load_state_dict: unsupported version {state['version']!r}, "
+            raise ValueError(f"DataLoader.load_state_dict: unsupported version "
+                             f"{state['version']!r}, "
                              f"expected {_STATE_VERSION}")
         mine = {"dataset_len": len(self.dataset), "batch_size": self.batch_size,
                 "shuffle": self.shuffle, "drop_last": self.drop_last}
@@ -294,7 +308,8 @@ class DataLoader:
         epoch, done = state["epoch"], state["batches_done"]
         for key, value in (("epoch", epoch), ("batches_done", done)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"DataLoader.load_state_dict: {key} must be an int >= 0, got {value!r}")
+                raise ValueError(f"DataLoader.load_state_dict: {key} must be an int >= 0, "
+                                 f"got {value!r}")
         if done >= max(len(self), 1):
             raise ValueError(f"DataLoader.load_state_dict: batches_done={done} but an epoch has "
                              f"{len(self)} batches")

@@ -19,7 +19,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional, Sequence, Union
+from typing import Any, Callable, ClassVar, Optional
 
 import numpy as np
 
@@ -253,6 +253,7 @@ class _MnistLike(Dataset):
                         f"{type(self).__name__}: {url}: MD5 checksum mismatch: expected {gz_md5} "
                         f"(or decompressed {raw_md5}), got {actual}; the download is corrupt or "
                         "not the official file, and was discarded")
+                os.chmod(tmp, 0o644)  # mkstemp creates 0o600
                 os.replace(tmp, folder / filename)
             finally:
                 if os.path.exists(tmp):

@@ -124,7 +124,9 @@ def _parse_header(stream: IO[bytes], path: str, compressed: bool,
     return IdxHeader(tuple(int(d) for d in shape), type_code, compressed)
 
 
-def _open(path: str, compressed: Optional[bool]) -> tuple[IO[bytes], IO[bytes], bool, Optional[int]]:
+def _open(path: str, compressed: Optional[bool]
+          ) -> tuple[IO[bytes], IO[bytes], bool, Optional[int]]:
+    """Open ``path``; return (raw file, stream to read, is gzip, raw file size or None)."""
     raw = open(path, "rb")
     try:
         starts_gzip = raw.read(2) == _GZIP_MAGIC

@@ -49,7 +49,8 @@ class ToFloat:
 def _as_stats(name: str, value: Union[Number, Sequence[Number]]) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim > 1 or arr.size == 0:
-        raise ValueError(f"Normalize: {name} must be a number or a non-empty sequence, got {value!r}")
+        raise ValueError(f"Normalize: {name} must be a number or a non-empty sequence, "
+                         f"got {value!r}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"Normalize: {name} must be finite, got {value!r}")
     return arr.reshape(-1)

@@ -24,8 +24,8 @@ from typing import Any, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
-from .safetensors import (CheckpointError, _pickle_hint, atomic_write, load_bytes,
-                          read_file_bytes, serialize)
+from .safetensors import (CheckpointError, _pickle_hint, _read_file_bytes, _serialize,
+                          atomic_write, load_bytes)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -211,7 +211,8 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any],
             raise ValueError(f"{fn}: state key {k!r} uses the reserved prefix {META_PREFIX!r}")
         arr = _array_of(v)
         if arr is None:
-            raise TypeError(f"{fn}: state[{k!r}] must be an array or Tensor, got {type(v).__name__}")
+            raise TypeError(f"{fn}: state[{k!r}] must be an array or Tensor, got "
+                            f"{type(v).__name__}")
         tensors[k] = arr
     encoded_meta = _encode(dict(meta or {}), "", tensors)
     if check_finite:
@@ -223,7 +224,8 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any],
 
     paths = checkpoint_paths(path)
     weights, meta_path = paths
-    header, buffers = serialize(tensors, {"format": FORMAT, "version": str(VERSION)})
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    header, buffers = _serialize(tensors, {"format": FORMAT, "version": str(VERSION)})
     chunks = [header] + [a.reshape(-1).view(np.uint8) for a in buffers]
     digest = hashlib.sha256()
     for c in chunks:
@@ -343,7 +345,7 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
     for candidate in (weights, _prev(weights)):
         if not candidate.is_file():
             continue
-        buf = read_file_bytes(candidate)
+        buf = _read_file_bytes(candidate)
         actual = hashlib.sha256(buf).hexdigest()
         if actual == expected:
             data, chosen = buf, candidate

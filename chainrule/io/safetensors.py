@@ -63,7 +63,7 @@ def _to_array(fn: str, key: Any, value: Any) -> np.ndarray:
                     f"{type(value).__name__}")
 
 
-def serialize(tensors: Mapping[str, np.ndarray],
+def _serialize(tensors: Mapping[str, np.ndarray],
               metadata: Optional[Mapping[str, str]] = None) -> tuple[bytes, list[np.ndarray]]:
     """Build the header bytes (length prefix included) and the ordered list of buffers.
 
@@ -72,7 +72,8 @@ def serialize(tensors: Mapping[str, np.ndarray],
     """
     fn = "save_file"
     if not isinstance(tensors, Mapping):
-        raise TypeError(f"{fn}: tensors must be a dict of name -> array, got {type(tensors).__name__}")
+        raise TypeError(f"{fn}: tensors must be a dict of name -> array, got "
+                        f"{type(tensors).__name__}")
     arrays = {k: _to_array(fn, k, v) for k, v in tensors.items()}
     names = {k: _dtype_name(fn, k, a.dtype) for k, a in arrays.items()}
     order = sorted(arrays, key=lambda k: (-arrays[k].dtype.itemsize, k))
@@ -99,10 +100,22 @@ def atomic_write(path: PathLike, chunks: Any) -> None:
 
     The data goes to a temporary file in the same folder, which is flushed, fsynced and then
     renamed over ``path`` with ``os.replace``; on any error the temporary file is removed and
-    ``path`` is untouched.
+    ``path`` is untouched. The file keeps the permissions of the one it replaces (0o644 if new).
+
+    Args:
+        path: destination file (its folder must exist).
+        chunks: an iterable of bytes-like objects, written in order.
+
+    Example:
+        >>> import tempfile, os
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     atomic_write(os.path.join(d, "a.txt"), [b"hello ", b"world"])
+        ...     open(os.path.join(d, "a.txt"), "rb").read(), os.listdir(d)
+        (b'hello world', ['a.txt'])
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -110,6 +123,7 @@ def atomic_write(path: PathLike, chunks: Any) -> None:
                 f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp creates 0o600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -145,7 +159,7 @@ def save_file(tensors: Mapping[str, np.ndarray], path: PathLike,
         ...     load_file(p)["w"].tolist()
         [[1.0, 0.0], [0.0, 1.0]]
     """
-    header, buffers = serialize(tensors, metadata)
+    header, buffers = _serialize(tensors, metadata)
     atomic_write(path, [header] + [a.reshape(-1).view(np.uint8) for a in buffers])
 
 
@@ -267,6 +281,13 @@ def read_header(path: PathLike) -> tuple[dict[str, dict[str, Any]], dict[str, st
 
     Raises:
         CheckpointError: on any fault listed in :func:`load_file`.
+
+    Example:
+        >>> import tempfile, os, numpy as np
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_file({"w": np.zeros((2, 3), np.float16)}, os.path.join(d, "w.st"), {"a": "b"})
+        ...     read_header(os.path.join(d, "w.st"))
+        ({'w': {'dtype': 'F16', 'shape': [2, 3], 'data_offsets': [0, 12]}}, {'a': 'b'})
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -284,8 +305,19 @@ def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>"
 
     The arrays are views into ``data`` when it is writable (a ``bytearray``), else read-only.
 
+    Args:
+        data: the bytes of a safetensors file (e.g. from ``safetensors.numpy.save``).
+        label: the name used in error messages.
+
     Returns:
         ``(tensors, metadata)``.
+
+    Example:
+        >>> import struct
+        >>> header = b'{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}'
+        >>> tensors, meta = load_bytes(struct.pack("<Q", len(header)) + header + bytes([7, 9]))
+        >>> tensors["x"].tolist(), meta
+        ([7, 9], {})
     """
     view = memoryview(data).cast("B")
     size = view.nbytes
@@ -307,7 +339,7 @@ def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>"
     return out, metadata
 
 
-def read_file_bytes(path: PathLike) -> bytearray:
+def _read_file_bytes(path: PathLike) -> bytearray:
     """The whole file in a writable buffer, allocated from the real file size."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -320,8 +352,16 @@ def read_file_bytes(path: PathLike) -> bytearray:
 
 
 def load_file_with_metadata(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Like :func:`load_file`, also returning the ``__metadata__`` dict."""
-    return load_bytes(read_file_bytes(path), os.fspath(path))
+    """Like :func:`load_file`, also returning the ``__metadata__`` dict.
+
+    Example:
+        >>> import tempfile, os, numpy as np
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_file({"w": np.ones(1)}, os.path.join(d, "w.st"), metadata={"step": "9"})
+        ...     load_file_with_metadata(os.path.join(d, "w.st"))[1]
+        {'step': '9'}
+    """
+    return load_bytes(_read_file_bytes(path), os.fspath(path))
 
 
 def load_file(path: PathLike) -> dict[str, np.ndarray]:

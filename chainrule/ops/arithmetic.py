@@ -79,7 +79,8 @@ def mul(a: Any, b: Any) -> Tensor:
 
 class Div(Function):
     def forward(self, x0: Any, x1: Any) -> Any:
-        return x0 / x1
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 1/0 = inf, as torch
+            return x0 / x1
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
@@ -122,7 +123,8 @@ class PowScalar(Function):
         self.c = c
 
     def forward(self, x: Any) -> Any:
-        return x ** self.c
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as torch
+            return x ** self.c
 
     def backward(self, gy: Tensor) -> Tensor:
         (x,) = self.inputs
@@ -135,14 +137,17 @@ class Pow(Function):
     """``x0 ** x1`` for tensor base and tensor exponent."""
 
     def forward(self, x0: Any, x1: Any) -> Any:
-        return x0 ** x1
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as torch
+            return x0 ** x1
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
         g0 = g1 = None
         if n0:  # d/dx0 = x1 * x0**(x1-1), defined as 0 where the exponent is 0 (as PyTorch)
-            g0 = unbroadcast(where(x1 == 0, 0.0, gy * x1 * x0 ** (x1 - 1)), x0.shape)
+            zero_exp = x1 == 0
+            g0 = unbroadcast(where(zero_exp, 0.0, gy * x1 * x0 ** where(zero_exp, 1.0, x1 - 1)),
+                             x0.shape)
         if n1:  # d/dx1 = y * log(x0), defined as 0 where x0 == 0 and x1 >= 0 (as PyTorch)
             safe = where((x0 == 0) & (x1 >= 0), 1.0, x0)
             g1 = unbroadcast(where((x0 == 0) & (x1 >= 0), 0.0, gy * x0 ** x1 * log(safe)),

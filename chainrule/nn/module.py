@@ -1,0 +1,684 @@
+"""``Module``, ``Parameter`` and the containers ``Sequential``, ``ModuleList``, ``Identity``.
+
+A ``Module`` registers what is assigned to it in ``__setattr__``: a :class:`Parameter` goes to
+``_parameters``, a sub-``Module`` to ``_modules``, a tensor already registered with
+:meth:`Module.register_buffer` to ``_buffers``. All three are plain dicts, so registration
+order is insertion order and names are deterministic (``conv1.weight``, ``bn1.running_mean``).
+
+Modes: ``model.train()`` and ``model.eval()`` set ``training`` on the module and every
+submodule. Layers whose forward depends on it read ``self.training``: ``Dropout`` zeroes
+activations only in training mode (eval: identity), ``BatchNorm`` normalises with the batch's
+statistics and updates its running averages in training mode, and uses the running averages
+(updating nothing) in eval mode. :func:`eval_mode` and :func:`train_mode` are context
+managers that restore every submodule's previous flag on exit.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict, namedtuple
+from typing import (Any, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union,
+                    overload)
+
+import numpy
+
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import RemovableHandle, Tensor
+from ..backend import xp
+
+M = TypeVar("M", bound="Module")
+
+
+# ============================================================================ Parameter
+class Parameter(Tensor):
+    """A leaf Tensor that a :class:`Module` registers as one of its parameters.
+
+    Args:
+        data: the initial value (a Tensor or array; its array is shared, not copied).
+            ``None`` gives an empty float32 tensor.
+        requires_grad: whether the parameter is trained (default True).
+
+    Example:
+        >>> import chainrule as cr
+        >>> p = cr.nn.Parameter(cr.zeros(2))
+        >>> p.requires_grad, p.is_leaf
+        (True, True)
+        >>> p
+        Parameter containing:
+        tensor([0., 0.], requires_grad=True)
+    """
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = xp.empty((0,), dtype=numpy.float32)
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # copy.deepcopy support
+        return (Parameter, (self.data.copy(), self.requires_grad))
+
+
+# ============================================================================ Module
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class Module:
+    """Base class of every layer and model: subclass it, assign layers in ``__init__`` and
+    write ``forward``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1 = nn.Linear(4, 3)
+        ...         self.act = nn.ReLU()
+        ...         self.fc2 = nn.Linear(3, 1)
+        ...     def forward(self, x):
+        ...         return self.fc2(self.act(self.fc1(x)))
+        >>> net = Net()
+        >>> [name for name, _ in net.named_parameters()]
+        ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+        >>> net(cr.zeros(5, 4)).shape
+        (5, 1)
+    """
+
+    training: bool
+    _parameters: dict[str, Optional[Parameter]]
+    _buffers: dict[str, Optional[Tensor]]
+    _non_persistent_buffers: set[str]
+    _modules: dict[str, Optional["Module"]]
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of the module: override it in every subclass."""
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
+                                  f'"forward" function')
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._forward_pre_hooks):
+            out = hook(self, args)
+            if out is not None:
+                args = out if isinstance(out, tuple) else (out,)
+        result = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks):
+            out = hook(self, args, result)
+            if out is not None:
+                result = out
+        return result
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args)`` before ``forward``; a returned value replaces args."""
+        self._forward_pre_hooks.append(hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after ``forward``; a returned value replaces
+        the output."""
+        self._forward_hooks.append(hook)
+        return RemovableHandle(self._forward_hooks, hook)
+
+    # ------------------------------------------------------------------ registration
+    def _check_name(self, name: Any, kind: str) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if "." in name or name == "":
+            raise KeyError(f'{kind} name can\'t contain "." or be empty, got {name!r}')
+
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
+        """Add a parameter (or ``None``, a placeholder) under ``name``."""
+        self._check_name(name, "parameter")
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
+                            f"'{name}' (nn.Parameter or None required)")
+        if param is not None and param.grad_fn is not None:
+            raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model "
+                             f"parameters must be created explicitly (wrap the value in "
+                             f"nn.Parameter(t.detach())).")
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Optional[Tensor],
+                        persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (e.g. BatchNorm's running mean).
+
+        Args:
+            name: the attribute name.
+            tensor: the buffer (or ``None``).
+            persistent: whether ``state_dict`` includes it.
+        """
+        self._check_name(name, "buffer")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer "
+                            f"'{name}' (Tensor or None required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
+        """Add a submodule under ``name`` (also done by ``self.name = module``)."""
+        self._check_name(name, "module")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError("cannot assign parameters before Module.__init__() call")
+            self.__dict__.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules.pop(name, None)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter "
+                                f"'{name}' (nn.Parameter or None expected)")
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            if params is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            self.__dict__.pop(name, None)
+            params.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = value
+        elif params is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
+                                f"'{name}' (nn.Module or None expected)")
+            self._modules[name] = value
+        elif params is not None and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                f"(Tensor or None expected)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails: look in the registries
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, memo: Optional[set[int]] = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """This module and every submodule (depth first, each once), with dotted names."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate and id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            yield from module.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                            remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        """This module and every submodule."""
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """The direct submodules with their names."""
+        seen: set[int] = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
+    def children(self) -> Iterator["Module"]:
+        """The direct submodules."""
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                if persistent_only and name in module._non_persistent_buffers:
+                    continue
+                seen.add(id(value))
+                yield mod_prefix + ("." if mod_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name, in registration order (shared ones once)."""
+        yield from self._named_members("_parameters", prefix, recurse)  # type: ignore[misc]
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter, in registration order (pass them to an optimizer)."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True
+                      ) -> Iterator[tuple[str, Tensor]]:
+        """Every buffer with its dotted name."""
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self: M, mode: bool = True) -> M:
+        """Set training mode (``mode=True``) or evaluation mode on this module and its
+        submodules; returns self. It changes how Dropout and BatchNorm behave."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self: M) -> M:
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self: M, requires_grad: bool = True) -> M:
+        """Set ``requires_grad`` on every parameter (False freezes the module)."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to ``None`` (default) or to zeros."""
+        for p in self.parameters():
+            _zero_grad(p, set_to_none)
+
+    def apply(self: M, fn: Callable[["Module"], Any]) -> M:
+        """Call ``fn`` on every submodule (children first) and then on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def _apply_to_tensors(self: M, fn: Callable[[Any], Any]) -> M:
+        """Replace every parameter's and buffer's array by ``fn(array)``, keeping the objects
+        (so an optimizer holding the parameters still works)."""
+        for m in self.modules():
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is None:
+                    continue
+                t.data = fn(t.data)
+                if t.grad is not None:
+                    t.grad = Tensor(fn(t.grad.data))
+        return self
+
+    def to(self: M, *args: Any, **kwargs: Any) -> M:
+        """Cast floating parameters and buffers to a dtype (``model.to(cr.float64)``);
+        device arguments (``'cpu'``) are accepted and ignored."""
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if not isinstance(a, str):
+                dtype = a
+        if dtype is None:
+            return self
+        dtype = numpy.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
+                            f"desired dtype={dtype}")
+        return self._apply_to_tensors(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
+
+    def double(self: M) -> M:
+        """Cast floating parameters and buffers to float64."""
+        return self.to(numpy.float64)
+
+    def float(self: M) -> M:
+        """Cast floating parameters and buffers to float32."""
+        return self.to(numpy.float32)
+
+    def cpu(self: M) -> M:
+        return self
+
+    # ------------------------------------------------------------------ state dict
+    def state_dict(self, destination: Optional[dict] = None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """Parameters and persistent buffers by dotted name (each module's parameters, then
+        its buffers, then its children), sharing memory with the module.
+
+        Example:
+            >>> from chainrule import nn
+            >>> list(nn.BatchNorm1d(3).state_dict())
+            ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+        """
+        if destination is None:
+            destination = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination  # type: ignore[return-value]
+
+    def _state_targets(self) -> "OrderedDict[str, Tensor]":
+        return self.state_dict(keep_vars=True)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
+                        ) -> _IncompatibleKeys:
+        """Copy parameters and buffers from ``state_dict`` into this module.
+
+        Everything is checked before anything is copied: missing keys and unexpected keys
+        (when ``strict``) and shape mismatches (always) are listed together in one
+        ``RuntimeError``, and the module is left untouched.
+
+        Args:
+            state_dict: name -> Tensor or array, e.g. from :meth:`state_dict`.
+            strict: require the keys to match exactly.
+
+        Returns:
+            ``(missing_keys, unexpected_keys)`` (both empty when ``strict``).
+
+        Example:
+            >>> from chainrule import nn
+            >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+            >>> b.load_state_dict(a.state_dict())
+            IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+            >>> bool((a.weight == b.weight).all())
+            True
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        errors = []
+        if strict:
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.append("Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
+        plan = []
+        for k, dst in targets.items():
+            if k not in state_dict:
+                continue
+            value = state_dict[k]
+            src = value.data if isinstance(value, Tensor) else xp.asarray(value)
+            if src.shape != dst.shape:
+                errors.append(f"size mismatch for {k}: copying a param with shape {src.shape} "
+                              f"from checkpoint, the shape in current model is {dst.shape}.")
+            else:
+                plan.append((dst, src))
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        with no_grad():
+            for dst, src in plan:
+                dst.data[...] = src
+                dst._version += 1
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (override it)."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, m in self._modules.items():
+            lines.append(f"({name}): " + _addindent(repr(m), 2))
+        if not self._modules and len(lines) <= 1:
+            return f"{self._get_name()}({extra})"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _zero_grad(p: Tensor, set_to_none: bool) -> None:
+    if p.grad is None:
+        return
+    if set_to_none:
+        p.grad = None
+    else:
+        p.grad = Tensor(xp.zeros_like(p.grad.data))
+
+
+# ============================================================================ mode contexts
+@contextlib.contextmanager
+def _mode(module: Module, training: bool) -> Iterator[Module]:
+    previous = [(m, m.training) for m in module.modules()]
+    module.train(training)
+    try:
+        yield module
+    finally:
+        for m, flag in previous:
+            object.__setattr__(m, "training", flag)
+
+
+def eval_mode(module: Module) -> contextlib.AbstractContextManager:
+    """Put ``module`` in evaluation mode inside a ``with`` block, then restore every
+    submodule's previous mode (even on error).
+
+    Example:
+        >>> from chainrule import nn
+        >>> net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+        >>> with nn.eval_mode(net):
+        ...     net[1].training
+        False
+        >>> net[1].training
+        True
+    """
+    return _mode(module, False)
+
+
+def train_mode(module: Module) -> contextlib.AbstractContextManager:
+    """Put ``module`` in training mode inside a ``with`` block, then restore each submodule's
+    previous mode."""
+    return _mode(module, True)
+
+
+# ============================================================================ containers
+class Identity(Module):
+    """Return the input unchanged (a placeholder layer); constructor arguments are ignored.
+
+    Shape:
+        Input ``(*)``; output ``(*)``, the same tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.ones(2)
+        >>> cr.nn.Identity(54, unused="x")(x) is x
+        True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Sequential(Module):
+    """Chain modules: the output of each is the input of the next.
+
+    Args:
+        *args: modules (named ``'0'``, ``'1'``, ...), or one ``OrderedDict`` name -> module.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> net(cr.zeros(5, 4)).shape
+        (5, 2)
+        >>> net
+        Sequential(
+          (0): Linear(in_features=4, out_features=3, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=3, out_features=2, bias=True)
+        )
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, m in args[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), m)
+
+    def _index(self, idx: int) -> str:
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of "
+                             f"length {n}")
+        return list(self._modules)[idx % n]
+
+    @overload
+    def __getitem__(self, idx: int) -> Module: ...
+
+    @overload
+    def __getitem__(self, idx: slice) -> "Sequential": ...
+
+    def __getitem__(self, idx: Union[int, slice]) -> Any:
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+        return self._modules[self._index(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        setattr(self, self._index(idx), module)
+
+    def __delitem__(self, idx: Union[int, slice]) -> None:
+        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
+        for k in keys:
+            del self._modules[k]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())  # type: ignore[arg-type]
+
+    def append(self, module: Module) -> "Sequential":
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def forward(self, input: Any) -> Any:
+        for m in self._modules.values():
+            input = m(input)  # type: ignore[misc]
+        return input
+
+
+class ModuleList(Module):
+    """A list of modules, registered as submodules ``'0'``, ``'1'``, ... (no forward).
+
+    Args:
+        modules: an iterable of modules.
+
+    Example:
+        >>> from chainrule import nn
+        >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+        >>> len(layers), len(list(layers.parameters()))
+        (3, 6)
+    """
+
+    def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _key(self, idx: int) -> str:
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
+        return str(idx % n)
+
+    def __getitem__(self, idx: Union[int, slice]) -> Any:
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])  # type: ignore[arg-type]
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(self._key(idx), module)
+
+    def __delitem__(self, idx: Union[int, slice]) -> None:
+        items = list(self._modules.values())
+        del items[idx]
+        self._modules.clear()
+        self.extend(items)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())  # type: ignore[arg-type]
+
+    def append(self, module: Module) -> "ModuleList":
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        """Add each of ``modules`` at the end."""
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        self.extend(items)  # type: ignore[arg-type]

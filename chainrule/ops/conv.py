@@ -1,0 +1,619 @@
+"""2-D convolution: one public ``conv2d`` with three interchangeable kernels.
+
+``conv2d`` follows ``torch.nn.functional.conv2d`` (cross-correlation, NCHW layout, stride,
+padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations compute it:
+
+``"naive"``
+    the seven nested Python loops (batch, out channel, out row, out col, in channel, kernel
+    row, kernel col). Slow by design: the readable reference. First-order backward only.
+``"im2col"``
+    unfold the padded input into a (C*KH*KW, N*OH*OW) matrix, one GEMM with the weight as
+    (OC, C*KH*KW), fold back with col2im. The columns are cached on the node for backward
+    (first order only).
+``"fast"`` (the default)
+    NHWC inside: the padded input is copied once to channels-last, the im2col matrix is built
+    block by block (a few images at a time, so each block stays in cache) by one strided-view
+    copy whose inner run is KW*C contiguous floats, then one GEMM per block. No Python loop
+    over pixels, no ``np.add.at``. Its backward is made of two more Functions,
+    :class:`Conv2dGradInput` (the transposed convolution) and :class:`Conv2dGradWeight`, each
+    differentiable in terms of the other two, so ``create_graph=True`` (double backward) works.
+
+Pick one per call with ``impl=`` or for a block with ``with conv_impl("im2col"): ...``.
+
+Dimension names in shape comments: N batch, C in channels, H, W input size, OC out channels,
+KH, KW kernel size, OH, OW output size, G groups, Cg = C/G, OCg = OC/G, KK = KH*KW.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, NamedTuple, Optional, Union
+
+import numpy
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import state
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from .shape import reshape
+
+_as_strided = numpy.lib.stride_tricks.as_strided
+
+IMPLS = ("fast", "im2col", "naive")
+_default_impl = ["fast"]
+
+# Elements of one block of the fast path's column matrix. 2**19 float32 = 2 MiB: a block is
+# written and then read by the GEMM while it is still in cache, instead of a round trip of
+# the whole (N*OH*OW, KK*C) matrix through memory (which costs as much as the GEMM itself).
+_BLOCK_ELEMS = 1 << 19
+
+
+@contextlib.contextmanager
+def conv_impl(name: str) -> Iterator[None]:
+    """Use the convolution kernel ``name`` for every ``conv2d`` call inside the block.
+
+    Args:
+        name: ``"fast"``, ``"im2col"`` or ``"naive"``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x, weight = cr.randn(1, 1, 4, 4), cr.randn(2, 1, 3, 3)
+        >>> with conv_impl("naive"):
+        ...     slow = conv2d(x, weight)
+        >>> bool(cr.allclose(slow, conv2d(x, weight), atol=1e-5))
+        True
+    """
+    _check_impl(name, "conv_impl")
+    prev = _default_impl[0]
+    _default_impl[0] = name
+    try:
+        yield
+    finally:
+        _default_impl[0] = prev
+
+
+def _check_impl(name: Any, op: str) -> str:
+    if name not in IMPLS:
+        raise ValueError(f"{op}: unknown impl {name!r}; expected one of {', '.join(IMPLS)}")
+    return name
+
+
+# ============================================================================ arguments
+class ConvGeometry(NamedTuple):
+    """The non-tensor arguments of a convolution, normalised."""
+
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]  # (top, bottom, left, right)
+    dilation: tuple[int, int]
+    groups: int
+
+
+def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``."""
+    if isinstance(value, (int, numpy.integer)) and not isinstance(value, bool):
+        pair = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in value):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        rule = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
+    return pair
+
+
+def _resolve_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                     dilation: tuple[int, int], op: str) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int, a pair, ``'valid'`` or ``'same'`` (PyTorch rules)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of "
+                             f"'valid', 'same'")
+        if stride != (1, 1):
+            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                             f"(stride={stride})")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]  # the odd one goes bottom/right, as torch
+        return (pads[0], pads[1], pads[2], pads[3])
+    ph, pw = _pair(padding, "padding", op, 0)
+    return (ph, ph, pw, pw)
+
+
+def _as_tensor(x: Any, name: str, op: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, xp.ndarray):
+        return Tensor(x)
+    raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+
+
+def _check_float(t: Tensor, name: str, op: str) -> None:
+    if t.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point {name}, got dtype {t.dtype}")
+
+
+def output_size(size: int, pad_total: int, kernel: int, stride: int, dilation: int) -> int:
+    """``floor((size + pad_total - dilation*(kernel-1) - 1) / stride + 1)`` (PyTorch's formula).
+
+    Example:
+        >>> output_size(28, 4, 5, 1, 1)
+        28
+    """
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _check_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any, padding: Any,
+                dilation: Any, groups: Any) -> ConvGeometry:
+    """Validate every argument of conv2d with PyTorch-quality messages; return the geometry."""
+    op = "conv2d"
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight (out_channels, in_channels/groups, KH, "
+                         f"KW), got weight of shape {weight.shape}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
+                         f"input, got input of shape {x.shape}")
+    _check_float(x, "input", op)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"{op}: input dtype ({x.dtype}) and weight dtype ({weight.dtype}) should "
+                        f"be the same")
+    if not isinstance(groups, (int, numpy.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    groups = int(groups)
+    OC, Cg, KH, KW = weight.shape
+    C = x.shape[1]
+    if OC % groups:
+        raise ValueError(f"{op}: out_channels ({OC}, weight shape {weight.shape}) must be "
+                         f"divisible by groups={groups}")
+    if C != Cg * groups:
+        raise ValueError(f"{op}: expected input with {Cg * groups} channels (weight shape "
+                         f"{weight.shape}, groups={groups}), got {C} channels (input shape "
+                         f"{x.shape})")
+    if min(weight.shape) < 1:
+        raise ValueError(f"{op}: weight of shape {weight.shape} has an empty dimension")
+    if bias is not None:
+        if bias.shape != (OC,):
+            raise ValueError(f"{op}: expected bias of shape ({OC},) (one per out channel, weight "
+                             f"shape {weight.shape}), got bias of shape {bias.shape}")
+        if bias.dtype != x.dtype:
+            raise TypeError(f"{op}: input dtype ({x.dtype}) and bias dtype ({bias.dtype}) "
+                            f"should be the same")
+    st = _pair(stride, "stride", op, 1)
+    dil = _pair(dilation, "dilation", op, 1)
+    pads = _resolve_padding(padding, (KH, KW), st, dil, op)
+    H, W = x.shape[2:]
+    hp, wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+    ekh, ekw = dil[0] * (KH - 1) + 1, dil[1] * (KW - 1) + 1
+    if ekh > hp or ekw > wp:
+        raise ValueError(f"{op}: kernel size ({KH} x {KW}, {ekh} x {ekw} with dilation {dil}) "
+                         f"can't be greater than the padded input size ({hp} x {wp}) (input "
+                         f"shape {x.shape}, padding {padding!r})")
+    if x.shape[0] == 0 or C == 0:
+        raise ValueError(f"{op}: input of shape {x.shape} is empty")
+    return ConvGeometry(st, pads, dil, groups)
+
+
+def _out_hw(H: int, W: int, KH: int, KW: int, g: ConvGeometry) -> tuple[int, int]:
+    pt, pb, pl, pr = g.pads
+    return (output_size(H, pt + pb, KH, g.stride[0], g.dilation[0]),
+            output_size(W, pl + pr, KW, g.stride[1], g.dilation[1]))
+
+
+def _pad_nchw(x: Any, pads: tuple[int, int, int, int]) -> Any:
+    """Zero-pad (N, C, H, W) to (N, C, H+top+bottom, W+left+right)."""
+    pt, pb, pl, pr = pads
+    if not (pt or pb or pl or pr):
+        return x
+    return xp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+
+
+# ============================================================================ naive kernels
+def _naive_forward(x: Any, weight: Any, g: ConvGeometry) -> Any:
+    """Seven nested loops: the definition of conv2d, read straight off the formula."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    (sh, sw), (dh, dw), OCg = g.stride, g.dilation, OC // g.groups
+    xp_ = _pad_nchw(x, g.pads)
+    y = xp.zeros((N, OC, OH, OW), dtype=x.dtype)
+    for n in range(N):
+        for oc in range(OC):
+            c0 = (oc // OCg) * Cg  # first input channel of this output channel's group
+            for i in range(OH):
+                for j in range(OW):
+                    acc = 0.0
+                    for c in range(Cg):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                acc += (xp_[n, c0 + c, i * sh + kh * dh, j * sw + kw * dw]
+                                        * weight[oc, c, kh, kw])
+                    y[n, oc, i, j] = acc
+    return y
+
+
+def _naive_backward(x: Any, weight: Any, gy: Any, g: ConvGeometry) -> tuple[Any, Any]:
+    """The same loops, each product sending gy back to the input pixel and the weight."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = gy.shape[2:]
+    (sh, sw), (dh, dw), OCg = g.stride, g.dilation, OC // g.groups
+    pt, pb, pl, pr = g.pads
+    xp_ = _pad_nchw(x, g.pads)
+    gxp = xp.zeros(xp_.shape, dtype=x.dtype)
+    gw = xp.zeros(weight.shape, dtype=x.dtype)
+    for n in range(N):
+        for oc in range(OC):
+            c0 = (oc // OCg) * Cg
+            for i in range(OH):
+                for j in range(OW):
+                    gv = gy[n, oc, i, j]
+                    for c in range(Cg):
+                        for kh in range(KH):
+                            for kw in range(KW):
+                                r, s = i * sh + kh * dh, j * sw + kw * dw
+                                gxp[n, c0 + c, r, s] += gv * weight[oc, c, kh, kw]
+                                gw[oc, c, kh, kw] += gv * xp_[n, c0 + c, r, s]
+    return gxp[:, :, pt:pt + H, pl:pl + W].copy(), gw
+
+
+# ============================================================================ im2col kernels
+def im2col(x: Any, KH: int, KW: int, g: ConvGeometry) -> Any:
+    """Unfold (N, C, H, W) into the (C*KH*KW, N*OH*OW) matrix of receptive fields."""
+    N, C, H, W = x.shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    xp_ = xp.ascontiguousarray(_pad_nchw(x, g.pads))
+    sN, sC, sH, sW = xp_.strides
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    # a view (C, KH, KW, N, OH, OW): element [c, kh, kw, n, i, j] = xp_[n, c, i*sh+kh*dh, j*sw+kw*dw]
+    win = _as_strided(xp_, (C, KH, KW, N, OH, OW),
+                      (sC, sH * dh, sW * dw, sN, sH * sh, sW * sw), writeable=False)
+    return xp.ascontiguousarray(win).reshape(C * KH * KW, N * OH * OW)
+
+
+def col2im(cols: Any, x_shape: tuple[int, ...], KH: int, KW: int, g: ConvGeometry) -> Any:
+    """Fold a (C*KH*KW, N*OH*OW) matrix back to (N, C, H, W), summing overlaps (im2col's adjoint)."""
+    N, C, H, W = x_shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    pt, pb, pl, pr = g.pads
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    cols6 = cols.reshape(C, KH, KW, N, OH, OW)
+    acc = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=cols.dtype)
+    for kh in range(KH):  # KH*KW strided adds, each over a whole (C, N, OH, OW) slab
+        for kw in range(KW):
+            acc[:, :, kh * dh:kh * dh + sh * (OH - 1) + 1:sh,
+                kw * dw:kw * dw + sw * (OW - 1) + 1:sw] += cols6[:, kh, kw]
+    # (C, N, H, W) -> (N, C, H, W)
+    return xp.ascontiguousarray(acc[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3))
+
+
+def _im2col_forward(x: Any, weight: Any, g: ConvGeometry) -> tuple[Any, Any]:
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    G = g.groups
+    cols = im2col(x, KH, KW, g)  # (C*KK, N*OH*OW); rows of group gi are a contiguous block
+    # weight (OC, Cg, KH, KW) -> (G, OCg, Cg*KK); cols -> (G, Cg*KK, N*OH*OW)
+    y = xp.matmul(weight.reshape(G, OC // G, Cg * KH * KW), cols.reshape(G, -1, N * OH * OW))
+    # (G, OCg, N*OH*OW) -> (OC, N, OH, OW) -> (N, OC, OH, OW)
+    return xp.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)), cols
+
+
+def _im2col_backward(cols: Any, x_shape: tuple[int, ...], weight: Any, gy: Any,
+                     g: ConvGeometry) -> tuple[Any, Any]:
+    OC, Cg, KH, KW = weight.shape
+    G = g.groups
+    # gy (N, OC, OH, OW) -> (OC, N, OH, OW) -> (G, OCg, N*OH*OW)
+    gm = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(G, OC // G, -1)
+    colsg = cols.reshape(G, Cg * KH * KW, -1)  # (G, Cg*KK, N*OH*OW)
+    wm = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KK)
+    gw = xp.matmul(gm, colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (G, OCg, Cg*KK)
+    gcols = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, Cg*KK, N*OH*OW)
+    return col2im(gcols.reshape(cols.shape), x_shape, KH, KW, g), gw
+
+
+# ============================================================================ fast kernels
+def _pad_nhwc(x: Any, pads: tuple[int, int, int, int]) -> Any:
+    """(N, C, H, W) -> zero-padded channels-last (N, H+top+bottom, W+left+right, C)."""
+    N, C, H, W = x.shape
+    pt, pb, pl, pr = pads
+    out = xp.empty((N, H + pt + pb, W + pl + pr, C), dtype=x.dtype)
+    if pt or pb or pl or pr:  # zero only the border; the interior is overwritten next
+        out[:, :pt] = 0
+        out[:, pt + H:] = 0
+        out[:, pt:pt + H, :pl] = 0
+        out[:, pt:pt + H, pl + W:] = 0
+    out[:, pt:pt + H, pl:pl + W] = x.transpose(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
+    return out
+
+
+def _blocks(N: int, per_image: int) -> tuple[list[tuple[int, int]], int]:
+    """Split the batch into blocks of whole images whose columns fill about _BLOCK_ELEMS."""
+    nb = min(N, max(1, _BLOCK_ELEMS // max(per_image, 1)))
+    return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], nb
+
+
+class _Columns:
+    """Block-by-block im2col in channels-last layout, reusing one buffer."""
+
+    def __init__(self, x: Any, KH: int, KW: int, OH: int, OW: int, g: ConvGeometry) -> None:
+        N, C = x.shape[:2]
+        self.G, self.Cg = g.groups, C // g.groups
+        self.KH, self.KW, self.OH, self.OW = KH, KW, OH, OW
+        padded = _pad_nhwc(x, g.pads)  # (N, Hp, Wp, C)
+        sN, sH, sW, sC = padded.strides
+        (sh, sw), (dh, dw) = g.stride, g.dilation
+        # view (N, OH, OW, KH, KW, C): [n, i, j, kh, kw, c] = padded[n, i*sh+kh*dh, j*sw+kw*dw, c]
+        # with dilation 1 the (KW, C) pair is one contiguous run of KW*C values
+        self.win = _as_strided(padded, (N, OH, OW, KH, KW, C),
+                               (sN, sH * sh, sW * sw, sH * dh, sW * dw, sC), writeable=False)
+        self.blocks, nb = _blocks(N, OH * OW * KH * KW * C)
+        self.buf = xp.empty(nb * OH * OW * KH * KW * C, dtype=x.dtype)
+
+    def __call__(self, n0: int, n1: int) -> Any:
+        """The columns of images n0..n1 as (G, b*OH*OW, KH*KW*Cg), b = n1 - n0."""
+        b, G, Cg, KH, KW, OH, OW = n1 - n0, self.G, self.Cg, self.KH, self.KW, self.OH, self.OW
+        cols = self.buf[:b * OH * OW * KH * KW * G * Cg].reshape(G, b, OH, OW, KH, KW, Cg)
+        # (b, OH, OW, KH, KW, C) -> (b, OH, OW, KH, KW, G, Cg) -> (G, b, OH, OW, KH, KW, Cg)
+        xp.copyto(cols, self.win[n0:n1].reshape(b, OH, OW, KH, KW, G, Cg)
+                  .transpose(5, 0, 1, 2, 3, 4, 6))
+        return cols.reshape(G, b * OH * OW, KH * KW * Cg)
+
+
+def _fast_forward(x: Any, weight: Any, g: ConvGeometry) -> Any:
+    """conv2d(x, weight) without bias: blocked channels-last im2col + one GEMM per block."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    G, OCg = g.groups, OC // g.groups
+    cols = _Columns(x, KH, KW, OH, OW, g)
+    # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, OCg, KH, KW, Cg) -> (G, OCg, KK*Cg)
+    wm = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 1, 3, 4, 2).reshape(G, OCg, -1)
+    y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
+    for n0, n1 in cols.blocks:
+        b = n1 - n0
+        # (G, OCg, KK*Cg) @ (G, KK*Cg, b*OH*OW) -> (G, OCg, b*OH*OW)
+        out = xp.matmul(wm, cols(n0, n1).transpose(0, 2, 1))
+        # (G, OCg, b, OH*OW) -> (b, G, OCg, OH*OW) written into y[n0:n1] seen as (b, G, OCg, OH*OW)
+        y[n0:n1].reshape(b, G, OCg, OH * OW)[...] = \
+            out.reshape(G, OCg, b, OH * OW).transpose(2, 0, 1, 3)
+    return y
+
+
+def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+    """d<gy, conv2d(x, weight)>/d weight: per block, (gy as a matrix) @ (columns of x)."""
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = w_shape
+    OH, OW = gy.shape[2:]
+    G, OCg = g.groups, OC // g.groups
+    cols = _Columns(x, KH, KW, OH, OW, g)
+    acc = xp.zeros((G, OCg, KH * KW * Cg), dtype=x.dtype)
+    for n0, n1 in cols.blocks:
+        b = n1 - n0
+        # gy[n0:n1] (b, OC, OH, OW) -> (b, G, OCg, OH*OW) -> (G, OCg, b, OH*OW) -> (G, OCg, b*OH*OW)
+        gm = gy[n0:n1].reshape(b, G, OCg, OH * OW).transpose(1, 2, 0, 3).reshape(G, OCg, -1)
+        acc += xp.matmul(gm, cols(n0, n1))  # (G, OCg, b*OH*OW) @ (G, b*OH*OW, KK*Cg)
+    # (G, OCg, KH, KW, Cg) -> (G, OCg, Cg, KH, KW) -> (OC, Cg, KH, KW)
+    return xp.ascontiguousarray(
+        acc.reshape(G, OCg, KH, KW, Cg).transpose(0, 1, 4, 2, 3)).reshape(w_shape)
+
+
+def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+    """d<gy, conv2d(x, weight)>/dx: the transposed convolution of gy with weight.
+
+    Stride 1 with a wide input: a plain correlation of the zero-padded gy with the flipped,
+    channel-swapped weight, so the blocked forward kernel does all the work. Otherwise: per
+    block, a GEMM to columns and KH*KW strided adds (col2im) into a padded buffer.
+    """
+    N, C, H, W = x_shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = gy.shape[2:]
+    G, OCg = g.groups, OC // g.groups
+    pt, pb, pl, pr = g.pads
+    (sh, sw), (dh, dw) = g.stride, g.dilation
+    back_pads = (dh * (KH - 1) - pt, dh * (KH - 1) - pb, dw * (KW - 1) - pl, dw * (KW - 1) - pr)
+    if (sh, sw) == (1, 1) and min(back_pads) >= 0 and OC * H * W <= 1.25 * C * OH * OW:
+        # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, Cg, OCg, KH, KW), flipped,
+        # -> (C, OCg, KH, KW): the weight of a conv from OC to C channels with G groups
+        wt = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
+        wt = xp.ascontiguousarray(wt).reshape(C, OCg, KH, KW)
+        return _fast_forward(gy, wt, ConvGeometry((1, 1), back_pads, g.dilation, G))
+    Hp, Wp = H + pt + pb, W + pl + pr
+    blocks, nb = _blocks(N, OH * OW * KH * KW * C)
+    # weight (OC, Cg, KH, KW) -> (G, OCg, Cg*KK) -> (G, Cg*KK, OCg)
+    wmt = weight.reshape(G, OCg, Cg * KH * KW).transpose(0, 2, 1)
+    gx = xp.empty(x_shape, dtype=gy.dtype)
+    buf = xp.empty((C, nb, Hp, Wp), dtype=gy.dtype)
+    for n0, n1 in blocks:
+        b = n1 - n0
+        # gy[n0:n1] (b, OC, OH, OW) -> (b, G, OCg, OH*OW) -> (G, OCg, b*OH*OW)
+        gm = gy[n0:n1].reshape(b, G, OCg, OH * OW).transpose(1, 2, 0, 3).reshape(G, OCg, -1)
+        # (G, Cg*KK, OCg) @ (G, OCg, b*OH*OW) -> (G, Cg*KK, b*OH*OW) -> (C, KH, KW, b, OH, OW)
+        gcols = xp.matmul(wmt, gm).reshape(C, KH, KW, b, OH, OW)
+        acc = buf[:, :b]
+        acc.fill(0)
+        for kh in range(KH):
+            for kw in range(KW):
+                acc[:, :, kh * dh:kh * dh + sh * (OH - 1) + 1:sh,
+                    kw * dw:kw * dw + sw * (OW - 1) + 1:sw] += gcols[:, kh, kw]
+        gx[n0:n1] = acc[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)  # (C, b, H, W) -> (b, C, H, W)
+    return gx
+
+
+def _sum_nhw(gy: Any) -> Any:
+    """gy (N, OC, OH, OW) summed to (OC,), by contiguous inner reductions."""
+    N, OC = gy.shape[:2]
+    return gy.reshape(N, OC, -1).sum(axis=2).sum(axis=0)
+
+
+def _bias_grad(gy: Tensor) -> Tensor:
+    if state.grad_enabled:  # recording (create_graph): build the graph of the sum
+        return gy.sum(dim=(0, 2, 3))
+    return Tensor(_sum_nhw(gy.data))
+
+
+# ============================================================================ Functions
+class Conv2d(Function):
+    """y = conv2d(x, weight) + bias with the fast kernel; backward is differentiable."""
+
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
+
+    def forward(self, x: Any, weight: Any, bias: Any) -> Any:
+        y = _fast_forward(x, weight, self.g)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)  # (OC,) -> (1, OC, 1, 1)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, weight, bias = self.inputs
+        nx, nw, nb = self.needs_input_grad
+        return (Conv2dGradInput(self.g, x.shape)(gy, weight) if nx else None,
+                Conv2dGradWeight(self.g, weight.shape)(x, gy) if nw else None,
+                _bias_grad(gy) if nb else None)
+
+
+class Conv2dGradInput(Function):
+    """gx = conv_transpose2d(gy, weight): the input gradient of conv2d, itself differentiable.
+
+    It is bilinear in (gy, weight): ``<gx, a> = <gy, conv2d(a, weight)>`` for every ``a``.
+    """
+
+    def __init__(self, geometry: ConvGeometry, x_shape: tuple[int, ...]) -> None:
+        self.g, self.x_shape = geometry, tuple(x_shape)
+
+    def forward(self, gy: Any, weight: Any) -> Any:
+        return _fast_grad_input(gy.astype(weight.dtype, copy=False), weight, self.x_shape,
+                                self.g)
+
+    def backward(self, ggx: Tensor) -> tuple:
+        gy, weight = self.inputs
+        ngy, nw = self.needs_input_grad
+        return (Conv2d(self.g)(ggx, weight, None) if ngy else None,
+                Conv2dGradWeight(self.g, weight.shape)(ggx, gy) if nw else None)
+
+
+class Conv2dGradWeight(Function):
+    """gw = the weight gradient of conv2d given x and gy, itself differentiable.
+
+    It is bilinear in (x, gy): ``<gw, b> = <gy, conv2d(x, b)>`` for every ``b``.
+    """
+
+    def __init__(self, geometry: ConvGeometry, w_shape: tuple[int, ...]) -> None:
+        self.g, self.w_shape = geometry, tuple(w_shape)
+
+    def forward(self, x: Any, gy: Any) -> Any:
+        return _fast_grad_weight(x, gy.astype(x.dtype, copy=False), self.w_shape, self.g)
+
+    def backward(self, ggw: Tensor) -> tuple:
+        x, gy = self.inputs
+        nx, ngy = self.needs_input_grad
+        return (Conv2dGradInput(self.g, x.shape)(gy, ggw) if nx else None,
+                Conv2d(self.g)(x, ggw, None) if ngy else None)
+
+
+def _first_order_only(impl: str) -> None:
+    if state.grad_enabled:
+        raise RuntimeError(
+            f"conv2d(impl={impl!r}) has a first-order backward only; double backward "
+            f"(create_graph=True) needs impl='fast'")
+
+
+class Conv2dIm2col(Function):
+    """conv2d by one im2col GEMM; caches the columns; backward is first order only."""
+
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
+
+    def forward(self, x: Any, weight: Any, bias: Any) -> Any:
+        y, self.cols = _im2col_forward(x, weight, self.g)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)  # (OC,) -> (1, OC, 1, 1)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        _first_order_only("im2col")
+        x, weight, bias = self.inputs
+        gx, gw = _im2col_backward(self.cols, x.shape, weight.data,
+                                  gy.data.astype(weight.dtype, copy=False), self.g)
+        nx, nw, nb = self.needs_input_grad
+        return (Tensor(gx) if nx else None, Tensor(gw) if nw else None,
+                Tensor(_sum_nhw(gy.data)) if nb else None)
+
+
+class Conv2dNaive(Function):
+    """conv2d by nested Python loops (the reference); backward is first order only."""
+
+    def __init__(self, geometry: ConvGeometry) -> None:
+        self.g = geometry
+
+    def forward(self, x: Any, weight: Any, bias: Any) -> Any:
+        y = _naive_forward(x, weight, self.g)
+        if bias is not None:
+            y += bias.reshape(1, -1, 1, 1)  # (OC,) -> (1, OC, 1, 1)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        _first_order_only("naive")
+        x, weight, bias = self.inputs
+        gx, gw = _naive_backward(x.data, weight.data, gy.data.astype(weight.dtype, copy=False),
+                                 self.g)
+        nx, nw, nb = self.needs_input_grad
+        return (Tensor(gx) if nx else None, Tensor(gw) if nw else None,
+                Tensor(_sum_nhw(gy.data)) if nb else None)
+
+
+_FUNCTIONS = {"fast": Conv2d, "im2col": Conv2dIm2col, "naive": Conv2dNaive}
+
+
+# ============================================================================ public
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+           padding: Union[int, tuple[int, int], str] = 0, dilation: Any = 1, groups: int = 1,
+           *, impl: Optional[str] = None) -> Tensor:
+    """2-D cross-correlation over an (N, C, H, W) input, as ``torch.nn.functional.conv2d``.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) unbatched (the output is then unbatched too).
+        weight: (OC, C/groups, KH, KW), same dtype as ``input``.
+        bias: optional (OC,).
+        stride: int or (sh, sw), positive.
+        padding: int, (ph, pw), ``'valid'`` (no padding) or ``'same'`` (output size = input
+            size; stride 1 only; an odd total puts the extra row/column at the bottom/right).
+        dilation: int or (dh, dw), spacing between kernel taps.
+        groups: split the channels into ``groups`` independent convolutions.
+        impl: ``"fast"`` (default), ``"im2col"`` or ``"naive"``; None uses :func:`conv_impl`'s
+            setting. Only ``"fast"`` supports double backward.
+
+    Shape:
+        input (N, C, H, W), output (N, OC, OH, OW) with
+        ``OH = floor((H + 2*padding[0] - dilation[0]*(KH-1) - 1)/stride[0] + 1)`` and
+        ``OW = floor((W + 2*padding[1] - dilation[1]*(KW-1) - 1)/stride[1] + 1)``.
+
+    Raises:
+        ValueError: wrong ranks, channel mismatch, groups not dividing the channels, bad bias
+            shape, non-positive stride/dilation, kernel larger than the padded input.
+        TypeError: non-floating input, or input/weight/bias dtypes that differ.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.ones(8, 1, 28, 28)
+        >>> weight = cr.ones(6, 1, 5, 5)
+        >>> conv2d(x, weight, padding=2).shape
+        (8, 6, 28, 28)
+        >>> conv2d(x, weight, stride=2).shape
+        (8, 6, 12, 12)
+        >>> float(conv2d(x, weight)[0, 0, 0, 0])
+        25.0
+    """
+    name = _check_impl(_default_impl[0] if impl is None else impl, "conv2d")
+    x = _as_tensor(input, "input", "conv2d")
+    weight = _as_tensor(weight, "weight", "conv2d")
+    bias = None if bias is None else _as_tensor(bias, "bias", "conv2d")
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = reshape(x, (1,) + x.shape)  # (C, H, W) -> (1, C, H, W)
+    geometry = _check_conv(x, weight, bias, stride, padding, dilation, groups)
+    y = _FUNCTIONS[name](geometry)(x, weight, bias)
+    return reshape(y, y.shape[1:]) if unbatched else y

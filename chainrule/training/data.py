@@ -1,0 +1,116 @@
+"""The image datasets the training application knows, with their normalisation statistics."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ..data import Compose, FashionMNIST, MNIST, Normalize, ToFloat
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset the CLI can train on.
+
+    Attributes:
+        name: the command-line name (``fashion-mnist``).
+        cls: the dataset class (``FashionMNIST``).
+        mean, std: the pixel statistics of its training split, in [0, 1] units.
+    """
+
+    name: str
+    cls: type
+    mean: float
+    std: float
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    # mean/std of the 60,000 training images scaled to [0, 1]
+    "fashion-mnist": DatasetSpec("fashion-mnist", FashionMNIST, 0.2860, 0.3530),
+    "mnist": DatasetSpec("mnist", MNIST, 0.1307, 0.3081),
+}
+
+
+class AddChannel:
+    """Insert a channel axis: ``(H, W) -> (1, H, W)``, ``(N, H, W) -> (N, 1, H, W)``.
+
+    Example:
+        >>> AddChannel()(np.zeros((5, 28, 28), np.float32)).shape
+        (5, 1, 28, 28)
+    """
+
+    batch_safe = True
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x[..., None, :, :]  # (..., H, W) -> (..., 1, H, W)
+
+    def __repr__(self) -> str:
+        return "AddChannel()"
+
+
+class Limited:
+    """The first ``limit`` items of a MNIST-like dataset (a view: nothing is copied).
+
+    Keeps what the tools use: ``data``, ``targets``, ``classes``, ``transform``, ``get_batch``.
+    """
+
+    def __init__(self, base: Any, limit: Optional[int]) -> None:
+        self.base = base
+        self.size = len(base) if limit is None else min(int(limit), len(base))
+        self.classes = list(base.classes)
+        self.transform = base.transform
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.base.data[:self.size]  # (N, 28, 28) uint8
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.base.targets[:self.size]  # (N,) int64
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Any:
+        if not -self.size <= index < self.size:
+            raise IndexError(f"index {index} is out of range for {self.size} items")
+        return self.base[index % self.size]
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        return self.base.get_batch(indices)
+
+
+def image_transform(mean: float, std: float) -> Compose:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), normalised with ``mean`` and ``std``."""
+    return Compose([ToFloat(), Normalize(mean, std), AddChannel()])
+
+
+def load_split(name: str, *, train: bool, root: Optional[PathLike] = None,
+               limit: Optional[int] = None, download: bool = False,
+               mean: Optional[float] = None, std: Optional[float] = None) -> Limited:
+    """Load one split of a known dataset, normalised and limited to its first ``limit`` items.
+
+    Args:
+        name: a key of :data:`DATASETS`.
+        train: the training split (True) or the test split.
+        root: the folder of the IDX files; None searches the default places.
+        limit: keep only the first ``limit`` items (None: all).
+        download: fetch missing files from the official site.
+        mean, std: normalisation statistics (default: the dataset's).
+
+    Raises:
+        ValueError: an unknown dataset name.
+        chainrule.data.DatasetNotFoundError: no files found.
+        chainrule.data.IdxFormatError: a corrupt file.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}")
+    spec = DATASETS[name]
+    transform = image_transform(spec.mean if mean is None else mean,
+                                spec.std if std is None else std)
+    base = spec.cls(root=root, train=train, transform=transform, download=download)
+    return Limited(base, limit)

@@ -1,0 +1,21 @@
+"""Shared fixtures: every test starts from a seeded global generator."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import chainrule as cr
+
+settings.register_profile("ci", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def seeded() -> np.random.Generator:
+    """Seed chainrule's global generator (and return a local one for test data)."""
+    cr.manual_seed(0)
+    return np.random.default_rng(0)

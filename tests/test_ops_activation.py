@@ -1,0 +1,81 @@
+"""Activations against PyTorch; fused versions against their composed twins; stability."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import chainrule as cr
+from chainrule.ops.activation import log_softmax_composed, sigmoid_composed, softmax_composed
+from chainrule.testing import assert_parity, gradcheck, gradgradcheck
+from chainrule.testing.strategies import arrays, away_from, shapes
+
+ACT = {
+    "sigmoid": lambda lib, x: lib.sigmoid(x),
+    "tanh": lambda lib, x: lib.tanh(x),
+    "relu": lambda lib, x: lib.relu(x),
+    "leaky_relu": lambda lib, x: lib.nn.functional.leaky_relu(x, 0.1) if lib.__name__ ==
+    "torch" else lib.leaky_relu(x, 0.1),
+    "softmax": lambda lib, x: lib.softmax(x, dim=-1),
+    "log_softmax": lambda lib, x: lib.log_softmax(x, dim=-1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACT))
+@given(data=st.data())
+def test_activations_match_torch(name, data):
+    x = away_from(data.draw(arrays(data.draw(shapes(min_dims=1)), low=-5, high=5)), (0.0,))
+    assert_parity(ACT[name], x, second_order=True, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(ACT))
+def test_activation_gradcheck(name):
+    x = cr.tensor(away_from(np.random.default_rng(3).normal(size=(2, 5)), (0.0,)),
+                  requires_grad=True)
+    f = lambda t: ACT[name](cr, t)  # noqa: E731
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("fused,composed", [
+    (lambda x: cr.sigmoid(x), sigmoid_composed),
+    (lambda x: cr.softmax(x, 1), lambda x: softmax_composed(x, 1)),
+    (lambda x: cr.log_softmax(x, 1), lambda x: log_softmax_composed(x, 1)),
+])
+def test_fused_matches_composed_twin(fused, composed):
+    a = np.random.default_rng(4).normal(size=(3, 4)) * 3
+    x1, x2 = cr.tensor(a, requires_grad=True), cr.tensor(a, requires_grad=True)
+    y1, y2 = fused(x1), composed(x2)
+    assert np.allclose(y1.data, y2.data)
+    w = cr.tensor(np.random.default_rng(5).normal(size=(3, 4)))
+    (y1 * w).sum().backward()
+    (y2 * w).sum().backward()
+    assert np.allclose(x1.grad.data, x2.grad.data)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softmax", "log_softmax", "tanh"])
+def test_extreme_logits_are_finite_without_warnings(name):
+    x = cr.tensor([[-1000.0, 0.0, 1000.0]], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = ACT[name](cr, x)
+        (y * cr.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    assert np.isfinite(y.data).all() and np.isfinite(x.grad.data).all()
+    assert_parity(ACT[name], np.array([[-1000.0, 0.0, 1000.0]]))
+
+
+def test_sigmoid_extremes():
+    x = cr.tensor([-1000.0, 1000.0], requires_grad=True)
+    y = cr.sigmoid(x)
+    y.sum().backward()
+    assert y.tolist() == [0.0, 1.0] and x.grad.tolist() == [0.0, 0.0]
+
+
+def test_relu_gradient_at_zero_is_zero():
+    x = cr.tensor([0.0], requires_grad=True)
+    cr.relu(x).sum().backward()
+    assert x.grad.item() == 0.0
+
+
+def test_softmax_needs_dim():
+    with pytest.raises(TypeError, match="dim"):
+        cr.softmax(cr.ones(3), None)

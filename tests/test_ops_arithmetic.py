@@ -1,0 +1,155 @@
+"""Elementwise ops against PyTorch and central differences, over broadcasting shapes."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import chainrule as cr
+from chainrule.testing import assert_parity, gradcheck, gradgradcheck
+from chainrule.testing.strategies import arrays, away_from, broadcast_pairs, shapes
+
+BINARY = {
+    "add": lambda lib, a, b: a + b,
+    "sub": lambda lib, a, b: a - b,
+    "mul": lambda lib, a, b: a * b,
+    "div": lambda lib, a, b: a / b,
+    "pow": lambda lib, a, b: lib.pow(a.abs() + 0.5, b),
+    "maximum": lambda lib, a, b: lib.maximum(a, b),
+    "minimum": lambda lib, a, b: lib.minimum(a, b),
+    "where": lambda lib, a, b: lib.where(a > b, a, b * 2),
+}
+
+UNARY = {
+    "neg": (lambda lib, a: -a, ()),
+    "exp": (lambda lib, a: lib.exp(a), ()),
+    "log": (lambda lib, a: lib.log(a.abs() + 0.1), (0.0,)),
+    "sqrt": (lambda lib, a: lib.sqrt(a.abs() + 0.1), (0.0,)),
+    "abs": (lambda lib, a: lib.abs(a), (0.0,)),
+    "sin": (lambda lib, a: lib.sin(a), ()),
+    "cos": (lambda lib, a: lib.cos(a), ()),
+    "pow_scalar": (lambda lib, a: a ** 3, ()),
+    "pow_half": (lambda lib, a: (a.abs() + 0.1) ** 0.5, (0.0,)),
+    "rpow": (lambda lib, a: 2 ** a, ()),
+    "rsub": (lambda lib, a: 2 - a, ()),
+    "rdiv": (lambda lib, a: 1 / (a.abs() + 0.5), (0.0,)),
+    "clamp": (lambda lib, a: lib.clamp(a, -0.5, 0.7), (-0.5, 0.7)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_matches_torch_with_broadcasting(name, data):
+    sa, sb = data.draw(broadcast_pairs())
+    a = data.draw(arrays(sa))
+    b = data.draw(arrays(sb))
+    if name in ("div",):
+        b = np.where(np.abs(b) < 0.3, 0.5, b)
+    if name in ("maximum", "minimum", "where"):
+        b = b + 0.01  # no exact ties: finite differences are undefined there
+    assert_parity(BINARY[name], a, b, second_order=True, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_unary_matches_torch(name, data):
+    fn, kinks = UNARY[name]
+    a = away_from(data.draw(arrays(data.draw(shapes()))), kinks)
+    assert_parity(fn, a, second_order=True, atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradcheck_first_and_second_order(name):
+    rng = np.random.default_rng(1)
+    a = cr.tensor(rng.uniform(0.5, 2, (3, 1)), requires_grad=True)
+    b = cr.tensor(rng.uniform(0.5, 2, (4,)) + 0.01, requires_grad=True)
+    fn = lambda x, y: BINARY[name](cr, x, y)  # noqa: E731
+    assert gradcheck(fn, (a, b))
+    assert gradgradcheck(fn, (a, b))
+
+
+def test_maximum_ties_split_gradient_evenly_like_torch():
+    a = np.array([1.0, 2.0, 3.0])
+    b = np.array([1.0, 5.0, 3.0])
+    assert_parity(lambda lib, x, y: lib.maximum(x, y), a, b)
+    x = cr.tensor(a, requires_grad=True)
+    cr.maximum(x, cr.tensor(b)).sum().backward()
+    assert x.grad.tolist() == [0.5, 0.0, 0.5]
+
+
+def test_pow_at_zero_base_matches_torch():
+    assert_parity(lambda lib, x, y: lib.pow(x, y), np.array([0.0, 0.0, 2.0]),
+                  np.array([2.0, 0.0, 3.0]))
+
+
+@pytest.mark.parametrize("other", [2.0, 2, np.float64(2.0), np.array(2.0), True])
+def test_scalars_and_0d_arrays_never_upcast_float32(other):
+    x = cr.ones(3)
+    for y in (x * other, other * x, x + other, x - other, other - x, x / other, x ** 2):
+        assert y.dtype == np.float32
+
+
+def test_type_promotion_follows_torch():
+    import torch
+
+    cases = [(cr.ones(2, dtype=cr.int64), 2.5), (cr.ones(2, dtype=cr.int32), 2),
+             (cr.ones(2), cr.ones(2, dtype=cr.float64)), (cr.tensor(1.0, dtype=cr.float64),
+                                                          cr.ones(2)),
+             (cr.ones(2, dtype=cr.int64), cr.tensor(1.5)), (cr.ones(2, dtype=cr.bool), 1)]
+    for a, b in cases:
+        ta = torch.from_numpy(np.array(a.data))
+        tb = torch.from_numpy(np.array(b.data)) if isinstance(b, cr.Tensor) else b
+        assert str((a * b).dtype) == str((ta * tb).dtype).replace("torch.", "")
+
+
+def test_int_division_gives_float32():
+    assert (cr.tensor([1, 2]) / 2).dtype == np.float32
+
+
+def test_broadcast_failure_names_both_shapes_and_dimension():
+    with pytest.raises(ValueError, match=r"size of tensor a \(3\) must match the size of "
+                                         r"tensor b \(4\) at non-singleton dimension 1.*"
+                                         r"\(2, 3\) and \(4,\)"):
+        cr.ones(2, 3) + cr.ones(4)
+
+
+def test_where_rejects_non_bool_condition():
+    with pytest.raises(TypeError, match="boolean"):
+        cr.where(cr.ones(2), cr.ones(2), cr.zeros(2))
+
+
+def test_clamp_requires_a_bound():
+    with pytest.raises(ValueError, match="clamp"):
+        cr.clamp(cr.ones(2))
+
+
+def test_clamp_gradient_passes_at_bounds_like_torch():
+    assert_parity(lambda lib, x: lib.clamp(x, -1.0, 1.0), np.array([-1.0, 0.0, 1.0, 2.0]))
+
+
+def test_comparisons_return_bool_and_are_not_differentiable():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    for r in (x > 1, x >= 1, x < 1, x <= 1, x == 1, x != 1):
+        assert r.dtype == np.bool_ and not r.requires_grad
+    assert (x > 1).tolist() == [False, True]
+
+
+def test_reflected_operators_with_numpy_arrays():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0], dtype=np.float32) * x
+    assert isinstance(y, cr.Tensor) and y.tolist() == [3.0, 8.0]
+    (2 - x).sum().backward()
+    assert x.grad.tolist() == [-1.0, -1.0]
+
+
+def test_cast_is_differentiable_between_floats():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x.double() * 3
+    y.sum().backward()
+    assert y.dtype == np.float64 and x.grad.dtype == np.float32
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_ops_do_not_modify_inputs():
+    a = np.array([[1.0, -2.0]])
+    x = cr.tensor(a, requires_grad=True)
+    (cr.exp(x) * x).sum().backward()
+    assert np.array_equal(x.data, a)

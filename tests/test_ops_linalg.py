@@ -1,0 +1,55 @@
+"""matmul against torch.matmul: 1-D, 2-D, batched and broadcast operands; errors."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import chainrule as cr
+from chainrule.testing import assert_parity, gradcheck, gradgradcheck
+from chainrule.testing.strategies import arrays
+
+
+@st.composite
+def matmul_shapes(draw):
+    n, k, p = (draw(st.integers(1, 4)) for _ in range(3))
+    kind = draw(st.sampled_from(["1d1d", "1d2d", "2d1d", "2d2d", "batched", "broadcast"]))
+    if kind == "1d1d":
+        return (k,), (k,)
+    if kind == "1d2d":
+        return (k,), (k, p)
+    if kind == "2d1d":
+        return (n, k), (k,)
+    if kind == "2d2d":
+        return (n, k), (k, p)
+    b = draw(st.integers(1, 3))
+    if kind == "batched":
+        return (b, n, k), (b, k, p)
+    return (b, 1, n, k), (draw(st.integers(1, 2)), k, p)
+
+
+@given(data=st.data())
+def test_matmul_matches_torch(data):
+    sa, sb = data.draw(matmul_shapes())
+    a, b = data.draw(arrays(sa)), data.draw(arrays(sb))
+    assert_parity(lambda lib, x, y: lib.matmul(x, y), a, b, second_order=True,
+                  atol=1e-8, rtol=1e-6)
+
+
+def test_matmul_gradcheck_batched_broadcast():
+    rng = np.random.default_rng(0)
+    a = cr.tensor(rng.normal(size=(2, 1, 3, 4)), requires_grad=True)
+    b = cr.tensor(rng.normal(size=(3, 4, 2)), requires_grad=True)
+    assert gradcheck(lambda x, y: x @ y, (a, b))
+    assert gradgradcheck(lambda x, y: x @ y, (a, b))
+
+
+def test_matmul_shape_error_names_both_shapes():
+    with pytest.raises(ValueError, match=r"mat1 and mat2 shapes cannot be multiplied "
+                                         r"\(2x3 and 4x5\).*\(2, 3\) and \(4, 5\)"):
+        cr.ones(2, 3) @ cr.ones(4, 5)
+
+
+def test_matmul_batch_error_and_0d_error():
+    with pytest.raises(ValueError, match=r"batch dimensions \(2,\) and \(3,\)"):
+        cr.ones(2, 3, 4) @ cr.ones(3, 4, 5)
+    with pytest.raises(ValueError, match="at least 1D"):
+        cr.matmul(cr.tensor(1.0), cr.ones(2))

@@ -1,0 +1,91 @@
+"""Shape ops and indexing against PyTorch; unbroadcast; errors."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import chainrule as cr
+from chainrule.ops.shape import unbroadcast
+from chainrule.testing import assert_parity, gradcheck, gradgradcheck
+from chainrule.testing.strategies import arrays, shapes
+
+RNG = np.random.default_rng(7)
+X234 = RNG.normal(size=(2, 3, 4))
+
+CASES = {
+    "reshape": lambda lib, x: x.reshape(4, -1) * 2,
+    "view": lambda lib, x: x.view(3, 8),
+    "flatten": lambda lib, x: lib.flatten(x, 1),
+    "flatten_mid": lambda lib, x: x.flatten(0, 1),
+    "transpose": lambda lib, x: lib.transpose(x, 0, 2),
+    "permute": lambda lib, x: x.permute(2, 0, 1),
+    "T": lambda lib, x: x.T * 1,
+    "squeeze_unsqueeze": lambda lib, x: lib.squeeze(lib.unsqueeze(x, 1), 1),
+    "expand": lambda lib, x: x[:, :1].expand(2, 5, 4),
+    "broadcast_to": lambda lib, x: lib.broadcast_to(x[0], (3, 3, 4)),
+    "cat": lambda lib, x: lib.cat([x, x * 2], dim=1),
+    "stack": lambda lib, x: lib.stack([x, x * 3], dim=-1),
+    "split": lambda lib, x: x.split(3, dim=2)[1] * x.split([1, 3], dim=2)[0],
+    "chunk": lambda lib, x: lib.chunk(x, 2, dim=1)[1],
+    "pad": lambda lib, x: (lib.nn.functional.pad if lib.__name__ == "torch" else lib.pad)(
+        x, (1, 2, 0, 1)),
+    "basic_index": lambda lib, x: x[1, ::2, 1:],
+    "negative_index": lambda lib, x: x[-1, ..., None],
+    "advanced_index": lambda lib, x: x[[0, 1, 1], :, [2, 2, 0]],
+    "repeated_index": lambda lib, x: x[:, [0, 0, 2, 0]],
+    "bool_mask": lambda lib, x: x[x > 0],
+    "gather": lambda lib, x: lib.gather(x, 2, lib.tensor([[[0, 3], [1, 1], [2, 0]]] * 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shape_ops_match_torch(name):
+    assert_parity(CASES[name], X234, second_order=True)
+
+
+@pytest.mark.parametrize("name", ["reshape", "permute", "cat", "split", "pad",
+                                  "advanced_index", "repeated_index", "gather"])
+def test_shape_ops_gradcheck(name):
+    x = cr.tensor(X234, requires_grad=True)
+    f = lambda t: CASES[name](cr, t)  # noqa: E731
+    assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+
+
+def test_repeated_indices_accumulate():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 2, 0]].sum().backward()
+    assert x.grad.tolist() == [3.0, 0.0, 1.0]
+
+
+@given(data=st.data())
+def test_unbroadcast_sums_back_to_every_broadcastable_shape(data):
+    shape = data.draw(shapes(max_dims=3))
+    target = tuple(data.draw(st.sampled_from([1, s])) for s in shape)
+    lead = data.draw(st.integers(0, len(target)))
+    target = target[lead:]
+    g = data.draw(arrays(shape))
+    out = unbroadcast(cr.tensor(g), target)
+    assert out.shape == target
+    axes = tuple(range(len(shape) - len(target))) + tuple(
+        len(shape) - len(target) + i for i, s in enumerate(target) if s == 1)
+    assert np.allclose(out.data, g.sum(axis=axes).reshape(target))
+
+
+def test_unbroadcast_example():
+    assert unbroadcast(cr.ones(2, 3, 4), (3, 1)).tolist() == [[8.0]] * 3
+
+
+def test_errors_name_shapes():
+    with pytest.raises(ValueError, match=r"shape \[5, -1\] is invalid for input of size 24"):
+        cr.ones(2, 3, 4).reshape(5, -1)
+    with pytest.raises(ValueError, match=r"Sizes of tensors must match except in dimension 0"):
+        cr.cat([cr.ones(2, 3), cr.ones(2, 4)])
+    with pytest.raises(ValueError, match=r"\(3,\) cannot be broadcast to \(2, 4\)"):
+        cr.broadcast_to(cr.ones(3), (2, 4))
+    with pytest.raises(ValueError, match="split_sizes"):
+        cr.ones(5).split([2, 2])
+    with pytest.raises(ValueError, match="permutation"):
+        cr.ones(2, 3).permute(0, 0)
+    with pytest.raises(IndexError, match="out of bounds"):
+        cr.ones(2)[5]
+    with pytest.raises(ValueError, match="stack: expects each tensor to be equal size"):
+        cr.stack([cr.ones(2), cr.ones(3)])
