@@ -11,7 +11,6 @@ from typing import Any, Callable, Optional, Sequence
 import numpy
 
 from ..autograd.engine import grad as autograd_grad
-from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 
 
@@ -32,24 +31,24 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float
                        ) -> list[list[numpy.ndarray]]:
     """J[i][j] of shape (inputs[i].size, outputs[j].size) by central differences."""
     jac: list[list[numpy.ndarray]] = []
-    with no_grad():
-        outs0 = _outputs(fn, inputs)
-        for i in _diff_inputs(inputs):
-            x = inputs[i].data
-            cols = [numpy.zeros((x.size, o.data.size)) for o in outs0]
-            flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
-            if not numpy.shares_memory(flat, x):
-                raise ValueError("gradcheck: inputs must be contiguous arrays")
-            for k in range(x.size):
-                orig = flat[k].copy()
-                flat[k] = orig + eps
-                plus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
-                flat[k] = orig - eps
-                minus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
-                flat[k] = orig
-                for j, (p, m) in enumerate(zip(plus, minus)):
-                    cols[j][k] = ((p - m) / (2 * eps)).reshape(-1)
-            jac.append(cols)
+    # grad mode stays on: fn may itself differentiate (gradgradcheck's vjp)
+    outs0 = _outputs(fn, inputs)
+    for i in _diff_inputs(inputs):
+        x = inputs[i].data
+        cols = [numpy.zeros((x.size, o.data.size)) for o in outs0]
+        flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
+        if not numpy.shares_memory(flat, x):
+            raise ValueError("gradcheck: inputs must be contiguous arrays")
+        for k in range(x.size):
+            orig = flat[k].copy()
+            flat[k] = orig + eps
+            plus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
+            flat[k] = orig - eps
+            minus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
+            flat[k] = orig
+            for j, (p, m) in enumerate(zip(plus, minus)):
+                cols[j][k] = ((p - m) / (2 * eps)).reshape(-1)
+        jac.append(cols)
     return jac
 
 
@@ -148,6 +147,9 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any,
         grads = autograd_grad([o for o, _ in pairs], [ins[i] for i in idx],
                               grad_outputs=[g for _, g in pairs], create_graph=True,
                               allow_unused=True)
-        return tuple(g for g in grads if g is not None and g.requires_grad)
+        # a gradient that does not require grad is a constant: its Jacobian is taken as zero,
+        # so a backward that is not itself differentiable fails the check
+        return tuple(g if g is not None else Tensor(numpy.zeros(ins[i].shape, ins[i].dtype))
+                     for g, i in zip(grads, idx))
 
     return gradcheck(vjp, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol)

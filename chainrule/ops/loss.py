@@ -1,0 +1,446 @@
+"""Loss functions, composed from primitives (so their gradients of any order come for free).
+
+``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
+``nll_loss`` and ``cross_entropy`` follow ``torch.nn.functional``: same signatures, defaults,
+reductions (``'mean'``, ``'sum'``, ``'none'``) and shape rules. Class-index losses gather the
+target's log-probability (no one-hot is built), so everything stays in the input's dtype.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple, Optional
+
+import numpy
+
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from ._util import as_float, broadcast_error
+from .activation import log_softmax
+from .arithmetic import abs, clamp, exp, log, maximum, where
+from .reduce import mean, sum
+from .shape import gather, reshape
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ============================================================================ helpers
+def _legacy_reduction(size_average: Optional[bool], reduce: Optional[bool],
+                      reduction: str) -> str:
+    """Map the deprecated ``size_average``/``reduce`` flags to a reduction, as PyTorch does."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  "reduction='mean', 'sum' or 'none' instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else "mean" if size_average else "sum"
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; expected "
+                         f"one of {_REDUCTIONS}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    return loss
+
+
+def _as_input(x: Any, op: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    return as_float(x)
+
+
+def _as_like(x: Any, like: Tensor) -> Tensor:
+    """A target or weight as a Tensor of ``like``'s floating dtype (a constant if not one)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == like.dtype else x.to(like.dtype)
+    return Tensor(xp.asarray(x, dtype=like.dtype))
+
+
+def _warn_if_broadcast(input: Tensor, target: Tensor, op: str) -> None:
+    """PyTorch's rule for regression losses: a different target size warns, then broadcasts
+    (an (N, 1) prediction against an (N,) target silently makes an (N, N) loss otherwise)."""
+    if target.shape == input.shape:
+        return
+    err = broadcast_error(op, input.shape, target.shape)
+    if err is not None:
+        raise ValueError(f"{op}: input of shape {input.shape} and target of shape "
+                         f"{target.shape} cannot be broadcast together; they should have "
+                         f"the same shape")
+    warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). This will likely lead to incorrect results due to "
+                  f"broadcasting. Please ensure they have the same size.", UserWarning,
+                  stacklevel=3)
+
+
+# ============================================================================ regression
+def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """Mean squared error: ``(input - target) ** 2``, reduced.
+
+    Args:
+        input: predictions.
+        target: targets, the same shape as ``input`` (another shape warns, then broadcasts,
+            as in PyTorch).
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.mse_loss(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 4.0])).item()
+        2.0
+    """
+    op = "mse_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    target = _as_like(target, input)
+    _warn_if_broadcast(input, target, op)
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
+            reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error: ``|input - target|``, reduced (gradient 0 where they are equal).
+
+    Args:
+        input: predictions.
+        target: targets, the same shape as ``input`` (another shape warns, then broadcasts).
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.l1_loss(cr.tensor([1.0, 2.0]), cr.tensor([0.0, 4.0])).item()
+        1.5
+    """
+    op = "l1_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    target = _as_like(target, input)
+    _warn_if_broadcast(input, target, op)
+    return _reduce(abs(input - target), reduction)
+
+
+# ============================================================================ binary
+def _check_same_size(input: Tensor, target: Tensor, op: str, message: str) -> None:
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: " + message.format(t=target.shape, i=input.shape))
+
+
+def _weighted(loss: Tensor, weight: Any, op: str) -> Tensor:
+    if weight is None:
+        return loss
+    weight = _as_like(weight, loss)
+    err = broadcast_error(op, weight.shape, loss.shape)
+    if err is not None:
+        raise ValueError(f"{op}: weight of shape {weight.shape} cannot be broadcast to the "
+                         f"input shape {loss.shape}")
+    return loss * weight
+
+
+def _clamped_log(x: Tensor) -> Tensor:
+    """``log(x)`` clamped below at -100, as PyTorch's BCE (so log(0) costs 100, not inf).
+
+    log is taken of a safe value (1) where x is 0, so the gradient there is 0, not 0/0 = nan.
+    """
+    positive = x.data > 0
+    safe = where(positive, x, 1.0)
+    return clamp(where(positive, log(safe), -100.0), min=-100.0)
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
+                         size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities: ``-w (t log(p) + (1 - t) log(1 - p))``.
+
+    Each log is clamped at -100 as in PyTorch, so a confident wrong prediction (p = 0 or 1)
+    costs 100 rather than inf. Where a log is clamped its gradient is 0 (PyTorch's fused
+    backward uses ``(p - t) / max(p (1 - p), 1e-12)`` there instead); elsewhere they agree.
+
+    Args:
+        input: probabilities in [0, 1] (e.g. a sigmoid's output).
+        target: targets in [0, 1], exactly the shape of ``input`` (a different shape is a
+            ``ValueError``, as in PyTorch: an (N, 1) prediction never meets an (N,) target).
+        weight: rescaling weight, broadcast to the input's shape.
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> p = cr.tensor([0.5, 1.0])
+        >>> cr.nn.functional.binary_cross_entropy(p, cr.tensor([1.0, 0.0]),
+        ...                                       reduction='none').tolist()
+        [0.6931471824645996, 100.0]
+    """
+    op = "binary_cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    target = _as_like(target, input)
+    _check_same_size(input, target, op, "Using a target size ({t}) that is different to the "
+                     "input size ({i}) is deprecated. Please ensure they have the same size.")
+    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
+        raise ValueError(f"{op}: all elements of input should be between 0 and 1 (got values "
+                         f"in [{input.data.min()}, {input.data.max()}]); apply a sigmoid first "
+                         f"or use binary_cross_entropy_with_logits")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    return _reduce(_weighted(loss, weight, op), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
+                                     size_average: Optional[bool] = None,
+                                     reduce: Optional[bool] = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy on logits, ``BCE(sigmoid(x), t)`` computed stably.
+
+    ``(1 - t) x + l (max(-x, 0) + log(1 + exp(-|x|)))`` with ``l = 1 + (pos_weight - 1) t``:
+    no exp overflows, and a logit of 50 with target 0 costs exactly 50.
+
+    Args:
+        input: logits.
+        target: targets in [0, 1], exactly the shape of ``input``.
+        weight: rescaling weight, broadcast to the input's shape.
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+        pos_weight: weight of the positive term, broadcast along the last (class) dimension.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> F = cr.nn.functional
+        >>> F.binary_cross_entropy_with_logits(cr.tensor([50.0]), cr.tensor([0.0])).item()
+        50.0
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    target = _as_like(target, input)
+    _check_same_size(input, target, op, "Target size ({t}) must be the same as input size "
+                     "({i})")
+    # softplus(-x) = log(1 + exp(-x)); maximum's tie rule gives the exact gradient at x = 0
+    softplus_neg = maximum(-input, 0.0) + log(1 + exp(-abs(input)))
+    if pos_weight is not None:
+        pos_weight = _as_like(pos_weight, input)
+        if broadcast_error(op, pos_weight.shape, input.shape) is not None:
+            raise ValueError(f"{op}: pos_weight of shape {pos_weight.shape} cannot be "
+                             f"broadcast to the input shape {input.shape}")
+        softplus_neg = (1 + (pos_weight - 1) * target) * softplus_neg
+    loss = (1 - target) * input + softplus_neg
+    return _reduce(_weighted(loss, weight, op), reduction)
+
+
+# ============================================================================ classification
+class _ClassTargets(NamedTuple):
+    """Class-index targets, validated: where to gather and how much each entry weighs."""
+
+    safe: Any  # labels with ignored entries replaced by 0, int64, target shape
+    keep: Any  # True where the entry is not ignore_index
+    weight: Any  # weight[label] (1 without class weights), 0 where ignored; input dtype
+
+
+def _class_dim(input: Tensor) -> int:
+    return 1 if input.ndim >= 2 else 0
+
+
+def _class_weight(weight: Any, input: Tensor, op: str) -> Optional[Any]:
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    n_classes = input.shape[_class_dim(input)]
+    if w.shape != (n_classes,):
+        raise ValueError(f"{op}: weight tensor should be defined either for all {n_classes} "
+                         f"classes or no classes but got weight tensor of shape: {w.shape}")
+    return w.astype(input.dtype, copy=False)
+
+
+def _class_targets(input: Tensor, target: Any, weight: Optional[Any], ignore_index: int,
+                   op: str) -> _ClassTargets:
+    """Check class-index targets against ``input`` (N, C, d1, ...) or unbatched (C,)."""
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: expected a target of class indices (an integer dtype), got "
+                        f"dtype {t.dtype}")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dimension (C,) or (N, C, ...), "
+                         f"got a 0-d tensor")
+    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+    if t.shape != expected:
+        layout = "()" if input.ndim == 1 else "(N,)" if input.ndim == 2 else "(N, d1, ...)"
+        raise ValueError(f"{op}: expected target of shape {layout} = {expected} for input of "
+                         f"shape {input.shape}, got target of shape {t.shape}")
+    n_classes = input.shape[_class_dim(input)]
+    keep = t != ignore_index
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        label = int(t[bad].reshape(-1)[0])
+        raise ValueError(f"{op}: target label {label} is out of range for {n_classes} classes "
+                         f"(labels must be in [0, {n_classes - 1}], or ignore_index="
+                         f"{ignore_index})")
+    safe = xp.where(keep, t, 0).astype(numpy.int64)
+    w = keep.astype(input.dtype) if weight is None else weight[safe] * keep
+    return _ClassTargets(safe, keep, w)
+
+
+def _pick(input: Tensor, safe: Any) -> Tensor:
+    """``input[n, safe[n, ...], ...]``: the entry of each target class (a gather)."""
+    if input.ndim == 1:
+        return reshape(gather(input, 0, safe.reshape(1)), ())
+    index = xp.expand_dims(safe, 1)  # (N, d1, ...) -> (N, 1, d1, ...)
+    return reshape(gather(input, 1, index), safe.shape)  # (N, 1, d1, ...) -> (N, d1, ...)
+
+
+def _reduce_weighted(loss: Tensor, total_weight: Any, reduction: str) -> Tensor:
+    """Reduce a per-entry loss; 'mean' divides by the total weight of the entries kept."""
+    if reduction == "none":
+        return loss
+    total = sum(loss)
+    if reduction == "sum":
+        return total
+    w = float(total_weight.sum())
+    return total / w if w != 0 else total * float("nan")  # all ignored: nan, as PyTorch
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None,
+             size_average: Optional[bool] = None, ignore_index: int = -100,
+             reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class-index targets, given log-probabilities.
+
+    ``loss[n] = -weight[t_n] * input[n, t_n]`` (0 where ``t_n == ignore_index``); ``'mean'``
+    divides by the sum of the weights of the entries kept.
+
+    Args:
+        input: log-probabilities, ``(N, C)``, ``(N, C, d1, ...)`` or unbatched ``(C,)``.
+        target: class indices in [0, C) (int64); a label outside raises ``ValueError``.
+        weight: per-class weights ``(C,)``.
+        size_average: deprecated, use ``reduction``.
+        ignore_index: a target value that contributes neither loss nor weight.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input ``(N, C, d1, ...)``, target ``(N, d1, ...)``; output a scalar, or
+        ``(N, d1, ...)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> logp = cr.tensor([[-0.1, -2.0], [-3.0, -0.2]])
+        >>> round(cr.nn.functional.nll_loss(logp, cr.tensor([0, 1])).item(), 4)
+        0.15
+    """
+    op = "nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    targets = _class_targets(input, target, _class_weight(weight, input, op), ignore_index, op)
+    loss = -_pick(input, targets.safe) * Tensor(targets.weight)
+    return _reduce_weighted(loss, targets.weight, reduction)
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None,
+                  size_average: Optional[bool] = None, ignore_index: int = -100,
+                  reduce: Optional[bool] = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits: ``nll_loss(log_softmax(input, 1), target)``, stable for
+    logits of +-1000.
+
+    Targets are class indices (an integer tensor) or class probabilities (a float tensor of
+    the input's shape). With ``label_smoothing`` = e the target becomes a mix of the given
+    target (1 - e) and the uniform distribution (e), as in PyTorch.
+
+    Args:
+        input: logits, ``(N, C)``, ``(N, C, d1, ...)`` or unbatched ``(C,)``.
+        target: class indices ``(N, d1, ...)`` in [0, C), or probabilities shaped like input.
+        weight: per-class weights ``(C,)``.
+        size_average: deprecated, use ``reduction``.
+        ignore_index: a class-index target value to skip (not allowed with probabilities).
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+        label_smoothing: in [0, 1].
+
+    Shape:
+        input ``(N, C, d1, ...)``, target ``(N, d1, ...)`` or ``(N, C, d1, ...)``; output a
+        scalar, or ``(N, d1, ...)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> logits = cr.tensor([[1000.0, -1000.0], [0.0, 0.0]])
+        >>> round(cr.nn.functional.cross_entropy(logits, cr.tensor([0, 1])).item(), 4)
+        0.3466
+    """
+    op = "cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    input = _as_input(input, op)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
+                         f"{label_smoothing}")
+    cdim = _class_dim(input)
+    n_classes = input.shape[cdim] if input.ndim else 0
+    class_weight = _class_weight(weight, input, op)
+    # per-class weights shaped to broadcast along the class dimension: (1, C, 1, ...)
+    wview = None if class_weight is None else Tensor(
+        class_weight.reshape(tuple(n_classes if i == cdim else 1 for i in range(input.ndim))))
+    logp = log_softmax(input, cdim)
+    target_dtype = target.dtype if isinstance(target, Tensor) else xp.asarray(target).dtype
+    if target_dtype.kind == "f":
+        return _cross_entropy_probs(logp, _as_like(target, input), wview, ignore_index,
+                                    reduction, label_smoothing, op)
+    targets = _class_targets(input, target, class_weight, ignore_index, op)
+    nll = _reduce_weighted(-_pick(logp, targets.safe) * Tensor(targets.weight),
+                           targets.weight, reduction)
+    if label_smoothing == 0:
+        return nll
+    # the uniform part: -sum_c weight[c] log p_c per entry, 0 where ignored
+    smooth = -sum(logp if wview is None else logp * wview, cdim)
+    smooth = smooth * Tensor(targets.keep.astype(input.dtype))
+    smooth = _reduce_weighted(smooth, targets.weight, reduction)
+    return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
+
+
+def _cross_entropy_probs(logp: Tensor, target: Tensor, wview: Optional[Tensor],
+                         ignore_index: int, reduction: str, label_smoothing: float,
+                         op: str) -> Tensor:
+    """Cross-entropy against class probabilities: ``-sum_c w_c t_c log p_c``."""
+    if target.shape != logp.shape:
+        raise ValueError(f"{op}: a target of class probabilities must have the input's shape "
+                         f"{logp.shape}, got {target.shape} (use an integer tensor for class "
+                         f"indices)")
+    if ignore_index >= 0:
+        raise ValueError(f"{op}: ignore_index is not supported for floating point target "
+                         f"(class probabilities)")
+    cdim = _class_dim(logp)
+    n_classes = logp.shape[cdim]
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+    prod = logp * target if wview is None else logp * target * wview
+    if reduction == "none":
+        return -sum(prod, cdim)
+    if reduction == "sum":
+        return -sum(prod)
+    n_entries = logp.data.size // n_classes
+    return -sum(prod) / n_entries if n_entries else sum(prod) * float("nan")

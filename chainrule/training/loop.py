@@ -1,0 +1,201 @@
+"""The training loop: one epoch of SGD steps with a NaN guard and a progress bar, and evaluation."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..ops import softmax
+from .metrics import accuracy, confusion_matrix
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss (or, at the end of an epoch, a parameter) became NaN or inf.
+
+    Attributes:
+        epoch: the epoch (from 1).
+        step: the step inside the epoch (from 1).
+        steps: the number of steps per epoch.
+        value: the offending loss value (None when a parameter is at fault).
+        what: ``"loss"`` or ``"parameter 'fc1.weight'"``.
+    """
+
+    def __init__(self, epoch: int, step: int, steps: int, value: Optional[float],
+                 what: str = "loss") -> None:
+        self.epoch, self.step, self.steps, self.value, self.what = epoch, step, steps, value, what
+        shown = f" is {value}" if value is not None else " holds NaN or inf"
+        super().__init__(f"{what}{shown} at epoch {epoch}, step {step}/{steps}; training stopped "
+                         "(try a lower learning rate)")
+
+
+@dataclass
+class EpochResult:
+    """What :func:`train_one_epoch` measured.
+
+    Attributes:
+        loss: mean training loss over the epoch's images.
+        accuracy: fraction of training images classified correctly (in train mode).
+        images: number of images seen.
+        seconds: wall time of the epoch.
+    """
+
+    loss: float
+    accuracy: float
+    images: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        loss: mean loss (None without a loss function).
+        accuracy: fraction classified correctly.
+        confusion: (K, K) counts, row = true class, column = predicted class.
+        images: number of images.
+    """
+
+    loss: Optional[float]
+    accuracy: float
+    confusion: np.ndarray
+    images: int
+
+
+def _tqdm(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm  # optional: the bar is a convenience
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def check_parameters_finite(model: Any) -> Optional[str]:
+    """The name of the first parameter or buffer holding NaN or inf, or None if all are finite."""
+    for name, value in model.state_dict().items():
+        arr = getattr(value, "data", value)
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            return name
+    return None
+
+
+def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any,
+                    *, epoch: int = 1, epochs: Optional[int] = None,
+                    progress: bool = True) -> EpochResult:
+    """Run one epoch of training: forward, loss, backward, optimizer step, for every batch.
+
+    The loss is checked after each forward pass: NaN or inf stops the epoch before the
+    optimizer step, with :class:`NonFiniteLossError` naming the epoch and the step. NumPy's
+    overflow warnings are silenced inside (the guard reports the outcome instead).
+
+    Args:
+        model: a ``chainrule.nn.Module`` (put in train mode).
+        loader: yields ``(images, labels)`` Tensors.
+        loss_fn: ``loss_fn(logits, labels)`` -> a scalar Tensor (mean over the batch).
+        optimizer: has ``zero_grad()`` and ``step()``.
+        epoch: this epoch's number (from 1), for messages and the bar.
+        epochs: the total number of epochs, for the bar.
+        progress: show a tqdm bar with the running loss, accuracy and images/s.
+
+    Returns:
+        An :class:`EpochResult`.
+
+    Raises:
+        NonFiniteLossError: the loss or a parameter became NaN or inf.
+    """
+    model.train()
+    steps = len(loader)
+    desc = f"epoch {epoch}" + (f"/{epochs}" if epochs else "")
+    bar = _tqdm(steps, desc, progress)
+    loss_sum, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for step, (x, y) in enumerate(loader, start=1):
+                logits = model(x)  # (N, K)
+                loss = loss_fn(logits, y)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(epoch, step, steps, value)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                n = int(y.shape[0])
+                loss_sum += value * n
+                correct += int((logits.data.argmax(axis=1) == y.data).sum())
+                seen += n
+                if bar is not None:
+                    elapsed = time.perf_counter() - start
+                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}",
+                                    img_s=f"{seen / elapsed:.0f}" if elapsed > 0 else "-",
+                                    refresh=False)
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    bad = check_parameters_finite(model)
+    if bad is not None:
+        raise NonFiniteLossError(epoch, steps, steps, None, what=f"parameter {bad!r}")
+    seconds = time.perf_counter() - start
+    return EpochResult(loss_sum / seen if seen else float("nan"), correct / seen if seen else 0.0,
+                       seen, seconds)
+
+
+def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any]] = None, *,
+             num_classes: Optional[int] = None) -> EvalResult:
+    """Measure loss, accuracy and the confusion matrix in eval mode, without recording a graph.
+
+    The model's train/eval mode is restored afterwards.
+
+    Args:
+        model: a classifier returning logits (N, K).
+        loader: yields ``(images, labels)`` Tensors.
+        loss_fn: optional ``loss_fn(logits, labels)`` (mean over the batch).
+        num_classes: K (default: the width of the logits).
+
+    Returns:
+        An :class:`EvalResult`.
+    """
+    was_training = model.training
+    model.eval()
+    loss_sum, seen = 0.0, 0
+    preds, targets = [], []
+    try:
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for x, y in loader:
+                logits = model(x)  # (N, K)
+                if num_classes is None:
+                    num_classes = int(logits.shape[1])
+                if loss_fn is not None:
+                    loss_sum += float(loss_fn(logits, y).item()) * int(y.shape[0])
+                preds.append(logits.data.argmax(axis=1))
+                targets.append(y.data)
+                seen += int(y.shape[0])
+    finally:
+        model.train(was_training)
+    k = int(num_classes or 1)
+    cm = confusion_matrix(np.concatenate(targets) if targets else np.zeros(0, np.int64),
+                          np.concatenate(preds) if preds else np.zeros(0, np.int64), k)
+    loss = loss_sum / seen if (loss_fn is not None and seen) else None
+    return EvalResult(loss, accuracy(cm), cm, seen)
+
+
+def predict_proba(model: Any, x: Any) -> np.ndarray:
+    """Class probabilities (N, K) float32 of a batch, in eval mode (mode restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return softmax(model(x), dim=1).data  # (N, K)
+    finally:
+        model.train(was_training)

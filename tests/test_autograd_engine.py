@@ -1,0 +1,195 @@
+"""The backward engine: accumulation, retain_graph, long chains, freeing, hooks, autograd.grad."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+
+def test_node_used_twice_accumulates():
+    a = cr.tensor(1.0, requires_grad=True)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert a.grad.item() == 4.0
+
+
+def test_diamond_and_square():
+    a = cr.tensor(3.0, requires_grad=True)
+    b = a * 2
+    c = b * b  # dc/da = 2b * 2 = 24
+    c.backward()
+    assert a.grad.item() == 24.0
+    x = cr.tensor(2.0, requires_grad=True)
+    left, right = x * 3, x ** 2
+    (left * right).backward()  # d(3x^3)/dx = 9x^2 = 36
+    assert x.grad.item() == 36.0
+
+
+def test_leaf_grads_accumulate_across_backward_calls():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+
+
+def test_second_backward_through_freed_graph_says_retain_graph():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * 2).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_shared_subgraph_freed_by_first_backward_raises():
+    x = cr.tensor(1.0, requires_grad=True)
+    h = x.exp()
+    (h * 2).backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        (h * 3).backward()
+
+
+def test_chain_of_100000_ops_backprops_without_recursion():
+    x = cr.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_del_loss_frees_intermediates_without_gc():
+    gc.disable()
+    try:
+        x = cr.tensor(np.ones(10), requires_grad=True)
+        h = x.exp()
+        ref = weakref.ref(h)
+        data_ref = weakref.ref(h.grad_fn)
+        loss = (h * 2).sum()
+        del h
+        assert ref() is not None  # held by the graph
+        loss.backward()
+        del loss
+        assert ref() is None and data_ref() is None
+    finally:
+        gc.enable()
+
+
+def test_dropping_a_graph_without_backward_frees_it():
+    gc.disable()
+    try:
+        x = cr.tensor(np.ones(10), requires_grad=True)
+        loss = (x.exp() * 2).sum()
+        node = weakref.ref(loss.grad_fn)
+        del loss
+        assert node() is None
+    finally:
+        gc.enable()
+
+
+def test_backward_frees_saved_intermediates_even_while_loss_is_alive():
+    x = cr.tensor(np.ones(10), requires_grad=True)
+    h = x * 2
+    ref = weakref.ref(h)
+    loss = h.sum()
+    del h
+    loss.backward()
+    assert ref() is None  # the graph kept metadata only
+
+
+def test_inplace_modification_of_saved_tensor_is_detected():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    w = cr.tensor([3.0, 4.0])
+    y = (x * w).sum()
+    w.mul_(10)  # modifies an input Mul saved for backward
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_inplace_on_leaf_requiring_grad_is_refused():
+    x = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.add_(1)
+    with cr.no_grad():
+        x.add_(1)
+    assert x.tolist() == [2.0]
+
+
+def test_hooks_on_leaf_and_non_leaf_and_retain_grad():
+    x = cr.tensor(2.0, requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.item()))
+    h = x * 3
+    h.retain_grad()
+    h.register_hook(lambda g: g * 10)
+    (h * h).backward()  # d/dh = 2h = 12, hooked to 120; dx = 360
+    assert h.grad.item() == 120.0
+    assert seen == [360.0] and x.grad.item() == 360.0
+
+
+def test_hook_handle_remove():
+    x = cr.tensor(1.0, requires_grad=True)
+    handle = x.register_hook(lambda g: g * 0)
+    handle.remove()
+    (x * 2).backward()
+    assert x.grad.item() == 2.0
+
+
+def test_autograd_grad_does_not_touch_dot_grad_and_supports_higher_order():
+    x = cr.tensor(2.0, requires_grad=True)
+    y = x ** 4
+    (g1,) = cr.autograd.grad(y, x, create_graph=True)
+    (g2,) = cr.autograd.grad(g1, x, create_graph=True)
+    (g3,) = cr.autograd.grad(g2, x)
+    assert (g1.item(), g2.item(), g3.item()) == (32.0, 48.0, 48.0)
+    assert x.grad is None
+
+
+def test_autograd_grad_non_leaf_input_and_allow_unused():
+    x = cr.tensor(1.0, requires_grad=True)
+    z = cr.tensor(1.0, requires_grad=True)
+    h = x * 3
+    y = h * h
+    gh, gz = cr.autograd.grad(y, [h, z], allow_unused=True)
+    assert gh.item() == 6.0 and gz is None
+    with pytest.raises(RuntimeError, match="allow_unused=True"):
+        cr.autograd.grad((x * 2), [z])
+
+
+def test_backward_with_inputs_accumulates_only_there():
+    a = cr.tensor(1.0, requires_grad=True)
+    b = cr.tensor(2.0, requires_grad=True)
+    (a * b).backward(inputs=[a])
+    assert a.grad.item() == 2.0 and b.grad is None
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        (x * 2).backward()
+    (x * 2).backward(cr.tensor([1.0, 0.5]))
+    assert x.grad.tolist() == [2.0, 1.0]
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        cr.ones(1).sum().backward()
+
+
+def test_multi_output_op_with_unused_output():
+    x = cr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    a, b = x.split(2)
+    (a * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0, 0.0, 0.0]
+
+
+def test_create_graph_keeps_grad_differentiable():
+    x = cr.tensor(3.0, requires_grad=True)
+    y = x ** 3
+    y.backward(create_graph=True)
+    assert x.grad.requires_grad and x.grad.item() == 27.0
+    (gg,) = cr.autograd.grad(x.grad, x)
+    assert gg.item() == 18.0
