@@ -51,6 +51,18 @@ def _needed(order: list[Function], targets: set[int]) -> set[int]:
     return needed
 
 
+def _capture_outputs(fn: Function, grads: dict, captured: dict,
+                     capture_ids: Optional[set[int]]) -> None:
+    """Read the gradients of a node's captured outputs without running its backward."""
+    for i, ref in enumerate(fn.outputs):
+        g = grads.pop((id(fn), i), None)
+        out = ref()
+        if g is not None and out is not None and capture_ids and id(out) in capture_ids:
+            if fn._hooks is not None and i in fn._hooks:
+                g = _run_hooks(fn._hooks[i], g)
+            captured[id(out)] = g
+
+
 def _run_hooks(hooks: Optional[list], grad: Tensor) -> Tensor:
     if hooks:
         for hook in list(hooks):
@@ -102,19 +114,25 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]]
     state.grad_enabled = create_graph
     try:
         for fn in order:
+            if needed is not None and id(fn) not in needed:
+                _capture_outputs(fn, grads, captured, capture_ids)
+                continue
             gys: list[Any] = []
+            found = False
             for i, ref in enumerate(fn.outputs):
                 g = grads.pop((id(fn), i), None)
                 if g is not None:
-                    out = ref()
-                    if fn._hooks and i in fn._hooks:
+                    found = True
+                    if fn._hooks is not None and i in fn._hooks:
                         g = _run_hooks(fn._hooks[i], g)
-                    if out is not None and out._retains_grad:
-                        out.grad = _accumulate(out.grad, g.detach() if not create_graph else g)
-                    if capture_ids is not None and id(out) in capture_ids:
-                        captured[id(out)] = g
+                    out = ref()
+                    if out is not None:
+                        if out._retains_grad:
+                            out.grad = _accumulate(out.grad, g if create_graph else g.detach())
+                        if capture_ids is not None and id(out) in capture_ids:
+                            captured[id(out)] = g
                 gys.append(g)
-            if all(g is None for g in gys) or (needed is not None and id(fn) not in needed):
+            if not found:
                 continue
             if fn._freed:
                 raise RuntimeError(
@@ -124,12 +142,13 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]]
                     f"autograd.grad(). Specify retain_graph=True if you need to backward through "
                     f"the graph a second time or if you need to access saved tensors after "
                     f"calling backward.")
-            fn._check_versions()
-            for i, g in enumerate(gys):
-                if g is None:  # an output nobody used: its gradient is zero
-                    ref = fn.outputs[i]()
-                    shape, dtype = _output_meta(fn, i, ref)
-                    gys[i] = Tensor(xp.zeros(shape, dtype))
+            if state.clock != fn._clock:
+                fn._check_versions()
+            if len(gys) > 1:
+                for i, g in enumerate(gys):
+                    if g is None:  # an output nobody used: its gradient is zero
+                        shape, dtype = _output_meta(fn, i, fn.outputs[i]())
+                        gys[i] = Tensor(xp.zeros(shape, dtype))
             gxs = fn.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
@@ -143,7 +162,7 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]]
             for t, gx in zip(fn.inputs, gxs):
                 if gx is None or t is None or not t.requires_grad:
                     continue
-                if gx.shape != t.shape:
+                if gx.data.shape != t.shape:
                     raise RuntimeError(
                         f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
                         f"shape {t.shape}")

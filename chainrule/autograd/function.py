@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from ..backend import xp
 from .grad_mode import state
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .tensor import Tensor
 
 
 class _FreedInput:
@@ -51,7 +49,7 @@ class Function:
         needs_input_grad: one bool per input, True where a gradient is wanted.
     """
 
-    __slots__ = ("inputs", "outputs", "needs_input_grad", "_versions", "_freed", "_hooks",
+    __slots__ = ("inputs", "outputs", "needs_input_grad", "_clock", "_freed", "_hooks",
                  "_site", "__dict__", "__weakref__")
 
     saves_output = False
@@ -78,40 +76,43 @@ class Function:
         return f"<{self.name}>"
 
     def __call__(self, *inputs: Any) -> Any:
-        from .tensor import Tensor
-
-        arrays = []
-        tensors = []
-        any_grad = False
+        # the hot path of every op: kept lean (no generators, no imports)
+        tensors = inputs
         for x in inputs:
-            if x is None:
-                tensors.append(None)
+            if x is not None and not isinstance(x, Tensor):
+                tensors = tuple(t if t is None or isinstance(t, Tensor) else
+                                Tensor(xp.asarray(t)) for t in inputs)
+                break
+        arrays = []
+        any_grad = False
+        for t in tensors:
+            if t is None:
                 arrays.append(None)
-                continue
-            if not isinstance(x, Tensor):
-                x = Tensor(xp.asarray(x))
-            tensors.append(x)
-            arrays.append(x.data)
-            if x._requires_grad:
-                any_grad = True
+            else:
+                arrays.append(t.data)
+                if t._requires_grad:
+                    any_grad = True
         ys = self.forward(*arrays)
         single = not isinstance(ys, tuple)
-        if single:
-            ys = (ys,)
-        record = any_grad and state.grad_enabled
-        if record:
-            outputs = tuple(Tensor._from_op(y, self, i) for i, y in enumerate(ys))
-            self.inputs = tuple(tensors)
-            self.outputs = tuple(weakref.ref(o) for o in outputs)
+        if any_grad and state.grad_enabled:
+            if single:
+                out = Tensor._from_op(ys, self, 0)
+                outputs: tuple = (out,)
+                self.outputs = (weakref.ref(out),)
+            else:
+                outputs = tuple(Tensor._from_op(y, self, i) for i, y in enumerate(ys))
+                self.outputs = tuple(weakref.ref(o) for o in outputs)
+                self.output_meta = tuple((y.shape, y.dtype) for y in ys)
+            self.inputs = tensors
             self.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
-            self._versions = tuple(0 if t is None else t._version for t in tensors)
+            self._clock = state.clock
             self._freed = False
             self._hooks = None
             self._site = _user_site() if state.anomaly else None
             if self.saves_output:
-                self.saved_outputs = ys
+                self.saved_outputs = (ys,) if single else ys
         else:
-            outputs = tuple(Tensor(y) for y in ys)
+            outputs = (Tensor._const(ys),) if single else tuple(Tensor._const(y) for y in ys)
         if state.tracer is not None:
             state.tracer.on_forward(self, tuple(tensors), outputs)
         return outputs[0] if single else outputs
@@ -120,13 +121,11 @@ class Function:
         """Return output ``i`` as a Tensor linked to this node (for ops that reuse their result)."""
         out = self.outputs[i]()
         if out is None:  # dropped by its users: rebuild it from the saved array, still linked
-            from .tensor import Tensor
-
             if self._freed:
                 raise RuntimeError(f"{self.name}: its saved output was freed by an earlier "
                                    f"backward; specify retain_graph=True")
             return Tensor._from_op(self.saved_outputs[i], self, i)
-        if out._version != 0:
+        if out._mtime > self._clock:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
                 f"an inplace operation: output {i} of {self.name} (shape {out.shape}) is at "
@@ -134,12 +133,16 @@ class Function:
         return out
 
     def _check_versions(self) -> None:
-        for i, (t, v) in enumerate(zip(self.inputs, self._versions)):
-            if t is not None and getattr(t, "_version", v) != v:
+        """Raise if an input was modified in place after this node's forward."""
+        if state.clock == self._clock:
+            return  # no in-place op anywhere since the forward: nothing to check
+        for i, t in enumerate(self.inputs):
+            if t is not None and getattr(t, "_mtime", 0) > self._clock:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: input {i} of {self.name} (shape {t.shape}) is at "
-                    f"version {t._version}; expected version {v} instead.")
+                    f"by an inplace operation: input {i} of {self.name} (shape {t.shape}) was "
+                    f"changed after the forward pass (now at version {t._version}). Do the "
+                    f"in-place update after backward, or use an out-of-place op.")
 
     def _release(self) -> None:
         """Free what backward needed (saved state, intermediate inputs); keep the graph's shape.
@@ -158,6 +161,9 @@ class Function:
         if self._hooks is None:
             self._hooks = {}
         self._hooks.setdefault(index, []).append(hook)
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py does not import this module)
 
 
 def _user_site() -> str:

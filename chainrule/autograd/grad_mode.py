@@ -16,6 +16,7 @@ class _State:
     grad_enabled: bool = True
     anomaly: bool = False
     tracer: Any = None  # a chainrule.viz.trace.Trace while one is recording, else None
+    clock: int = 0  # counts in-place modifications; nodes compare it to detect stale inputs
 
 
 state = _State()

@@ -49,7 +49,7 @@ class Tensor:
         tensor([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_version",
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
                  "_hooks", "_retains_grad", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray * Tensor calls Tensor.__rmul__
 
@@ -60,7 +60,8 @@ class Tensor:
         self.grad: Optional[Tensor] = None
         self.grad_fn: Any = None
         self._out_idx = 0
-        self._version = 0
+        self._ver = 0
+        self._mtime = 0
         self._hooks: Optional[list] = None
         self._retains_grad = False
         self.name: Optional[str] = None
@@ -76,12 +77,41 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._out_idx = index
-        t._version = 0
+        t._ver = 0
+        t._mtime = 0
         t._hooks = None
         t._retains_grad = False
         t.name = None
         t._requires_grad = True
         return t
+
+    @classmethod
+    def _const(cls, data: Any) -> "Tensor":
+        """Wrap an op's result that is not recorded (no grad needed): the fast path."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.grad_fn = None
+        t._out_idx = 0
+        t._ver = 0
+        t._mtime = 0
+        t._hooks = None
+        t._retains_grad = False
+        t.name = None
+        t._requires_grad = False
+        return t
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor was modified in place (as PyTorch's ``_version``)."""
+        return self._ver
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        # every in-place change also stamps the global clock, which nodes compare against
+        self._ver = value
+        state.clock += 1
+        self._mtime = state.clock
 
     # ------------------------------------------------------------------ autograd state
     @property

@@ -18,11 +18,23 @@ from .shape import unbroadcast
 
 def _binary(fn_cls: type, a: Any, b: Any, op: str) -> Tensor:
     """Promote ``a`` and ``b`` to their result dtype and apply ``fn_cls``; clear shape errors."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
-        pass  # the common case: nothing to promote
-    else:
-        dtype = result_dtype(a, b)
-        a, b = as_operand(a, dtype), as_operand(b, dtype)
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.data.dtype == b.data.dtype:
+                return _apply(fn_cls, a, b, op)  # the common case: nothing to promote
+        elif type(b) in _PY_NUMBERS and a.data.dtype.kind == "f":
+            return _apply(fn_cls, a, Tensor._const(numpy.asarray(b, a.data.dtype)), op)
+    elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
+        return _apply(fn_cls, Tensor._const(numpy.asarray(a, b.data.dtype)), b, op)
+    dtype = result_dtype(a, b)
+    a, b = as_operand(a, dtype), as_operand(b, dtype)
+    return _apply(fn_cls, a, b, op)
+
+
+_PY_NUMBERS = (float, int)
+
+
+def _apply(fn_cls: type, a: Tensor, b: Tensor, op: str) -> Tensor:
     try:
         return fn_cls()(a, b)
     except ValueError:

@@ -45,6 +45,10 @@ _default_impl = ["fast"]
 # written and then read by the GEMM while it is still in cache, instead of a round trip of
 # the whole (N*OH*OW, KK*C) matrix through memory (which costs as much as the GEMM itself).
 _BLOCK_ELEMS = 1 << 19
+# Largest im2col matrix (in values) that the fast forward keeps for the weight gradient
+# (2**22 float32 = 16 MiB). Larger ones are rebuilt block by block in backward: copying a
+# block costs less than keeping KH*KW copies of a big input alive.
+_KEEP_COLS_ELEMS = 1 << 22
 
 
 @contextlib.contextmanager
@@ -336,9 +340,15 @@ def _blocks(N: int, per_image: int) -> tuple[list[tuple[int, int]], int]:
 
 
 class _Columns:
-    """Block-by-block im2col in channels-last layout, reusing one buffer."""
+    """Block-by-block im2col in channels-last layout.
 
-    def __init__(self, x: Any, KH: int, KW: int, OH: int, OW: int, g: ConvGeometry) -> None:
+    With ``keep=False`` one block-sized buffer is reused (a block is copied, then consumed by
+    a GEMM while still in cache). With ``keep=True`` every block gets its own slice of one
+    whole-batch buffer, so the weight gradient can reuse the columns without copying again.
+    """
+
+    def __init__(self, x: Any, KH: int, KW: int, OH: int, OW: int, g: ConvGeometry,
+                 keep: bool = False) -> None:
         N, C = x.shape[:2]
         self.G, self.Cg = g.groups, C // g.groups
         self.KH, self.KW, self.OH, self.OW = KH, KW, OH, OW
@@ -350,25 +360,41 @@ class _Columns:
         self.win = _as_strided(padded, (N, OH, OW, KH, KW, C),
                                (sN, sH * sh, sW * sw, sH * dh, sW * dw, sC), writeable=False)
         self.blocks, nb = _blocks(N, OH * OW * KH * KW * C)
-        self.buf = xp.empty(nb * OH * OW * KH * KW * C, dtype=x.dtype)
+        self.keep = keep
+        self.filled: set[int] = set()
+        self.buf = xp.empty((N if keep else nb) * OH * OW * KH * KW * C, dtype=x.dtype)
 
     def __call__(self, n0: int, n1: int) -> Any:
         """The columns of images n0..n1 as (G, b*OH*OW, KH*KW*Cg), b = n1 - n0."""
         b, G, Cg, KH, KW, OH, OW = n1 - n0, self.G, self.Cg, self.KH, self.KW, self.OH, self.OW
-        cols = self.buf[:b * OH * OW * KH * KW * G * Cg].reshape(G, b, OH, OW, KH, KW, Cg)
-        # (b, OH, OW, KH, KW, C) -> (b, OH, OW, KH, KW, G, Cg) -> (G, b, OH, OW, KH, KW, Cg)
-        xp.copyto(cols, self.win[n0:n1].reshape(b, OH, OW, KH, KW, G, Cg)
-                  .transpose(5, 0, 1, 2, 3, 4, 6))
+        size = b * OH * OW * KH * KW * G * Cg
+        start = n0 * OH * OW * KH * KW * G * Cg if self.keep else 0
+        cols = self.buf[start:start + size].reshape(G, b, OH, OW, KH, KW, Cg)
+        if n0 not in self.filled:
+            # (b, OH, OW, KH, KW, C) -> (b, OH, OW, KH, KW, G, Cg) -> (G, b, OH, OW, KH, KW, Cg)
+            xp.copyto(cols, self.win[n0:n1].reshape(b, OH, OW, KH, KW, G, Cg)
+                      .transpose(5, 0, 1, 2, 3, 4, 6))
+            if self.keep:
+                self.filled.add(n0)
         return cols.reshape(G, b * OH * OW, KH * KW * Cg)
 
+    def release_input(self) -> None:
+        """Drop the padded input once every block is cached (only the columns are needed)."""
+        if self.keep and len(self.filled) == len(self.blocks):
+            self.win = None
 
-def _fast_forward(x: Any, weight: Any, g: ConvGeometry) -> Any:
-    """conv2d(x, weight) without bias: blocked channels-last im2col + one GEMM per block."""
+
+def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False
+                  ) -> tuple[Any, Optional[_Columns]]:
+    """conv2d(x, weight) without bias: blocked channels-last im2col + one GEMM per block.
+
+    Returns the output and, when ``keep``, the columns (for the weight gradient).
+    """
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     G, OCg = g.groups, OC // g.groups
-    cols = _Columns(x, KH, KW, OH, OW, g)
+    cols = _Columns(x, KH, KW, OH, OW, g, keep)
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, OCg, KH, KW, Cg) -> (G, OCg, KK*Cg)
     wm = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 1, 3, 4, 2).reshape(G, OCg, -1)
     y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
@@ -379,16 +405,21 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry) -> Any:
         # (G, OCg, b, OH*OW) -> (b, G, OCg, OH*OW) written into y[n0:n1] seen as (b, G, OCg, OH*OW)
         y[n0:n1].reshape(b, G, OCg, OH * OW)[...] = \
             out.reshape(G, OCg, b, OH * OW).transpose(2, 0, 1, 3)
-    return y
+    if not keep:
+        return y, None
+    cols.release_input()
+    return y, cols
 
 
-def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry,
+                      cols: Optional[_Columns] = None) -> Any:
     """d<gy, conv2d(x, weight)>/d weight: per block, (gy as a matrix) @ (columns of x)."""
     N, C, H, W = x.shape
     OC, Cg, KH, KW = w_shape
     OH, OW = gy.shape[2:]
     G, OCg = g.groups, OC // g.groups
-    cols = _Columns(x, KH, KW, OH, OW, g)
+    if cols is None:
+        cols = _Columns(x, KH, KW, OH, OW, g)
     acc = xp.zeros((G, OCg, KH * KW * Cg), dtype=x.dtype)
     for n0, n1 in cols.blocks:
         b = n1 - n0
@@ -403,9 +434,13 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
 def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
     """d<gy, conv2d(x, weight)>/dx: the transposed convolution of gy with weight.
 
-    Stride 1 with a wide input: a plain correlation of the zero-padded gy with the flipped,
-    channel-swapped weight, so the blocked forward kernel does all the work. Otherwise: per
-    block, a GEMM to columns and KH*KW strided adds (col2im) into a padded buffer.
+    Three schedules, all blocked over images, picked by shape:
+
+    * stride 1 and as many output as input values: a plain correlation of the zero-padded gy
+      with the flipped, channel-swapped weight, so the forward kernel does all the work;
+    * column stride 1: fold (kernel column, out channel) into one GEMM over whole rows of a
+      widened gy, then KH row-shifted adds of long contiguous runs (:func:`_grad_input_rows`);
+    * otherwise: a GEMM to columns and KH*KW strided adds (col2im) into a padded buffer.
     """
     N, C, H, W = x_shape
     OC, Cg, KH, KW = weight.shape
@@ -419,7 +454,9 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
         # -> (C, OCg, KH, KW): the weight of a conv from OC to C channels with G groups
         wt = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
         wt = xp.ascontiguousarray(wt).reshape(C, OCg, KH, KW)
-        return _fast_forward(gy, wt, ConvGeometry((1, 1), back_pads, g.dilation, G))
+        return _fast_forward(gy, wt, ConvGeometry((1, 1), back_pads, g.dilation, G))[0]
+    if sw == 1:
+        return _grad_input_rows(gy, weight, x_shape, g)
     Hp, Wp = H + pt + pb, W + pl + pr
     blocks, nb = _blocks(N, OH * OW * KH * KW * C)
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg*KK) -> (G, Cg*KK, OCg)
@@ -442,6 +479,61 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     return gx
 
 
+def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+    """The transposed convolution for column stride 1, with KH adds instead of KH*KW.
+
+    For each kernel row kh, ``U[kh][n, c, i, s] = sum_{kw, oc} gy[n, oc, i, s - kw*dw] *
+    weight[oc, c, kh, kw]`` is one GEMM over the rows of gy widened by (KW-1)*dw zero columns
+    on the left (row pitch Wq = Wp + (KW-1)*dw, so a row-major flat slice is a whole run of
+    rows); then the padded input gradient gets ``gxp[:, :, i*sh + kh*dh, :] += U[kh][..., i, :]``.
+    """
+    N, C, H, W = x_shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = gy.shape[2:]
+    G, OCg = g.groups, OC // g.groups
+    pt, pb, pl, pr = g.pads
+    sh, (dh, dw) = g.stride[0], g.dilation
+    Hp, Wp = H + pt + pb, W + pl + pr
+    e = (KW - 1) * dw
+    Wq = Wp + e
+    L = OH * Wq  # one image's run of output rows at pitch Wq
+    blocks, nb = _blocks(N, KW * OC * L)
+    # gy widened: (nb, OC, OH + 1, Wq), gy at columns [e, e + OW); the spare row and the
+    # columns past e + OW stay zero (windows of the last row run into the spare row)
+    gyw = xp.zeros((nb, OC, OH + 1, Wq), dtype=gy.dtype)
+    sN, sO, _, sQ = gyw.strides
+    # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW), kw reversed -> (G, KH, Cg, KW, OCg)
+    # -> (G, KH*Cg, KW*OCg): row (kh, c), column (kw' = KW-1-kw, oc)
+    wm = weight.reshape(G, OCg, Cg, KH, KW)[..., ::-1].transpose(0, 3, 2, 4, 1)
+    wm = wm.reshape(G, KH * Cg, KW * OCg)
+    cols = xp.empty(nb * KW * OC * L, dtype=gy.dtype)
+    acc_buf = xp.empty((C, nb, Hp, Wq), dtype=gy.dtype)
+    gx = xp.empty(x_shape, dtype=gy.dtype)
+    for n0, n1 in blocks:
+        b = n1 - n0
+        gyw[:b, :, :OH, e:e + OW] = gy[n0:n1]
+        # view (G, KW, OCg, b, L): [g, kw', o, n, q] = gyw_flat[n, g*OCg + o, q + kw'*dw]
+        view = _as_strided(gyw, (G, KW, OCg, b, L), (OCg * sO, dw * sQ, sO, sN, sQ),
+                           writeable=False)
+        c = cols[:G * KW * OCg * b * L].reshape(G, KW, OCg, b, L)
+        xp.copyto(c, view)
+        # (G, KH*Cg, KW*OCg) @ (G, KW*OCg, b*L) -> (G, KH*Cg, b*L) -> (G, KH, Cg, b, L)
+        u = xp.matmul(wm, c.reshape(G, KW * OCg, b * L)).reshape(G, KH, Cg, b, L)
+        acc = acc_buf[:, :b]
+        acc.fill(0)
+        accg = acc.reshape(G, Cg, b, Hp, Wq)
+        for kh in range(KH):
+            r0 = kh * dh
+            if sh == 1:  # rows r0 .. r0+OH-1: one contiguous run of OH*Wq values per (c, n)
+                accg.reshape(G, Cg, b, Hp * Wq)[..., r0 * Wq:r0 * Wq + L] += u[:, kh]
+            else:
+                accg[:, :, :, r0:r0 + sh * (OH - 1) + 1:sh] += \
+                    u[:, kh].reshape(G, Cg, b, OH, Wq)
+        # (C, b, Hp, Wq) cropped to (C, b, H, W) -> (b, C, H, W)
+        gx[n0:n1] = acc[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+    return gx
+
+
 def _sum_nhw(gy: Any) -> Any:
     """gy (N, OC, OH, OW) summed to (OC,), by contiguous inner reductions."""
     N, OC = gy.shape[:2]
@@ -456,13 +548,19 @@ def _bias_grad(gy: Tensor) -> Tensor:
 
 # ============================================================================ Functions
 class Conv2d(Function):
-    """y = conv2d(x, weight) + bias with the fast kernel; backward is differentiable."""
+    """y = conv2d(x, weight) + bias with the fast kernel; backward is differentiable.
 
-    def __init__(self, geometry: ConvGeometry) -> None:
-        self.g = geometry
+    With ``keep_cols`` (set by :func:`conv2d` when the weight will need a gradient and the
+    columns are at most ``_KEEP_COLS_ELEMS`` values) the im2col columns built by forward are
+    kept on the node, so the weight gradient is one GEMM without copying again. Backward uses
+    them once and they are freed with the graph.
+    """
+
+    def __init__(self, geometry: ConvGeometry, keep_cols: bool = False) -> None:
+        self.g, self.keep_cols = geometry, keep_cols
 
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
-        y = _fast_forward(x, weight, self.g)
+        y, self.cols = _fast_forward(x, weight, self.g, self.keep_cols)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)  # (OC,) -> (1, OC, 1, 1)
         return y
@@ -470,8 +568,9 @@ class Conv2d(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, weight, bias = self.inputs
         nx, nw, nb = self.needs_input_grad
+        cols, self.cols = self.cols, None  # the first backward consumes them
         return (Conv2dGradInput(self.g, x.shape)(gy, weight) if nx else None,
-                Conv2dGradWeight(self.g, weight.shape)(x, gy) if nw else None,
+                Conv2dGradWeight(self.g, weight.shape, cols)(x, gy) if nw else None,
                 _bias_grad(gy) if nb else None)
 
 
@@ -498,14 +597,17 @@ class Conv2dGradInput(Function):
 class Conv2dGradWeight(Function):
     """gw = the weight gradient of conv2d given x and gy, itself differentiable.
 
-    It is bilinear in (x, gy): ``<gw, b> = <gy, conv2d(x, b)>`` for every ``b``.
+    It is bilinear in (x, gy): ``<gw, b> = <gy, conv2d(x, b)>`` for every ``b``. ``cols``
+    are x's columns from the forward pass, if kept (used by forward, then dropped).
     """
 
-    def __init__(self, geometry: ConvGeometry, w_shape: tuple[int, ...]) -> None:
-        self.g, self.w_shape = geometry, tuple(w_shape)
+    def __init__(self, geometry: ConvGeometry, w_shape: tuple[int, ...],
+                 cols: Optional[_Columns] = None) -> None:
+        self.g, self.w_shape, self._cols = geometry, tuple(w_shape), cols
 
     def forward(self, x: Any, gy: Any) -> Any:
-        return _fast_grad_weight(x, gy.astype(x.dtype, copy=False), self.w_shape, self.g)
+        cols, self._cols = self._cols, None
+        return _fast_grad_weight(x, gy.astype(x.dtype, copy=False), self.w_shape, self.g, cols)
 
     def backward(self, ggw: Tensor) -> tuple:
         x, gy = self.inputs
@@ -615,5 +717,12 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     if unbatched:
         x = reshape(x, (1,) + x.shape)  # (C, H, W) -> (1, C, H, W)
     geometry = _check_conv(x, weight, bias, stride, padding, dilation, groups)
-    y = _FUNCTIONS[name](geometry)(x, weight, bias)
+    if name == "fast":
+        OC, Cg, KH, KW = weight.shape
+        OH, OW = _out_hw(x.shape[2], x.shape[3], KH, KW, geometry)
+        keep = (state.grad_enabled and weight.requires_grad
+                and x.shape[0] * OH * OW * KH * KW * x.shape[1] <= _KEEP_COLS_ELEMS)
+        y = Conv2d(geometry, keep)(x, weight, bias)
+    else:
+        y = _FUNCTIONS[name](geometry)(x, weight, bias)
     return reshape(y, y.shape[1:]) if unbatched else y

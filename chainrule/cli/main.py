@@ -1,0 +1,93 @@
+"""``chainrule``: the command line (``python -m chainrule`` and the ``chainrule`` script).
+
+Subcommands: ``train``, ``evaluate``, ``predict`` (this package) and, when their modules are
+present, ``explain`` and ``bench``. Every subcommand module exposes ``add_parser(subparsers)``
+and ``run(args) -> int``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from . import EXIT_ERROR, EXIT_USAGE, error
+
+CORE_COMMANDS = ("train", "evaluate", "predict")
+OPTIONAL_COMMANDS = ("explain", "bench")
+"""Registered only when ``chainrule.cli.<name>`` exists (they are written separately)."""
+
+
+def _load_optional(name: str) -> Optional[object]:
+    module_name = f"{__package__}.{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:  # the module is absent: skip the subcommand quietly
+            return None
+        print(f"chainrule: warning: the {name!r} subcommand is unavailable: {exc}",
+              file=sys.stderr)
+    except Exception as exc:  # a broken optional module must not break train/evaluate
+        print(f"chainrule: warning: the {name!r} subcommand is unavailable: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``chainrule`` argument parser with every available subcommand."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="chainrule: reverse-mode autodiff and neural networks on NumPy. "
+                    "`chainrule train` trains LeNet-5 on Fashion-MNIST.",
+        epilog="`chainrule COMMAND --help` describes a command.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in CORE_COMMANDS:
+        importlib.import_module(f"{__package__}.{name}").add_parser(sub)
+    for name in OPTIONAL_COMMANDS:
+        module = _load_optional(name)
+        if module is not None and hasattr(module, "add_parser") and hasattr(module, "run"):
+            before = set(sub.choices)
+            sub_parser = module.add_parser(sub)
+            for added in set(sub.choices) - before:  # let usage_error find the subparser
+                p = sub.choices[added]
+                if p.get_default("func") is None:
+                    p.set_defaults(func=module.run)
+                if p.get_default("_parser") is None:
+                    p.set_defaults(_parser=p)
+            del sub_parser
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return the exit code.
+
+    Bad arguments print a usage message and return 2 (never a traceback); ``--help`` returns 0.
+
+    Example:
+        >>> main(["train", "--lr", "0"])  # doctest: +SKIP
+        usage: chainrule train [-h] ...
+        chainrule train: error: argument --lr: must be > 0, got 0
+        2
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except SystemExit as exc:  # argparse errors (2), --help/--version (0)
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        error(str(code))
+        return EXIT_ERROR
+    except BrokenPipeError:  # `chainrule predict ... | head`
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

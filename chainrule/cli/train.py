@@ -1,0 +1,308 @@
+"""``chainrule train``: train a model on an image dataset, with checkpoints, curves and resume.
+
+Each epoch ends with the train/test loss and accuracy printed and appended to
+``<out>/metrics.csv``, ``<out>/curves.png`` redrawn and ``<out>/checkpoint.safetensors`` +
+``.json`` saved (weights, optimizer buffers, shuffling and global RNG state: no pickle).
+``--resume`` continues from that checkpoint and reaches bit-identical weights.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from . import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NONFINITE, EXIT_OK, error, existing_dir,
+               nonnegative_float, nonnegative_int, positive_float, positive_int, unit_interval,
+               usage_error)
+
+DEFAULT_MODEL = "lenet5"
+DEFAULT_DATASET = "fashion-mnist"
+DEFAULT_EPOCHS = 5
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_OPTIMIZER = "sgd"
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_SEED = 0
+EVAL_BATCH_SIZE = 500
+IMAGE_MODELS = ("lenet5", "mlp")
+DATASET_NAMES = ("fashion-mnist", "mnist")
+
+# the flags that define a run's recipe: a resumed run must keep them
+_RECIPE = (("model", "--model"), ("dataset", "--dataset"), ("batch_size", "--batch-size"),
+           ("optimizer", "--optimizer"), ("lr", "--lr"), ("momentum", "--momentum"),
+           ("weight_decay", "--weight-decay"), ("seed", "--seed"),
+           ("limit_train", "--limit-train"), ("limit_test", "--limit-test"))
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``train`` on the ``chainrule`` subparsers."""
+    p = subparsers.add_parser(
+        "train", help="train a model (default: LeNet-5 on Fashion-MNIST)",
+        description="Train a model on an image dataset. The defaults train LeNet-5 on "
+                    "Fashion-MNIST with SGD (momentum 0.9) for 5 epochs. Each epoch saves "
+                    "OUT/checkpoint.safetensors + .json, OUT/metrics.csv and OUT/curves.png.",
+        epilog="exit codes: 0 done, 1 bad checkpoint or data file, 2 bad arguments, "
+               "3 the loss became NaN/inf, 130 interrupted",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", choices=IMAGE_MODELS, default=None,
+                   help=f"model to train [default: {DEFAULT_MODEL}]")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+                   help=f"dataset [default: {DEFAULT_DATASET}]")
+    p.add_argument("--data", type=existing_dir, default=None, metavar="DIR",
+                   help="folder holding the IDX files (default: $CHAINRULE_DATA, the user cache, "
+                        "/usr/share/datasets/<dataset>)")
+    p.add_argument("--download", action="store_true",
+                   help="download the dataset if it is not found")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"total number of epochs [default: {DEFAULT_EPOCHS}]")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help=f"images per step [default: {DEFAULT_BATCH_SIZE}]")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
+                   help=f"optimizer [default: {DEFAULT_OPTIMIZER}]")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help=f"learning rate [default: {DEFAULT_LR['sgd']} for sgd, "
+                        f"{DEFAULT_LR['adam']} for adam]")
+    p.add_argument("--momentum", type=unit_interval, default=None,
+                   help=f"SGD momentum [default: {DEFAULT_MOMENTUM}]")
+    p.add_argument("--weight-decay", type=nonnegative_float, default=None,
+                   help="L2 weight decay [default: 0]")
+    p.add_argument("--seed", type=nonnegative_int, default=None,
+                   help=f"seed of the weights, dropout and shuffling [default: {DEFAULT_SEED}]")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="run folder [default: runs/MODEL-DATASET]")
+    p.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
+                   help="train on the first N images only")
+    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
+                   help="test on the first N images only")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if --out already holds a checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run, _parser=p)
+    return p
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+def _new_config(args: argparse.Namespace) -> dict[str, Any]:
+    optimizer = args.optimizer or DEFAULT_OPTIMIZER
+    if optimizer != "sgd" and args.momentum is not None:
+        usage_error(args, "--momentum applies to --optimizer sgd only")
+    return {
+        "model": args.model or DEFAULT_MODEL,
+        "dataset": args.dataset or DEFAULT_DATASET,
+        "epochs": args.epochs or DEFAULT_EPOCHS,
+        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
+        "optimizer": optimizer,
+        "lr": args.lr if args.lr is not None else DEFAULT_LR[optimizer],
+        "momentum": (args.momentum if args.momentum is not None else DEFAULT_MOMENTUM)
+        if optimizer == "sgd" else 0.0,
+        "weight_decay": args.weight_decay if args.weight_decay is not None else 0.0,
+        "seed": args.seed if args.seed is not None else DEFAULT_SEED,
+        "limit_train": args.limit_train,
+        "limit_test": args.limit_test,
+    }
+
+
+def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str, Any]:
+    train, data = meta["train"], meta["data"]
+    saved = {"model": meta["model"], "dataset": data.get("name"),
+             "limit_train": data.get("limit_train"), "limit_test": data.get("limit_test")}
+    for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed"):
+        saved[key] = train.get(key)
+    for key, flag in _RECIPE:
+        given = getattr(args, key)
+        if given is not None and given != saved[key]:
+            usage_error(args, f"{flag} {given} differs from the run being resumed "
+                              f"({flag} {saved[key]}); a resumed run keeps its recipe (use "
+                              "another --out to start a new run)")
+    if args.epochs is not None:
+        saved["epochs"] = args.epochs
+    return saved
+
+
+def _load_data(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Any, Any]:
+    from ..data import DatasetNotFoundError
+    from ..training.data import load_split
+
+    try:
+        train = load_split(cfg["dataset"], train=True, root=args.data, limit=cfg["limit_train"],
+                           download=args.download)
+        test = load_split(cfg["dataset"], train=False, root=args.data, limit=cfg["limit_test"],
+                          download=args.download)
+    except DatasetNotFoundError as exc:
+        usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
+    return train, test
+
+
+def _make_optimizer(cfg: dict[str, Any], params: Any) -> Any:
+    from .. import optim
+
+    if cfg["optimizer"] == "sgd":
+        return optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
+                         weight_decay=cfg["weight_decay"])
+    return optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+
+
+class _Plotter:
+    """Redraw ``curves.png``; a missing matplotlib (or a plotting error) warns once, never stops
+    training."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.warned = path, False
+
+    def __call__(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            from ..viz.plots import plot_curves
+
+            keys = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+            plot_curves([{k: r[k] for k in keys} for r in rows], os.fspath(self.path))
+        except Exception as exc:  # a plot is a convenience: report and keep training
+            if not self.warned:
+                print(f"chainrule: warning: cannot draw {self.path}: {exc}", file=sys.stderr)
+                self.warned = True
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``chainrule train``; returns the exit code."""
+    from .. import manual_seed, nn
+    from ..data import DataLoader, IdxFormatError
+    from ..io.checkpoint import load_into
+    from ..io.safetensors import CheckpointError
+    from ..models.registry import build_model, model_config
+    from ..training import (NonFiniteLossError, evaluate, read_training_checkpoint,
+                            restore_training_state, save_training_checkpoint, train_one_epoch,
+                            write_metrics_csv)
+
+    name_hint = f"{args.model or DEFAULT_MODEL}-{args.dataset or DEFAULT_DATASET}"
+    out = Path(args.out) if args.out else Path("runs") / name_hint
+    if out.exists() and not out.is_dir():
+        usage_error(args, f"--out {out} exists and is not a folder")
+    stem = out / "checkpoint"
+    state: Optional[dict] = None
+    meta: Optional[dict] = None
+    if args.resume:
+        if args.overwrite:
+            usage_error(args, "--resume and --overwrite exclude each other")
+        try:
+            state, meta = read_training_checkpoint(stem)
+        except FileNotFoundError:
+            error(f"--resume: no checkpoint to resume in {out} (expected {stem}.json)")
+            return EXIT_ERROR
+        except CheckpointError as exc:
+            error(f"cannot resume: {exc}")
+            return EXIT_ERROR
+        cfg = _resumed_config(args, meta)
+        mcfg = meta["model_config"]
+    else:
+        if stem.with_suffix(".json").exists() and not args.overwrite:
+            usage_error(args, f"{out} already holds a checkpoint: pass --resume to continue it, "
+                              "--overwrite to start afresh, or another --out")
+        cfg = _new_config(args)
+        mcfg = None
+
+    try:
+        train_ds, test_ds = _load_data(args, cfg)
+    except IdxFormatError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    classes = list(train_ds.classes)
+    if mcfg is None:
+        mcfg = model_config(cfg["model"], {"num_classes": len(classes)}
+                            if cfg["model"] == "lenet5" else None)
+
+    manual_seed(cfg["seed"])
+    model = build_model(cfg["model"], mcfg)
+    optimizer = _make_optimizer(cfg, model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    bs = cfg["batch_size"]
+    # a last batch of one image cannot be batch-normalised in train mode: drop it
+    loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg["seed"],
+                        drop_last=len(train_ds) % bs == 1)
+    test_loader = DataLoader(test_ds, batch_size=EVAL_BATCH_SIZE)
+    metrics: list[dict[str, Any]] = []
+    start_epoch = 1
+    if meta is not None:
+        try:
+            load_into(model, state, strict=True)
+            restore_training_state(meta, model=model, optimizer=optimizer, loader=loader)
+        except CheckpointError as exc:
+            error(f"cannot resume from {stem}: {exc}")
+            return EXIT_ERROR
+        metrics = list(meta["metrics"])
+        start_epoch = meta["epoch"] + 1
+
+    train_cfg = {k: cfg[k] for k in ("epochs", "batch_size", "optimizer", "lr", "momentum",
+                                     "weight_decay", "seed")}
+    data_cfg = {"name": cfg["dataset"], "mean": _spec(cfg["dataset"]).mean,
+                "std": _spec(cfg["dataset"]).std, "classes": classes,
+                "limit_train": cfg["limit_train"], "limit_test": cfg["limit_test"],
+                "root": os.path.abspath(args.data) if args.data else None}
+    n_params = sum(int(p.numel()) for p in model.parameters())
+    opt_desc = f"{cfg['optimizer']} lr={cfg['lr']:g}" + (
+        f" momentum={cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else "")
+    print(f"chainrule train: {cfg['model']} ({n_params:,} parameters) on {cfg['dataset']} "
+          f"({len(train_ds)} train / {len(test_ds)} test images)", flush=True)
+    print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epochs, seed {cfg['seed']} "
+          f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
+          flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    plot = _Plotter(out / "curves.png")
+
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg["epochs"] + 1):
+            result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
+                                     epochs=cfg["epochs"], progress=not args.no_progress)
+            ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
+            if ev.loss is None or not math.isfinite(ev.loss):
+                raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss,
+                                         what="test loss")
+            row = {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
+                   "test_loss": ev.loss, "test_acc": ev.accuracy,
+                   "seconds": round(result.seconds, 3),
+                   "images_per_second": round(result.images_per_second, 1)}
+            metrics.append(row)
+            save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
+                                     model_name=cfg["model"], model_config=mcfg, data=data_cfg,
+                                     train=train_cfg, epoch=epoch, metrics=metrics)
+            write_metrics_csv(metrics, out / "metrics.csv")
+            plot(metrics)
+            print(f"epoch {epoch}/{cfg['epochs']}: train loss {result.loss:.4f} acc "
+                  f"{result.accuracy:.2%} | test loss {ev.loss:.4f} acc {ev.accuracy:.2%} | "
+                  f"{result.seconds:.1f} s ({result.images_per_second:.0f} img/s)", flush=True)
+    except NonFiniteLossError as exc:
+        last = f"the last good checkpoint (epoch {epoch - 1}) is {stem}.json" if epoch > 1 \
+            else "no checkpoint was written"
+        error(f"{exc}; {last}")
+        return EXIT_NONFINITE
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        error(f"interrupted during epoch {epoch}; continue with: chainrule train --out {out} "
+              "--resume")
+        return EXIT_INTERRUPTED
+    except CheckpointError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+
+    if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
+        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
+        print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg['epochs']}); "
+              "nothing to train", flush=True)
+        accuracy = ev.accuracy
+    else:
+        accuracy = metrics[-1]["test_acc"]
+    print(f"test accuracy: {accuracy:.2%}", flush=True)
+    return EXIT_OK
+
+
+def _spec(name: str) -> Any:
+    from ..training.data import DATASETS
+
+    return DATASETS[name]

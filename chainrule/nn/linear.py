@@ -1,0 +1,62 @@
+"""``Linear``: the affine layer ``y = x @ weight.T + bias``."""
+from __future__ import annotations
+
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from . import functional as F
+from .init import default_init_
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """Affine layer: ``y = x @ weight.T + bias``.
+
+    Weights start as PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))``, i.e.
+    U(-1/sqrt(in_features), 1/sqrt(in_features)), and the bias from the same range.
+
+    Args:
+        in_features: size of each input sample.
+        out_features: size of each output sample.
+        bias: learn an additive bias.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        Input ``(*, in_features)``; output ``(*, out_features)``.
+
+    Attributes:
+        weight: ``(out_features, in_features)``.
+        bias: ``(out_features,)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> fc = cr.nn.Linear(784, 10)
+        >>> fc(cr.zeros(32, 784)).shape
+        (32, 10)
+        >>> fc
+        Linear(in_features=784, out_features=10, bias=True)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: object = None) -> None:
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        dtype = dtype or xp.float32
+        self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(xp.empty((out_features,), dtype=dtype)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights with PyTorch's default initialisation."""
+        default_init_(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        # F.linear names in_features, the input's feature count and both shapes on mismatch
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

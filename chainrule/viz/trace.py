@@ -1,0 +1,638 @@
+"""The backward trace: every forward op and every backward step as a row of a table.
+
+``with chainrule.trace() as t:`` records what runs inside; ``print(t)`` shows, in execution
+order, each forward op (its inputs and output) and each backward step (the upstream gradient,
+the op's local derivative, the gradient passed to each input, and a note where a broadcast
+was summed back). ``t.to_markdown()`` and ``t.to_json()`` export the same rows.
+
+How it hooks in: while a trace is recording it is ``autograd.grad_mode.state.tracer``, which
+``Function.__call__`` and the backward engine call (``on_forward``/``on_backward``); outside a
+trace that attribute is None and nothing else runs. Ops that a backward itself runs (``Mul``'s
+backward computes ``gy * x1``; ``unbroadcast`` calls ``SumTo``) also reach ``on_forward``: they
+are told apart by a flag set while the engine's ``run_backward`` runs, and are kept with the
+backward step they belong to (``inner_ops``), not as forward rows.
+"""
+from __future__ import annotations
+
+import json
+import re
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy
+
+from ..autograd import engine
+from ..autograd.grad_mode import state
+from ..autograd.tensor import Tensor
+from .format import (MAX_ELEMS, format_dtype, format_number, format_shape, format_value,
+                     jsonable_value, truncate)
+from .graph import param_names
+
+# ============================================================================ derivative notes
+# The local derivative of each op with respect to each input, by op name; {x0}, {x1}: the
+# input labels, {y}: the output label. Used for the table's "local derivative" column.
+_FORMULAS: dict[str, tuple[str, ...]] = {
+    "Add": ("1", "1"),
+    "Sub": ("1", "-1"),
+    "Mul": ("{x1}", "{x0}"),
+    "Div": ("1/{x1}", "-{x0}/{x1}^2"),
+    "Neg": ("-1",),
+    "Pow": ("{x1}*{x0}^({x1}-1)", "{x0}^{x1}*log({x0})"),
+    "Exp": ("exp({x0}) = {y}",),
+    "Log": ("1/{x0}",),
+    "Sqrt": ("1/(2*sqrt({x0}))",),
+    "Abs": ("sign({x0})",),
+    "Sin": ("cos({x0})",),
+    "Cos": ("-sin({x0})",),
+    "Sigmoid": ("{y}*(1-{y})",),
+    "Tanh": ("1-{y}^2",),
+    "ReLU": ("1 where {x0} > 0, else 0",),
+    "Where": ("1 where the condition holds, else 0", "0 where the condition holds, else 1"),
+    "Maximum": ("1 where {x0} > {x1}, 1/2 at ties", "1 where {x1} > {x0}, 1/2 at ties"),
+    "Minimum": ("1 where {x0} < {x1}, 1/2 at ties", "1 where {x1} < {x0}, 1/2 at ties"),
+    "Clamp": ("1 inside [min, max], else 0",),
+    "Cast": ("1 (the gradient is cast back)",),
+    "Clone": ("1",),
+    "MatMul": ("upstream @ {x1}^T", "{x0}^T @ upstream"),
+    "Sum": ("1: upstream copied to every summed element",),
+    "SumTo": ("1: upstream broadcast back",),
+    "BroadcastTo": ("1: upstream summed over the broadcast axes",),
+    "Reshape": ("1: upstream reshaped back",),
+    "Permute": ("1: upstream permuted back",),
+    "GetItem": ("1 at the picked positions, else 0",),
+    "Gather": ("1 at the gathered positions, else 0",),
+    "IndexAdd": ("1: upstream gathered back at the index",),
+    "ScatterAdd": ("1: upstream gathered back at the index",),
+    "Cat": ("1: each input gets its slice of upstream",),
+    "Pad": ("1: upstream with the padding cropped off",),
+    "Amax": ("1 at the extremum (shared among ties), else 0",),
+    "Softmax": ("{y}*(upstream - sum(upstream*{y}))",),
+    "LogSoftmax": ("upstream - softmax*sum(upstream)",),
+    "Conv2d": ("upstream correlated with the flipped weight (transposed conv)",
+               "input correlated with upstream", "upstream summed over N, OH, OW"),
+}
+# ops whose output element i depends only on input element i (after broadcasting): there the
+# local derivative is grad_input / upstream, element by element
+_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowScalar", "Exp", "Log", "Sqrt",
+                "Abs", "Sin", "Cos", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Where",
+                "Maximum", "Minimum", "Clamp", "Cast", "Clone"}
+_DOC_DERIVATIVE = re.compile(r"\bd(\w+)/d(\w+)\s*=\s*([^;\n]+?)\.?\s*(?:;|$)", re.MULTILINE)
+
+
+def _formula(fn: Any, i: int) -> Optional[str]:
+    """The local derivative of ``fn`` for input ``i`` as a template, or None."""
+    name = type(fn).__name__
+    if name == "PowScalar":
+        c = getattr(fn, "c", None)
+        return None if c is None else f"{format_number(c)}*{{x0}}^{format_number(c - 1)}"
+    if name == "LeakyReLU":
+        slope = getattr(fn, "slope", None)
+        return f"1 where {{x0}} > 0, else {format_number(slope)}" if slope is not None else None
+    if not type(fn).__module__.startswith("chainrule."):
+        doc = _doc_derivative(type(fn))  # a user Function documenting its derivative
+        if doc is not None:
+            return doc
+    table = _FORMULAS.get(name)
+    if table is None:
+        return None
+    return table[min(i, len(table) - 1)]
+
+
+def _doc_derivative(cls: type) -> Optional[str]:
+    """``-1 / x^2`` from a docstring line like ``y = 1 / x; dy/dx = -1 / x^2.``"""
+    m = _DOC_DERIVATIVE.search((cls.__doc__ or "").strip().split("\n\n")[0])
+    return m.group(3).strip().replace("{", "{{").replace("}", "}}") if m else None
+
+
+def _is_elementwise(fn: Any) -> bool:
+    cls = type(fn)
+    if cls.__name__ in _ELEMENTWISE and cls.__module__.startswith("chainrule.ops"):
+        return True
+    return not cls.__module__.startswith("chainrule.") and _doc_derivative(cls) is not None
+
+
+# ============================================================================ records
+@dataclass
+class TensorInfo:
+    """What a trace keeps of one tensor: a label, shape, dtype and its numbers or summary.
+
+    Attributes:
+        label: the tensor's name, ``outK`` for the output of step K, ``leafK``/``constK`` for
+            other leaves, or the value of a scalar constant.
+        shape: the shape.
+        dtype: the dtype's name.
+        numbers: ``{"value": ...}`` or ``{"summary": {...}}`` (see ``format.jsonable_value``),
+            empty when the values were not recorded.
+        text: the numbers formatted for a table cell (empty when not recorded).
+    """
+
+    label: str
+    shape: tuple[int, ...]
+    dtype: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    ref: Optional[Callable[[], Any]] = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: label, shape, dtype and the value or summary."""
+        return {"label": self.label, "shape": list(self.shape), "dtype": self.dtype,
+                **self.numbers}
+
+
+@dataclass
+class TraceRow:
+    """One step of a trace: a forward op or the backward of one node.
+
+    Attributes:
+        step: 1-based position in execution order.
+        phase: ``"forward"`` or ``"backward"``.
+        op: the op (``"Mul"``) in forward rows, the node (``"MulBackward"``) in backward rows.
+        inputs: the op's inputs (None for an absent optional input).
+        outputs: the op's outputs (for a backward row: the node's forward outputs).
+        forward_step: for a backward row, the step of the forward op it differentiates.
+        upstream: the gradient arriving at each output (backward rows).
+        grads: the gradient passed to each input, None where none is needed.
+        local: per input, the local derivative as text (None where no gradient).
+        notes: remarks, such as a broadcast summed back to an input's shape.
+        inner_ops: the ops the backward itself ran (``{"op", "inputs", "output"}`` shapes).
+        backward_pass: which backward call (1, 2, ...) a backward row belongs to.
+    """
+
+    step: int
+    phase: str
+    op: str
+    inputs: list[Optional[TensorInfo]]
+    outputs: list[TensorInfo]
+    forward_step: Optional[int] = None
+    upstream: list[Optional[TensorInfo]] = field(default_factory=list)
+    grads: list[Optional[TensorInfo]] = field(default_factory=list)
+    local: list[Optional[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inner_ops: list[dict[str, Any]] = field(default_factory=list)
+    backward_pass: Optional[int] = None
+    _templates: list[tuple[Optional[str], Optional[str]]] = field(
+        default_factory=list, repr=False, compare=False)
+    _note_templates: list[str] = field(default_factory=list, repr=False, compare=False)
+
+
+COLUMNS = ("step", "phase", "op", "inputs", "output", "upstream grad", "local derivative",
+           "grad to inputs", "note")
+"""The columns of the trace table."""
+
+
+# ============================================================================ the tracer
+class Trace:
+    """Records the forward ops and backward steps run inside a ``with`` block.
+
+    Use :func:`trace` to make one. Rows are in :attr:`rows`; ``str(t)`` is the table.
+
+    Args:
+        params: a Module, a dict ``name -> Tensor`` or named Tensors, to label parameters.
+        max_elems: tensors with at most this many elements are recorded by value, larger
+            ones by their mean, std, min and max.
+    """
+
+    def __init__(self, params: Any = None, max_elems: int = MAX_ELEMS) -> None:
+        if not isinstance(max_elems, int) or max_elems < 0:
+            raise ValueError(f"trace: max_elems must be a non-negative int, got {max_elems!r}")
+        self.rows: list[TraceRow] = []
+        self.max_elems = max_elems
+        self._names = param_names(params, "trace")
+        self._labels: dict[int, tuple[Any, str]] = {}  # id(tensor) -> (weakref, label)
+        self._fn_steps: dict[int, tuple[Any, int]] = {}  # id(node) -> (weakref, forward step)
+        self._counter = 0
+        self._in_backward = 0
+        self._passes = 0
+        self._pending: list[dict[str, Any]] = []
+        self._active = False
+        self._frozen = False
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self) -> "Trace":
+        if self._active:
+            raise RuntimeError("trace: this trace is already recording (nested `with` on the "
+                               "same trace)")
+        self._active = True
+        self._frozen = False
+        self._prev_tracer = state.tracer
+        self._prev_run_backward = engine.run_backward
+        original = engine.run_backward
+
+        def run_backward(*args: Any, **kwargs: Any) -> Any:
+            self.on_backward_begin()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.on_backward_end()
+
+        engine.run_backward = run_backward  # type: ignore[assignment]
+        state.tracer = self
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._freeze()
+        finally:
+            engine.run_backward = self._prev_run_backward  # type: ignore[assignment]
+            state.tracer = self._prev_tracer
+            self._active = False
+            self._in_backward = 0
+            self._pending = []
+
+    # ------------------------------------------------------------------ hooks
+    def on_backward_begin(self) -> None:
+        """Called as a backward pass starts: ops from now on belong to backward steps."""
+        if self._in_backward == 0:
+            self._passes += 1
+        self._in_backward += 1
+
+    def on_backward_end(self) -> None:
+        """Called as a backward pass ends."""
+        self._in_backward = max(self._in_backward - 1, 0)
+        if self._in_backward == 0:
+            self._pending = []
+
+    def on_forward(self, fn: Any, inputs: Sequence[Optional[Tensor]],
+                   outputs: Sequence[Tensor]) -> None:
+        """Record op ``fn`` (a forward row, or an inner op of the current backward step)."""
+        if self._in_backward:
+            entry: dict[str, Any] = {
+                "op": type(fn).__name__,
+                "inputs": [None if t is None else list(t.shape) for t in inputs],
+                "output": [list(o.shape) for o in outputs]}
+            if type(fn).__name__ == "SumTo" and outputs:
+                entry["_out"] = weakref.ref(outputs[0])
+                entry["_from"] = tuple(inputs[0].shape) if inputs and inputs[0] is not None \
+                    else None
+            self._pending.append(entry)
+            return
+        step = len(self.rows) + 1
+        self._fn_steps[id(fn)] = (weakref.ref(fn), step)
+        ins = [None if t is None else self._info(t) for t in inputs]
+        for i, o in enumerate(outputs):
+            self._remember(o, f"out{step}" if len(outputs) == 1 else f"out{step}.{i}")
+        outs = [self._info(o) for o in outputs]
+        self.rows.append(TraceRow(step, "forward", type(fn).__name__, ins, outs))
+
+    def on_backward(self, fn: Any, grad_outputs: Sequence[Optional[Tensor]],
+                    grad_inputs: Sequence[Optional[Tensor]]) -> None:
+        """Record the backward of node ``fn``: upstream gradients, local derivatives, grads."""
+        step = len(self.rows) + 1
+        inner, self._pending = self._pending, []
+        entry = self._fn_steps.get(id(fn))
+        fstep = entry[1] if entry is not None and entry[0]() is fn else None
+        ins = [None if t is None else self._info(t, values=False) for t in fn.inputs]
+        if fstep is not None:
+            outs = self.rows[fstep - 1].outputs
+        else:
+            outs = []
+            for i, ref in enumerate(fn.outputs):
+                o = ref()
+                if o is not None:
+                    outs.append(self._info(o, values=False))
+                else:
+                    g = grad_outputs[i] if i < len(grad_outputs) else None
+                    outs.append(TensorInfo("out", tuple(g.shape) if g is not None else (),
+                                           format_dtype(g.dtype) if g is not None else "?"))
+        upstream = [None if g is None else self._info(g, label="upstream")
+                    for g in grad_outputs]
+        grads = [None if g is None else self._info(g, label="grad") for g in grad_inputs]
+        row = TraceRow(step, "backward", fn.name, ins, outs, forward_step=fstep,
+                       upstream=upstream, grads=grads, backward_pass=self._passes or None)
+        row.inner_ops = [{k: v for k, v in e.items() if not k.startswith("_")} for e in inner]
+        elementwise = _is_elementwise(fn)
+        gy = grad_outputs[0] if len(grad_outputs) == 1 else None
+        for i, (t, gx) in enumerate(zip(fn.inputs, grad_inputs)):
+            if gx is None or t is None:
+                row._templates.append((None, None))
+                continue
+            value = None
+            if elementwise and gy is not None and gx.shape == gy.shape and \
+                    gx.data.size <= self.max_elems:
+                value = _ratio(gx.data, gy.data)
+            row._templates.append((_formula(fn, i), value))
+            note = _broadcast_note(inner, gx, t, gy, elementwise)
+            if note is not None:
+                row._note_templates.append("{x%d}: %s" % (i, note))
+        self.rows.append(row)
+
+    # ------------------------------------------------------------------ labels
+    def _remember(self, t: Tensor, label: str) -> None:
+        self._labels[id(t)] = (weakref.ref(t), label)
+
+    def _label(self, t: Tensor) -> str:
+        name = self._names.get(id(t)) or t.name
+        if name:
+            return name
+        entry = self._labels.get(id(t))
+        if entry is not None and entry[0]() is t:
+            return entry[1]
+        if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
+            return format_value(t, 1)  # a constant such as the 2 in x * 2
+        self._counter += 1
+        if t.grad_fn is not None:
+            label = f"t{self._counter}"  # made before the trace started
+        else:
+            label = f"{'leaf' if t.requires_grad else 'const'}{self._counter}"
+        self._remember(t, label)
+        return label
+
+    def _info(self, t: Tensor, values: bool = True, label: Optional[str] = None) -> TensorInfo:
+        info = TensorInfo(label if label is not None else self._label(t), tuple(t.shape),
+                          format_dtype(t.dtype))
+        if values:
+            info.numbers = jsonable_value(t.data, self.max_elems)
+            info.text = format_value(t.data, self.max_elems)
+        if label is None:
+            info.ref = weakref.ref(t)
+        return info
+
+    def _resolve(self, info: Optional[TensorInfo]) -> str:
+        """The label of ``info``, updated with a name given after it was recorded."""
+        if info is None:
+            return "-"
+        if info.ref is not None:
+            t = info.ref()
+            if t is not None:
+                name = self._names.get(id(t)) or t.name
+                if name:
+                    return name
+        return info.label
+
+    def _freeze(self) -> None:
+        """Fix labels and local-derivative texts (names given late are picked up)."""
+        if self._frozen:
+            return
+        for row in self.rows:
+            for info in [*row.inputs, *row.outputs]:
+                if info is not None:
+                    info.label = self._resolve(info)
+                    info.ref = None
+        for row in self.rows:
+            self._fill_local(row)
+        self._frozen = True
+
+    def _fill_local(self, row: TraceRow) -> None:
+        if row.phase != "backward":
+            return
+        subs = {f"x{i}": self._resolve(t) for i, t in enumerate(row.inputs)}
+        subs["y"] = self._resolve(row.outputs[0]) if row.outputs else "y"
+        out = subs["y"]
+        row.local = []
+        for i, (template, value) in enumerate(row._templates):
+            if template is None and value is None:
+                row.local.append(None)
+                continue
+            formula = _fill(template, subs) if template is not None else None
+            head = f"d{out}/d{subs.get(f'x{i}', '?')} = "
+            if formula is None:
+                text = value or ""
+            elif value is None or value == formula:
+                text = formula
+            else:
+                text = f"{formula} = {value}"
+            row.local.append(head + text)
+        row.notes = [_fill(n, subs) for n in row._note_templates]
+
+    # ------------------------------------------------------------------ views
+    @property
+    def forward_rows(self) -> list[TraceRow]:
+        """The forward rows, in order."""
+        return [r for r in self.rows if r.phase == "forward"]
+
+    @property
+    def backward_rows(self) -> list[TraceRow]:
+        """The backward rows, in order."""
+        return [r for r in self.rows if r.phase == "backward"]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+    def __repr__(self) -> str:
+        return (f"<Trace: {len(self.forward_rows)} forward and {len(self.backward_rows)} "
+                f"backward steps>")
+
+    def cells(self, row: TraceRow) -> list[list[str]]:
+        """The table cells of ``row``, one list of lines per column of :data:`COLUMNS`.
+
+        Args:
+            row: a row of this trace.
+
+        Returns:
+            Nine cells; each is a list of lines (one per input or output where it applies).
+        """
+        if not self._frozen:
+            self._fill_local(row)
+        ins = [t for t in row.inputs]
+        in_cell = [f"{self._resolve(t)} {format_shape(t.shape)}" for t in ins if t is not None]
+        if row.phase == "forward":
+            out_cell = [f"{self._resolve(o)} = {o.text}" for o in row.outputs]
+            return [[str(row.step)], [row.phase], [row.op], in_cell, out_cell, [], [], [], []]
+        op = row.op + (f" (of {row.forward_step})" if row.forward_step else "")
+        upstream = [u.text if u is not None else "-" for u in row.upstream]
+        local, grads = [], []
+        for t, g, loc in zip(row.inputs, row.grads, row.local or [None] * len(row.inputs)):
+            if t is None:
+                continue
+            label = self._resolve(t)
+            local.append(loc if loc is not None else f"{label}: no gradient needed")
+            grads.append(f"{label}: {g.text if g is not None else '-'}")
+        return [[str(row.step)], [row.phase], [op], in_cell, [], upstream, local, grads,
+                list(row.notes)]
+
+    def table(self, max_rows: Optional[int] = None) -> tuple[list[str], list[list[list[str]]]]:
+        """The header and cells of the table, without the columns that are empty everywhere.
+
+        Args:
+            max_rows: keep only the first ``max_rows`` rows (all by default).
+
+        Returns:
+            ``(header, rows)`` where each row is a list of cells and a cell a list of lines.
+        """
+        rows = [self.cells(r) for r in self.rows[:max_rows]]
+        keep = [j for j in range(len(COLUMNS)) if j < 3 or any(r[j] for r in rows)]
+        return [COLUMNS[j] for j in keep], [[r[j] for j in keep] for r in rows]
+
+    def to_text(self, max_rows: Optional[int] = None, max_width: int = 72) -> str:
+        """The trace as a plain-text table for a terminal.
+
+        Args:
+            max_rows: show only the first ``max_rows`` rows; a last line says how many more.
+            max_width: cut every line of a cell to this many characters.
+
+        Returns:
+            The table; a cell with one line per input spans several text lines.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor(3.0, requires_grad=True); x.name = "x"
+            >>> with cr.trace() as t:
+            ...     y = x * x
+            ...     y.backward()
+            >>> print(t.to_text().splitlines()[0])
+            step | phase    | op               | inputs      | output    | upstream grad | local derivative    | grad to inputs
+        """
+        header, rows = self.table(max_rows)
+        if not rows:
+            return "(empty trace)"
+        rows = [[[truncate(line, max_width) for line in cell] for cell in r] for r in rows]
+        widths = [max([len(h)] + [len(line) for r in rows for line in r[j]])
+                  for j, h in enumerate(header)]
+        sep = " | "
+        out = [sep.join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
+               "-+-".join("-" * w for w in widths)]
+        for r in rows:
+            height = max(1, *(len(c) for c in r))
+            for k in range(height):
+                out.append(sep.join((c[k] if k < len(c) else "").ljust(w)
+                                    for c, w in zip(r, widths)).rstrip())
+        more = len(self.rows) - len(rows)
+        if more > 0:
+            out.append(f"... {more} more rows")
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_markdown(self, max_rows: Optional[int] = None) -> str:
+        """The trace as a Markdown table (lines within a cell joined by ``<br>``).
+
+        Args:
+            max_rows: show only the first ``max_rows`` rows; a last line says how many more.
+
+        Returns:
+            The Markdown text.
+
+        Example:
+            >>> import chainrule as cr
+            >>> with cr.trace() as t:
+            ...     y = cr.tensor(2.0) + 1
+            >>> print(t.to_markdown())
+            | step | phase | op | inputs | output |
+            |---|---|---|---|---|
+            | 1 | forward | Add | const1 (), 1 () | out1 = 3 |
+        """
+        header, rows = self.table(max_rows)
+        if not rows:
+            return "*(empty trace)*\n"
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for r in rows:
+            lines.append("| " + " | ".join("<br>".join(_md_escape(line) for line in cell)
+                                           for cell in r) + " |")
+        more = len(self.rows) - len(rows)
+        if more > 0:
+            lines.append(f"\n*... {more} more rows*")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """All rows as JSON-ready dicts (see :meth:`to_json`).
+
+        Returns:
+            ``{"format": "chainrule.trace", "version": 1, "rows": [...]}``.
+        """
+        if not self._frozen:
+            for row in self.rows:
+                self._fill_local(row)
+        rows = []
+        for r in self.rows:
+            d: dict[str, Any] = {
+                "step": r.step, "phase": r.phase, "op": r.op,
+                "inputs": [None if t is None else {**t.to_dict(), "label": self._resolve(t)}
+                           for t in r.inputs],
+                "outputs": [{**o.to_dict(), "label": self._resolve(o)} for o in r.outputs]}
+            if r.phase == "backward":
+                d.update({
+                    "forward_step": r.forward_step, "backward_pass": r.backward_pass,
+                    "upstream": [None if g is None else g.to_dict() for g in r.upstream],
+                    "grads": [None if g is None else g.to_dict() for g in r.grads],
+                    "local_derivatives": list(r.local), "notes": list(r.notes),
+                    "inner_ops": list(r.inner_ops)})
+            rows.append(d)
+        return {"format": "chainrule.trace", "version": 1, "rows": rows}
+
+    def to_json(self, indent: Optional[int] = 2) -> str:
+        """The trace as strict JSON (non-finite numbers written as ``"nan"``/``"inf"``).
+
+        Args:
+            indent: JSON indentation (None for one line).
+
+        Returns:
+            The JSON text; ``json.loads`` gives back :meth:`to_dict`.
+
+        Example:
+            >>> import json, chainrule as cr
+            >>> with cr.trace() as t:
+            ...     y = cr.tensor([1.0, 2.0]) * 2
+            >>> json.loads(t.to_json())["rows"][0]["outputs"][0]["value"]
+            [2.0, 4.0]
+        """
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def trace(params: Any = None, max_elems: int = MAX_ELEMS) -> Trace:
+    """Record the forward ops and the backward steps run inside a ``with`` block.
+
+    Exported as ``chainrule.trace``. Outside the block nothing is recorded and nothing costs.
+    The previous tracer is restored on exit, even after an exception.
+
+    Args:
+        params: a Module, a dict ``name -> Tensor`` or named Tensors, to label parameters
+            (tensors' own ``.name`` is used too, even when set after the op ran).
+        max_elems: tensors with at most this many elements are recorded by value, larger
+            ones by their mean, std, min and max.
+
+    Returns:
+        A :class:`Trace`, to use as a context manager; print it for the table.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True); x.name = "x"
+        >>> with cr.trace() as t:
+        ...     y = x * 2
+        ...     y.backward()
+        >>> [(r.phase, r.op) for r in t]
+        [('forward', 'Mul'), ('backward', 'MulBackward')]
+        >>> t.backward_rows[0].local
+        ['dout1/dx = 2']
+    """
+    return Trace(params=params, max_elems=max_elems)
+
+
+# ============================================================================ helpers
+def _fill(template: str, subs: dict[str, str]) -> str:
+    try:
+        return template.format(**subs)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def _ratio(gx: Any, gy: Any) -> Optional[str]:
+    """grad_input / upstream element by element, where the upstream has no zero."""
+    gy64 = numpy.asarray(gy, dtype=numpy.float64)
+    if gy64.size == 0 or not numpy.all(numpy.isfinite(gy64)) or numpy.any(gy64 == 0):
+        return None
+    with numpy.errstate(all="ignore"):
+        r = numpy.asarray(gx, dtype=numpy.float64) / gy64
+    return format_value(r, r.size)
+
+
+def _broadcast_note(inner: list[dict[str, Any]], gx: Tensor, t: Any, gy: Optional[Tensor],
+                    elementwise: bool) -> Optional[str]:
+    """A note when the gradient for input ``t`` was summed back from a broadcast shape."""
+    for e in inner:
+        ref = e.get("_out")
+        if ref is not None and ref() is gx and e.get("_from") is not None:
+            return (f"gradient summed from {format_shape(e['_from'])} to "
+                    f"{format_shape(gx.shape)} (undoing the broadcast)")
+    if elementwise and gy is not None and tuple(gy.shape) != tuple(t.shape):
+        return (f"gradient summed from {format_shape(gy.shape)} to {format_shape(t.shape)} "
+                f"(undoing the broadcast)")
+    return None
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
