@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-from . import EXIT_ERROR, EXIT_USAGE, error
+from . import EXIT_ERROR, error
 
 CORE_COMMANDS = ("train", "evaluate", "predict")
 OPTIONAL_COMMANDS = ("explain", "bench")
@@ -75,7 +75,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # report them with the subcommand's usage, not the top-level one
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.func(args))
     except SystemExit as exc:  # argparse errors (2), --help/--version (0)
         code = exc.code

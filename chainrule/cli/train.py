@@ -26,6 +26,7 @@ DEFAULT_OPTIMIZER = "sgd"
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_SEED = 0
+DEFAULT_SCHEDULE = "cosine"
 EVAL_BATCH_SIZE = 500
 IMAGE_MODELS = ("lenet5", "mlp")
 DATASET_NAMES = ("fashion-mnist", "mnist")
@@ -33,7 +34,7 @@ DATASET_NAMES = ("fashion-mnist", "mnist")
 # the flags that define a run's recipe: a resumed run must keep them
 _RECIPE = (("model", "--model"), ("dataset", "--dataset"), ("batch_size", "--batch-size"),
            ("optimizer", "--optimizer"), ("lr", "--lr"), ("momentum", "--momentum"),
-           ("weight_decay", "--weight-decay"), ("seed", "--seed"),
+           ("weight_decay", "--weight-decay"), ("schedule", "--schedule"), ("seed", "--seed"),
            ("limit_train", "--limit-train"), ("limit_test", "--limit-test"))
 
 
@@ -67,6 +68,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         f"{DEFAULT_LR['adam']} for adam]")
     p.add_argument("--momentum", type=unit_interval, default=None,
                    help=f"SGD momentum [default: {DEFAULT_MOMENTUM}]")
+    p.add_argument("--schedule", choices=("cosine", "constant"), default=None,
+                   help="learning-rate schedule: cosine decay to 0 over all steps, or constant "
+                        f"[default: {DEFAULT_SCHEDULE}]")
     p.add_argument("--weight-decay", type=nonnegative_float, default=None,
                    help="L2 weight decay [default: 0]")
     p.add_argument("--seed", type=nonnegative_int, default=None,
@@ -102,6 +106,7 @@ def _new_config(args: argparse.Namespace) -> dict[str, Any]:
         "momentum": (args.momentum if args.momentum is not None else DEFAULT_MOMENTUM)
         if optimizer == "sgd" else 0.0,
         "weight_decay": args.weight_decay if args.weight_decay is not None else 0.0,
+        "schedule": args.schedule or DEFAULT_SCHEDULE,
         "seed": args.seed if args.seed is not None else DEFAULT_SEED,
         "limit_train": args.limit_train,
         "limit_test": args.limit_test,
@@ -112,7 +117,8 @@ def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str,
     train, data = meta["train"], meta["data"]
     saved = {"model": meta["model"], "dataset": data.get("name"),
              "limit_train": data.get("limit_train"), "limit_test": data.get("limit_test")}
-    for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed"):
+    for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
+                "schedule", "seed"):
         saved[key] = train.get(key)
     for key, flag in _RECIPE:
         given = getattr(args, key)
@@ -176,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io.checkpoint import load_into
     from ..io.safetensors import CheckpointError
     from ..models.registry import build_model, model_config
-    from ..training import (NonFiniteLossError, evaluate, read_training_checkpoint,
+    from ..training import (NonFiniteLossError, cosine_schedule, evaluate,
+                            read_training_checkpoint,
                             restore_training_state, save_training_checkpoint, train_one_epoch,
                             write_metrics_csv)
 
@@ -239,14 +246,17 @@ def run(args: argparse.Namespace) -> int:
         start_epoch = meta["epoch"] + 1
 
     train_cfg = {k: cfg[k] for k in ("epochs", "batch_size", "optimizer", "lr", "momentum",
-                                     "weight_decay", "seed")}
+                                     "weight_decay", "schedule", "seed")}
     data_cfg = {"name": cfg["dataset"], "mean": _spec(cfg["dataset"]).mean,
                 "std": _spec(cfg["dataset"]).std, "classes": classes,
                 "limit_train": cfg["limit_train"], "limit_test": cfg["limit_test"],
                 "root": os.path.abspath(args.data) if args.data else None}
     n_params = sum(int(p.numel()) for p in model.parameters())
     opt_desc = f"{cfg['optimizer']} lr={cfg['lr']:g}" + (
-        f" momentum={cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else "")
+        f" momentum={cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else "") + (
+        " (cosine decay)" if cfg["schedule"] == "cosine" else "")
+    schedule = cosine_schedule(cfg["lr"], cfg["epochs"], len(loader)) \
+        if cfg["schedule"] == "cosine" else None
     print(f"chainrule train: {cfg['model']} ({n_params:,} parameters) on {cfg['dataset']} "
           f"({len(train_ds)} train / {len(test_ds)} test images)", flush=True)
     print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epochs, seed {cfg['seed']} "
@@ -259,7 +269,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for epoch in range(start_epoch, cfg["epochs"] + 1):
             result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
-                                     epochs=cfg["epochs"], progress=not args.no_progress)
+                                     epochs=cfg["epochs"], progress=not args.no_progress,
+                                     lr_schedule=schedule)
             ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
             if ev.loss is None or not math.isfinite(ev.loss):
                 raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss,

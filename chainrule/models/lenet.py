@@ -1,8 +1,6 @@
 """LeNet-5 in the form students train on Fashion-MNIST (batch norm, tanh, max pooling, dropout)."""
 from __future__ import annotations
 
-from typing import Any
-
 from .. import nn
 from ..autograd.tensor import Tensor
 

@@ -1,14 +1,14 @@
 """``Conv2d``: a 2-D convolution layer over (N, C, H, W) images."""
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..ops.conv import _pair as pair
 from . import functional as F
 from .init import default_init_
-from .module import Module, Parameter
+from .module import Module, Parameter, factory_dtype
 
 IntOrPair = Union[int, tuple[int, int]]
 
@@ -31,6 +31,7 @@ class Conv2d(Module):
         groups: split the channels into this many independent convolutions.
         bias: learn an additive bias per out channel.
         padding_mode: only ``'zeros'``.
+        device: only ``None`` or ``'cpu'``.
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -54,7 +55,7 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntOrPair,
                  stride: IntOrPair = 1, padding: Union[IntOrPair, str] = 0,
                  dilation: IntOrPair = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", dtype: object = None) -> None:
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         op = "Conv2d"
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels),
@@ -86,11 +87,14 @@ class Conv2d(Module):
             self.padding = pair(padding, "padding", op, 0)
         self.groups = groups
         self.padding_mode = padding_mode
-        dtype = dtype or xp.float32
+        dtype = factory_dtype(device, dtype, op)
         kh, kw = self.kernel_size
         self.weight = Parameter(xp.empty((out_channels, in_channels // groups, kh, kw),
                                          dtype=dtype))
-        self.bias = Parameter(xp.empty((out_channels,), dtype=dtype)) if bias else None
+        if bias:
+            self.bias = Parameter(xp.empty((out_channels,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -106,8 +110,7 @@ class Conv2d(Module):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
         if self.padding != (0, 0):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
-                else f", padding={self.padding}"
+            s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.groups != 1:

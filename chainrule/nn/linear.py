@@ -1,11 +1,13 @@
 """``Linear``: the affine layer ``y = x @ weight.T + bias``."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import functional as F
 from .init import default_init_
-from .module import Module, Parameter
+from .module import Module, Parameter, factory_dtype
 
 
 class Linear(Module):
@@ -18,6 +20,7 @@ class Linear(Module):
         in_features: size of each input sample.
         out_features: size of each output sample.
         bias: learn an additive bias.
+        device: only ``None`` or ``'cpu'``.
         dtype: parameter dtype (float32 by default).
 
     Shape:
@@ -37,16 +40,19 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype: object = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = in_features
         self.out_features = out_features
-        dtype = dtype or xp.float32
+        dtype = factory_dtype(device, dtype, "Linear")
         self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(xp.empty((out_features,), dtype=dtype)) if bias else None
+        if bias:
+            self.bias = Parameter(xp.empty((out_features,), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

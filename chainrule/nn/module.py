@@ -485,6 +485,16 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def factory_dtype(device: Any, dtype: Any, layer: str) -> numpy.dtype:
+    """The parameter dtype of a layer (float32 by default); only the CPU device exists."""
+    if device not in (None, "cpu"):
+        raise ValueError(f"{layer}: only device='cpu' is supported, got device={device!r}")
+    dt = numpy.dtype(dtype or numpy.float32)
+    if dt.kind != "f":
+        raise TypeError(f"{layer}: parameters must have a floating dtype, got {dt}")
+    return dt
+
+
 def _zero_grad(p: Tensor, set_to_none: bool) -> None:
     if p.grad is None:
         return

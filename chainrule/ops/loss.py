@@ -16,9 +16,9 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
 from .activation import log_softmax
-from .arithmetic import abs, clamp, exp, log, maximum, where
-from .reduce import mean, sum
-from .shape import gather, reshape
+from .arithmetic import abs, clamp, log, where
+from .reduce import logsumexp, mean, sum
+from .shape import gather, reshape, stack
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -214,8 +214,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
                                      pos_weight: Any = None) -> Tensor:
     """Binary cross-entropy on logits, ``BCE(sigmoid(x), t)`` computed stably.
 
-    ``(1 - t) x + l (max(-x, 0) + log(1 + exp(-|x|)))`` with ``l = 1 + (pos_weight - 1) t``:
-    no exp overflows, and a logit of 50 with target 0 costs exactly 50.
+    ``(1 - t) x + l log(1 + exp(-x))`` with ``l = 1 + (pos_weight - 1) t``, the log computed
+    as a shifted logsumexp: no exp overflows, and a logit of 50 with target 0 costs exactly 50.
 
     Args:
         input: logits.
@@ -242,8 +242,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     target = _as_like(target, input)
     _check_same_size(input, target, op, "Target size ({t}) must be the same as input size "
                      "({i})")
-    # softplus(-x) = log(1 + exp(-x)); maximum's tie rule gives the exact gradient at x = 0
-    softplus_neg = maximum(-input, 0.0) + log(1 + exp(-abs(input)))
+    # softplus(-x) = log(1 + exp(-x)) = logsumexp([0, -x]): stable (shifted by the max) and
+    # smooth to every order, unlike max(-x, 0) + log(1 + exp(-|x|)) whose kinks at x = 0
+    # give a zero second derivative there
+    zero = Tensor(xp.zeros_like(input.data))
+    softplus_neg = logsumexp(stack([zero, -input], dim=-1), dim=-1)  # (*, 2) -> (*)
     if pos_weight is not None:
         pos_weight = _as_like(pos_weight, input)
         if broadcast_error(op, pos_weight.shape, input.shape) is not None:

@@ -67,6 +67,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             "Tensors or dicts, but got Tensor")
+        _check_ordered(params)
         groups = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
@@ -88,11 +89,8 @@ class Optimizer:
         params = param_group["params"]
         if isinstance(params, Tensor):
             params = [params]
-        elif isinstance(params, (set, frozenset)):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs. "
-                            "Please use a list instead.")
         else:
+            _check_ordered(params)
             params = list(params)
         for p in params:
             if not isinstance(p, Tensor):
@@ -214,6 +212,13 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _check_ordered(params: Any) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                        "the ordering of tensors in sets will change between runs. Please use a "
+                        "list instead.")
 
 
 def _load_value(value: Any, param: Tensor, key: Any, name: str) -> Any:

@@ -8,7 +8,7 @@ notebook can drive it directly::
 """
 from .data import DATASETS, AddChannel, DatasetSpec, Limited, image_transform, load_split
 from .loop import (EpochResult, EvalResult, NonFiniteLossError, check_parameters_finite,
-                   evaluate, predict_proba, train_one_epoch)
+                   cosine_schedule, evaluate, predict_proba, train_one_epoch)
 from .metrics import (METRIC_FIELDS, accuracy, confusion_matrix, per_class_accuracy,
                       read_metrics_csv, write_metrics_csv)
 from .state import (KIND, model_from_checkpoint, read_training_checkpoint,
@@ -17,6 +17,7 @@ from .state import (KIND, model_from_checkpoint, read_training_checkpoint,
 __all__ = [
     "DATASETS", "DatasetSpec", "AddChannel", "Limited", "image_transform", "load_split",
     "EpochResult", "EvalResult", "NonFiniteLossError", "check_parameters_finite",
+    "cosine_schedule",
     "train_one_epoch", "evaluate", "predict_proba",
     "METRIC_FIELDS", "accuracy", "confusion_matrix", "per_class_accuracy",
     "read_metrics_csv", "write_metrics_csv",

@@ -6,7 +6,7 @@ summary (mean, std, min, max), so a table row stays readable whatever the tensor
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy
 
@@ -211,20 +211,3 @@ def truncate(text: str, width: int) -> str:
     if width < 4:
         raise ValueError(f"truncate: width must be at least 4, got {width}")
     return text if len(text) <= width else text[:width - 3] + "..."
-
-
-def maybe_value(x: Optional[Any], max_elems: int = MAX_ELEMS) -> Optional[str]:
-    """:func:`format_value` for a tensor that may be missing (None stays None).
-
-    Args:
-        x: a Tensor, an ndarray, a number or None.
-        max_elems: see :func:`format_value`.
-
-    Returns:
-        The text, or None.
-
-    Example:
-        >>> maybe_value(None) is None, maybe_value(2.0)
-        (True, '2')
-    """
-    return None if x is None else format_value(x, max_elems)

@@ -83,10 +83,10 @@ class DotGraph:
         >>> g = DotGraph()
         >>> g.node("a", label="x")
         >>> g.edge("a", "b")
-        >>> print(g.source)
+        >>> print(g.source.replace(chr(9), "  "))
         digraph chainrule {
-        	a [label=x]
-        	a -> b
+          a [label=x]
+          a -> b
         }
         <BLANKLINE>
     """
@@ -226,18 +226,33 @@ def _op_order(roots: list[Tensor]) -> list[Any]:
     return post
 
 
-def _op_params(fn: Any) -> str:
-    """Small constructor parameters of an op (``axes=(1,)``, ``c=2``) for its label."""
+def _simple(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, str)) or v is None or (
+        isinstance(v, tuple) and len(v) <= 6 and all(isinstance(u, (int, float)) for u in v))
+
+
+def _op_params(fn: Any) -> list[str]:
+    """Small constructor parameters of an op (``axes=(1,)``, ``c=2``) as label lines.
+
+    Named tuples of settings (a conv's geometry) are shown field by field; arrays and saved
+    state are left out. Lines are wrapped at about 30 characters.
+    """
     parts = []
     for k, v in getattr(fn, "__dict__", {}).items():
         if k.startswith("_") or k == "saved_outputs":
             continue
-        if isinstance(v, (bool, int, float, str)) or v is None or (
-                isinstance(v, tuple) and len(v) <= 6 and
-                all(isinstance(u, (int, float)) for u in v)):
-            text = f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
-            parts.append(text if len(text) <= 30 else text[:27] + "...")
-    return " ".join(parts)
+        items = v._asdict().items() if hasattr(v, "_asdict") else [(k, v)]
+        for name, value in items:
+            if _simple(value):
+                text = f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
+                parts.append(text if len(text) <= 30 else text[:27] + "...")
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 1 + len(part) <= 30:
+            lines[-1] += " " + part
+        else:
+            lines.append(part)
+    return lines
 
 
 class _Builder:
@@ -275,9 +290,9 @@ class _Builder:
         lines = [escape_label(name) if name else "",
                  f"{format_shape(t.shape)} {format_dtype(t.dtype)}"]
         if self.show_values and live:
-            lines.append("value " + format_value(t, self.max_elems))
+            lines.append("value " + format_value(t, self.max_elems, with_shape=False))
         if self.show_grads and live and t.grad is not None:
-            lines.append("grad " + format_value(t.grad, self.max_elems))
+            lines.append("grad " + format_value(t.grad, self.max_elems, with_shape=False))
         if key in self.roots:
             kind = "root"
         elif t.grad_fn is not None:
@@ -290,8 +305,9 @@ class _Builder:
 
     def op_node(self, fn: Any, index: int) -> str:
         node_id = f"op{index}"
-        params = "" if getattr(fn, "_freed", False) else _op_params(fn)
-        self.dot.node(node_id, label=self.label(type(fn).__name__, escape_label(params)),
+        params = [] if getattr(fn, "_freed", False) else _op_params(fn)
+        self.dot.node(node_id, label=self.label(type(fn).__name__,
+                                                *(escape_label(p) for p in params)),
                       shape="ellipse", style="filled", fillcolor=_COLORS["op"],
                       tooltip=fn.name)
         return node_id

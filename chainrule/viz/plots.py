@@ -25,7 +25,6 @@ _FORMATS = ("png", "svg", "pdf", "jpg", "jpeg")
 
 def _import_matplotlib(fn_name: str) -> Any:
     try:
-        import matplotlib
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - matplotlib is a test dependency
         raise ImportError(f"{fn_name} needs matplotlib: `pip install matplotlib` (or "
@@ -93,7 +92,7 @@ def activation_curves(x: Optional[Sequence[float]] = None,
 
     Example:
         >>> c = activation_curves([-1.0, 0.0, 2.0])
-        >>> c["relu"][1].tolist(), c["sigmoid"][1][1]
+        >>> c["relu"][1].tolist(), float(c["sigmoid"][1][1])
         ([0.0, 0.0, 1.0], 0.25)
     """
     import chainrule as cr

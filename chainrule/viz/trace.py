@@ -25,8 +25,8 @@ import numpy
 from ..autograd import engine
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
-from .format import (MAX_ELEMS, format_dtype, format_number, format_shape, format_value,
-                     jsonable_value, truncate)
+from .format import (MAX_ELEMS, format_dtype, format_number, format_shape, format_summary,
+                     format_value, jsonable_value, truncate)
 from .graph import param_names
 
 # ============================================================================ derivative notes
@@ -69,8 +69,10 @@ _FORMULAS: dict[str, tuple[str, ...]] = {
     "Amax": ("1 at the extremum (shared among ties), else 0",),
     "Softmax": ("{y}*(upstream - sum(upstream*{y}))",),
     "LogSoftmax": ("upstream - softmax*sum(upstream)",),
-    "Conv2d": ("upstream correlated with the flipped weight (transposed conv)",
-               "input correlated with upstream", "upstream summed over N, OH, OW"),
+    "Conv2d": ("upstream correlated with the flipped {x1} (a transposed conv)",
+               "{x0} correlated with upstream", "upstream summed over N, OH, OW"),
+    "MaxPool2d": ("1 at each window's maximum, else 0",),
+    "AvgPool2d": ("1/(KH*KW) for each window the element is in",),
 }
 # ops whose output element i depends only on input element i (after broadcasting): there the
 # local derivative is grad_input / upstream, element by element
@@ -85,11 +87,13 @@ def _formula(fn: Any, i: int) -> Optional[str]:
     name = type(fn).__name__
     if name == "PowScalar":
         c = getattr(fn, "c", None)
-        return None if c is None else f"{format_number(c)}*{{x0}}^{format_number(c - 1)}"
+        if c is None:
+            return None
+        return f"{format_number(c)}*{{x0}}" + ("" if c == 2 else f"^{format_number(c - 1)}")
     if name == "LeakyReLU":
         slope = getattr(fn, "slope", None)
         return f"1 where {{x0}} > 0, else {format_number(slope)}" if slope is not None else None
-    if not type(fn).__module__.startswith("chainrule."):
+    if not _is_core(type(fn)):
         doc = _doc_derivative(type(fn))  # a user Function documenting its derivative
         if doc is not None:
             return doc
@@ -105,11 +109,16 @@ def _doc_derivative(cls: type) -> Optional[str]:
     return m.group(3).strip().replace("{", "{{").replace("}", "}}") if m else None
 
 
+def _is_core(cls: type) -> bool:
+    """True for chainrule's own ops (whose derivatives the table above describes)."""
+    return cls.__module__.startswith(("chainrule.ops", "chainrule.nn"))
+
+
 def _is_elementwise(fn: Any) -> bool:
     cls = type(fn)
-    if cls.__name__ in _ELEMENTWISE and cls.__module__.startswith("chainrule.ops"):
-        return True
-    return not cls.__module__.startswith("chainrule.") and _doc_derivative(cls) is not None
+    if _is_core(cls):
+        return cls.__name__ in _ELEMENTWISE
+    return _doc_derivative(cls) is not None  # a user Function documenting dy/dx
 
 
 # ============================================================================ records
@@ -118,8 +127,9 @@ class TensorInfo:
     """What a trace keeps of one tensor: a label, shape, dtype and its numbers or summary.
 
     Attributes:
-        label: the tensor's name, ``outK`` for the output of step K, ``leafK``/``constK`` for
-            other leaves, or the value of a scalar constant.
+        label: the tensor's name, ``outK`` for the output of step K, ``bwK.J`` for the result
+            of the J-th op run by backward step K, ``leafK``/``constK`` for other leaves, or
+            the value of a scalar constant.
         shape: the shape.
         dtype: the dtype's name.
         numbers: ``{"value": ...}`` or ``{"summary": {...}}`` (see ``format.jsonable_value``),
@@ -157,6 +167,8 @@ class TraceRow:
         notes: remarks, such as a broadcast summed back to an input's shape.
         inner_ops: the ops the backward itself ran (``{"op", "inputs", "output"}`` shapes).
         backward_pass: which backward call (1, 2, ...) a backward row belongs to.
+        needs_grad: per input, whether autograd wants its gradient (a gradient returned for
+            an input that needs none is dropped by the engine).
     """
 
     step: int
@@ -171,6 +183,7 @@ class TraceRow:
     notes: list[str] = field(default_factory=list)
     inner_ops: list[dict[str, Any]] = field(default_factory=list)
     backward_pass: Optional[int] = None
+    needs_grad: list[bool] = field(default_factory=list)
     _templates: list[tuple[Optional[str], Optional[str]]] = field(
         default_factory=list, repr=False, compare=False)
     _note_templates: list[str] = field(default_factory=list, repr=False, compare=False)
@@ -191,6 +204,14 @@ class Trace:
         params: a Module, a dict ``name -> Tensor`` or named Tensors, to label parameters.
         max_elems: tensors with at most this many elements are recorded by value, larger
             ones by their mean, std, min and max.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+        >>> with Trace(params={"w": w}) as t:
+        ...     cr.relu(w).sum().backward()
+        >>> [r.op for r in t.backward_rows], t.backward_rows[1].local
+        (['SumBackward', 'ReLUBackward'], ['dout1/dw = 1 where w > 0, else 0 = [1, 0]'])
     """
 
     def __init__(self, params: Any = None, max_elems: int = MAX_ELEMS) -> None:
@@ -201,6 +222,7 @@ class Trace:
         self._names = param_names(params, "trace")
         self._labels: dict[int, tuple[Any, str]] = {}  # id(tensor) -> (weakref, label)
         self._fn_steps: dict[int, tuple[Any, int]] = {}  # id(node) -> (weakref, forward step)
+        self._produced: dict[int, tuple[Any, TensorInfo]] = {}  # id(output) -> its record
         self._counter = 0
         self._in_backward = 0
         self._passes = 0
@@ -261,6 +283,9 @@ class Trace:
                 "op": type(fn).__name__,
                 "inputs": [None if t is None else list(t.shape) for t in inputs],
                 "output": [list(o.shape) for o in outputs]}
+            k = len(self._pending) + 1
+            for i, o in enumerate(outputs):  # results made by backward: bwSTEP.K
+                self._remember(o, f"bw{len(self.rows) + 1}.{k}" + (f".{i}" if i else ""))
             if type(fn).__name__ == "SumTo" and outputs:
                 entry["_out"] = weakref.ref(outputs[0])
                 entry["_from"] = tuple(inputs[0].shape) if inputs and inputs[0] is not None \
@@ -269,10 +294,14 @@ class Trace:
             return
         step = len(self.rows) + 1
         self._fn_steps[id(fn)] = (weakref.ref(fn), step)
+        for t in inputs:
+            self._refresh(t)
         ins = [None if t is None else self._info(t) for t in inputs]
         for i, o in enumerate(outputs):
             self._remember(o, f"out{step}" if len(outputs) == 1 else f"out{step}.{i}")
         outs = [self._info(o) for o in outputs]
+        for o, info in zip(outputs, outs):
+            self._produced[id(o)] = (weakref.ref(o), info)
         self.rows.append(TraceRow(step, "forward", type(fn).__name__, ins, outs))
 
     def on_backward(self, fn: Any, grad_outputs: Sequence[Optional[Tensor]],
@@ -282,6 +311,8 @@ class Trace:
         inner, self._pending = self._pending, []
         entry = self._fn_steps.get(id(fn))
         fstep = entry[1] if entry is not None and entry[0]() is fn else None
+        for t in (*fn.inputs, *(ref() for ref in fn.outputs)):
+            self._refresh(t)
         ins = [None if t is None else self._info(t, values=False) for t in fn.inputs]
         if fstep is not None:
             outs = self.rows[fstep - 1].outputs
@@ -300,6 +331,7 @@ class Trace:
         grads = [None if g is None else self._info(g, label="grad") for g in grad_inputs]
         row = TraceRow(step, "backward", fn.name, ins, outs, forward_step=fstep,
                        upstream=upstream, grads=grads, backward_pass=self._passes or None)
+        row.needs_grad = [bool(n) for n in getattr(fn, "needs_input_grad", ())]
         row.inner_ops = [{k: v for k, v in e.items() if not k.startswith("_")} for e in inner]
         elementwise = _is_elementwise(fn)
         gy = grad_outputs[0] if len(grad_outputs) == 1 else None
@@ -311,7 +343,10 @@ class Trace:
             if elementwise and gy is not None and gx.shape == gy.shape and \
                     gx.data.size <= self.max_elems:
                 value = _ratio(gx.data, gy.data)
-            row._templates.append((_formula(fn, i), value))
+            formula = _formula(fn, i)
+            if formula is None and value is None:
+                formula = f"computed by {type(fn).__name__}.backward"
+            row._templates.append((formula, value))
             note = _broadcast_note(inner, gx, t, gy, elementwise)
             if note is not None:
                 row._note_templates.append("{x%d}: %s" % (i, note))
@@ -320,6 +355,16 @@ class Trace:
     # ------------------------------------------------------------------ labels
     def _remember(self, t: Tensor, label: str) -> None:
         self._labels[id(t)] = (weakref.ref(t), label)
+
+    def _refresh(self, t: Optional[Tensor]) -> None:
+        """Give the recorded output ``t`` the name it has been given since."""
+        if t is None:
+            return
+        entry = self._produced.get(id(t))
+        if entry is not None and entry[0]() is t:
+            name = self._names.get(id(t)) or t.name
+            if name:
+                entry[1].label = name
 
     def _label(self, t: Tensor) -> str:
         name = self._names.get(id(t)) or t.name
@@ -343,7 +388,11 @@ class Trace:
                           format_dtype(t.dtype))
         if values:
             info.numbers = jsonable_value(t.data, self.max_elems)
-            info.text = format_value(t.data, self.max_elems)
+            if "summary" in info.numbers:  # reuse the statistics: one pass over big arrays
+                info.text = (f"{format_shape(t.shape)} "
+                             f"{format_summary(info.numbers['summary'])}")
+            else:
+                info.text = format_value(t.data, self.max_elems)
         if label is None:
             info.ref = weakref.ref(t)
         return info
@@ -385,7 +434,7 @@ class Trace:
                 row.local.append(None)
                 continue
             formula = _fill(template, subs) if template is not None else None
-            head = f"d{out}/d{subs.get(f'x{i}', '?')} = "
+            head = f"d{_paren(out)}/d{_paren(subs.get(f'x{i}', '?'))} = "
             if formula is None:
                 text = value or ""
             elif value is None or value == formula:
@@ -424,6 +473,13 @@ class Trace:
 
         Returns:
             Nine cells; each is a list of lines (one per input or output where it applies).
+
+        Example:
+            >>> import chainrule as cr
+            >>> with trace() as t:
+            ...     y = cr.tensor(2.0) * 3
+            >>> t.cells(t.rows[0])[:5]
+            [['1'], ['forward'], ['Mul'], ['2 ()', '3 ()'], ['out1 = 6']]
         """
         if not self._frozen:
             self._fill_local(row)
@@ -435,12 +491,15 @@ class Trace:
         op = row.op + (f" (of {row.forward_step})" if row.forward_step else "")
         upstream = [u.text if u is not None else "-" for u in row.upstream]
         local, grads = [], []
-        for t, g, loc in zip(row.inputs, row.grads, row.local or [None] * len(row.inputs)):
+        locs = row.local or [None] * len(row.inputs)
+        for i, (t, g, loc) in enumerate(zip(row.inputs, row.grads, locs)):
             if t is None:
                 continue
             label = self._resolve(t)
             local.append(loc if loc is not None else f"{label}: no gradient needed")
-            grads.append(f"{label}: {g.text if g is not None else '-'}")
+            unused = g is not None and i < len(row.needs_grad) and not row.needs_grad[i]
+            grads.append(f"{label}: {g.text if g is not None else '-'}"
+                         + (" (not needed, dropped)" if unused else ""))
         return [[str(row.step)], [row.phase], [op], in_cell, [], upstream, local, grads,
                 list(row.notes)]
 
@@ -452,6 +511,13 @@ class Trace:
 
         Returns:
             ``(header, rows)`` where each row is a list of cells and a cell a list of lines.
+
+        Example:
+            >>> import chainrule as cr
+            >>> with trace() as t:
+            ...     y = cr.tensor(2.0) * 3
+            >>> t.table()[0]
+            ['step', 'phase', 'op', 'inputs', 'output']
         """
         rows = [self.cells(r) for r in self.rows[:max_rows]]
         keep = [j for j in range(len(COLUMNS)) if j < 3 or any(r[j] for r in rows)]
@@ -473,8 +539,11 @@ class Trace:
             >>> with cr.trace() as t:
             ...     y = x * x
             ...     y.backward()
-            >>> print(t.to_text().splitlines()[0])
-            step | phase    | op               | inputs      | output    | upstream grad | local derivative    | grad to inputs
+            >>> lines = t.to_text().splitlines()
+            >>> lines[0].split(" | ")[:3]
+            ['step', 'phase   ', 'op                ']
+            >>> [cell.strip() for cell in lines[4].split(" | ")]  # step 2, first input
+            ['2', 'backward', 'MulBackward (of 1)', 'x ()', '', '1', 'dout1/dx = x = 3', 'x: 3']
         """
         header, rows = self.table(max_rows)
         if not rows:
@@ -511,10 +580,10 @@ class Trace:
             >>> import chainrule as cr
             >>> with cr.trace() as t:
             ...     y = cr.tensor(2.0) + 1
-            >>> print(t.to_markdown())
+            >>> print(t.to_markdown(), end="")
             | step | phase | op | inputs | output |
             |---|---|---|---|---|
-            | 1 | forward | Add | const1 (), 1 () | out1 = 3 |
+            | 1 | forward | Add | 2 ()<br>1 () | out1 = 3 |
         """
         header, rows = self.table(max_rows)
         if not rows:
@@ -533,6 +602,13 @@ class Trace:
 
         Returns:
             ``{"format": "chainrule.trace", "version": 1, "rows": [...]}``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> with trace() as t:
+            ...     y = cr.tensor(2.0) * 3
+            >>> t.to_dict()["rows"][0]["outputs"]
+            [{'label': 'out1', 'shape': [], 'dtype': 'float32', 'value': 6.0}]
         """
         if not self._frozen:
             for row in self.rows:
@@ -550,6 +626,7 @@ class Trace:
                     "upstream": [None if g is None else g.to_dict() for g in r.upstream],
                     "grads": [None if g is None else g.to_dict() for g in r.grads],
                     "local_derivatives": list(r.local), "notes": list(r.notes),
+                    "needs_grad": list(r.needs_grad),
                     "inner_ops": list(r.inner_ops)})
             rows.append(d)
         return {"format": "chainrule.trace", "version": 1, "rows": rows}
@@ -596,8 +673,8 @@ def trace(params: Any = None, max_elems: int = MAX_ELEMS) -> Trace:
         ...     y.backward()
         >>> [(r.phase, r.op) for r in t]
         [('forward', 'Mul'), ('backward', 'MulBackward')]
-        >>> t.backward_rows[0].local
-        ['dout1/dx = 2']
+        >>> t.backward_rows[0].local  # None: the constant 2 needs no gradient
+        ['dout1/dx = 2', None]
     """
     return Trace(params=params, max_elems=max_elems)
 
@@ -634,5 +711,12 @@ def _broadcast_note(inner: list[dict[str, Any]], gx: Tensor, t: Any, gy: Optiona
     return None
 
 
+def _paren(label: str) -> str:
+    """``x`` stays ``x``; a label that is not a name (``2``, ``out1.0``) gets parentheses."""
+    return label if label.isidentifier() else f"({label})"
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape a table cell: pipes split cells, ``*`` pairs italicise, ``<`` opens HTML."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+            .replace("<", "&lt;").replace(">", "&gt;"))

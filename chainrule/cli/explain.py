@@ -1,0 +1,353 @@
+"""``chainrule explain``: run a worked example inside a trace, print it, draw its graph.
+
+    chainrule explain --list                 the examples, one line each
+    chainrule explain shop                   walkthrough + backward trace + explain-out/shop.png
+    chainrule explain shop --out pics --format svg
+    chainrule explain --docs docs/gallery    regenerate the gallery pages (Markdown + PNG)
+
+Registered as a subcommand by ``chainrule/cli/main.py`` (``add_parser`` and ``run``); also
+runnable alone as ``python -m chainrule.cli.explain``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence, TextIO
+
+from .. import gallery
+from ..random import manual_seed
+from ..viz.graph import (GraphvizUnavailableError, dot_available, draw_graph, escape_label,
+                         save_graph)
+from ..viz.trace import Trace, trace
+
+DEFAULT_OUT = "explain-out"
+DOCS_MAX_ROWS = 60
+"""Trace rows shown on a gallery page (long examples, like a training loop, are cut)."""
+
+_DESCRIPTION = ("Run a worked example of backpropagation inside a trace: print its "
+                "walkthrough and the table of its forward and backward steps, and draw its "
+                "computational graph.")
+
+
+def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("example", nargs="?", metavar="EXAMPLE",
+                   help=f"the example to explain: {', '.join(gallery.EXAMPLES)}")
+    p.add_argument("--list", action="store_true", help="list the examples and exit")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                   help=f"folder for the graph picture (default: {DEFAULT_OUT}/)")
+    p.add_argument("--format", choices=("png", "svg", "pdf", "dot"), default=None,
+                   help="graph picture format (default: png if Graphviz's dot program is "
+                        "installed, else dot)")
+    p.add_argument("--max-rows", type=int, default=None, metavar="N",
+                   help="print only the first N rows of the trace")
+    p.add_argument("--docs", metavar="DIR", default=None,
+                   help="write the gallery pages (one Markdown page and PNG per example, plus "
+                        "index.md) into DIR, for EXAMPLE or for all")
+    p.set_defaults(func=run, _explain_parser=p)
+    return p
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``explain`` subcommand to ``subparsers`` (from ``add_subparsers()``).
+
+    Args:
+        subparsers: the object returned by ``ArgumentParser.add_subparsers()``.
+
+    Returns:
+        The new subparser; its defaults carry ``func=run``.
+
+    Example:
+        >>> import argparse
+        >>> top = argparse.ArgumentParser(prog="chainrule")
+        >>> p = add_parser(top.add_subparsers(dest="command"))
+        >>> top.parse_args(["explain", "shop"]).example
+        'shop'
+    """
+    p = subparsers.add_parser("explain", help="see backpropagation on a worked example",
+                              description=_DESCRIPTION)
+    return _configure(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The stand-alone parser of ``python -m chainrule.cli.explain``.
+
+    Returns:
+        An ``ArgumentParser`` with the same arguments as the subcommand.
+
+    Example:
+        >>> build_parser().parse_args(["--list"]).list
+        True
+    """
+    return _configure(argparse.ArgumentParser(prog="chainrule explain",
+                                              description=_DESCRIPTION))
+
+
+def list_examples(stream: Optional[TextIO] = None) -> None:
+    """Print each example's name and one-line description.
+
+    Args:
+        stream: where to print (default stdout).
+
+    Example:
+        >>> list_examples()  # doctest: +ELLIPSIS
+        shop     The shop graph: ...
+        ...
+    """
+    out = stream or sys.stdout
+    width = max(len(n) for n in gallery.EXAMPLES)
+    for name in gallery.EXAMPLES:
+        print(f"{name:<{width}}  {gallery.describe(name)}", file=out)
+
+
+def _traced_run(name: str) -> tuple[dict[str, Any], Trace]:
+    """Run example ``name`` (seeded, verbose) inside a trace."""
+    module = gallery.load(name)
+    manual_seed(0)
+    with trace() as t:
+        result = module.run(verbose=True)
+    if not isinstance(result, dict) or "graph" not in result:
+        raise TypeError(f"explain: {gallery.EXAMPLES[name]}.run() must return a dict with a "
+                        f"'graph' key, got {type(result).__name__}")
+    return result, t
+
+
+def _graph(result: dict[str, Any]) -> Any:
+    return draw_graph(result["graph"], show_values=True, show_grads=True,
+                      params=result.get("params"))
+
+
+def explain(name: str, out_dir: Any = DEFAULT_OUT, format: Optional[str] = None,
+            max_rows: Optional[int] = None, stream: Optional[TextIO] = None) -> Path:
+    """Run example ``name`` inside a trace, print walkthrough and trace, save its graph.
+
+    Args:
+        name: a key of ``chainrule.gallery.EXAMPLES``.
+        out_dir: folder for the picture (created).
+        format: ``"png"``, ``"svg"``, ``"pdf"`` or ``"dot"``; default PNG where Graphviz's
+            ``dot`` program is installed, else DOT.
+        max_rows: print only the first rows of the trace.
+        stream: where to print (default stdout).
+
+    Returns:
+        The path of the graph picture.
+
+    Example:
+        >>> import io, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = explain("gate", d, format="dot", stream=io.StringIO())
+        ...     p.name
+        'gate.dot'
+    """
+    out = stream or sys.stdout
+    with contextlib.redirect_stdout(out):
+        print(f"== {name}: {gallery.describe(name)}\n")
+        result, t = _traced_run(name)
+    print("\nforward and backward, step by step:\n", file=out)
+    print(t.to_text(max_rows=max_rows), file=out)
+    fmt = format or ("png" if dot_available() else "dot")
+    path = save_graph(_graph(result), Path(out_dir) / f"{name}.{fmt}")
+    print(f"\ngraph picture: {path}", file=out)
+    if fmt == "dot" and format is None:
+        print("(install Graphviz for a PNG: `apt-get install graphviz`)", file=out)
+    return path
+
+
+# ============================================================================ gallery pages
+_HEADER = ("<!-- generated by `chainrule explain --docs docs/gallery` "
+           "(python -m chainrule.cli.explain --docs docs/gallery): do not edit by hand -->\n")
+
+
+def write_page(name: str, docs_dir: Any, max_rows: int = DOCS_MAX_ROWS) -> Path:
+    """Write ``docs_dir/<name>.md`` and its graph picture ``docs_dir/img/<name>.png``.
+
+    Args:
+        name: a key of ``chainrule.gallery.EXAMPLES``.
+        docs_dir: the gallery folder.
+        max_rows: trace rows shown on the page.
+
+    Returns:
+        The page's path.
+
+    Raises:
+        GraphvizUnavailableError: when Graphviz's ``dot`` program is not installed.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     if dot_available():
+        ...         text = write_page("gate", d).read_text()
+        ...     else:
+        ...         text = "![computational graph of gate](img/gate.png)"
+        ...     "](img/gate.png)" in text
+        True
+    """
+    docs = Path(docs_dir)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        result, t = _traced_run(name)
+    module = gallery.load(name)
+    doc = (module.__doc__ or "").strip()
+    title, _, body = doc.partition("\n")
+    image = save_graph(_graph(result), docs / "img" / f"{name}.png")
+    lines = [_HEADER, f"# {name}: {_md_text(title.strip() or name)}\n"]
+    if body.strip():
+        lines.append(_md_text(body.strip("\n")) + "\n")
+    lines += [f"Run it: `chainrule explain {name}` (source: `{module.__name__}`).\n",
+              "## Walkthrough\n", "```text", buf.getvalue().rstrip(), "```\n",
+              "## The graph\n",
+              "Blue: inputs and parameters (with their gradients), yellow: operations, green: "
+              "the output. Arrows follow the data, from inputs to output.\n",
+              f"![computational graph of {escape_label(name)}](img/{image.name})\n",
+              "## The backward trace\n",
+              "Every forward op, then every backward step: the gradient arriving from above "
+              "(upstream), the op's local derivative, and the gradient passed to each input "
+              "(upstream x local).\n",
+              t.to_markdown(max_rows=max_rows)]
+    page = docs / f"{name}.md"
+    _write_text(page, "\n".join(lines))
+    return page
+
+
+def _md_text(text: str) -> str:
+    """Docstring text as Markdown: ``*`` escaped outside indented (code) lines."""
+    return "\n".join(line if line.startswith("    ") else line.replace("*", "\\*")
+                     for line in text.splitlines())
+
+
+def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
+    """Write ``docs_dir/index.md`` linking the pages of the examples ``pages``.
+
+    Args:
+        docs_dir: the gallery folder.
+        pages: the example names with a page.
+
+    Returns:
+        The index's path.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     last = write_index(d, ["gate"]).read_text().splitlines()[-1]
+        >>> last.startswith("- [gate](gate.md): The multiply gate")
+        True
+    """
+    lines = [_HEADER, "# The gallery: backpropagation, worked examples\n",
+             "Each page shows an example's walkthrough, its computational graph and the table "
+             "of its forward and backward steps. Run any of them with "
+             "`chainrule explain NAME`.\n"]
+    for name in pages:
+        lines.append(f"- [{name}]({name}.md): {_md_text(gallery.describe(name))}")
+    path = Path(docs_dir) / "index.md"
+    _write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    from ..viz.graph import _write_atomic
+
+    _write_atomic(path, text.encode("utf-8"))
+
+
+def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
+               stream: Optional[TextIO] = None) -> int:
+    """Write the gallery pages and the index; report failures per example.
+
+    Args:
+        docs_dir: the gallery folder (created).
+        names: the examples (default all); the index lists all that have a page.
+        stream: where to report (default stdout).
+
+    Returns:
+        0 when every page was written, 1 otherwise.
+
+    Example:
+        >>> import io, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     code = write_docs(d, ["gate"], stream=io.StringIO())
+        >>> code == (0 if dot_available() else 1)
+        True
+    """
+    out = stream or sys.stdout
+    if not dot_available():
+        print(f"explain --docs: the gallery pages need PNG pictures; install Graphviz's dot "
+              f"program (`apt-get install graphviz`)", file=sys.stderr)
+        return 1
+    status = 0
+    for name in names or list(gallery.EXAMPLES):
+        try:
+            page = write_page(name, docs_dir)
+            print(f"wrote {page}", file=out)
+        except (ImportError, GraphvizUnavailableError, TypeError, ValueError,
+                RuntimeError) as e:
+            print(f"explain --docs: skipped {name!r}: {type(e).__name__}: {e}", file=sys.stderr)
+            status = 1
+    done = [n for n in gallery.EXAMPLES if (Path(docs_dir) / f"{n}.md").exists()]
+    print(f"wrote {write_index(docs_dir, done)}", file=out)
+    return status
+
+
+# ============================================================================ entry points
+def run(args: argparse.Namespace) -> int:
+    """Run the ``explain`` subcommand with parsed ``args``; return the exit code.
+
+    Args:
+        args: from the parser of :func:`add_parser` or :func:`build_parser`.
+
+    Returns:
+        0 on success, 1 when the example fails or a picture cannot be made; bad arguments
+        exit with code 2 and a usage message (``parser.error``).
+
+    Example:
+        >>> run(build_parser().parse_args(["--list"]))  # doctest: +ELLIPSIS
+        shop ...
+        0
+    """
+    parser = getattr(args, "_explain_parser", None) or build_parser()
+    if args.list:
+        list_examples()
+        return 0
+    if args.example is not None and args.example not in gallery.EXAMPLES:
+        parser.error(f"unknown example {args.example!r}; choose from: "
+                     f"{', '.join(gallery.EXAMPLES)} (see --list)")
+    if args.max_rows is not None and args.max_rows < 1:
+        parser.error(f"--max-rows must be at least 1, got {args.max_rows}")
+    if args.docs is not None:
+        return write_docs(args.docs, [args.example] if args.example else None)
+    if args.example is None:
+        parser.error(f"give an EXAMPLE ({', '.join(gallery.EXAMPLES)}) or --list")
+    try:
+        explain(args.example, args.out, args.format, args.max_rows)
+    except GraphvizUnavailableError as e:
+        print(f"chainrule explain: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
+        print(f"chainrule explain: example {args.example!r} is not available: {e}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m chainrule.cli.explain [args]``: parse ``argv`` and run.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit code.
+
+    Example:
+        >>> import io, contextlib
+        >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+        ...     code = main(["--list"])
+        >>> code, out.getvalue().split()[0]
+        (0, 'shop')
+    """
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

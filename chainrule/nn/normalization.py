@@ -1,0 +1,160 @@
+"""Batch normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``.
+
+In training mode (``model.train()``) a BatchNorm layer normalises with the batch's mean and
+(biased) variance per channel and updates its running averages (``running_mean``,
+``running_var`` with the unbiased variance, ``num_batches_tracked``); in evaluation mode
+(``model.eval()``) it normalises with the running averages and changes nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy
+
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from . import functional as F
+from .module import Module, Parameter, factory_dtype
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d and BatchNorm2d; they differ only in the input ranks allowed."""
+
+    _ranks: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, device: Any = None,
+                 dtype: Any = None, *, bias: bool = True) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or \
+                num_features < 1:
+            raise ValueError(f"{name}: num_features must be a positive int, got "
+                             f"{num_features!r}")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
+        if eps <= 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dtype = factory_dtype(device, dtype, name)
+        if affine:
+            self.weight = Parameter(xp.ones(num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(xp.zeros(num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(xp.array(0, dtype=numpy.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batch tracked."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def _check_input(self, input: Tensor) -> None:
+        name = type(self).__name__
+        if input.ndim not in self._ranks:
+            ranks = " or ".join(f"{r}D" for r in self._ranks)
+            raise ValueError(f"{name}: expected {ranks} input (got {input.ndim}D input, shape "
+                             f"{input.shape})")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name}({self.num_features}): expected input with "
+                             f"{self.num_features} channels in dimension 1, got "
+                             f"{input.shape[1]} (input shape {input.shape})")
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # a cumulative average over all batches seen
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch_stats = self.training or (self.running_mean is None
+                                            and self.running_var is None)
+        use_running = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if use_running else None,
+                            self.running_var if use_running else None, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over a (N, C) or (N, C, L) input, per feature C.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the batch's statistics over
+    N (and L) in training mode and the running averages in eval mode.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: running-average factor (``running = (1 - m) running + m batch``); None
+            for a cumulative average.
+        affine: learn ``weight`` (init 1) and ``bias`` (init 0).
+        track_running_stats: keep running averages; False normalises with batch statistics
+            in eval mode too.
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+        bias: with ``affine``, also learn ``bias`` (False: weight only).
+
+    Shape:
+        Input ``(N, C)`` or ``(N, C, L)``; output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> bn = cr.nn.BatchNorm1d(2)
+        >>> y = bn(cr.tensor([[1.0, 10.0], [3.0, 30.0]]))
+        >>> [round(v, 3) for v in y[:, 1].tolist()], bn.running_mean.tolist()
+        ([-1.0, 1.0], [0.20000000298023224, 2.0])
+    """
+
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over a (N, C, H, W) input, per channel C.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the batch's statistics over
+    (N, H, W) in training mode and the running averages in eval mode.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: running-average factor; None for a cumulative average.
+        affine: learn ``weight`` (init 1) and ``bias`` (init 0).
+        track_running_stats: keep running averages.
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+        bias: with ``affine``, also learn ``bias``.
+
+    Shape:
+        Input ``(N, C, H, W)``; output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> bn = cr.nn.BatchNorm2d(6)
+        >>> bn(cr.randn(4, 6, 5, 5)).shape
+        (4, 6, 5, 5)
+        >>> bn
+        BatchNorm2d(6, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+    """
+
+    _ranks = (4,)

@@ -1,0 +1,97 @@
+"""Pooling layers: ``MaxPool2d`` and ``AvgPool2d`` over (N, C, H, W) images."""
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from ..autograd.tensor import Tensor
+from . import functional as F
+from .module import Module
+
+IntOrPair = Union[int, tuple[int, int]]
+
+
+class MaxPool2d(Module):
+    """Maximum over each ``kernel_size`` window; the gradient goes to the arg-max of each
+    window (PyTorch's rule for ties: the first maximum in row-major order).
+
+    Args:
+        kernel_size: window size (KH, KW), or one int.
+        stride: window step (default: ``kernel_size``).
+        padding: implicit -inf padding on each side.
+        dilation: spacing between window elements.
+        return_indices: not supported (must be False).
+        ceil_mode: round the output size up instead of down.
+
+    Shape:
+        Input ``(N, C, H, W)``; output ``(N, C, OH, OW)`` with
+        ``OH = floor((H + 2*padding[0] - dilation[0]*(KH-1) - 1) / stride[0] + 1)`` (ceil in
+        ceil_mode), likewise OW.
+
+    Example:
+        >>> import chainrule as cr
+        >>> pool = cr.nn.MaxPool2d(2)
+        >>> pool(cr.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+        [[[[5.0, 7.0], [13.0, 15.0]]]]
+        >>> pool
+        MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+    """
+
+    def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
+                 padding: IntOrPair = 0, dilation: IntOrPair = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        if return_indices:
+            raise ValueError("MaxPool2d: return_indices=True is not supported")
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """Mean over each ``kernel_size`` window.
+
+    Args:
+        kernel_size: window size (KH, KW), or one int.
+        stride: window step (default: ``kernel_size``).
+        padding: implicit zero padding on each side.
+        ceil_mode: round the output size up instead of down.
+        count_include_pad: count the padding zeros in the divisor.
+
+    Shape:
+        Input ``(N, C, H, W)``; output ``(N, C, OH, OW)`` with
+        ``OH = floor((H + 2*padding[0] - KH) / stride[0] + 1)`` (ceil in ceil_mode), likewise
+        OW.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.AvgPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+        [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+
+    def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
+                 padding: IntOrPair = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -1,0 +1,275 @@
+"""Batch normalisation: the fused ``batch_norm`` and its twin ``batch_norm_composed``.
+
+Both follow ``torch.nn.functional.batch_norm`` on (N, C), (N, C, L), (N, C, H, W) or any
+(N, C, ...) input, statistics per channel C over every other axis:
+
+* training: normalise with the batch mean and the biased batch variance; update
+  ``running_mean``/``running_var`` in place (when given) with ``momentum`` and the *unbiased*
+  variance: ``running = (1 - momentum) * running + momentum * batch_stat``;
+* evaluation: normalise with the running statistics.
+
+``batch_norm`` is one Function: a NumPy forward and a hand-derived backward,
+
+    gx = weight * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)),
+    gweight = sum(gy * xhat), gbias = sum(gy)        (sums and means per channel),
+
+computed in NumPy for a first-order backward and written with differentiable ops when the
+graph is recorded (``create_graph=True``), so second derivatives work. ``batch_norm_composed``
+builds the same forward from primitives (mean, sub, mul, sqrt, div) and is what the tests
+compare the fused op against.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Optional
+
+import numpy
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad, state
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from .arithmetic import sqrt
+from .reduce import mean, sum
+
+
+def _as_tensor(x: Any, name: str) -> Optional[Tensor]:
+    if x is None or isinstance(x, Tensor):
+        return x
+    if isinstance(x, xp.ndarray):
+        return Tensor(x)
+    raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(x).__name__}")
+
+
+def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+           weight: Optional[Tensor], bias: Optional[Tensor], training: bool, momentum: Any,
+           eps: Any) -> None:
+    op = "batch_norm"
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
+                         f"got input of shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
+    C = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if t.shape != (C,):
+            raise ValueError(f"{op}: expected {name} of shape ({C},) (one per channel of input "
+                             f"shape {x.shape}), got {name} of shape {t.shape}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op}: expected a floating point {name}, got dtype {t.dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"{op}: input dtype ({x.dtype}) and {name} dtype ({t.dtype}) should "
+                            f"be the same")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{op}: running_mean and running_var must both be given or both be "
+                         f"None")
+    if not training and running_mean is None:
+        raise ValueError(f"{op}: running_mean and running_var must be defined in evaluation "
+                         f"mode (training=False)")
+    if training and x.data.size // max(C, 1) <= 1:
+        raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
+                         f"input of shape {x.shape}")
+    if not isinstance(momentum, numbers.Real) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"{op}: momentum and eps must be real numbers, got momentum="
+                        f"{momentum!r}, eps={eps!r}")
+    if eps <= 0:
+        raise ValueError(f"{op}: eps must be positive, got {eps!r}")
+
+
+def _update_running(running: Tensor, stat: Any, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * stat, in place (a buffer update)."""
+    r = running.data
+    r *= 1 - momentum
+    r += (momentum * stat).astype(r.dtype, copy=False)
+    running._version += 1
+
+
+def _channel_shape(x: Any) -> tuple[int, ...]:
+    """(1, C, 1, ...) to broadcast a per-channel vector against x."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _sum_channels(a3: Any) -> Any:
+    """(N, C, S) summed to (C,): the contiguous inner axis first (fast, pairwise)."""
+    return a3.sum(axis=2).sum(axis=0)
+
+
+def _dot_channels(a3: Any, b3: Any) -> Any:
+    """Per-channel sum of a3 * b3 for (N, C, S) arrays, without a temporary product."""
+    return xp.einsum("ncs,ncs->c", a3, b3)
+
+
+# ============================================================================ fused
+class BatchNorm(Function):
+    """y = (x - mean) * invstd * weight + bias; one node, hand-derived backward.
+
+    Training: mean/invstd from the batch (saved for backward). Evaluation: from the running
+    statistics, passed in as arrays (constants of the graph).
+    """
+
+    def __init__(self, training: bool, eps: float, momentum: float,
+                 running: Optional[tuple[Tensor, Tensor]]) -> None:
+        self.training, self.eps, self.momentum = training, eps, momentum
+        self.running = running  # (running_mean, running_var): updated (training) or read (eval)
+
+    def forward(self, x: Any, weight: Any, bias: Any) -> Any:
+        N, C = x.shape[:2]
+        x3 = x.reshape(N, C, -1)  # (N, C, S), S = product of the spatial sizes (1 for 2-D)
+        M = x3.shape[0] * x3.shape[2]
+        if self.training:
+            mean_ = _sum_channels(x3) / M
+            xc = x3 - mean_[:, None]
+            var = _dot_channels(xc, xc) / M  # biased: what normalises
+            invstd = 1 / xp.sqrt(var + self.eps)
+            if self.running is not None:
+                with no_grad():
+                    _update_running(self.running[0], mean_, self.momentum)
+                    _update_running(self.running[1], var * (M / (M - 1)), self.momentum)
+        else:
+            mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
+            invstd = (1 / xp.sqrt(self.running[1].data + self.eps)).astype(x.dtype, copy=False)
+            xc = x3 - mean_[:, None]
+        self.mean, self.invstd = mean_.astype(x.dtype, copy=False), invstd.astype(x.dtype,
+                                                                                  copy=False)
+        scale = self.invstd if weight is None else self.invstd * weight
+        y = xc
+        y *= scale[:, None]  # xc is a fresh array: scale and shift it in place
+        if bias is not None:
+            y += bias[:, None]
+        return y.reshape(x.shape)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, weight, bias = self.inputs
+        nx, nw, nb = self.needs_input_grad
+        if state.grad_enabled:  # recording (create_graph): the same formula, differentiably
+            return self._backward_graph(gy, x, weight, nx, nw, nb)
+        g = gy.data.astype(x.dtype, copy=False)
+        N, C = g.shape[:2]
+        g3 = g.reshape(N, C, -1)  # (N, C, S)
+        M = g3.shape[0] * g3.shape[2]
+        xc = x.data.reshape(N, C, -1) - self.mean[:, None]  # recomputed: x is held anyway
+        sum_g = _sum_channels(g3)
+        sum_gxc = _dot_channels(g3, xc)
+        gw = Tensor(sum_gxc * self.invstd) if nw else None  # sum(gy * xhat)
+        gb = Tensor(sum_g) if nb else None
+        gx = None
+        if nx:
+            a = self.invstd if weight is None else self.invstd * weight.data
+            if self.training:
+                # a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M), one fused pass per term
+                k = -a * self.invstd * self.invstd * sum_gxc / M
+                xc *= k[:, None]
+                xc += (-a * sum_g / M)[:, None]
+                gxa = g3 * a[:, None]
+                gxa += xc
+            else:
+                gxa = g3 * a[:, None]
+            gx = Tensor(gxa.reshape(x.shape))
+        return gx, gw, gb
+
+    def _backward_graph(self, gy: Tensor, x: Tensor, weight: Optional[Tensor], nx: bool,
+                        nw: bool, nb: bool) -> tuple:
+        axes = (0,) + tuple(range(2, x.ndim))
+        cshape = _channel_shape(x)
+        if self.training:
+            mu = mean(x, axes, keepdim=True)
+            xc = x - mu
+            invstd = 1 / sqrt(mean(xc * xc, axes, keepdim=True) + self.eps)
+        else:
+            xc = x - Tensor(self.mean.reshape(cshape))
+            invstd = Tensor(self.invstd.reshape(cshape))
+        xhat = xc * invstd
+        gx = None
+        if nx:
+            gyw = gy if weight is None else gy * weight.reshape(cshape)
+            if self.training:
+                gx = invstd * (gyw - mean(gyw, axes, keepdim=True)
+                               - xhat * mean(gyw * xhat, axes, keepdim=True))
+            else:
+                gx = gyw * invstd
+        return (gx, sum(gy * xhat, axes) if nw else None, sum(gy, axes) if nb else None)
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over the channel axis 1, as ``torch.nn.functional.batch_norm``.
+
+    Args:
+        input: (N, C), (N, C, L), (N, C, H, W) or any (N, C, ...).
+        running_mean: (C,) or None; updated in place when training.
+        running_var: (C,) or None; updated in place (unbiased batch variance) when training.
+        weight: optional (C,) scale (gamma).
+        bias: optional (C,) shift (beta).
+        training: use batch statistics (and update the running ones); else the running ones.
+        momentum: weight of the batch statistic in the running update.
+        eps: added to the variance before the square root.
+
+    Shape:
+        output: same shape as input.
+
+    Raises:
+        ValueError: wrong shapes, one value per channel in training, eval without running
+            statistics.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 10.0], [3.0, 30.0]])  # (N=2, C=2)
+        >>> rm, rv = cr.zeros(2), cr.ones(2)
+        >>> y = batch_norm(x, rm, rv, training=True)
+        >>> [[round(v, 4) for v in row] for row in y.tolist()]
+        [[-1.0, -1.0], [1.0, 1.0]]
+        >>> [round(v, 4) for v in rm.tolist()], [round(v, 4) for v in rv.tolist()]
+        ([0.2, 2.0], [1.1, 20.9])
+    """
+    x = _as_tensor(input, "input")
+    rm, rv = _as_tensor(running_mean, "running_mean"), _as_tensor(running_var, "running_var")
+    weight, bias = _as_tensor(weight, "weight"), _as_tensor(bias, "bias")
+    _check(x, rm, rv, weight, bias, training, momentum, eps)
+    running = None if rm is None else (rm, rv)
+    return BatchNorm(bool(training), float(eps), float(momentum), running)(x, weight, bias)
+
+
+def batch_norm_composed(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+                        bias: Any = None, training: bool = False, momentum: float = 0.1,
+                        eps: float = 1e-5) -> Tensor:
+    """The reference twin of :func:`batch_norm`, composed of primitive differentiable ops.
+
+    Same arguments and running-statistics update; slower (one node per primitive).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.randn(4, 3, 2, 2)
+        >>> a = batch_norm_composed(x, None, None, training=True)
+        >>> bool(cr.allclose(a, batch_norm(x, None, None, training=True), atol=1e-5))
+        True
+    """
+    x = _as_tensor(input, "input")
+    rm, rv = _as_tensor(running_mean, "running_mean"), _as_tensor(running_var, "running_var")
+    weight, bias = _as_tensor(weight, "weight"), _as_tensor(bias, "bias")
+    _check(x, rm, rv, weight, bias, training, momentum, eps)
+    axes = (0,) + tuple(range(2, x.ndim))
+    cshape = _channel_shape(x)
+    if training:
+        mu = mean(x, axes, keepdim=True)
+        xc = x - mu
+        var = mean(xc * xc, axes, keepdim=True)  # biased
+        if rm is not None:
+            M = x.data.size // x.shape[1]
+            with no_grad():
+                _update_running(rm, mu.data.reshape(-1), momentum)
+                _update_running(rv, var.data.reshape(-1) * (M / (M - 1)), momentum)
+        y = xc / sqrt(var + eps)
+    else:
+        mu = Tensor(rm.data.astype(x.dtype, copy=False).reshape(cshape))
+        var = Tensor(rv.data.astype(x.dtype, copy=False).reshape(cshape))
+        y = (x - mu) / sqrt(var + eps)
+    if weight is not None:
+        y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y

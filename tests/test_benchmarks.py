@@ -1,0 +1,188 @@
+"""The benchmark harness runs every case once at tiny sizes and writes well-formed tables.
+
+No timing is asserted here: speed claims live in ``python -m benchmarks``, not in tests.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the benchmarks folder is not installed with chainrule
+    sys.path.insert(0, str(REPO))
+
+import chainrule as cr  # noqa: E402
+from benchmarks import cases as bc  # noqa: E402
+from benchmarks import harness as bh  # noqa: E402
+
+TINY = bh.Options(repeats=1, warmup=0, tiny=True, memory=False)
+
+
+@pytest.fixture(scope="module")
+def suite() -> bh.SuiteResult:
+    return bh.run_suite(TINY)
+
+
+def _dataset_missing(result: bh.CaseResult) -> bool:
+    return result.case.key == "epoch" and result.error is not None \
+        and "NotFound" in result.error
+
+
+def test_every_case_runs_once_in_every_variant(suite: bh.SuiteResult) -> None:
+    assert [r.case.key for r in suite.results] == [c.key for c in bc.CASES]
+    for r in suite.results:
+        if _dataset_missing(r):
+            continue
+        assert r.error is None, f"{r.case.key}: {r.error}"
+        assert [v.label for v in r.variants] == [v.label for v in r.case.variants]
+        for v in r.variants:
+            assert len(v.timing.samples) == 1 and v.timing.samples[0] > 0
+            assert set(v.timing.phases) == set(r.case.phases)
+        assert math.isfinite(r.ratio()) and r.ratio() > 0
+        if r.case.target is not None:
+            assert r.passed in (True, False)
+
+
+def _check_table(block: str, header: tuple[str, ...]) -> int:
+    lines = [ln for ln in block.splitlines() if ln.startswith("|")]
+    assert lines[0] == "| " + " | ".join(header) + " |"
+    assert set(lines[1]) <= {"|", "-"}
+    for ln in lines:
+        assert ln.count("|") == len(header) + 1, ln
+    return len(lines) - 2
+
+
+def test_markdown_tables_are_well_formed(suite: bh.SuiteResult) -> None:
+    md = bh.render_markdown(suite)
+    main, _, rest = md.partition("\n\n## ")
+    main_table = main[main.index("| case"):]
+    expected = sum(1 + len(c.phases) for c in bc.CASES if c.table == "main")
+    assert _check_table(main_table, bh.MAIN_HEADER) == expected
+    impl = rest[rest.index("| kernel"):rest.index("\n\n")]
+    assert _check_table(impl, bh.IMPL_HEADER) == 4  # naive, im2col, fast, PyTorch
+    for word in ("## Missed targets", "## Notes", "load average", "threads:"):
+        assert word in md
+    assert "PASS" in md or "FAIL" in md
+
+
+def test_results_are_written_as_json_and_markdown(suite: bh.SuiteResult,
+                                                  tmp_path: Path) -> None:
+    json_path, md_path = bh.write_results(suite, tmp_path)
+    data = json.loads(json_path.read_text())
+    assert md_path.read_text() == bh.render_markdown(suite)
+    assert {"meta", "results", "notes", "misses"} <= set(data)
+    assert data["meta"]["threads"]["threads"] >= 1
+    row = next(r for r in data["results"] if r["key"] == "conv1")
+    assert {"ratio", "target", "pass", "variants", "mem_ratio"} <= set(row)
+    assert [v["label"] for v in row["variants"]] == ["chainrule", "PyTorch"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.json", "latest.md"]
+
+
+def test_grad_runner_computes_every_gradient_and_reset_clears_them() -> None:
+    for name in bh.FRAMEWORKS:
+        runner = bc.setup_conv(bh.Framework(name), bh.Settings(tiny=True), name="t", n=2,
+                               c=3, h=8, oc=4, k=3, pad=1)
+        runner.step()
+        for t in runner.inputs:
+            assert t.grad is not None and tuple(t.grad.shape) == tuple(t.shape)
+            assert str(t.grad.dtype).endswith("float32")
+        runner.reset()
+        assert all(t.grad is None for t in runner.inputs)
+
+
+def test_memory_is_measured_in_a_fresh_process_per_framework() -> None:
+    case = next(c for c in bc.CASES if c.key == "maxpool")
+    for variant in case.variants:
+        mem = bh.measure_memory(case, variant, bh.Settings(tiny=True), threads=1)
+        assert mem.error is None, mem.error
+        assert mem.rss_peak is not None and mem.rss_peak >= 0
+        assert mem.alloc_peak is not None and mem.alloc_peak > 0
+        assert mem.alloc_method
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mlp"])
+def test_pytorch_mirrors_match_chainrules_models(name: str) -> None:
+    ours = bc.build_model(bh.Framework("chainrule"), name)
+    theirs = bc.build_model(bh.Framework("torch"), name)
+    generic = {"lenet5": bc.lenet5, "mlp": bc.mlp}[name](cr)
+    shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in generic.state_dict().items()} == shapes
+    assert {k: tuple(v.shape) for k, v in theirs.state_dict().items()
+            if k in shapes} == shapes
+    ours.eval()
+    theirs.eval()
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    if name == "mlp":
+        x = x.reshape(3, 784)
+    with cr.no_grad(), torch.no_grad():
+        a = ours(cr.from_numpy(x)).numpy()
+        b = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_select_cases_by_key_and_group() -> None:
+    assert [c.key for c in bh.select_cases("conv1,pool")] == ["conv1", "maxpool"]
+    assert {c.key for c in bh.select_cases("conv")} == {"conv1", "conv2", "conv3", "conv3x3",
+                                                      "impls"}
+    assert len(bh.select_cases(None)) == len(bc.CASES)
+    with pytest.raises(ValueError, match="unknown case.*nope"):
+        bh.select_cases("conv1,nope")
+
+
+def test_ratio_verdicts_and_misses() -> None:
+    case = bh.Case(key="k", groups=(), title="k", setup=lambda fw, s: bh.Runner(),
+                   target=1.5, memory=True, mem_target=1.5)
+    result = bh.CaseResult(case, units=1, variants=[
+        bh.VariantResult("chainrule", "chainrule", bh.Timing([3.0, 2.0, 4.0]),
+                         bh.MemoryResult(rss_peak=100)),
+        bh.VariantResult("PyTorch", "torch", bh.Timing([1.0, 1.0, 1.0]),
+                         bh.MemoryResult(rss_peak=100))])
+    assert result.ratio() == 3.0 and result.passed is False
+    assert result.mem_ratio() == 1.0 and result.mem_passed is True
+    assert bh.misses([result]) == ["k: 3.00x vs target 1.5x (2.00x over)"]
+    assert bh.iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == 2.0
+
+
+def test_command_line_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0", "--no-memory",
+            "--out", str(tmp_path)]
+    assert bh.main(argv) == 0
+    assert "1,000-op chain" in capsys.readouterr().out
+    assert (tmp_path / "latest.json").is_file() and (tmp_path / "latest.md").is_file()
+    assert bh.main(["--cases", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_chainrule_bench_delegates_to_the_suite(tmp_path: Path) -> None:
+    from chainrule.cli.main import main
+
+    argv = ["bench", "--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0",
+            "--no-memory", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "latest.json").read_text())["results"][0]["key"] == "chain"
+
+
+def test_chainrule_bench_without_a_checkout_explains(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    from chainrule.cli import bench
+    from chainrule.cli.main import main
+
+    monkeypatch.setattr(bench, "_candidates", lambda: [tmp_path])
+    assert main(["bench"]) == 1
+    assert "source checkout" in capsys.readouterr().err
+
+
+def test_importing_chainrule_does_not_import_the_suite() -> None:
+    code = ("import sys, chainrule, chainrule.cli.main, chainrule.cli.bench; "
+            "assert 'benchmarks' not in sys.modules, 'imported'; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(REPO / "tests"),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,58 @@
+"""nn.functional: every documented name exists, core ops are re-exported (not copied), and
+the forms defined here (linear, dropout, relu, leaky_relu, softmax, log_softmax, pad,
+flatten) match torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import ops
+from chainrule.testing import assert_parity
+
+NAMES = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout", "relu",
+         "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
+         "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+         "cross_entropy", "nll_loss"]
+
+
+def test_every_functional_form_exists_with_torchs_name():
+    assert sorted(F.__all__) == sorted(NAMES)
+    for name in NAMES:
+        assert callable(getattr(F, name))
+        assert name == "flatten" or hasattr(torch.nn.functional, name)
+
+
+def test_core_ops_are_reexported_not_duplicated():
+    from chainrule.ops import conv, loss, norm, pool
+
+    assert F.conv2d is conv.conv2d and F.max_pool2d is pool.max_pool2d
+    assert F.avg_pool2d is pool.avg_pool2d and F.batch_norm is norm.batch_norm
+    assert F.cross_entropy is loss.cross_entropy and F.nll_loss is loss.nll_loss
+    assert F.sigmoid is ops.sigmoid and F.tanh is ops.tanh
+    assert F.pad is ops.pad and F.flatten is ops.flatten
+
+
+@pytest.mark.parametrize("name, kwargs", [("relu", {}), ("leaky_relu", {"negative_slope": 0.3}),
+                                          ("softmax", {"dim": 0}),
+                                          ("log_softmax", {"dim": -1})])
+def test_activation_forms_match_torch(name, kwargs):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    assert_parity(lambda lib, a: getattr(lib.nn.functional, name)(a, **kwargs), x)
+
+
+def test_pad_and_flatten_match_torch():
+    x = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    assert_parity(lambda lib, a: lib.nn.functional.pad(a, (1, 2, 0, 1), value=0.5), x)
+    assert_parity(lambda lib, a: lib.flatten(a, 1), x)
+    assert F.flatten(cr.tensor(x), 1).shape == (2, 12)
+
+
+def test_dropout_functional_respects_training_flag():
+    x = cr.ones(4)
+    assert F.dropout(x, 0.5, training=False) is x
+    cr.manual_seed(0)
+    y = F.dropout(x, 0.5)
+    assert set(y.tolist()) <= {0.0, 2.0}

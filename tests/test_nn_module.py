@@ -1,0 +1,279 @@
+"""Module, Parameter and the containers: registration order, traversal, modes, state_dict
+(round trip, validate-then-copy errors), repr against PyTorch's, hooks and dtype casts."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import nn
+
+
+@pytest.fixture(autouse=True)
+def seed() -> None:
+    cr.manual_seed(0)
+    torch.manual_seed(0)
+
+
+def build(lib):
+    """The same small CNN in chainrule and in torch."""
+    m = lib.nn
+
+    class LeNet5(m.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = m.Conv2d(1, 6, kernel_size=5, padding=2)
+            self.bn1 = m.BatchNorm2d(6)
+            self.pool = m.MaxPool2d(2)
+            self.head = m.Sequential(m.Flatten(), m.Linear(6 * 14 * 14, 10), m.ReLU(),
+                                     m.Dropout(0.25))
+
+        def forward(self, x):
+            return self.head(self.pool(self.bn1(self.conv1(x))))
+
+    return LeNet5()
+
+
+def test_names_order_and_traversal_match_torch():
+    ours, theirs = build(cr), build(torch)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in ours.named_children()] == ["conv1", "bn1", "pool", "head"]
+    assert len(list(ours.children())) == 4 and len(list(ours.modules())) == 9
+    assert all(isinstance(p, nn.Parameter) and p.is_leaf for p in ours.parameters())
+    assert sum(p.numel() for p in ours.parameters()) == \
+        sum(p.numel() for p in theirs.parameters())
+
+
+def test_repr_matches_torch():
+    assert repr(build(cr)) == repr(build(torch))
+
+
+def test_parameter_is_a_leaf_tensor_sharing_data():
+    data = cr.zeros(3)
+    p = nn.Parameter(data)
+    assert p.requires_grad and p.is_leaf and p.data is data.data
+    assert not nn.Parameter(data, requires_grad=False).requires_grad
+    assert repr(p).startswith("Parameter containing:\ntensor([0., 0., 0.]")
+    (p * 2).sum().backward()
+    assert p.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_assignment_rules():
+    m = nn.Module()
+    m.w = nn.Parameter(cr.ones(2))
+    m.plain = cr.ones(2)  # a plain tensor attribute is not registered
+    m.register_buffer("stat", cr.zeros(2))
+    m.register_buffer("scratch", cr.zeros(1), persistent=False)
+    assert list(m.state_dict()) == ["w", "stat"]
+    assert [n for n, _ in m.named_buffers()] == ["stat", "scratch"]
+    m.stat = cr.ones(2)  # reassigning a buffer keeps it a buffer
+    assert m.state_dict()["stat"].tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'w'"):
+        m.w = cr.ones(2)
+    with pytest.raises(KeyError, match="attribute 'plain' already exists"):
+        m.register_buffer("plain", cr.zeros(1))
+    with pytest.raises(KeyError, match="contain"):
+        m.register_parameter("a.b", None)
+    with pytest.raises(ValueError, match="Cannot assign non-leaf Tensor"):
+        m.register_parameter("v", _non_leaf_parameter())
+    del m.w
+    assert list(m.state_dict()) == ["stat"]
+    with pytest.raises(AttributeError, match="'Module' object has no attribute 'w'"):
+        m.w
+
+
+def _non_leaf_parameter() -> nn.Parameter:
+    p = nn.Parameter(cr.ones(1))
+    p.grad_fn = object()  # pretend it came out of an op
+    return p
+
+
+def test_module_needs_init_and_forward():
+    class Bad(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(cr.ones(1))
+
+    with pytest.raises(AttributeError, match=r"before Module.__init__\(\) call"):
+        Bad()
+    with pytest.raises(NotImplementedError, match='missing the required "forward"'):
+        nn.Module()(cr.ones(1))
+
+
+def test_train_eval_and_mode_contexts():
+    model = build(cr)
+    assert model.training and model.head[3].training
+    assert model.eval() is model
+    assert not any(m.training for m in model.modules())
+    model.train()
+    model.bn1.eval()
+    with nn.eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert model.training and not model.bn1.training  # each submodule's flag restored
+    with pytest.raises(RuntimeError, match="boom"):
+        with nn.train_mode(model):
+            assert model.bn1.training
+            raise RuntimeError("boom")
+    assert not model.bn1.training
+    with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+        model.train("yes")
+
+
+def test_zero_grad_requires_grad_and_apply():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    model(cr.ones(4, 3)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    model[0].requires_grad_(False)
+    model(cr.ones(4, 3)).sum().backward()
+    assert model[0].weight.grad is None and model[1].weight.grad is not None
+    visited = []
+    assert model.apply(lambda m: visited.append(type(m).__name__)) is model
+    assert visited == ["Linear", "Linear", "Sequential"]
+
+
+def test_shared_parameters_are_listed_once():
+    fc = nn.Linear(2, 2)
+    model = nn.Sequential(fc, fc)
+    assert len(list(model.parameters())) == 2
+    assert len(list(model.named_modules())) == 2
+
+
+def test_state_dict_round_trip_and_sharing():
+    a, b = build(cr), build(cr)
+    x = cr.randn(2, 1, 28, 28)
+    a.eval(), b.eval()
+    assert not np.allclose(a(x).data, b(x).data)
+    assert b.load_state_dict(a.state_dict()) == ([], [])
+    np.testing.assert_array_equal(a(x).data, b(x).data)
+    sd = a.state_dict()
+    assert not sd["conv1.weight"].requires_grad
+    assert sd["conv1.weight"].data is a.conv1.weight.data  # shares memory, like torch
+    assert sd["bn1.num_batches_tracked"].dtype == np.int64
+
+
+def test_load_state_dict_lists_every_problem_and_leaves_model_untouched():
+    class LeNet5(nn.Module):
+        def __init__(self, k):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 6, k)
+            self.fc = nn.Linear(4, 2)
+
+    model = LeNet5(3)
+    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    sd = {k: v for k, v in LeNet5(5).state_dict().items() if k != "fc.bias"}
+    sd["fc.weight"] = cr.ones(2, 4)
+    sd["extra"] = cr.zeros(1)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(sd)
+    msg = str(info.value)
+    assert msg.startswith("Error(s) in loading state_dict for LeNet5:")
+    assert 'Unexpected key(s) in state_dict: "extra".' in msg
+    assert 'Missing key(s) in state_dict: "fc.bias".' in msg
+    assert ("size mismatch for conv1.weight: copying a param with shape (6, 1, 5, 5) from "
+            "checkpoint, the shape in current model is (6, 1, 3, 3).") in msg
+    for k, v in model.state_dict().items():  # nothing was copied, not even fc.weight
+        np.testing.assert_array_equal(v.data, before[k])
+    with pytest.raises(RuntimeError, match="size mismatch for conv1.weight"):
+        model.load_state_dict(sd, strict=False)  # shapes are checked even when not strict
+
+
+def test_load_state_dict_non_strict_returns_keys_and_accepts_arrays():
+    model = nn.Linear(2, 1)
+    result = model.load_state_dict({"weight": np.array([[1.0, 2.0]]), "junk": np.zeros(1)},
+                                   strict=False)
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["junk"]
+    assert model.weight.tolist() == [[1.0, 2.0]] and model.weight.dtype == np.float32
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
+        model.load_state_dict([("weight", 1)])
+
+
+def test_loading_torch_weights_gives_torch_outputs():
+    ours, theirs = build(cr), build(torch)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    ours.eval(), theirs.eval()
+    x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(ours(cr.tensor(x)).data,
+                               theirs(torch.tensor(x)).detach().numpy(), atol=1e-5)
+
+
+def test_sequential_and_module_list():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert len(seq) == 3 and isinstance(seq[-1], nn.Linear)
+    assert isinstance(seq[:2], nn.Sequential) and len(seq[:2]) == 2
+    seq.append(nn.Sigmoid())
+    y = seq(cr.ones(4, 2))
+    assert y.shape == (4, 1) and ((y.data > 0) & (y.data < 1)).all()
+    named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.Tanh())]))
+    assert list(named.state_dict()) == ["fc.weight", "fc.bias"]
+    with pytest.raises(IndexError, match="index 5 is out of range for Sequential of length 2"):
+        named[5]
+    layers = nn.ModuleList([nn.Linear(1, 1)])
+    layers.append(nn.Linear(1, 2)).extend([nn.Linear(2, 3)])
+    layers.insert(0, nn.Identity())
+    assert [type(m).__name__ for m in layers] == ["Identity", "Linear", "Linear", "Linear"]
+    assert list(layers.state_dict())[:2] == ["1.weight", "1.bias"]
+    del layers[0]
+    assert len(layers) == 3 and list(layers.state_dict())[0] == "0.weight"
+    x = cr.ones(2)
+    assert nn.Identity(3, foo=1)(x) is x
+
+
+def test_forward_hooks():
+    fc = nn.Linear(2, 2)
+    seen = []
+    h1 = fc.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
+    h2 = fc.register_forward_hook(lambda m, args, out: out * 0)
+    assert not fc(cr.ones(3, 2)).data.any() and seen == [(3, 2)]
+    h1.remove(), h2.remove()
+    fc(cr.ones(1, 2))
+    assert seen == [(3, 2)]
+
+
+def test_to_double_keeps_parameter_identity():
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    params = list(model.parameters())
+    model.double()
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+    assert all(p.dtype == np.float64 for p in params)
+    assert model[1].running_mean.dtype == np.float64
+    assert model[1].num_batches_tracked.dtype == np.int64
+    assert model.float()[0].weight.dtype == np.float32
+    with pytest.raises(TypeError, match="only accepts floating point dtypes"):
+        model.to(cr.int64)
+
+
+# ============================================================================ shared helper
+def module_parity(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, train: bool = True,
+                  atol: float = 1e-5, steps: int = 1) -> None:
+    """Copy torch's weights and buffers into ``ours``, then for ``steps`` forward/backward
+    passes (in train or eval mode) compare the output, the input gradient, every parameter
+    gradient and every buffer with torch's (used by the per-layer test modules)."""
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    ours.train(train), theirs.train(train)
+    r = np.random.default_rng(7)
+    for _ in range(steps):
+        xo = cr.tensor(x, requires_grad=True)
+        xt = torch.tensor(x, requires_grad=True)
+        yo, yt = ours(xo), theirs(xt)
+        np.testing.assert_allclose(yo.data, yt.detach().numpy(), atol=atol, rtol=1e-4)
+        v = r.standard_normal(yo.shape).astype(x.dtype)
+        ours.zero_grad(), theirs.zero_grad()
+        yo.backward(cr.tensor(v))
+        yt.backward(torch.tensor(v))
+        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), atol=atol, rtol=1e-4)
+        for (name, p), (tname, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+            assert name == tname
+            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=atol, rtol=1e-4,
+                                       err_msg=name)
+        for (name, b), (tname, c) in zip(ours.named_buffers(), theirs.named_buffers()):
+            assert name == tname and b.dtype == c.numpy().dtype
+            np.testing.assert_allclose(b.data, c.numpy(), atol=atol, rtol=1e-4, err_msg=name)

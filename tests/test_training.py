@@ -1,0 +1,228 @@
+"""The training floor: metrics, one epoch with the NaN guard, evaluation, training checkpoints."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.data import DataLoader, TensorDataset
+from chainrule.io import CheckpointError, load_checkpoint, save_checkpoint
+from chainrule.models import MLP, LeNet5
+from chainrule.training import (NonFiniteLossError, accuracy, confusion_matrix, evaluate,
+                                model_from_checkpoint, per_class_accuracy, predict_proba,
+                                read_metrics_csv, read_training_checkpoint,
+                                restore_training_state, save_training_checkpoint,
+                                train_one_epoch, write_metrics_csv)
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    cr.manual_seed(0)
+
+
+def toy_loader(n=96, seed=0, shuffle=True, loader_seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + 2 * (x[:, 2] > 0)
+    return DataLoader(TensorDataset(x, y), batch_size=16, shuffle=shuffle, seed=loader_seed)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+def test_confusion_matrix_and_accuracies():
+    cm = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 4)
+    assert cm.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    assert cm.dtype == np.int64
+    assert accuracy(cm) == pytest.approx(4 / 6)
+    assert per_class_accuracy(cm) == [0.5, 1.0, pytest.approx(2 / 3), None]
+    assert accuracy(np.zeros((2, 2))) == 0.0
+
+
+@pytest.mark.parametrize("t,p,match", [([0, 1], [0], "2 targets but 1 predictions"),
+                                       ([0, 3], [0, 1], r"targets must be in \[0, 3\)"),
+                                       ([0, 1], [-1, 1], "predictions must be")])
+def test_confusion_matrix_errors(t, p, match):
+    with pytest.raises(ValueError, match=match):
+        confusion_matrix(t, p, 3)
+
+
+def test_metrics_csv_roundtrip_exact_and_atomic(tmp_path):
+    rows = [{"epoch": 1, "train_loss": 0.1 + 0.2, "train_acc": 0.5, "test_loss": 1 / 3,
+             "test_acc": 0.25, "seconds": 1.5, "images_per_second": 100.0},
+            {"epoch": 2, "train_loss": 0.2, "train_acc": 0.75}]
+    path = tmp_path / "metrics.csv"
+    write_metrics_csv(rows, path)
+    back = read_metrics_csv(path)
+    assert back[0] == rows[0]  # floats written with repr: exact
+    assert back[1]["test_loss"] is None
+    write_metrics_csv(rows[:1], path)  # rewrite replaces
+    assert len(read_metrics_csv(path)) == 1
+    assert os.listdir(tmp_path) == ["metrics.csv"]  # no temporary file left behind
+
+
+# -- the loop --------------------------------------------------------------------------------
+
+def test_train_one_epoch_learns_and_reports():
+    model = MLP((4, 32, 4), activation="tanh")
+    opt = cr.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+    loss_fn = cr.nn.CrossEntropyLoss()
+    loader = toy_loader()
+    first = train_one_epoch(model, loader, loss_fn, opt, epoch=1, progress=False)
+    for e in range(2, 6):
+        last = train_one_epoch(model, loader, loss_fn, opt, epoch=e, progress=False)
+    assert first.images == last.images == 96
+    assert last.loss < first.loss and last.accuracy > first.accuracy
+    assert first.seconds > 0 and first.images_per_second > 0
+    ev = evaluate(model, toy_loader(shuffle=False), loss_fn)
+    assert ev.images == 96 and ev.confusion.sum() == 96 and ev.accuracy > 0.7
+    assert ev.loss == pytest.approx(last.loss, rel=0.5)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+
+
+def test_progress_bar_runs(capsys):
+    model = MLP((4, 8, 4))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    train_one_epoch(model, toy_loader(), cr.nn.CrossEntropyLoss(), opt, epoch=2, epochs=3,
+                    progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 2/3" in err
+
+
+def test_nan_loss_stops_before_the_step_and_names_epoch_and_step():
+    model = MLP((4, 8, 4))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    real = cr.nn.CrossEntropyLoss()
+    calls = []
+
+    def poisoned(logits, y):
+        calls.append(1)
+        loss = real(logits, y)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    steps = []
+    original_step = opt.step
+
+    def counting_step():
+        steps.append(1)
+        original_step()
+
+    opt.step = counting_step
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at epoch 4, step 3/6") as info:
+        train_one_epoch(model, toy_loader(), poisoned, opt, epoch=4, progress=False)
+    assert (info.value.epoch, info.value.step, info.value.steps) == (4, 3, 6)
+    assert len(steps) == 2  # no optimizer step on the NaN batch
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+
+
+def test_huge_learning_rate_is_caught():
+    model = MLP((4, 64, 4))
+    opt = cr.optim.SGD(model.parameters(), lr=1e38)
+    with pytest.raises(NonFiniteLossError, match="at epoch 1"):
+        for e in (1, 2, 3):  # overflows within a few steps; NumPy warnings are silenced
+            train_one_epoch(model, toy_loader(), cr.nn.CrossEntropyLoss(), opt, epoch=e,
+                            progress=False)
+
+
+def test_evaluate_and_predict_restore_mode():
+    model = LeNet5()
+    model.train()
+    loader = DataLoader(TensorDataset(np.zeros((3, 1, 28, 28), np.float32), np.array([0, 1, 2])),
+                        batch_size=2)
+    ev = evaluate(model, loader, num_classes=10)
+    assert ev.loss is None and ev.confusion.shape == (10, 10) and ev.images == 3
+    p = predict_proba(model, cr.zeros(2, 1, 28, 28))
+    assert p.shape == (2, 10) and p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+    assert model.training
+
+
+# -- training checkpoints --------------------------------------------------------------------
+
+def _setup():
+    cr.manual_seed(3)
+    model = MLP((4, 8, 4))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loader = toy_loader()
+    train_one_epoch(model, loader, cr.nn.CrossEntropyLoss(), opt, progress=False)
+    return model, opt, loader
+
+
+def _save(path, model, opt, loader, **kw):
+    args = dict(model=model, optimizer=opt, loader=loader, model_name="mlp",
+                model_config={"sizes": [4, 8, 4], "activation": "relu"},
+                data={"name": "toy"}, train={"lr": 0.1}, epoch=1, metrics=[{"epoch": 1}])
+    args.update(kw)
+    return save_training_checkpoint(path, **args)
+
+
+def test_training_checkpoint_roundtrip(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    rng_after_save = cr.get_rng_state()
+    state, meta = read_training_checkpoint(tmp_path / "ck")
+    assert meta["epoch"] == 1 and meta["model"] == "mlp" and meta["kind"] == "chainrule.train"
+    clone = model_from_checkpoint(state, meta)
+    for (n, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
+        assert np.array_equal(a.data, b.data), n
+    opt2 = cr.optim.SGD(clone.parameters(), lr=0.1, momentum=0.9)
+    loader2 = toy_loader(loader_seed=5)  # the restored state replaces its generator
+    cr.manual_seed(99)
+    restore_training_state(meta, model=clone, optimizer=opt2, loader=loader2)
+    assert cr.get_rng_state() == rng_after_save
+    # the next epoch is identical on the original and the restored copies
+    loss_fn = cr.nn.CrossEntropyLoss()
+    cr.set_rng_state(rng_after_save)
+    train_one_epoch(model, loader, loss_fn, opt, progress=False)
+    cr.set_rng_state(rng_after_save)
+    train_one_epoch(clone, loader2, loss_fn, opt2, progress=False)
+    for (n, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
+        assert np.array_equal(a.data, b.data), n
+
+
+def test_not_a_training_checkpoint(tmp_path):
+    save_checkpoint(tmp_path / "plain", {"w": np.zeros(2, np.float32)}, {"epoch": 1})
+    with pytest.raises(CheckpointError, match="not a training checkpoint"):
+        read_training_checkpoint(tmp_path / "plain")
+
+
+def test_shape_mismatch_leaves_model_untouched(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader,
+          model_config={"sizes": [4, 9, 4], "activation": "relu"})
+    state, meta = read_training_checkpoint(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match=r"fc1.weight: checkpoint shape \(8, 4\) vs model "
+                                              r"shape \(9, 4\)"):
+        model_from_checkpoint(state, meta)
+
+
+def test_unknown_model_in_meta(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader, model_name="resnet")
+    state, meta = read_training_checkpoint(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="unknown model 'resnet'"):
+        model_from_checkpoint(state, meta)
+
+
+def test_optimizer_buffer_of_wrong_shape_is_refused(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    state, meta = read_training_checkpoint(tmp_path / "ck")
+    meta["optimizer"]["state"][0]["momentum_buffer"] = np.zeros((3, 3), np.float32)
+    fresh = MLP((4, 8, 4))
+    with pytest.raises(CheckpointError, match=r"'momentum_buffer' has shape \(3, 3\)"):
+        restore_training_state(meta, model=fresh,
+                               optimizer=cr.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9))
+
+
+def test_nan_weights_are_never_saved(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    good = (tmp_path / "ck.safetensors").read_bytes()
+    with cr.no_grad():
+        model.fc1.weight.data[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        _save(tmp_path / "ck", model, opt, loader, epoch=2)
+    assert (tmp_path / "ck.safetensors").read_bytes() == good
+    assert load_checkpoint(tmp_path / "ck")[1]["epoch"] == 1
