@@ -1,4 +1,5 @@
 """``python -m chainrule``: the command line (see ``chainrule --help``)."""
 from .cli.main import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

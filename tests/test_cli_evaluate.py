@@ -90,7 +90,9 @@ def test_predict_shows_labels_top3_and_ascii(copy_run, capsys):
     probs = [float(p.rstrip("%,")) for p in top.split() if p.endswith(("%", "%,"))]
     assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 100.01
     art = out.split("\n\n")[0].splitlines()[2:]
-    assert len(art) == 28 and any("@" in l for l in art)  # the bright band of class 0
+    assert len(art) == 30 and art[0] == art[-1] == "+" + "-" * 56 + "+"
+    assert all(len(line) == 58 and line[0] == line[-1] == "|" for line in art[1:-1])
+    assert "@" * 40 in art[3]  # the bright band of class 0, rows 2..5, columns 4..23
 
 
 def test_predict_index_out_of_range_exits_2(copy_run, capsys):

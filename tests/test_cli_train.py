@@ -123,8 +123,8 @@ def test_resume_after_a_kill_is_bit_identical(data_dir, tmp_path, capsys, monkey
     assert train(data_dir, part, "--epochs", 2, "--limit-train", 96) == 130
     assert "interrupted during epoch 2" in capsys.readouterr().err
     monkeypatch.setattr(LeNet5, "forward", real_forward)
-    assert main(["train", "--data", str(data_dir), "--out", str(part), "--resume",
-                 "--no-progress"]) == 0
+    # no --data: the resumed run reads the folder the run was started with
+    assert main(["train", "--out", str(part), "--resume", "--no-progress"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
     assert (full / "checkpoint.safetensors").read_bytes() == \
         (part / "checkpoint.safetensors").read_bytes()
@@ -178,6 +178,18 @@ def test_resume_from_corrupt_checkpoint(data_dir, tmp_path, capsys):
     assert train(data_dir, out, "--epochs", 2, "--resume") == 1
     err = capsys.readouterr().err
     assert "cannot resume" in err and "Traceback" not in err
+
+
+def test_resume_with_a_tampered_recipe_exits_1(data_dir, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert train(data_dir, out, "--limit-train", 64) == 0
+    doc = json.loads((out / "checkpoint.json").read_text())
+    doc["meta"]["train"]["lr"] = "fast"
+    (out / "checkpoint.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "training recipe is invalid" in err and "Traceback" not in err
 
 
 def test_existing_run_needs_resume_or_overwrite(data_dir, tmp_path, capsys):

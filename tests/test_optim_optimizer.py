@@ -132,6 +132,7 @@ def test_zero_grad_and_skipping_params_without_grad():
     (a * a).sum().backward()
     opt.step()
     assert a.tolist() == [0.0, 0.0] and b.tolist() == [1.0, 1.0]  # b had no gradient
+    assert opt.state_dict()["state"] == {}  # plain SGD keeps no state, as torch
     opt.zero_grad(set_to_none=False)
     assert a.grad.tolist() == [0.0, 0.0]
     opt.zero_grad()
@@ -174,8 +175,19 @@ def test_updates_stay_float32_in_place(cls):
         w.grad = cr.randn(5)
         opt.step()
     assert w.data is data and w.dtype == np.float32
-    for v in opt.state[w].values():
+    for v in opt.state.get(w, {}).values():
         assert not isinstance(v, np.ndarray) or v.dtype == np.float32
+
+
+def test_numpy_scalar_hyper_parameters_do_not_upcast():
+    w = nn.Parameter(cr.randn(3))
+    opt = optim.Adam([w], lr=np.float64(0.1), betas=(np.float64(0.9), 0.999),
+                     weight_decay=np.float64(0.01))
+    assert type(opt.param_groups[0]["lr"]) is float
+    w.grad = cr.randn(3)
+    opt.step()
+    assert w.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in opt.state[w].values() if hasattr(v, "dtype"))
 
 
 def test_state_dict_layout_matches_torch():

@@ -281,8 +281,14 @@ class Tensor:
             extras.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
-        body = numpy.array2string(self.data, separator=", ", prefix="tensor(", threshold=1000,
-                                  edgeitems=3)
+        opts: dict[str, Any] = {}
+        data = self.data
+        if data.dtype.kind == "f" and data.size:
+            finite = data[numpy.isfinite(data)]
+            if finite.size and not numpy.all(finite == numpy.round(finite)):
+                opts = {"precision": 4, "floatmode": "fixed"}  # 4 decimals, as torch prints
+        body = numpy.array2string(data, separator=", ", prefix="tensor(", threshold=1000,
+                                  edgeitems=3, **opts)
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------------ dtype casts

@@ -8,18 +8,19 @@ from typing import Any
 import numpy as np
 
 from . import EXIT_ERROR, EXIT_OK, error, nonnegative_int, usage_error
-from .evaluate import add_checkpoint_arguments
+from .evaluate import add_checkpoint_arguments, load_checkpoint_and_data
 
 SHADES = " .:-=+*#%@"
 """Characters from dark (0) to bright (255) for :func:`ascii_image`."""
 
 
-def ascii_image(image: Any, shades: str = SHADES) -> str:
+def ascii_image(image: Any, shades: str = SHADES, frame: bool = False) -> str:
     """Draw a grayscale image (H, W) as text, two characters per pixel (for the aspect ratio).
 
     Args:
         image: uint8 (0..255) or floats in [0, 1], shape (H, W).
         shades: characters from dark to bright.
+        frame: draw a ``+--+`` border around it (then no line is stripped).
 
     Example:
         >>> print(ascii_image(np.array([[0, 255], [128, 0]], np.uint8)))
@@ -32,7 +33,11 @@ def ascii_image(image: Any, shades: str = SHADES) -> str:
     if np.asarray(image).dtype == np.uint8:
         a = a / 255.0
     levels = np.clip((a * len(shades)).astype(np.int64), 0, len(shades) - 1)  # (H, W)
-    return "\n".join("".join(shades[v] * 2 for v in row).rstrip() for row in levels)
+    rows = ["".join(shades[v] * 2 for v in row) for row in levels]
+    if not frame:
+        return "\n".join(r.rstrip() for r in rows)
+    edge = "+" + "-" * (2 * a.shape[1]) + "+"
+    return "\n".join([edge] + [f"|{r}|" for r in rows] + [edge])
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -82,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
               f"predicted {classes[pred]!r} ({mark})")
         print("  top-" + str(k) + ": " + ", ".join(f"{classes[c]} {p[c]:.2%}" for c in top))
         if not args.no_image:
-            print(ascii_image(ds.data[i]))
+            print(ascii_image(ds.data[i], frame=True))
         print()
     return EXIT_OK

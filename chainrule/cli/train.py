@@ -128,6 +128,19 @@ def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str,
                               "another --out to start a new run)")
     if args.epochs is not None:
         saved["epochs"] = args.epochs
+    saved.setdefault("schedule", "constant")
+    if saved["schedule"] is None:  # written before schedules existed
+        saved["schedule"] = "constant"
+    expected = {"model": str, "dataset": str, "epochs": int, "batch_size": int, "optimizer": str,
+                "lr": (int, float), "momentum": (int, float), "weight_decay": (int, float),
+                "schedule": str, "seed": int}
+    bad = [k for k, t in expected.items()
+           if not isinstance(saved[k], t) or isinstance(saved[k], bool)]
+    if bad or saved["model"] not in IMAGE_MODELS or saved["dataset"] not in DATASET_NAMES \
+            or saved["optimizer"] not in DEFAULT_LR or saved["batch_size"] < 1:
+        from ..io.safetensors import CheckpointError
+
+        raise CheckpointError(f"the checkpoint's training recipe is invalid ({bad or saved})")
     return saved
 
 
@@ -205,8 +218,15 @@ def run(args: argparse.Namespace) -> int:
         except CheckpointError as exc:
             error(f"cannot resume: {exc}")
             return EXIT_ERROR
-        cfg = _resumed_config(args, meta)
+        try:
+            cfg = _resumed_config(args, meta)
+        except CheckpointError as exc:
+            error(f"cannot resume: {exc}")
+            return EXIT_ERROR
         mcfg = meta["model_config"]
+        if args.data is None and isinstance(meta["data"].get("root"), str) \
+                and os.path.isdir(meta["data"]["root"]):
+            args.data = meta["data"]["root"]  # the folder the run was started with
     else:
         if stem.with_suffix(".json").exists() and not args.overwrite:
             usage_error(args, f"{out} already holds a checkpoint: pass --resume to continue it, "
@@ -225,7 +245,11 @@ def run(args: argparse.Namespace) -> int:
                             if cfg["model"] == "lenet5" else None)
 
     manual_seed(cfg["seed"])
-    model = build_model(cfg["model"], mcfg)
+    try:
+        model = build_model(cfg["model"], mcfg)
+    except (ValueError, TypeError) as exc:  # only a checkpoint's config can be wrong here
+        error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
+        return EXIT_ERROR
     optimizer = _make_optimizer(cfg, model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     bs = cfg["batch_size"]
@@ -259,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
         if cfg["schedule"] == "cosine" else None
     print(f"chainrule train: {cfg['model']} ({n_params:,} parameters) on {cfg['dataset']} "
           f"({len(train_ds)} train / {len(test_ds)} test images)", flush=True)
-    print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epochs, seed {cfg['seed']} "
+    plural = "s" if cfg["epochs"] != 1 else ""
+    print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epoch{plural}, seed {cfg['seed']} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
     out.mkdir(parents=True, exist_ok=True)

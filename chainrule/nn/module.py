@@ -337,7 +337,7 @@ class Module:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset every parameter's gradient: to ``None`` (default) or to zeros."""
         for p in self.parameters():
-            _zero_grad(p, set_to_none)
+            reset_grad(p, set_to_none)
 
     def apply(self: M, fn: Callable[["Module"], Any]) -> M:
         """Call ``fn`` on every submodule (children first) and then on self; returns self."""
@@ -408,9 +408,6 @@ class Module:
                 m.state_dict(destination, prefix + name + ".", keep_vars)
         return destination  # type: ignore[return-value]
 
-    def _state_targets(self) -> "OrderedDict[str, Tensor]":
-        return self.state_dict(keep_vars=True)
-
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
                         ) -> _IncompatibleKeys:
         """Copy parameters and buffers from ``state_dict`` into this module.
@@ -431,12 +428,12 @@ class Module:
             >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
             >>> b.load_state_dict(a.state_dict())
             IncompatibleKeys(missing_keys=[], unexpected_keys=[])
-            >>> bool((a.weight == b.weight).all())
+            >>> a.weight.tolist() == b.weight.tolist()
             True
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        targets = self._state_targets()
+        targets = self.state_dict(keep_vars=True)
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []
@@ -495,7 +492,9 @@ def factory_dtype(device: Any, dtype: Any, layer: str) -> numpy.dtype:
     return dt
 
 
-def _zero_grad(p: Tensor, set_to_none: bool) -> None:
+def reset_grad(p: Tensor, set_to_none: bool = True) -> None:
+    """Reset ``p.grad``: to None, or to a fresh zero tensor (``zero_grad``'s per-tensor step,
+    shared by ``Module.zero_grad`` and ``Optimizer.zero_grad``)."""
     if p.grad is None:
         return
     if set_to_none:

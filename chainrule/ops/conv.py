@@ -218,9 +218,10 @@ def _check_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any, 
     hp, wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
     ekh, ekw = dil[0] * (KH - 1) + 1, dil[1] * (KW - 1) + 1
     if ekh > hp or ekw > wp:
-        raise ValueError(f"{op}: kernel size ({KH} x {KW}, {ekh} x {ekw} with dilation {dil}) "
-                         f"can't be greater than the padded input size ({hp} x {wp}) (input "
-                         f"shape {x.shape}, padding {padding!r})")
+        dilated = "" if dil == (1, 1) else f", dilated to {ekh} x {ekw}"
+        raise ValueError(f"{op}: kernel size ({KH} x {KW}{dilated}) can't be greater than the "
+                         f"padded input size ({hp} x {wp}) (input shape {x.shape}, padding "
+                         f"{padding!r})")
     if x.shape[0] == 0 or C == 0:
         raise ValueError(f"{op}: input of shape {x.shape} is empty")
     return ConvGeometry(st, pads, dil, groups)

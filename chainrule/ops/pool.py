@@ -46,7 +46,7 @@ def pool_impl(name: str) -> Iterator[None]:
         >>> x = cr.randn(1, 1, 4, 4)
         >>> with pool_impl("naive"):
         ...     slow = max_pool2d(x, 2)
-        >>> bool((slow == max_pool2d(x, 2)).all())
+        >>> bool(cr.allclose(slow, max_pool2d(x, 2)))
         True
     """
     _check_impl(name, "pool_impl")
@@ -178,25 +178,28 @@ def _disjoint(g: PoolGeometry) -> bool:
 def _max_forward_fast(x: Any, g: PoolGeometry) -> tuple[Any, Any]:
     """Running max over the KH*KW window offsets; the arg-max as the offset index k."""
     xp_ = _pad_to(x, g, -numpy.inf)
-    slices = _window_slices(g)
-    hs, ws = slices[0]
-    y = xp_[:, :, hs, ws].copy()  # (N, C, OH, OW)
-    idx = xp.zeros(y.shape, dtype=numpy.int8 if len(slices) < 128 else numpy.int32)
-    better = xp.empty(y.shape, dtype=bool)
-    for k, (hs, ws) in enumerate(slices[1:], start=1):
-        v = xp_[:, :, hs, ws]
-        xp.greater(v, y, out=better)  # strictly greater: a tie keeps the first maximum
-        xp.copyto(idx, k, where=better)
-        xp.maximum(y, v, out=y)  # (propagates NaN)
+    slices = [xp_[:, :, hs, ws] for hs, ws in _window_slices(g)]  # KK views (N, C, OH, OW)
+    itype = numpy.dtype(numpy.int8 if len(slices) < 128 else numpy.int32)
+    if len(slices) == 1:
+        return slices[0].copy(), xp.zeros(slices[0].shape, dtype=itype)
+    better = xp.greater(slices[1], slices[0])  # strictly greater: a tie keeps the first max
+    y = xp.maximum(slices[0], slices[1])  # (propagates NaN)
+    idx = better.astype(itype)
+    for k in range(2, len(slices)):
+        xp.greater(slices[k], y, out=better)
+        # idx < k everywhere, so max(idx, k*better) sets k exactly where better (no masked
+        # copy: np.copyto(where=) is ~50x slower on random masks)
+        xp.maximum(idx, better * itype.type(k), out=idx)
+        xp.maximum(y, slices[k], out=y)
     nan = xp.isnan(y)
     if nan.any():  # PyTorch's rule for NaN windows: the last NaN is the arg-max
-        for k, (hs, ws) in enumerate(slices):
-            xp.copyto(idx, k, where=nan & xp.isnan(xp_[:, :, hs, ws]))
+        for k, v in enumerate(slices):
+            xp.copyto(idx, k, where=nan & xp.isnan(v))
     if xp_ is not x:
         low = y == -numpy.inf
         if low.any():  # a window of -inf values: PyTorch picks its first position in the input
             inside = _inside(x.shape, g)
-            for k in reversed(range(len(slices))):
+            for k in reversed(range(len(inside))):
                 xp.copyto(idx, k, where=low & inside[k])
     return y, idx
 
@@ -214,6 +217,18 @@ def _inside(x_shape: tuple[int, ...], g: PoolGeometry) -> list[Any]:
     return masks
 
 
+def _selector(values: Any) -> Any:
+    """``f(mask, values)``: values where mask, else 0.
+
+    A multiply by the mask when every value is finite (~5x faster than ``np.where`` on a
+    random mask); ``np.where`` otherwise, since inf * 0 would give NaN.
+    """
+    if xp.isfinite(values).all():
+        return lambda mask, v: v * mask
+    zero = values.dtype.type(0)
+    return lambda mask, v: xp.where(mask, v, zero)
+
+
 def _max_scatter(gy: Any, idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -> Any:
     """Send each gy value to its window's arg-max (adding where windows overlap)."""
     N, C, H, W = x_shape
@@ -225,9 +240,9 @@ def _max_scatter(gy: Any, idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -
     tiled = disjoint and g.stride == g.kernel and g.dilation == (1, 1) and \
         (Hq, Wq) == (g.out[0] * g.kernel[0], g.out[1] * g.kernel[1])
     gx = (xp.empty if tiled else xp.zeros)((N, C, Hq, Wq), dtype=gy.dtype)
-    zero = gy.dtype.type(0)
+    select = _selector(gy)
     for k, (hs, ws) in enumerate(_window_slices(g)):
-        part = xp.where(idx == k, gy, zero)
+        part = select(idx == k, gy)
         if disjoint:  # each position is written once: plain assignment
             gx[:, :, hs, ws] = part
         else:
@@ -240,7 +255,8 @@ def _max_gather(gx: Any, idx: Any, g: PoolGeometry) -> Any:
     gxp = _pad_to(gx, g, 0.0)
     out = xp.zeros(idx.shape, dtype=gx.dtype)
     for k, (hs, ws) in enumerate(_window_slices(g)):
-        xp.copyto(out, gxp[:, :, hs, ws], where=idx == k)
+        part = gxp[:, :, hs, ws]
+        out += _selector(part)(idx == k, part)
     return out
 
 

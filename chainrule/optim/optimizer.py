@@ -20,6 +20,7 @@ import numpy
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ..nn.module import reset_grad
 
 ParamsT = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
@@ -100,7 +101,8 @@ class Optimizer:
                 raise ValueError("can't optimize a non-leaf Tensor")
         if len({id(p) for p in params}) != len(params):
             raise ValueError("optimizer contains a parameter group with duplicate parameters")
-        group = {**self.defaults, **param_group, "params": params}
+        group = {k: _plain(v) for k, v in {**self.defaults, **param_group}.items()}
+        group["params"] = params
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in existing for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -111,8 +113,7 @@ class Optimizer:
         """Reset the gradients of all optimized parameters: to ``None`` (default) or zeros."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else Tensor(xp.zeros_like(p.grad.data))
+                reset_grad(p, set_to_none)
 
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss if given.
@@ -134,7 +135,10 @@ class Optimizer:
                         grad = grad.astype(p.data.dtype)
                     if group.get("maximize", False):
                         grad = -grad
-                    self._update(p, grad, self.state.setdefault(p, {}), group)
+                    state = self.state.get(p, {})
+                    self._update(p, grad, state, group)
+                    if state:  # plain SGD keeps no state, as in torch
+                        self.state[p] = state
                     p._version += 1  # graphs recorded before the step now see a stale value
         return loss
 
@@ -200,7 +204,7 @@ class Optimizer:
             new_state[p] = {name: _load_value(v, p, key, name) for name, v in values.items()}
         groups = []
         for group, saved in zip(self.param_groups, saved_groups):
-            restored = {k: tuple(v) if isinstance(group.get(k), tuple) else v
+            restored = {k: tuple(_plain(v)) if isinstance(group.get(k), tuple) else _plain(v)
                         for k, v in saved.items() if k != "params"}
             groups.append({**restored, "params": group["params"]})
         self.state = new_state
@@ -212,6 +216,16 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {group[k]}" for k in sorted(group) if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (or tuples of them) as Python numbers: a float64 scalar hyper-parameter
+    would otherwise upcast the float32 updates (NumPy keeps only Python scalars weak)."""
+    if isinstance(value, numpy.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)) and any(isinstance(v, numpy.generic) for v in value):
+        return type(value)(v.item() if isinstance(v, numpy.generic) else v for v in value)
+    return value
 
 
 def _check_ordered(params: Any) -> None:

@@ -164,8 +164,9 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
                 seen += n
                 if bar is not None:
                     elapsed = time.perf_counter() - start
-                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}",
-                                    img_s=f"{seen / elapsed:.0f}" if elapsed > 0 else "-",
+                    bar.set_postfix({"loss": f"{loss_sum / seen:.4f}",
+                                     "acc": f"{correct / seen:.2%}",
+                                     "img/s": f"{seen / elapsed:.0f}" if elapsed > 0 else "-"},
                                     refresh=False)
                     bar.update(1)
     finally:

@@ -1,0 +1,310 @@
+"""conv2d: every kernel (naive, im2col, fast) against torch.nn.functional.conv2d in float64.
+
+Shapes are drawn by hypothesis (size-1 axes, stride, padding incl. 'same'/'valid', dilation,
+groups); gradcheck/gradgradcheck cover the fast path's double backward; the error paths check
+the messages.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+import chainrule.ops.conv as conv_mod
+from chainrule.autograd import grad
+from chainrule.ops.conv import conv2d, conv_impl, output_size
+from chainrule.testing import gradcheck, gradgradcheck
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
+F = torch.nn.functional
+
+
+# ----------------------------------------------------------------------------- helpers
+def _reference(x: np.ndarray, w: np.ndarray, b: Any, gy_seed: int, **kw: Any) -> tuple:
+    """torch's output and gradients (input, weight, bias) for a fixed upstream gradient."""
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = None if b is None else torch.tensor(b, requires_grad=True)
+    y = F.conv2d(xt, wt, bt, **kw)
+    gy = np.random.default_rng(gy_seed).standard_normal(tuple(y.shape)).astype(x.dtype)
+    grads = torch.autograd.grad(y, [t for t in (xt, wt, bt) if t is not None],
+                                torch.tensor(gy))
+    return y.detach().numpy(), gy, [g.numpy() for g in grads]
+
+
+def _ours(x: np.ndarray, w: np.ndarray, b: Any, gy: np.ndarray, impl: str, **kw: Any) -> tuple:
+    xc, wc = cr.Tensor(x.copy(), requires_grad=True), cr.Tensor(w.copy(), requires_grad=True)
+    bc = None if b is None else cr.Tensor(b.copy(), requires_grad=True)
+    y = conv2d(xc, wc, bc, impl=impl, **kw)
+    grads = grad(y, [t for t in (xc, wc, bc) if t is not None], cr.Tensor(gy))
+    return y.data, [g.data for g in grads]
+
+
+def _assert_matches_torch(x: np.ndarray, w: np.ndarray, b: Any, impl: str, **kw: Any) -> None:
+    y_ref, gy, g_ref = _reference(x, w, b, 1, **kw)
+    y, g = _ours(x, w, b, gy, impl, **kw)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-10, atol=1e-10)
+    for name, a, r in zip(("input", "weight", "bias"), g, g_ref):
+        assert a.shape == r.shape, name
+        np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+@st.composite
+def conv_cases(draw: Any, small: bool = False) -> dict:
+    """Arguments of a valid conv2d: shapes incl. size-1 axes, any stride/padding/dilation/groups."""
+    lim = 2 if small else 3
+    groups = draw(st.integers(1, lim))
+    cg, ocg = draw(st.integers(1, lim)), draw(st.integers(1, lim))
+    kh, kw = draw(st.integers(1, 3 if small else 4)), draw(st.integers(1, 3 if small else 4))
+    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    mode = draw(st.sampled_from(["int", "pair", "same", "valid"]))
+    if mode == "same":
+        stride = (1, 1)
+        padding: Any = "same"
+        pads = ((dil[0] * (kh - 1)), (dil[1] * (kw - 1)))
+    elif mode == "valid":
+        padding, pads = "valid", (0, 0)
+    elif mode == "int":
+        p = draw(st.integers(0, 2))
+        padding, pads = p, (2 * p, 2 * p)
+    else:
+        padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+        pads = (2 * padding[0], 2 * padding[1])
+    # the dilated kernel must fit in the padded input
+    h = max(1, dil[0] * (kh - 1) + 1 - pads[0]) + draw(st.integers(0, 3 if small else 5))
+    w = max(1, dil[1] * (kw - 1) + 1 - pads[1]) + draw(st.integers(0, 3 if small else 5))
+    n = draw(st.integers(1, 2 if small else 3))
+    return dict(x_shape=(n, groups * cg, h, w), w_shape=(groups * ocg, cg, kh, kw),
+                bias=draw(st.booleans()), stride=stride, padding=padding, dilation=dil,
+                groups=groups)
+
+
+def _data(case: dict, dtype: Any = np.float64, seed: int = 0) -> tuple:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(case["x_shape"]).astype(dtype)
+    w = rng.standard_normal(case["w_shape"]).astype(dtype)
+    b = rng.standard_normal(case["w_shape"][0]).astype(dtype) if case["bias"] else None
+    return x, w, b
+
+
+def _kw(case: dict) -> dict:
+    return {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+
+
+# ----------------------------------------------------------------------------- vs torch
+@given(conv_cases())
+def test_fast_matches_torch(case: dict) -> None:
+    x, w, b = _data(case)
+    _assert_matches_torch(x, w, b, "fast", **_kw(case))
+
+
+@given(conv_cases())
+def test_im2col_matches_torch(case: dict) -> None:
+    x, w, b = _data(case)
+    _assert_matches_torch(x, w, b, "im2col", **_kw(case))
+
+
+@given(conv_cases(small=True))
+def test_naive_matches_torch(case: dict) -> None:
+    x, w, b = _data(case)
+    _assert_matches_torch(x, w, b, "naive", **_kw(case))
+
+
+@given(conv_cases(small=True))
+def test_naive_and_im2col_agree_with_fast_in_float32(case: dict) -> None:
+    x, w, b = _data(case, np.float32)
+    gy = np.random.default_rng(2).standard_normal(
+        F.conv2d(torch.tensor(x), torch.tensor(w), None, **_kw(case)).shape).astype(np.float32)
+    y_fast, g_fast = _ours(x, w, b, gy, "fast", **_kw(case))
+    for impl in ("im2col", "naive"):
+        y, g = _ours(x, w, b, gy, impl, **_kw(case))
+        assert y.dtype == np.float32 and all(a.dtype == np.float32 for a in g)
+        np.testing.assert_allclose(y, y_fast, rtol=1e-4, atol=1e-4)
+        for a, r in zip(g, g_fast):
+            np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
+
+
+# Each schedule of the fast kernel's input gradient, the block loop (several blocks, a short
+# last one) and the kept columns, on purpose rather than by chance.
+SCHEDULES = [
+    # (x_shape, w_shape, kwargs): which _fast_grad_input schedule it takes
+    ((3, 4, 6, 6), (4, 4, 3, 3), dict(padding=1)),                 # correlation
+    ((3, 2, 7, 9), (5, 2, 3, 2), dict(padding=(0, 1))),            # rows (KH adds)
+    ((3, 2, 9, 14), (3, 2, 3, 3), dict(stride=(2, 1), dilation=2)),  # rows, row stride 2
+    ((3, 3, 8, 9), (4, 3, 3, 3), dict(stride=2, padding=1)),       # col2im
+    ((2, 4, 5, 5), (6, 2, 2, 3), dict(groups=2, padding="same")),  # groups, asymmetric 'same'
+    ((3, 6, 5, 5), (6, 1, 3, 3), dict(groups=6, padding=1)),       # depthwise
+    ((2, 1, 1, 1), (2, 1, 1, 1), {}),                               # all size 1
+]
+
+
+@pytest.mark.parametrize("images_per_block", [1, 2, None])  # None: the default sizing
+@pytest.mark.parametrize("keep_cols", [0, 1 << 22])
+@pytest.mark.parametrize("x_shape,w_shape,kw", SCHEDULES)
+def test_fast_schedules_and_blocks(monkeypatch: pytest.MonkeyPatch, x_shape: tuple,
+                                   w_shape: tuple, kw: dict, images_per_block: Any,
+                                   keep_cols: int, seeded: np.random.Generator) -> None:
+    if images_per_block is not None:  # N=3 in blocks of 2: a short last block
+        nb = images_per_block
+        monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
+            [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
+    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", keep_cols)
+    x = seeded.standard_normal(x_shape)
+    w = seeded.standard_normal(w_shape)
+    _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
+
+
+def test_each_input_gradient_schedule_is_exercised(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    rows, fwd = conv_mod._grad_input_rows, conv_mod._fast_forward
+    monkeypatch.setattr(conv_mod, "_grad_input_rows",
+                        lambda *a: calls.append("rows") or rows(*a))
+    seen = []
+    for x_shape, w_shape, kw in SCHEDULES[:4]:
+        calls.clear()
+        x = cr.randn(*x_shape, dtype=cr.float64, requires_grad=True)
+        y = conv2d(x, cr.randn(*w_shape, dtype=cr.float64), **kw)
+        monkeypatch.setattr(conv_mod, "_fast_forward",
+                            lambda *a: calls.append("corr") or fwd(*a))
+        grad(y, x, cr.ones_like(y))
+        monkeypatch.setattr(conv_mod, "_fast_forward", fwd)
+        seen.append(calls[0] if calls else "col2im")
+    assert seen == ["corr", "rows", "rows", "col2im"]
+
+
+def test_float32_stays_float32(seeded: np.random.Generator) -> None:
+    x = cr.Tensor(seeded.standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
+    w = cr.Tensor(seeded.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    b = cr.Tensor(np.zeros(4, np.float32), requires_grad=True)
+    y = conv2d(x, w, b, padding=1)
+    assert y.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grad(y.sum(), (x, w, b)))
+
+
+def test_unbatched_input(seeded: np.random.Generator) -> None:
+    x, w = seeded.standard_normal((3, 7, 6)), seeded.standard_normal((2, 3, 3, 3))
+    y = conv2d(cr.Tensor(x), cr.Tensor(w), padding=1)
+    ref = F.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
+    assert y.shape == (2, 7, 6)
+    np.testing.assert_allclose(y.data, ref.numpy(), atol=1e-12)
+
+
+def test_inputs_are_not_modified(seeded: np.random.Generator) -> None:
+    x, w = seeded.standard_normal((2, 2, 5, 5)), seeded.standard_normal((3, 2, 3, 3))
+    x0, w0 = x.copy(), w.copy()
+    for impl in conv_mod.IMPLS:
+        xc, wc = cr.Tensor(x, requires_grad=True), cr.Tensor(w, requires_grad=True)
+        conv2d(xc, wc, padding=1, impl=impl).sum().backward()
+        assert np.array_equal(x, x0) and np.array_equal(w, w0)
+
+
+def test_output_size_formula() -> None:
+    assert output_size(28, 4, 5, 1, 1) == 28
+    assert output_size(14, 0, 5, 1, 1) == 10
+    assert output_size(7, 2, 3, 2, 2) == 3  # floor((7 + 2 - 2*2 - 1)/2 + 1)
+
+
+# ----------------------------------------------------------------------------- second order
+GRAD_CASES = [
+    ((1, 2, 5, 5), (2, 2, 3, 3), dict(padding=1)),
+    ((2, 2, 5, 4), (4, 1, 2, 2), dict(stride=2, groups=2)),
+    ((1, 3, 4, 4), (2, 3, 2, 2), {}),
+    ((1, 2, 6, 5), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
+    ((1, 2, 5, 5), (2, 2, 2, 2), dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw", GRAD_CASES)
+def test_gradcheck_and_gradgradcheck_fast(x_shape: tuple, w_shape: tuple, kw: dict,
+                                          seeded: np.random.Generator) -> None:
+    x = cr.Tensor(seeded.standard_normal(x_shape), requires_grad=True)
+    w = cr.Tensor(seeded.standard_normal(w_shape), requires_grad=True)
+    b = cr.Tensor(seeded.standard_normal(w_shape[0]), requires_grad=True)
+
+    def f(x: cr.Tensor, w: cr.Tensor, b: cr.Tensor) -> cr.Tensor:
+        return conv2d(x, w, b, **kw)
+
+    assert gradcheck(f, (x, w, b))
+    assert gradgradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("impl", ["im2col", "naive"])
+def test_reference_impls_are_first_order_only(impl: str) -> None:
+    x = cr.randn(1, 1, 4, 4, dtype=cr.float64, requires_grad=True)
+    w = cr.randn(1, 1, 3, 3, dtype=cr.float64, requires_grad=True)
+    assert gradcheck(lambda x, w: conv2d(x, w, impl=impl), (x, w))
+    with pytest.raises(RuntimeError, match="first-order backward only.*impl='fast'"):
+        grad(conv2d(x, w, impl=impl).sum(), x, create_graph=True)
+
+
+# ----------------------------------------------------------------------------- selection
+def test_conv_impl_context_manager_selects_and_restores() -> None:
+    x, w = cr.randn(1, 1, 3, 3), cr.randn(1, 1, 2, 2)
+    with conv_impl("naive"):
+        assert isinstance(conv2d(x.requires_grad_(), w).grad_fn, conv_mod.Conv2dNaive)
+        with pytest.raises(KeyError):
+            with conv_impl("im2col"):
+                raise KeyError("boom")
+        assert conv_mod._default_impl[0] == "naive"
+    assert isinstance(conv2d(x, w).grad_fn, conv_mod.Conv2d)
+    assert isinstance(conv2d(x, w, impl="im2col").grad_fn, conv_mod.Conv2dIm2col)
+
+
+def test_unknown_impl() -> None:
+    with pytest.raises(ValueError, match="unknown impl 'winograd'"):
+        conv2d(cr.randn(1, 1, 3, 3), cr.randn(1, 1, 2, 2), impl="winograd")
+    with pytest.raises(ValueError, match="unknown impl"):
+        with conv_impl("gpu"):
+            pass
+
+
+# ----------------------------------------------------------------------------- errors
+def test_channel_mismatch_message() -> None:
+    with pytest.raises(ValueError, match=(
+            r"^conv2d: expected input with 3 channels \(weight shape \(16, 3, 3, 3\), "
+            r"groups=1\), got 1 channels \(input shape \(8, 1, 28, 28\)\)$")):
+        conv2d(cr.zeros(8, 1, 28, 28), cr.zeros(16, 3, 3, 3))
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kw,pattern", [
+    ((8, 28, 28, 1, 1), (6, 1, 5, 5), {}, r"expected 3-D \(unbatched C, H, W\) or 4-D"),
+    ((28, 28), (6, 1, 5, 5), {}, r"got input of shape \(28, 28\)"),
+    ((8, 1, 28, 28), (6, 1, 5), {}, r"expected a 4-D weight"),
+    ((1, 1, 4, 4), (2, 1, 5, 5), {}, r"kernel size \(5 x 5.*can't be greater than the padded "
+                                     r"input size \(4 x 4\)"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(dilation=2), r"\(3 x 3, dilated to 5 x 5\)"),
+    ((1, 4, 4, 4), (3, 2, 3, 3), dict(groups=2), r"out_channels \(3.*divisible by groups=2"),
+    ((1, 3, 4, 4), (4, 1, 3, 3), dict(groups=2), r"expected input with 2 channels"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(stride=0), r"stride must be positive, got 0"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(stride=(1, -1)), r"stride must be positive"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(dilation=0), r"dilation must be positive"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(padding=-1), r"padding must be non-negative"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(padding="same", stride=2),
+     r"padding='same' is not supported for strided convolutions"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(padding="full"), r"invalid padding string 'full'"),
+    ((1, 1, 4, 4), (2, 1, 3, 3), dict(groups=0), r"groups must be a positive int"),
+])
+def test_value_errors(x_shape: tuple, w_shape: tuple, kw: dict, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        conv2d(cr.zeros(*x_shape), cr.zeros(*w_shape), **kw)
+
+
+def test_bias_shape_and_type_errors() -> None:
+    x, w = cr.zeros(1, 1, 4, 4), cr.zeros(2, 1, 3, 3)
+    with pytest.raises(ValueError, match=r"expected bias of shape \(2,\).*got bias of shape "
+                                         r"\(3,\)"):
+        conv2d(x, w, cr.zeros(3))
+    with pytest.raises(TypeError, match=r"input dtype \(float64\) and weight dtype \(float32\)"):
+        conv2d(cr.zeros(1, 1, 4, 4, dtype=cr.float64), w)
+    with pytest.raises(TypeError, match="floating point input"):
+        conv2d(cr.Tensor(np.zeros((1, 1, 4, 4), np.int64)), w)
+    with pytest.raises(TypeError, match="stride must be an int or a pair"):
+        conv2d(x, w, stride=1.5)
+    with pytest.raises(TypeError, match="weight must be a Tensor"):
+        conv2d(x, [[1.0]])
