@@ -32,13 +32,16 @@ CONV_SHAPES = [  # (N, C, H, OC, K, padding, target ratio)
 ]
 
 
+CLOCK = time.perf_counter
+
+
 def _time(fn: Callable[[], object], reps: int) -> list[float]:
     fn()  # warm-up: caches, and the other library's worker threads go idle
     out = []
     for _ in range(reps):
-        t = time.perf_counter()
+        t = CLOCK()
         fn()
-        out.append(time.perf_counter() - t)
+        out.append(CLOCK() - t)
     return out
 
 
@@ -135,7 +138,13 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", choices=["conv", "pool", "norm"], default=None)
     ap.add_argument("--impls", action="store_true", help="also time the im2col conv kernel")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="cpu: process CPU time, robust to other processes on a shared "
+                         "machine (meaningful with --threads 1: spinning BLAS/OpenMP threads "
+                         "would count too)")
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
 
     import torch
     torch.set_num_threads(args.threads)
@@ -145,7 +154,7 @@ def main() -> None:
     except ImportError:
         print("(threadpoolctl not installed: NumPy's BLAS threads not pinned)")
     rng = np.random.default_rng(0)
-    print(f"threads={args.threads} rounds={args.rounds} reps={args.reps}")
+    print(f"threads={args.threads} rounds={args.rounds} reps={args.reps} clock={args.clock}")
     print(f"{'case':42s} {'ours ms':>9s} {'torch ms':>9s} {'ratio':>6s} {'target':>6s}")
     groups = {"conv": conv_cases, "pool": pool_cases, "norm": norm_cases}
     for name, make in groups.items():

@@ -67,7 +67,7 @@ def test_unknown_example_exits_2_listing_the_valid_ones(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     ([], "give an EXAMPLE"),
-    (["shop", "--max-rows", "0"], "--max-rows must be at least 1"),
+    (["shop", "--max-rows", "-1"], "--max-rows must be 0 (all rows) or more"),
     (["shop", "--format", "jpg"], "invalid choice"),
 ])
 def test_bad_arguments_exit_2(argv, message, capsys):
@@ -120,6 +120,14 @@ def test_stub_example_follows_the_contract(stub_gallery, tmp_path, capsys):
     assert blocks["4"] == ["a: 5", "b: 4"]  # MulBackward of a * b, upstream 1
     assert blocks["3"] == ["out1: 1", "b: 1"]  # AddBackward passes the gradient through
     assert (tmp_path / "stub.dot").exists()
+
+
+def test_max_rows_limits_the_printed_trace(stub_gallery, tmp_path, capsys):
+    assert ex.main(["stub", "--out", str(tmp_path), "--format", "dot", "--max-rows", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "... 2 more rows" in out and "MulBackward" not in out
+    assert ex.main(["stub", "--out", str(tmp_path), "--format", "dot", "--max-rows", "0"]) == 0
+    assert "more rows" not in capsys.readouterr().out
 
 
 def test_missing_example_module_is_exit_1(stub_gallery, tmp_path, capsys):

@@ -341,28 +341,51 @@ def test_user_function_documenting_its_derivative():
 
 @pytest.mark.skipif(importlib.util.find_spec("chainrule.gallery.cnn_step") is None,
                     reason="chainrule/gallery/cnn_step.py has not landed yet")
-def test_cnn_step_trace():
+def test_cnn_step_trace_matches_the_hand_derived_gradients():
     from chainrule.gallery import cnn_step
 
-    cr.manual_seed(0)
-    with cr.trace() as t:
-        result = cnn_step.run()
-    assert t.forward_rows and t.backward_rows
-    ops = {r.op for r in t.forward_rows}
-    assert any("Conv" in op for op in ops)
-    data = json.loads(t.to_json())
-    assert len(data["rows"]) == len(t)
-    for row in t.backward_rows:  # every gradient has the shape of its input
-        for inp, g in zip(row.inputs, row.grads):
-            if inp is not None and g is not None:
-                assert g.shape == inp.shape
-    # the gradients the trace shows for the parameters are the ones autograd stored
-    params = result.get("params") or {}
-    for name, p in params.items():
-        if p.grad is None or p.grad.numel() > 6:
-            continue
-        shown = [g for r in t.backward_rows for i, g in zip(r.inputs, r.grads)
-                 if i is not None and g is not None and i.label == name]
-        if len(shown) == 1:
-            np.testing.assert_allclose(np.asarray(shown[0].numbers["value"], dtype=float),
-                                       p.grad.numpy(), rtol=1e-4, atol=1e-6)
+    with cr.trace(max_elems=16) as t:  # (4, 4) maps and the (3, 3) kernel in full
+        r = cnn_step.run()
+    first = [row for row in t if row.step <= max(b.step for b in t.backward_rows)]
+    fwd = {row.step: row for row in first if row.phase == "forward"}
+    bwd = [row for row in first if row.phase == "backward"]
+
+    def value(info):
+        return np.asarray(info.numbers["value"], dtype=float)
+
+    def backward_of(op, nth=0):
+        rows = [b for b in bwd if fwd[b.forward_step].op == op]
+        return rows[nth]
+
+    assert [fwd[s].op for s in sorted(fwd)] == ["Reshape", "Conv2d", "Sigmoid", "MaxPool2d",
+                                                "Reshape", "Permute", "MatMul", "Sigmoid",
+                                                "Sub", "PowScalar", "Mul"]
+    # forward: the last row is E, the second sigmoid is out
+    e_row = fwd[max(fwd)]
+    assert e_row.outputs[0].label == "E" and value(e_row.outputs[0]).item() == \
+        pytest.approx(r["E"], rel=1e-5)
+    sig2 = [fwd[s] for s in sorted(fwd) if fwd[s].op == "Sigmoid"][1]
+    assert value(sig2.outputs[0]).item() == pytest.approx(r["out"], rel=1e-5)
+    np.testing.assert_allclose(value(fwd[2].outputs[0])[0, 0], r["L1"], rtol=1e-5)
+    # backward, one local gradient at a time, against the walkthrough's hand values
+    out_sig = backward_of("Sigmoid", 0)  # the backward of out = sigmoid(z) runs first
+    assert value(out_sig.upstream[0]).item() == pytest.approx(r["dE_dout"].item(), rel=1e-4)
+    assert value(out_sig.grads[0]).item() == pytest.approx(r["dE_dz"].item(), rel=1e-4)
+    assert out_sig.local[0].startswith("dout8/dout7 = out8*(1-out8) = ")
+    matmul = backward_of("MatMul")
+    np.testing.assert_allclose(value(matmul.grads[0]).reshape(2, 2), r["dE_dpooled"],
+                               rtol=1e-4, atol=1e-9)
+    pool = backward_of("MaxPool2d")
+    np.testing.assert_allclose(value(pool.grads[0])[0, 0], r["dE_dL1_a"], rtol=1e-4,
+                               atol=1e-9)
+    assert pool.local == ["dout4/dout3 = 1 at each window's maximum, else 0"]
+    l1_sig = backward_of("Sigmoid", 1)
+    np.testing.assert_allclose(value(l1_sig.grads[0])[0, 0], r["dE_dL1"], rtol=1e-4,
+                               atol=1e-9)
+    conv = backward_of("Conv2d")
+    assert [i.label for i in conv.inputs if i is not None] == ["X", "W1"]
+    assert conv.grads[0] is None  # X needs no gradient
+    np.testing.assert_allclose(value(conv.grads[1])[0, 0], r["dE_dW1"], rtol=1e-4)
+    perm = backward_of("Permute")
+    np.testing.assert_allclose(value(perm.grads[0]), r["dE_dW2_autograd"], rtol=1e-5)
+    assert json.loads(t.to_json())["rows"][conv.step - 1]["op"] == "Conv2dBackward"

@@ -20,12 +20,14 @@ from typing import Any, Optional, Sequence, TextIO
 from .. import gallery
 from ..random import manual_seed
 from ..viz.graph import (GraphvizUnavailableError, dot_available, draw_graph, escape_label,
-                         save_graph)
+                         render_dot, save_graph)
 from ..viz.trace import Trace, trace
 
 DEFAULT_OUT = "explain-out"
 DOCS_MAX_ROWS = 60
 """Trace rows shown on a gallery page (long examples, like a training loop, are cut)."""
+MAX_ROWS = 200
+"""Trace rows printed by default (``--max-rows 0`` prints all)."""
 
 _DESCRIPTION = ("Run a worked example of backpropagation inside a trace: print its "
                 "walkthrough and the table of its forward and backward steps, and draw its "
@@ -41,8 +43,8 @@ def _configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("png", "svg", "pdf", "dot"), default=None,
                    help="graph picture format (default: png if Graphviz's dot program is "
                         "installed, else dot)")
-    p.add_argument("--max-rows", type=int, default=None, metavar="N",
-                   help="print only the first N rows of the trace")
+    p.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                   help=f"print only the first N rows of the trace (default {MAX_ROWS}; 0: all)")
     p.add_argument("--docs", metavar="DIR", default=None,
                    help="write the gallery pages (one Markdown page and PNG per example, plus "
                         "index.md) into DIR, for EXAMPLE or for all")
@@ -92,7 +94,7 @@ def list_examples(stream: Optional[TextIO] = None) -> None:
         stream: where to print (default stdout).
 
     Example:
-        >>> list_examples()  # doctest: +ELLIPSIS
+        >>> list_examples()  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
         shop     The shop graph: ...
         ...
     """
@@ -191,7 +193,8 @@ def write_page(name: str, docs_dir: Any, max_rows: int = DOCS_MAX_ROWS) -> Path:
     module = gallery.load(name)
     doc = (module.__doc__ or "").strip()
     title, _, body = doc.partition("\n")
-    image = save_graph(_graph(result), docs / "img" / f"{name}.png")
+    image = docs / "img" / f"{name}.png"
+    _write_bytes(image, _compact_png(render_dot(_graph(result).source, "png")))
     lines = [_HEADER, f"# {name}: {_md_text(title.strip() or name)}\n"]
     if body.strip():
         lines.append(_md_text(body.strip("\n")) + "\n")
@@ -212,9 +215,15 @@ def write_page(name: str, docs_dir: Any, max_rows: int = DOCS_MAX_ROWS) -> Path:
 
 
 def _md_text(text: str) -> str:
-    """Docstring text as Markdown: ``*`` escaped outside indented (code) lines."""
-    return "\n".join(line if line.startswith("    ") else line.replace("*", "\\*")
-                     for line in text.splitlines())
+    """Docstring text as Markdown: ``*`` escaped outside indented (code) lines, and reST's
+    ``::`` before a literal block written as ``:``."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("    "):
+            line = line.replace("*", "\\*")
+            line = line[:-1] if line.endswith("::") else line
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
@@ -246,9 +255,28 @@ def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
 
 
 def _write_text(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode("utf-8"))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
     from ..viz.graph import _write_atomic
 
-    _write_atomic(path, text.encode("utf-8"))
+    _write_atomic(path, data)
+
+
+def _compact_png(data: bytes, colors: int = 64) -> bytes:
+    """The PNG reduced to a palette of ``colors`` (about 3x smaller; pictures of graphs have
+    few colours), where Pillow is installed; else unchanged."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return data
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(data)) as im:
+        im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(
+            out, "PNG", optimize=True)
+    small = out.getvalue()
+    return small if len(small) < len(data) else data
 
 
 def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
@@ -312,14 +340,14 @@ def run(args: argparse.Namespace) -> int:
     if args.example is not None and args.example not in gallery.EXAMPLES:
         parser.error(f"unknown example {args.example!r}; choose from: "
                      f"{', '.join(gallery.EXAMPLES)} (see --list)")
-    if args.max_rows is not None and args.max_rows < 1:
-        parser.error(f"--max-rows must be at least 1, got {args.max_rows}")
+    if args.max_rows < 0:
+        parser.error(f"--max-rows must be 0 (all rows) or more, got {args.max_rows}")
     if args.docs is not None:
         return write_docs(args.docs, [args.example] if args.example else None)
     if args.example is None:
         parser.error(f"give an EXAMPLE ({', '.join(gallery.EXAMPLES)}) or --list")
     try:
-        explain(args.example, args.out, args.format, args.max_rows)
+        explain(args.example, args.out, args.format, args.max_rows or None)
     except GraphvizUnavailableError as e:
         print(f"chainrule explain: {e}", file=sys.stderr)
         return 1

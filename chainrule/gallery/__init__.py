@@ -18,7 +18,9 @@ EXAMPLES: dict[str, str] = {
     "linear": "chainrule.gallery.linear",
     "sigmoid": "chainrule.gallery.sigmoid",
     "neuron": "chainrule.gallery.neuron",
+    "blobs": "chainrule.gallery.blobs",
     "cnn": "chainrule.gallery.cnn_step",
+    "shallow_cnn": "chainrule.gallery.shallow_cnn",
 }
 """Example name -> module path, in the order they are best read."""
 

@@ -46,7 +46,7 @@ _default_impl = ["fast"]
 # Elements of one block of the fast path's column matrix. 2**19 float32 = 2 MiB: a block is
 # written and then read by the GEMM while it is still in cache, instead of a round trip of
 # the whole (N*OH*OW, KK*C) matrix through memory (which costs as much as the GEMM itself).
-_BLOCK_ELEMS = 1 << 19
+_BLOCK_ELEMS = 1 << 17
 # Largest im2col matrix (in values) that the fast forward keeps for the weight gradient
 # (2**22 float32 = 16 MiB). Larger ones are rebuilt block by block in backward: copying a
 # block costs less than keeping KH*KW copies of a big input alive.

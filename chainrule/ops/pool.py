@@ -119,11 +119,9 @@ def _check_pool(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any,
         else _pair(stride, "stride", op, 1)
     pad = _pair(padding, "padding", op, 0)
     dil = _pair(dilation, "dilation", op, 1)
-    for p, k, d in zip(pad, kernel, dil):
-        if p > (d * (k - 1) + 1) // 2:
-            raise ValueError(f"{op}: pad should be at most half of effective kernel size, but "
-                             f"got padding={padding!r}, kernel_size={kernel_size!r} and "
-                             f"dilation={dilation!r}")
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:  # PyTorch's rule (undilated kernel)
+        raise ValueError(f"{op}: pad should be smaller than or equal to half of kernel size, "
+                         f"but got padding={padding!r} and kernel_size={kernel_size!r}")
     H, W = x.shape[2:]
     out = tuple(pool_output_size(s, k, t, p, d, ceil_mode)
                 for s, k, t, p, d in zip((H, W), kernel, st, pad, dil))
@@ -369,7 +367,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         input: (N, C, H, W), or (C, H, W) unbatched.
         kernel_size: int or (KH, KW).
         stride: int or pair; defaults to ``kernel_size``.
-        padding: int or pair of implicit -inf padding, at most half the (dilated) kernel.
+        padding: int or pair of implicit -inf padding, at most half the kernel size.
         dilation: int or pair, spacing between window taps.
         ceil_mode: round the output size up (a window may hang over the bottom/right edge,
             but never start in the padding).

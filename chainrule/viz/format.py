@@ -82,7 +82,7 @@ def format_dtype(dtype: Any) -> str:
         >>> format_dtype(np.float32)
         'float32'
     """
-    return numpy.dtype(dtype).name
+    return str(numpy.dtype(dtype))  # str() is much faster than .name for plain dtypes
 
 
 def summarize(x: Any) -> dict[str, float]:

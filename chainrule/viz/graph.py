@@ -11,6 +11,7 @@ intermediate tensors are metadata records, so they show shape and dtype but no v
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -44,6 +45,7 @@ class GraphvizUnavailableError(RuntimeError):
 
 
 # ============================================================================ DOT builder
+@functools.lru_cache(maxsize=4096)  # attribute values repeat on every node
 def _quote(text: str) -> str:
     """A DOT identifier or a double-quoted string (quotes inside are already escaped)."""
     if _ID.match(text) and text.lower() not in _KEYWORDS:
@@ -227,15 +229,15 @@ def _op_order(roots: list[Tensor]) -> list[Any]:
 
 
 def _simple(v: Any) -> bool:
-    return isinstance(v, (bool, int, float, str)) or v is None or (
+    return isinstance(v, (bool, int, float, str)) or (
         isinstance(v, tuple) and len(v) <= 6 and all(isinstance(u, (int, float)) for u in v))
 
 
 def _op_params(fn: Any) -> list[str]:
     """Small constructor parameters of an op (``axes=(1,)``, ``c=2``) as label lines.
 
-    Named tuples of settings (a conv's geometry) are shown field by field; arrays and saved
-    state are left out. Lines are wrapped at about 30 characters.
+    Named tuples of settings (a conv's geometry) are shown field by field; arrays, saved
+    state and unset (None) settings are left out. Lines are wrapped at about 30 characters.
     """
     parts = []
     for k, v in getattr(fn, "__dict__", {}).items():
@@ -243,7 +245,7 @@ def _op_params(fn: Any) -> list[str]:
             continue
         items = v._asdict().items() if hasattr(v, "_asdict") else [(k, v)]
         for name, value in items:
-            if _simple(value):
+            if value is not None and _simple(value):
                 text = f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
                 parts.append(text if len(text) <= 30 else text[:27] + "...")
     lines: list[str] = []
@@ -443,12 +445,13 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def render_dot(source: str, format: str = "svg") -> bytes:
+def render_dot(source: str, format: str = "svg", dpi: Optional[int] = None) -> bytes:
     """Render DOT text to an image with the ``dot`` program.
 
     Args:
         source: DOT text.
         format: ``"svg"``, ``"png"`` or ``"pdf"``.
+        dpi: resolution of a PNG (Graphviz's default is 96); lower gives smaller files.
 
     Returns:
         The image's bytes.
@@ -467,7 +470,10 @@ def render_dot(source: str, format: str = "svg") -> bytes:
     exe = shutil.which("dot")
     if exe is None:
         raise GraphvizUnavailableError(f"render_dot: cannot render {format!r}: {_INSTALL_HINT}")
-    proc = subprocess.run([exe, f"-T{format}"], input=source.encode("utf-8"),
+    if dpi is not None and (not isinstance(dpi, int) or dpi <= 0):
+        raise ValueError(f"render_dot: dpi must be a positive int, got {dpi!r}")
+    args = [exe, f"-T{format}"] + ([f"-Gdpi={dpi}"] if dpi else [])
+    proc = subprocess.run(args, input=source.encode("utf-8"),
                           capture_output=True, timeout=600, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"render_dot: dot failed with exit code {proc.returncode}: "
@@ -489,7 +495,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def save_graph(graph: Any, path: PathLike, format: Optional[str] = None) -> Path:
+def save_graph(graph: Any, path: PathLike, format: Optional[str] = None,
+               dpi: Optional[int] = None) -> Path:
     """Save a graph picture, choosing the format from the file's suffix.
 
     ``.dot``/``.gv`` write the DOT text and always work; ``.svg``, ``.png`` and ``.pdf`` need
@@ -500,6 +507,7 @@ def save_graph(graph: Any, path: PathLike, format: Optional[str] = None) -> Path
             :class:`DotGraph`), or DOT text.
         path: the file to write; parent folders are created.
         format: the format, overriding the suffix (``"dot"``, ``"svg"``, ``"png"``, ``"pdf"``).
+        dpi: resolution of a PNG (Graphviz's default is 96).
 
     Returns:
         The path written.
@@ -534,6 +542,6 @@ def save_graph(graph: Any, path: PathLike, format: Optional[str] = None) -> Path
         if not dot_available():
             raise GraphvizUnavailableError(
                 f"save_graph: cannot write {str(path)!r}: {_INSTALL_HINT}")
-        data = render_dot(source, fmt)
+        data = render_dot(source, fmt, dpi)
     _write_atomic(path, data)
     return path
