@@ -83,8 +83,24 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]]
     """Backpropagate from ``roots``; return the gradients of the tensors in ``capture``.
 
     Leaves accumulate into ``.grad`` unless ``capture`` is given (autograd.grad). With
-    ``accumulate_into`` only the leaves whose ids are in it accumulate.
+    ``accumulate_into`` only the leaves whose ids are in it accumulate. A recording trace is
+    told when the pass begins and ends, so it can file the ops that backward runs.
     """
+    tracer = state.tracer
+    if tracer is None:
+        return _run_backward(roots, grad_roots, retain_graph, create_graph, capture,
+                             accumulate_into)
+    tracer.on_backward_begin()
+    try:
+        return _run_backward(roots, grad_roots, retain_graph, create_graph, capture,
+                             accumulate_into)
+    finally:
+        tracer.on_backward_end()
+
+
+def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]],
+                  retain_graph: bool, create_graph: bool, capture: Optional[Sequence[Tensor]],
+                  accumulate_into: Optional[set[int]]) -> dict[int, Tensor]:
     # gradients of non-leaf tensors, keyed by (id of the producing node, output index): the
     # tensors themselves may be freed as nodes release their inputs during this backward
     grads: dict[tuple[int, int], Tensor] = {}

@@ -43,23 +43,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train", help="train a model (default: LeNet-5 on Fashion-MNIST)",
         description="Train a model on an image dataset. The defaults train LeNet-5 on "
-                    "Fashion-MNIST with SGD (momentum 0.9) for 5 epochs. Each epoch saves "
+                    "Fashion-MNIST with SGD (lr 0.05, momentum 0.9, cosine decay), batch "
+                    "size 64, for 5 epochs. Each epoch saves "
                     "OUT/checkpoint.safetensors + .json, OUT/metrics.csv and OUT/curves.png.",
         epilog="exit codes: 0 done, 1 bad checkpoint or data file, 2 bad arguments, "
-               "3 the loss became NaN/inf, 130 interrupted",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+               "3 the loss became NaN/inf, 130 interrupted")
     p.add_argument("--model", choices=IMAGE_MODELS, default=None,
                    help=f"model to train [default: {DEFAULT_MODEL}]")
     p.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                    help=f"dataset [default: {DEFAULT_DATASET}]")
     p.add_argument("--data", type=existing_dir, default=None, metavar="DIR",
-                   help="folder holding the IDX files (default: $CHAINRULE_DATA, the user cache, "
-                        "/usr/share/datasets/<dataset>)")
+                   help="folder holding the IDX files [default: $CHAINRULE_DATA, the user cache, "
+                        "/usr/share/datasets/DATASET; on --resume: the run's folder]")
     p.add_argument("--download", action="store_true",
                    help="download the dataset if it is not found")
-    p.add_argument("--epochs", type=positive_int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                    help=f"total number of epochs [default: {DEFAULT_EPOCHS}]")
-    p.add_argument("--batch-size", type=positive_int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help=f"images per step [default: {DEFAULT_BATCH_SIZE}]")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
                    help=f"optimizer [default: {DEFAULT_OPTIMIZER}]")
@@ -71,7 +71,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("cosine", "constant"), default=None,
                    help="learning-rate schedule: cosine decay to 0 over all steps, or constant "
                         f"[default: {DEFAULT_SCHEDULE}]")
-    p.add_argument("--weight-decay", type=nonnegative_float, default=None,
+    p.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",
                    help="L2 weight decay [default: 0]")
     p.add_argument("--seed", type=nonnegative_int, default=None,
                    help=f"seed of the weights, dropout and shuffling [default: {DEFAULT_SEED}]")

@@ -51,7 +51,9 @@ class Add(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
-        return unbroadcast(gy, x0.shape), unbroadcast(gy, x1.shape)
+        n0, n1 = self.needs_input_grad
+        return (unbroadcast(gy, x0.shape) if n0 else None,
+                unbroadcast(gy, x1.shape) if n1 else None)
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -65,7 +67,9 @@ class Sub(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
-        return unbroadcast(gy, x0.shape), unbroadcast(-gy, x1.shape)
+        n0, n1 = self.needs_input_grad
+        return (unbroadcast(gy, x0.shape) if n0 else None,
+                unbroadcast(-gy, x1.shape) if n1 else None)
 
 
 def sub(a: Any, b: Any) -> Tensor:

@@ -487,7 +487,7 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
         wt = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[:, :, :, ::-1, ::-1]
         wt = xp.ascontiguousarray(wt).reshape(C, OCg, KH, KW)
         return _fast_forward(gy, wt, ConvGeometry((1, 1), back_pads, g.dilation, G))[0]
-    if sw == 1 and W + pl + pr + dw * (KW - 1) <= 2 * OW:  # widened rows waste < half the GEMM
+    if sw == 1 and W + pl + pr <= 2 * OW:  # whole rows at the padded width: < 2x the GEMM work
         return _grad_input_rows(gy, weight, x_shape, g)
     Hp, Wp = H + pt + pb, W + pl + pr
     blocks, nb = _blocks(N, OH * OW * KH * KW * C)
@@ -516,9 +516,12 @@ def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     """The transposed convolution for column stride 1, with KH adds instead of KH*KW.
 
     For each kernel row kh, ``U[kh][n, c, i, s] = sum_{kw, oc} gy[n, oc, i, s - kw*dw] *
-    weight[oc, c, kh, kw]`` is one GEMM over the rows of gy widened by (KW-1)*dw zero columns
-    on the left (row pitch Wq = Wp + (KW-1)*dw, so a row-major flat slice is a whole run of
-    rows); then the padded input gradient gets ``gxp[:, :, i*sh + kh*dh, :] += U[kh][..., i, :]``.
+    weight[oc, c, kh, kw]`` for every column s of the padded input is one GEMM over the rows
+    of gy laid out at the padded width Wp = OW + e (e = (KW-1)*dw zero columns on the left).
+    At that row pitch a window reaching past a row's end lands in the next row's e zeros, so
+    (kw, oc, whole runs of rows) is a plain strided view: no per-pixel copy, and the GEMM does
+    Wp/OW times the minimum work. Then ``gxp[:, :, i*sh + kh*dh, :] += U[kh][..., i, :]``
+    (KH adds of long contiguous runs instead of KH*KW short strided ones).
     """
     N, C, H, W = x_shape
     OC, Cg, KH, KW = weight.shape
@@ -528,11 +531,11 @@ def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     sh, (dh, dw) = g.stride[0], g.dilation
     Hp, Wp = H + pt + pb, W + pl + pr
     e = (KW - 1) * dw
-    Wq = Wp + e
+    Wq = Wp  # = OW + e for a column stride of 1
     L = OH * Wq  # one image's run of output rows at pitch Wq
     blocks, nb = _blocks(N, KW * OC * L)
-    # gy widened: (nb, OC, OH + 1, Wq), gy at columns [e, e + OW); the spare row and the
-    # columns past e + OW stay zero (windows of the last row run into the spare row)
+    # gy widened: (nb, OC, OH + 1, Wq), gy at columns [e, Wq); columns [0, e) and the spare
+    # row stay zero (windows of the last row run into the spare row)
     gyw = _scratch("pad", (nb, OC, OH + 1, Wq), gy.dtype)
     gyw.fill(0)
     sN, sO, _, sQ = gyw.strides

@@ -9,7 +9,7 @@ How it hooks in: while a trace is recording it is ``autograd.grad_mode.state.tra
 ``Function.__call__`` and the backward engine call (``on_forward``/``on_backward``); outside a
 trace that attribute is None and nothing else runs. Ops that a backward itself runs (``Mul``'s
 backward computes ``gy * x1``; ``unbroadcast`` calls ``SumTo``) also reach ``on_forward``: they
-are told apart by a flag set while the engine's ``run_backward`` runs, and are kept with the
+are told apart by the engine's ``on_backward_begin``/``on_backward_end`` calls, and kept with the
 backward step they belong to (``inner_ops``), not as forward rows.
 """
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy
 
-from ..autograd import engine
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from .format import (MAX_ELEMS, format_dtype, format_number, format_shape, format_summary,
@@ -238,17 +237,6 @@ class Trace:
         self._active = True
         self._frozen = False
         self._prev_tracer = state.tracer
-        self._prev_run_backward = engine.run_backward
-        original = engine.run_backward
-
-        def run_backward(*args: Any, **kwargs: Any) -> Any:
-            self.on_backward_begin()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.on_backward_end()
-
-        engine.run_backward = run_backward  # type: ignore[assignment]
         state.tracer = self
         return self
 
@@ -256,7 +244,6 @@ class Trace:
         try:
             self._freeze()
         finally:
-            engine.run_backward = self._prev_run_backward  # type: ignore[assignment]
             state.tracer = self._prev_tracer
             self._active = False
             self._in_backward = 0
