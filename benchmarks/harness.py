@@ -51,6 +51,8 @@ QUICK_REPEATS = 3
 QUICK_WARMUP = 1
 QUICK_EPOCH_IMAGES = 5000
 FRAMEWORKS = ("chainrule", "torch")
+DEFAULT_SETTLE = 0.2
+"""Seconds of untimed sleep before each timed step (see :func:`time_variants`)."""
 
 
 # ============================================================================ frameworks
@@ -309,12 +311,15 @@ def timed_step(runner: Runner) -> tuple[float, Optional[dict[str, float]]]:
     return elapsed, phases
 
 
-def time_variants(runners: Sequence[tuple[str, Runner]], warmup: int, repeats: int
-                  ) -> dict[str, Timing]:
+def time_variants(runners: Sequence[tuple[str, Runner]], warmup: int, repeats: int,
+                  settle: float = DEFAULT_SETTLE) -> dict[str, Timing]:
     """Warm up, then time ``repeats`` steps of every runner, interleaved.
 
     The order of the runners alternates every repeat, so slow drift (another process waking
-    up) is shared between them instead of landing on whichever ran last.
+    up) is shared between them instead of landing on whichever ran last. Before each timed
+    step the harness sleeps ``settle`` seconds (untimed): the worker threads of the library
+    that ran before (OpenBLAS's spin for up to ~0.1 s, OpenMP's for a while too) go idle
+    instead of competing with the next library's threads for the same cores.
     """
     for _ in range(warmup):
         for _, runner in runners:
@@ -324,6 +329,8 @@ def time_variants(runners: Sequence[tuple[str, Runner]], warmup: int, repeats: i
     for rep in range(repeats):
         order = runners if rep % 2 == 0 else list(reversed(runners))
         for label, runner in order:
+            if settle > 0:
+                time.sleep(settle)
             elapsed, phases = timed_step(runner)
             timings[label].samples.append(elapsed)
             for name, seconds in (phases or {}).items():
@@ -579,6 +586,7 @@ class Options:
     tiny: bool = False
     memory: bool = True
     epoch_images: Optional[int] = None
+    settle: float = DEFAULT_SETTLE
 
     def settings(self) -> Settings:
         images = self.epoch_images
@@ -611,7 +619,7 @@ def run_case(case: Case, options: Options, threads: int,
         result.units = case.units(settings)
         runners = [(v.label, case.setup(Framework(v.framework), settings, **dict(v.options)))
                    for v in case.variants]
-        timings = time_variants(runners, warmup, repeats)
+        timings = time_variants(runners, warmup, repeats, options.settle)
         del runners
         gc.collect()
     except Exception as exc:
@@ -743,10 +751,18 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-MAIN_HEADER = ("case", "chainrule", "PyTorch", "ratio", "target", "time", "RSS peak chainrule",
+MAIN_HEADER = ("case", "chainrule", "PyTorch", "ratio", "target", "PASS/FAIL",
+               "RSS peak chainrule",
                "RSS peak PyTorch", "mem ratio", "mem target", "alloc peak chainrule",
                "alloc peak PyTorch")
 IMPL_HEADER = ("kernel", "per call", "vs PyTorch", "vs fast")
+
+
+IMPL_NOTE = ("naive: seven nested Python loops, one multiply-add per iteration; im2col: "
+             "unfold the input into a (C*KH*KW, N*OH*OW) matrix, then one GEMM; fast: the "
+             "same GEMM on a channels-last, cache-blocked unfold. Moving the arithmetic out "
+             "of Python loops into one BLAS call is what wins; at this tiny shape the "
+             "remaining cost is per-call overhead, which is why im2col and fast are close.")
 
 
 def main_rows(results: Sequence[CaseResult]) -> list[list[str]]:
@@ -830,16 +846,26 @@ def render_markdown(suite: SuiteResult) -> str:
         f"- threads: {th.get('threads')} (threadpoolctl: {th.get('threadpoolctl')}; pools: "
         f"{'; '.join(th.get('pools', []))}; torch intra-op {th.get('torch_threads')}, "
         f"inter-op {th.get('torch_interop_threads')})",
-        f"- options: {m.get('options')}", "",
+        f"- options: {m.get('options')}",
+    ]
+    load = (m.get("loadavg_start") or [0])[0]  # before the run: other processes' load
+    if th.get("cpu_count") and load > 0.5 * th["cpu_count"]:
+        lines.append(f"- **busy machine**: load average {load} on {th['cpu_count']} CPUs; "
+                     f"multi-threaded BLAS/OpenMP timings are unreliable (re-run when quiet, "
+                     f"or compare with --threads 1)")
+    lines += [
+        "",
         _md_table(MAIN_HEADER, main_rows(suite.results)),
     ]
     for r in suite.results:
         if r.case.table == "impls":
             lines += ["", f"## {r.case.title}", "",
-                      _md_table(IMPL_HEADER, impl_rows(r))]
+                      _md_table(IMPL_HEADER, impl_rows(r)), "", IMPL_NOTE]
     missed = misses(suite.results)
     lines += ["", "## Missed targets", ""]
     lines += [f"- {line}" for line in missed] or ["- none"]
+    if m.get("profile"):
+        lines += ["", "## Profile", "", "```", m["profile"], "```"]
     lines += ["", "## Notes", ""] + [f"- {note}" for note in NOTES]
     return "\n".join(lines) + "\n"
 
@@ -894,6 +920,8 @@ def profile_case(case: Case, options: Options, steps: int = 3, top: int = 15) ->
     while stack:
         frame = stack.pop()
         stack.extend(frame.children)
+        if frame.is_synthetic:  # "[self]" leaves: already in their parent's total_self_time
+            continue
         where = f"{_short_path(frame.file_path)}:{frame.function}"
         totals[where] = totals.get(where, 0.0) + frame.total_self_time
     whole = sum(totals.values()) or 1.0
@@ -938,6 +966,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"fewer repeats")
     parser.add_argument("--epoch-images", type=_positive_int, default=None, metavar="N",
                         help="images in the LeNet-5 epoch [default: all 60,000]")
+    parser.add_argument("--settle", type=_nonnegative_float, default=DEFAULT_SETTLE,
+                        metavar="S", help="untimed sleep before each timed step, so the "
+                                          "other library's spinning threads go idle "
+                                          f"[default: {DEFAULT_SETTLE}]")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory subprocesses")
     parser.add_argument("--tiny", action="store_true",
@@ -967,6 +999,16 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def options_from_args(args: argparse.Namespace) -> Options:
     """The :class:`Options` an argparse namespace describes (``--quick`` fills defaults)."""
     repeats = args.repeats or (QUICK_REPEATS if args.quick else DEFAULT_REPEATS)
@@ -974,7 +1016,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
                                                           else DEFAULT_WARMUP)
     return Options(cases=args.cases, repeats=repeats, warmup=warmup, threads=args.threads,
                    quick=args.quick, tiny=args.tiny, memory=not args.no_memory,
-                   epoch_images=args.epoch_images)
+                   epoch_images=args.epoch_images, settle=args.settle)
 
 
 def _worst(suite: SuiteResult) -> Optional[Case]:
@@ -1003,16 +1045,17 @@ def run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     suite = run_suite(options, log)
-    json_path, md_path = write_results(suite, Path(args.out))
-    print(render_markdown(suite))
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     if args.profile is not None:
         case = _worst(suite) if args.profile == "worst" else next(
             (c for c in all_cases() if c.key == args.profile), None)
         if case is None:
-            print(f"benchmarks: nothing to profile ({args.profile})", file=sys.stderr)
+            log(f"benchmarks: nothing to profile ({args.profile})")
         else:
-            print(profile_case(case, options))
+            log(f"profiling {case.key} ...")
+            suite.meta["profile"] = profile_case(case, options)
+    json_path, md_path = write_results(suite, Path(args.out))
+    print(render_markdown(suite))
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 1 if any(r.error is not None for r in suite.results) else 0
 
 

@@ -22,7 +22,7 @@ import chainrule as cr  # noqa: E402
 from benchmarks import cases as bc  # noqa: E402
 from benchmarks import harness as bh  # noqa: E402
 
-TINY = bh.Options(repeats=1, warmup=0, tiny=True, memory=False)
+TINY = bh.Options(repeats=1, warmup=0, tiny=True, memory=False, settle=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -153,18 +153,27 @@ def test_ratio_verdicts_and_misses() -> None:
 
 def test_command_line_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     argv = ["--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0", "--no-memory",
-            "--out", str(tmp_path)]
+            "--settle", "0", "--out", str(tmp_path)]
     assert bh.main(argv) == 0
     assert "1,000-op chain" in capsys.readouterr().out
     assert (tmp_path / "latest.json").is_file() and (tmp_path / "latest.md").is_file()
     assert bh.main(["--cases", "nope", "--out", str(tmp_path)]) == 2
 
 
+def test_profile_lands_in_the_report(tmp_path: Path) -> None:
+    argv = ["--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0", "--no-memory",
+            "--settle", "0", "--profile", "chain", "--out", str(tmp_path)]
+    assert bh.main(argv) == 0
+    md = (tmp_path / "latest.md").read_text()
+    assert "## Profile" in md
+    assert "file:function" in md or "pyinstrument is not installed" in md
+
+
 def test_chainrule_bench_delegates_to_the_suite(tmp_path: Path) -> None:
     from chainrule.cli.main import main
 
     argv = ["bench", "--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0",
-            "--no-memory", "--out", str(tmp_path)]
+            "--no-memory", "--settle", "0", "--out", str(tmp_path)]
     assert main(argv) == 0
     assert json.loads((tmp_path / "latest.json").read_text())["results"][0]["key"] == "chain"
 

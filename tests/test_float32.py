@@ -34,6 +34,12 @@ class DtypeRecorder:
                     and t.data.dtype.kind in "fc":
                 yield t.data.dtype
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other trace callback (``on_backward_begin``...) is accepted and ignored."""
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
     def on_forward(self, fn: Any, inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
         self.forward += [(fn.name, d) for d in self._floats(outputs)]
 

@@ -280,7 +280,9 @@ def test_channel_mismatch_message() -> None:
                                      r"input size \(4 x 4\)"),
     ((1, 1, 4, 4), (2, 1, 3, 3), dict(dilation=2), r"\(3 x 3, dilated to 5 x 5\)"),
     ((1, 4, 4, 4), (3, 2, 3, 3), dict(groups=2), r"out_channels \(3.*divisible by groups=2"),
-    ((1, 3, 4, 4), (4, 1, 3, 3), dict(groups=2), r"expected input with 2 channels"),
+    ((1, 3, 4, 4), (4, 1, 3, 3), dict(groups=2), r"in_channels \(3, input shape \(1, 3, 4, 4\)\) "
+                                                  r"must be divisible by groups=2"),
+    ((1, 4, 4, 4), (4, 1, 3, 3), dict(groups=2), r"expected input with 2 channels"),
     ((1, 1, 4, 4), (2, 1, 3, 3), dict(stride=0), r"stride must be positive, got 0"),
     ((1, 1, 4, 4), (2, 1, 3, 3), dict(stride=(1, -1)), r"stride must be positive"),
     ((1, 1, 4, 4), (2, 1, 3, 3), dict(dilation=0), r"dilation must be positive"),

@@ -60,6 +60,9 @@ def test_metrics_csv_roundtrip_exact_and_atomic(tmp_path):
     write_metrics_csv(rows[:1], path)  # rewrite replaces
     assert len(read_metrics_csv(path)) == 1
     assert os.listdir(tmp_path) == ["metrics.csv"]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 # -- the loop --------------------------------------------------------------------------------

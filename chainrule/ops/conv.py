@@ -43,9 +43,10 @@ _as_strided = numpy.lib.stride_tricks.as_strided
 IMPLS = ("fast", "im2col", "naive")
 _default_impl = ["fast"]
 
-# Elements of one block of the fast path's column matrix. 2**19 float32 = 2 MiB: a block is
-# written and then read by the GEMM while it is still in cache, instead of a round trip of
-# the whole (N*OH*OW, KK*C) matrix through memory (which costs as much as the GEMM itself).
+# Elements of one block of the fast path's column matrix (whole images, at least one).
+# 2**17 float32 = 512 KiB: a block is written and then read by the GEMM while it is still in
+# L2, instead of a round trip of the whole (N*OH*OW, KK*C) matrix through memory (which costs
+# as much as the GEMM itself). Measured best of 2**16..2**21 on the LeNet shapes.
 _BLOCK_ELEMS = 1 << 17
 # Largest im2col matrix (in values) that the fast forward keeps for the weight gradient
 # (2**22 float32 = 16 MiB). Larger ones are rebuilt block by block in backward: copying a
@@ -177,15 +178,20 @@ def output_size(size: int, pad_total: int, kernel: int, stride: int, dilation: i
 
 
 def _check_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any, padding: Any,
-                dilation: Any, groups: Any) -> ConvGeometry:
-    """Validate every argument of conv2d with PyTorch-quality messages; return the geometry."""
+                dilation: Any, groups: Any, shown: Optional[tuple[int, ...]] = None
+                ) -> ConvGeometry:
+    """Validate every argument of conv2d with PyTorch-quality messages; return the geometry.
+
+    ``shown`` is the input shape to name in messages (the user's, before batching a 3-D input).
+    """
     op = "conv2d"
+    shown = x.shape if shown is None else shown
     if weight.ndim != 4:
         raise ValueError(f"{op}: expected a 4-D weight (out_channels, in_channels/groups, KH, "
                          f"KW), got weight of shape {weight.shape}")
     if x.ndim != 4:
         raise ValueError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
-                         f"input, got input of shape {x.shape}")
+                         f"input, got input of shape {shown}")
     _check_float(x, "input", op)
     if weight.dtype != x.dtype:
         raise TypeError(f"{op}: input dtype ({x.dtype}) and weight dtype ({weight.dtype}) should "
@@ -198,10 +204,13 @@ def _check_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any, 
     if OC % groups:
         raise ValueError(f"{op}: out_channels ({OC}, weight shape {weight.shape}) must be "
                          f"divisible by groups={groups}")
+    if C % groups:
+        raise ValueError(f"{op}: in_channels ({C}, input shape {shown}) must be divisible by "
+                         f"groups={groups}")
     if C != Cg * groups:
         raise ValueError(f"{op}: expected input with {Cg * groups} channels (weight shape "
                          f"{weight.shape}, groups={groups}), got {C} channels (input shape "
-                         f"{x.shape})")
+                         f"{shown})")
     if min(weight.shape) < 1:
         raise ValueError(f"{op}: weight of shape {weight.shape} has an empty dimension")
     if bias is not None:
@@ -220,10 +229,10 @@ def _check_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any, 
     if ekh > hp or ekw > wp:
         dilated = "" if dil == (1, 1) else f", dilated to {ekh} x {ekw}"
         raise ValueError(f"{op}: kernel size ({KH} x {KW}{dilated}) can't be greater than the "
-                         f"padded input size ({hp} x {wp}) (input shape {x.shape}, padding "
+                         f"padded input size ({hp} x {wp}) (input shape {shown}, padding "
                          f"{padding!r})")
     if x.shape[0] == 0 or C == 0:
-        raise ValueError(f"{op}: input of shape {x.shape} is empty")
+        raise ValueError(f"{op}: input of shape {shown} is empty")
     return ConvGeometry(st, pads, dil, groups)
 
 
@@ -292,20 +301,51 @@ def _naive_backward(x: Any, weight: Any, gy: Any, g: ConvGeometry) -> tuple[Any,
 
 # ============================================================================ im2col kernels
 def im2col(x: Any, KH: int, KW: int, g: ConvGeometry) -> Any:
-    """Unfold (N, C, H, W) into the (C*KH*KW, N*OH*OW) matrix of receptive fields."""
+    """Unfold (N, C, H, W) into the (C*KH*KW, N*OH*OW) matrix of receptive fields.
+
+    Args:
+        x: an (N, C, H, W) ndarray.
+        KH: kernel height.
+        KW: kernel width.
+        g: stride, padding, dilation (and groups, unused here).
+
+    Shape:
+        (C*KH*KW, N*OH*OW), row (c, kh, kw), column (n, i, j), with OH, OW from
+        :func:`output_size`.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+        >>> im2col(x, 2, 2, ConvGeometry((1, 1), (0, 0, 0, 0), (1, 1), 1))
+        array([[0., 1., 3., 4.],
+               [1., 2., 4., 5.],
+               [3., 4., 6., 7.],
+               [4., 5., 7., 8.]])
+    """
     N, C, H, W = x.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     xp_ = xp.ascontiguousarray(_pad_nchw(x, g.pads))
     sN, sC, sH, sW = xp_.strides
     (sh, sw), (dh, dw) = g.stride, g.dilation
-    # a view (C, KH, KW, N, OH, OW): element [c, kh, kw, n, i, j] = xp_[n, c, i*sh+kh*dh, j*sw+kw*dw]
+    # a view (C, KH, KW, N, OH, OW): [c, kh, kw, n, i, j] = xp_[n, c, i*sh+kh*dh, j*sw+kw*dw]
     win = _as_strided(xp_, (C, KH, KW, N, OH, OW),
                       (sC, sH * dh, sW * dw, sN, sH * sh, sW * sw), writeable=False)
     return xp.ascontiguousarray(win).reshape(C * KH * KW, N * OH * OW)
 
 
 def col2im(cols: Any, x_shape: tuple[int, ...], KH: int, KW: int, g: ConvGeometry) -> Any:
-    """Fold a (C*KH*KW, N*OH*OW) matrix back to (N, C, H, W), summing overlaps (im2col's adjoint)."""
+    """Fold (C*KH*KW, N*OH*OW) columns back to (N, C, H, W), summing overlaps.
+
+    The adjoint of :func:`im2col`: ``sum(im2col(x) * cols) == sum(x * col2im(cols))``.
+
+    Example:
+        >>> import numpy as np
+        >>> g = ConvGeometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
+        >>> col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2, g)[0, 0]  # how many windows cover each
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]])
+    """
     N, C, H, W = x_shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     pt, pb, pl, pr = g.pads
@@ -451,6 +491,13 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
     G, OCg = g.groups, OC // g.groups
     if cols is None:
         cols = _Columns(x, KH, KW, OH, OW, g)
+    elif G == 1 and len(cols.filled) == len(cols.blocks):
+        # the kept columns are one (N*OH*OW, KK*C) matrix: a single GEMM over the whole batch
+        # gy (N, OC, OH, OW) -> (OC, N, OH*OW) -> (OC, N*OH*OW)
+        gm = gy.reshape(N, OC, OH * OW).transpose(1, 0, 2).reshape(OC, -1)
+        acc = xp.matmul(gm, cols.buf.reshape(N * OH * OW, -1))  # (OC, KK*C)
+        # (OC, KH, KW, C) -> (OC, C, KH, KW)
+        return xp.ascontiguousarray(acc.reshape(OC, KH, KW, Cg).transpose(0, 3, 1, 2))
     acc = xp.zeros((G, OCg, KH * KW * Cg), dtype=x.dtype)
     for n0, n1 in cols.blocks:
         b = n1 - n0
@@ -508,7 +555,8 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
             for kw in range(KW):
                 acc[:, :, kh * dh:kh * dh + sh * (OH - 1) + 1:sh,
                     kw * dw:kw * dw + sw * (OW - 1) + 1:sw] += gcols[:, kh, kw]
-        gx[n0:n1] = acc[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)  # (C, b, H, W) -> (b, C, H, W)
+        # (C, b, Hp, Wp) cropped to (C, b, H, W) -> (b, C, H, W)
+        gx[n0:n1] = acc[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
     return gx
 
 
@@ -751,10 +799,11 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     x = _as_tensor(input, "input", "conv2d")
     weight = _as_tensor(weight, "weight", "conv2d")
     bias = None if bias is None else _as_tensor(bias, "bias", "conv2d")
+    shown = x.shape
     unbatched = x.ndim == 3
     if unbatched:
         x = reshape(x, (1,) + x.shape)  # (C, H, W) -> (1, C, H, W)
-    geometry = _check_conv(x, weight, bias, stride, padding, dilation, groups)
+    geometry = _check_conv(x, weight, bias, stride, padding, dilation, groups, shown)
     if name == "fast":
         OC, Cg, KH, KW = weight.shape
         OH, OW = _out_hw(x.shape[2], x.shape[3], KH, KW, geometry)

@@ -16,6 +16,8 @@ and ``divisor_override`` for average pooling).
 Max pooling pads with -inf and sends each window's gradient to its arg-max. Ties go to the
 first maximum in the window in row-major order; a window holding NaN outputs NaN and takes
 its last NaN as the arg-max (both as PyTorch's CPU kernel). Overlapping windows accumulate.
+A window whose dilated taps all land in the padding outputs -inf and passes no gradient
+(PyTorch writes that gradient outside the window, past the end of the plane).
 
 Pick a kernel with ``impl=`` or ``with pool_impl("naive"): ...``.
 """

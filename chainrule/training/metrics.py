@@ -100,6 +100,9 @@ def write_metrics_csv(rows: Sequence[Mapping[str, Any]], path: PathLike,
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
