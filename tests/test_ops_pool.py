@@ -64,12 +64,13 @@ def _ours(fn: Any, x: np.ndarray, gy: np.ndarray, **kw: Any) -> tuple:
 def test_max_pool_matches_torch(impl: str, case: dict) -> None:
     x = _input(case)
     kw = {k: case[k] for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")}
+    # a window whose dilated taps all fall in the padding outputs -inf; torch's backward then
+    # writes its gradient past the end of the plane (heap corruption for the last channel):
+    # keep such cases away from torch (our behaviour is tested below)
+    assume(np.isfinite(max_pool2d(cr.Tensor(x), **kw).data).all())
     y_ref, gy, gx_ref = _torch_pool(F.max_pool2d, x, 1, **kw)
     y, gx = _ours(max_pool2d, x, gy, impl=impl, **kw)
     np.testing.assert_array_equal(y, y_ref)
-    # a window whose dilated taps all fall in the padding outputs -inf; torch then writes its
-    # gradient out of the window (past the plane): not a behaviour to copy, see below
-    assume(np.isfinite(y_ref).all())
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-12, atol=1e-12)  # incl. the tie rule
 
 
