@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 
 import chainrule as cr
 
-settings.register_profile("ci", max_examples=30, deadline=None,
+settings.register_profile("ci", max_examples=50, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
