@@ -251,7 +251,7 @@ def test_conv_impl_context_manager_selects_and_restores() -> None:
         with pytest.raises(KeyError):
             with conv_impl("im2col"):
                 raise KeyError("boom")
-        assert conv_mod._default_impl[0] == "naive"
+        assert conv_mod._IMPL.current == "naive"
     assert isinstance(conv2d(x, w).grad_fn, conv_mod.Conv2d)
     assert isinstance(conv2d(x, w, impl="im2col").grad_fn, conv_mod.Conv2dIm2col)
 

@@ -1,7 +1,8 @@
 """Helpers shared by the ops: PyTorch's type promotion, argument normalisation, messages."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import contextlib
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy
 
@@ -108,3 +109,35 @@ def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[Val
                 f"{op}: The size of tensor a ({x}) must match the size of tensor b ({y}) at "
                 f"non-singleton dimension {i} (shapes {tuple(a)} and {tuple(b)})")
     return None
+
+
+class ImplChoice:
+    """Which implementation an op family uses (``"fast"`` by default), switchable in a block.
+
+    Args:
+        family: the name used in messages (``"conv2d"``).
+        impls: the valid names, the default first.
+    """
+
+    def __init__(self, family: str, impls: Sequence[str]) -> None:
+        self.family = family
+        self.impls = tuple(impls)
+        self.current = self.impls[0]
+
+    def resolve(self, impl: Optional[str], op: str) -> str:
+        """``impl`` if given (checked), else the current choice."""
+        name = self.current if impl is None else impl
+        if name not in self.impls:
+            raise ValueError(f"{op}: unknown impl {name!r}; expected one of "
+                             f"{', '.join(self.impls)}")
+        return name
+
+    @contextlib.contextmanager
+    def use(self, name: str, op: str) -> Iterator[None]:
+        """Make ``name`` the current choice inside the block; restored in ``finally``."""
+        self.resolve(name, op)
+        prev, self.current = self.current, name
+        try:
+            yield
+        finally:
+            self.current = prev

@@ -36,12 +36,13 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._util import ImplChoice
 from .shape import reshape
 
 _as_strided = numpy.lib.stride_tricks.as_strided
 
 IMPLS = ("fast", "im2col", "naive")
-_default_impl = ["fast"]
+_IMPL = ImplChoice("conv2d", IMPLS)
 
 # Elements of one block of the fast path's column matrix (whole images, at least one).
 # 2**17 float32 = 512 KiB: a block is written and then read by the GEMM while it is still in
@@ -93,19 +94,9 @@ def conv_impl(name: str) -> Iterator[None]:
         >>> bool(cr.allclose(slow, conv2d(x, weight), atol=1e-5))
         True
     """
-    _check_impl(name, "conv_impl")
-    prev = _default_impl[0]
-    _default_impl[0] = name
-    try:
+    with _IMPL.use(name, "conv_impl"):
         yield
-    finally:
-        _default_impl[0] = prev
 
-
-def _check_impl(name: Any, op: str) -> str:
-    if name not in IMPLS:
-        raise ValueError(f"{op}: unknown impl {name!r}; expected one of {', '.join(IMPLS)}")
-    return name
 
 
 # ============================================================================ arguments
@@ -795,7 +786,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
         >>> float(conv2d(x, weight)[0, 0, 0, 0])
         25.0
     """
-    name = _check_impl(_default_impl[0] if impl is None else impl, "conv2d")
+    name = _IMPL.resolve(impl, "conv2d")
     x = _as_tensor(input, "input", "conv2d")
     weight = _as_tensor(weight, "weight", "conv2d")
     bias = None if bias is None else _as_tensor(bias, "bias", "conv2d")

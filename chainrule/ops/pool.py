@@ -33,10 +33,11 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._util import ImplChoice
 from .shape import reshape
 
 IMPLS = ("fast", "naive")
-_default_impl = ["fast"]
+_IMPL = ImplChoice("pool", IMPLS)
 
 
 @contextlib.contextmanager
@@ -51,19 +52,9 @@ def pool_impl(name: str) -> Iterator[None]:
         >>> bool(cr.allclose(slow, max_pool2d(x, 2)))
         True
     """
-    _check_impl(name, "pool_impl")
-    prev = _default_impl[0]
-    _default_impl[0] = name
-    try:
+    with _IMPL.use(name, "pool_impl"):
         yield
-    finally:
-        _default_impl[0] = prev
 
-
-def _check_impl(name: Any, op: str) -> str:
-    if name not in IMPLS:
-        raise ValueError(f"{op}: unknown impl {name!r}; expected one of {', '.join(IMPLS)}")
-    return name
 
 
 # ============================================================================ arguments
@@ -394,7 +385,7 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         [[[[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]]]]
     """
     op = "max_pool2d"
-    name = _check_impl(_default_impl[0] if impl is None else impl, op)
+    name = _IMPL.resolve(impl, op)
     x = _as_tensor(input, op)
     unbatched = x.ndim == 3
     if unbatched:
@@ -566,7 +557,7 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         [[[[2.5, 4.5], [10.5, 12.5]]]]
     """
     op = "avg_pool2d"
-    name = _check_impl(_default_impl[0] if impl is None else impl, op)
+    name = _IMPL.resolve(impl, op)
     x = _as_tensor(input, op)
     unbatched = x.ndim == 3
     if unbatched:
