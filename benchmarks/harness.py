@@ -893,11 +893,13 @@ def write_results(suite: SuiteResult, out: Path) -> tuple[Path, Path]:
 
 
 # ============================================================================ profiling
-def profile_case(case: Case, options: Options, steps: int = 3, top: int = 15) -> str:
+def profile_case(case: Case, options: Options, min_steps: int = 3, min_seconds: float = 2.0,
+                 top: int = 15) -> str:
     """Profile chainrule's variant of ``case`` with pyinstrument; return the hot spots.
 
-    Self time is summed per ``file:function`` over the whole call tree, so a helper called
-    from many places shows its full share.
+    Runs at least ``min_steps`` steps and at least ``min_seconds`` of them (sampling every
+    0.5 ms). Self time is summed per ``file:function`` over the whole call tree, so a helper
+    called from many places shows its full share.
     """
     try:
         from pyinstrument import Profiler
@@ -908,11 +910,14 @@ def profile_case(case: Case, options: Options, steps: int = 3, top: int = 15) ->
     runner.reset()
     runner.warm_up()
     profiler = Profiler(interval=0.0005)
+    steps = 0
     with gc_paused():
         profiler.start()
-        for _ in range(steps):
+        start = time.perf_counter()
+        while steps < min_steps or time.perf_counter() - start < min_seconds:
             runner.reset()
             runner.step()
+            steps += 1
         profiler.stop()
     totals: dict[str, float] = {}
     root = profiler.last_session.root_frame() if profiler.last_session else None

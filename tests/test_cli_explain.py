@@ -78,7 +78,6 @@ def test_bad_arguments_exit_2(argv, message, capsys):
 
 
 def test_explain_gate_prints_walkthrough_and_trace_and_writes_dot(tmp_path, capsys):
-    pytest.importorskip("chainrule.gallery.gate")
     assert ex.main(["gate", "--out", str(tmp_path), "--format", "dot"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("== gate: The multiply gate")

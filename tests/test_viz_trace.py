@@ -1,7 +1,6 @@
 """The backward trace: rows in execution order, numbers in the right cells, exports, hygiene."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -129,7 +128,7 @@ def test_shop_text_table_puts_numbers_in_their_columns(shop_trace):
 
 
 def test_shop_gallery_module_traces_the_same_numbers():
-    shop = pytest.importorskip("chainrule.gallery.shop")
+    from chainrule.gallery import shop
     with cr.trace() as t:
         result = shop.run()
     assert result["price"] == pytest.approx(715)
@@ -336,8 +335,6 @@ def test_user_function_documenting_its_derivative():
     assert [r.op for r in t.forward_rows] == ["Cube"]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("chainrule.gallery.cnn_step") is None,
-                    reason="chainrule/gallery/cnn_step.py has not landed yet")
 def test_cnn_step_trace_matches_the_hand_derived_gradients():
     from chainrule.gallery import cnn_step
 

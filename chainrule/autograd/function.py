@@ -19,7 +19,7 @@ weak reference (so a dropped graph is freed at once by reference counting) and b
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from ..backend import xp
 from .grad_mode import state

@@ -300,7 +300,7 @@ def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
     """
     out = stream or sys.stdout
     if not dot_available():
-        print(f"explain --docs: the gallery pages need PNG pictures; install Graphviz's dot "
+        print("explain --docs: the gallery pages need PNG pictures; install Graphviz's dot "
               f"program (`apt-get install graphviz`)", file=sys.stderr)
         return 1
     status = 0

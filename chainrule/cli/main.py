@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = _load_optional(name)
         if module is not None and hasattr(module, "add_parser") and hasattr(module, "run"):
             before = set(sub.choices)
-            sub_parser = module.add_parser(sub)
+            module.add_parser(sub)
             for added in set(sub.choices) - before:  # let usage_error find the subparser
                 p = sub.choices[added]
                 if p.get_default("func") is None:

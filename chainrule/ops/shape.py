@@ -6,7 +6,7 @@ calls it.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
 import numpy
 
