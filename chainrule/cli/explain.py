@@ -301,7 +301,7 @@ def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
     out = stream or sys.stdout
     if not dot_available():
         print("explain --docs: the gallery pages need PNG pictures; install Graphviz's dot "
-              f"program (`apt-get install graphviz`)", file=sys.stderr)
+              "program (`apt-get install graphviz`)", file=sys.stderr)
         return 1
     status = 0
     for name in names or list(gallery.EXAMPLES):

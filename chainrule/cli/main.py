@@ -58,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
                     p.set_defaults(func=module.run)
                 if p.get_default("_parser") is None:
                     p.set_defaults(_parser=p)
-            del sub_parser
     return parser
 
 

@@ -55,8 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", type=existing_dir, default=None, metavar="DIR",
                    help="folder holding the IDX files [default: $CHAINRULE_DATA, the user cache, "
                         "/usr/share/datasets/DATASET; on --resume: the run's folder]")
-    p.add_argument("--download", action="store_true",
-                   help="download the dataset if it is not found")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=None,
+                   help="download the dataset (checksums verified) if it is not found "
+                        "[default: yes, unless --data is given]")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                    help=f"total number of epochs [default: {DEFAULT_EPOCHS}]")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
@@ -148,11 +149,12 @@ def _load_data(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Any, Any]
     from ..data import DatasetNotFoundError
     from ..training.data import load_split
 
+    download = args.download if args.download is not None else args.data is None
     try:
         train = load_split(cfg["dataset"], train=True, root=args.data, limit=cfg["limit_train"],
-                           download=args.download)
+                           download=download)
         test = load_split(cfg["dataset"], train=False, root=args.data, limit=cfg["limit_test"],
-                          download=args.download)
+                          download=download)
     except DatasetNotFoundError as exc:
         usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
     return train, test
