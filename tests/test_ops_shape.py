@@ -18,7 +18,7 @@ CASES = {
     "flatten_mid": lambda lib, x: x.flatten(0, 1),
     "transpose": lambda lib, x: lib.transpose(x, 0, 2),
     "permute": lambda lib, x: x.permute(2, 0, 1),
-    "T": lambda lib, x: x.T * 1,
+    "T": lambda lib, x: x[0].T * 1,
     "squeeze_unsqueeze": lambda lib, x: lib.squeeze(lib.unsqueeze(x, 1), 1),
     "expand": lambda lib, x: x[:, :1].expand(2, 5, 4),
     "broadcast_to": lambda lib, x: lib.broadcast_to(x[0], (3, 3, 4)),
@@ -89,3 +89,36 @@ def test_errors_name_shapes():
         cr.ones(2)[5]
     with pytest.raises(ValueError, match="stack: expects each tensor to be equal size"):
         cr.stack([cr.ones(2), cr.ones(3)])
+
+
+@given(data=st.data())
+def test_shape_ops_on_drawn_shapes_match_torch(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=4))
+    x = data.draw(arrays(shape))
+    n = len(shape)
+    perm = data.draw(st.permutations(range(n)))
+    d0, d1 = data.draw(st.integers(-n, n - 1)), data.draw(st.integers(-n, n - 1))
+    dim = data.draw(st.integers(0, n - 1))
+    start = data.draw(st.integers(0, shape[dim] - 1))
+    step = data.draw(st.integers(1, 2))
+    pads = data.draw(st.lists(st.integers(0, 2), min_size=2, max_size=2 * min(n, 2)))
+    if len(pads) % 2:
+        pads = pads[:-1]
+    index = (slice(None),) * dim + (slice(start, None, step),)
+    pad = lambda lib: lib.nn.functional.pad if lib.__name__ == "torch" else lib.pad  # noqa
+    cases = [
+        lambda lib, t: t.reshape(-1) * 1.5,
+        lambda lib, t: t.permute(*perm) * 1.5,
+        lambda lib, t: lib.transpose(t, d0, d1) * 1.5,
+        lambda lib, t: lib.squeeze(lib.unsqueeze(t, dim), dim) * t,
+        lambda lib, t: lib.flatten(t, 0, dim) * 1.5,
+        lambda lib, t: lib.cat([t, t * 2], dim=dim),
+        lambda lib, t: lib.stack([t, t * 2], dim=dim),
+        lambda lib, t: t.split(max(1, shape[dim] // 2), dim=dim)[0] * 2,
+        lambda lib, t: lib.chunk(t, 2, dim=dim)[-1] * 2,
+        lambda lib, t: t[index] * 2,
+        lambda lib, t: pad(lib)(t, tuple(pads)) * 2,
+        lambda lib, t: t[..., None].expand(*shape, 3) * 2,
+    ]
+    for fn in cases:
+        assert_parity(fn, x, second_order=True)
