@@ -193,3 +193,19 @@ def test_create_graph_keeps_grad_differentiable():
     assert x.grad.requires_grad and x.grad.item() == 27.0
     (gg,) = cr.autograd.grad(x.grad, x)
     assert gg.item() == 18.0
+
+
+def test_leaf_grads_never_alias_each_other_or_the_root_gradient():
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    c = cr.tensor([[5.0, 6.0]], requires_grad=True)
+    h = a + b + c.reshape(2)
+    h.retain_grad()
+    root = cr.tensor([1.0, 1.0])
+    h.backward(root)
+    arrays = [a.grad.data, b.grad.data, c.grad.data, h.grad.data, root.data]
+    for i, x in enumerate(arrays):
+        for y in arrays[i + 1:]:
+            assert not np.shares_memory(x, y)
+    a.grad.data *= 0  # an in-place change to one gradient leaves the others alone
+    assert b.grad.tolist() == [1.0, 1.0] and h.grad.tolist() == [1.0, 1.0]

@@ -20,20 +20,23 @@ from .tensor import Tensor
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, consumers before producers (iterative DFS)."""
     post: list[Function] = []
-    visited: set[int] = set()
+    visited: set[Function] = set()
     stack: list[tuple[Function, bool]] = [(fn, False) for fn in roots]
+    push, pop = stack.append, stack.pop
     while stack:
-        fn, expanded = stack.pop()
+        fn, expanded = pop()
         if expanded:
             post.append(fn)
             continue
-        if id(fn) in visited:
+        if fn in visited:
             continue
-        visited.add(id(fn))
-        stack.append((fn, True))
+        visited.add(fn)
+        push((fn, True))
         for t in fn.inputs:
-            if t is not None and t.grad_fn is not None and id(t.grad_fn) not in visited:
-                stack.append((t.grad_fn, False))
+            if t is not None:
+                producer = t.grad_fn
+                if producer is not None and producer not in visited:
+                    push((producer, False))
     post.reverse()
     return post
 
@@ -105,6 +108,9 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
     # tensors themselves may be freed as nodes release their inputs during this backward
     grads: dict[tuple[int, int], Tensor] = {}
     captured: dict[int, Tensor] = {}
+    # ids of arrays that must not become a leaf's .grad uncopied: the root gradients, then
+    # every array already given to a leaf
+    owned: set[int] = {id(g.data) for g in grad_roots}
     capture_ids = {id(t) for t in capture} if capture is not None else None
     root_fns = []
     for root, g in zip(roots, grad_roots):
@@ -112,7 +118,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             if capture_ids is not None and id(root) in capture_ids:
                 captured[id(root)] = _accumulate(captured.get(id(root)), g)
             elif capture_ids is None:
-                _accumulate_leaf(root, g, accumulate_into)
+                _accumulate_leaf(root, g, accumulate_into, owned)
             continue
         key = (id(root.grad_fn), root._out_idx)
         grads[key] = _accumulate(grads.get(key), g)
@@ -143,8 +149,9 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                         g = _run_hooks(fn._hooks[i], g)
                     out = ref()
                     if out is not None:
-                        if out._retains_grad:
-                            out.grad = _accumulate(out.grad, g if create_graph else g.detach())
+                        if out._retains_grad:  # a copy: .grad must not alias other arrays
+                            out.grad = _accumulate(
+                                out.grad, g if create_graph else Tensor._const(g.data.copy()))
                         if capture_ids is not None and id(out) in capture_ids:
                             captured[id(out)] = g
                 gys.append(g)
@@ -176,9 +183,9 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             if tracer is not None:
                 tracer.on_backward(fn, tuple(gys), gxs)
             for t, gx in zip(fn.inputs, gxs):
-                if gx is None or t is None or not t.requires_grad:
+                if gx is None or t is None or not t._requires_grad:
                     continue
-                if gx.data.shape != t.shape:
+                if gx.data.shape != t.data.shape:
                     raise RuntimeError(
                         f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
                         f"shape {t.shape}")
@@ -190,7 +197,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                         captured[id(t)] = _accumulate(captured.get(id(t)),
                                                       _run_hooks(t._hooks, gx))
                 else:
-                    _accumulate_leaf(t, gx, accumulate_into)
+                    _accumulate_leaf(t, gx, accumulate_into, owned)
             if not retain_graph:
                 fn._release()
     finally:
@@ -207,15 +214,27 @@ def _output_meta(fn: Function, i: int, out: Optional[Tensor]) -> tuple[Any, Any]
     return meta[i]
 
 
-def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]]) -> None:
+def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
+                     owned: set[int]) -> None:
+    """Add ``g`` to ``t.grad`` (a leaf), taking ``g``'s array without a copy when it is safe.
+
+    Like PyTorch's AccumulateGrad, a gradient array is stolen when nothing else can see it: it
+    is not a view, not the root gradient, and not already handed to another leaf (``owned``
+    holds the ids of arrays given away in this pass). Otherwise it is copied, so a leaf's
+    ``.grad`` never aliases memory that other code may still use or modify.
+    """
     if only is not None and id(t) not in only:
         return
     g = _run_hooks(t._hooks, g)
-    if not state.grad_enabled:
-        g = g.detach() if g.grad_fn is not None else g
     if t.grad is None:
-        # a fresh buffer: the leaf must never alias an array that other code may still use
-        t.grad = g if g.grad_fn is not None else Tensor(g.data.copy())
+        if g.grad_fn is not None:  # create_graph: keep the graph in .grad, as PyTorch does
+            t.grad = g
+            return
+        data = g.data
+        if data.base is not None or id(data) in owned or not data.flags.writeable:
+            data = data.copy()
+        owned.add(id(data))
+        t.grad = Tensor._const(data)
     else:
         t.grad = t.grad + g
 

@@ -31,7 +31,7 @@ class _FreedInput:
 
     __slots__ = ("grad_fn", "requires_grad", "shape", "dtype", "_out_idx", "name")
 
-    def __init__(self, t: "Tensor") -> None:
+    def __init__(self, t: Any) -> None:
         self.grad_fn = t.grad_fn
         self.requires_grad = t.requires_grad
         self.shape = t.shape
@@ -152,9 +152,9 @@ class Function:
         """
         self._freed = True
         self.__dict__.clear()
-        self.inputs = tuple(
+        self.inputs = tuple([
             t if t is None or (t.grad_fn is None and t.requires_grad) else _FreedInput(t)
-            for t in self.inputs)
+            for t in self.inputs])
 
     def register_hook(self, index: int, hook: Callable[["Tensor"], Optional["Tensor"]]) -> None:
         """Run ``hook(grad)`` on the gradient of output ``index`` once it is complete."""

@@ -445,6 +445,98 @@ class _Columns:
             self.win = None
 
 
+def _use_planar(Cg: int, KW: int, OW: int) -> bool:
+    """Whether the planar (channels-first) unfold beats the channels-last one.
+
+    The channels-last copy's inner run is KW*Cg values, the planar one's OW: with few input
+    channels (LeNet's conv1, Cg=1: runs of 5 vs 28) the planar copy is ~3x faster, and its
+    per-image GEMMs write the NCHW output (and read the NCHW gy) with no transposes.
+    """
+    return 2 * KW * Cg <= OW
+
+
+class _PlanarColumns:
+    """im2col per image, channels-first: (N, G, Cg*KH*KW, OH*OW), each row a run of OW values.
+
+    Filled whole (``keep``, for the weight gradient) or block by block into scratch.
+    """
+
+    planar = True
+
+    def __init__(self, x: Any, KH: int, KW: int, OH: int, OW: int, g: ConvGeometry,
+                 keep: bool = False) -> None:
+        N, C, H, W = x.shape
+        self.G, self.Cg = g.groups, C // g.groups
+        self.KH, self.KW, self.OH, self.OW = KH, KW, OH, OW
+        pt, pb, pl, pr = g.pads
+        if pt or pb or pl or pr:
+            padded = _scratch("pad", (N, C, H + pt + pb, W + pl + pr), x.dtype)
+            padded[:, :, :pt] = 0
+            padded[:, :, pt + H:] = 0
+            padded[:, :, pt:pt + H, :pl] = 0
+            padded[:, :, pt:pt + H, pl + W:] = 0
+            padded[:, :, pt:pt + H, pl:pl + W] = x
+        else:
+            padded = x
+        sN, sC, sH, sW = padded.strides
+        (sh, sw), (dh, dw) = g.stride, g.dilation
+        # view (N, C, KH, KW, OH, OW): [n, c, kh, kw, i, j] = padded[n, c, i*sh+kh*dh, j*sw+kw*dw]
+        self.win = _as_strided(padded, (N, C, KH, KW, OH, OW),
+                               (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw), writeable=False)
+        self.keep = keep
+        if keep:
+            self.blocks = [(0, N)]
+            self.buf = xp.empty((N, C, KH, KW, OH, OW), dtype=x.dtype)
+            xp.copyto(self.buf, self.win)
+            self.win = None
+        else:
+            self.blocks, nb = _blocks(N, OH * OW * KH * KW * C)
+            self.buf = _scratch("cols", (nb, C, KH, KW, OH, OW), x.dtype)
+
+    def __call__(self, n0: int, n1: int) -> Any:
+        """The columns of images n0..n1 as (b, G, Cg*KH*KW, OH*OW)."""
+        b = n1 - n0
+        if self.keep:
+            cols = self.buf[n0:n1]
+        else:
+            cols = self.buf[:b]
+            xp.copyto(cols, self.win[n0:n1])
+        return cols.reshape(b, self.G, self.Cg * self.KH * self.KW, self.OH * self.OW)
+
+
+def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool
+                    ) -> tuple[Any, Optional[_PlanarColumns]]:
+    N, C, H, W = x.shape
+    OC, Cg, KH, KW = weight.shape
+    OH, OW = _out_hw(H, W, KH, KW, g)
+    G, OCg = g.groups, OC // g.groups
+    cols = _PlanarColumns(x, KH, KW, OH, OW, g, keep)
+    wm = weight.reshape(G, OCg, Cg * KH * KW)  # (G, OCg, Cg*KK)
+    y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
+    for n0, n1 in cols.blocks:
+        # (G, OCg, Cg*KK) @ (b, G, Cg*KK, OH*OW) -> (b, G, OCg, OH*OW) = y[n0:n1]
+        xp.matmul(wm, cols(n0, n1), out=y[n0:n1].reshape(n1 - n0, G, OCg, OH * OW))
+    return y, (cols if keep else None)
+
+
+def _planar_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry,
+                        cols: Optional[_PlanarColumns]) -> Any:
+    N = x.shape[0]
+    OC, Cg, KH, KW = w_shape
+    OH, OW = gy.shape[2:]
+    G, OCg = g.groups, OC // g.groups
+    if cols is None:
+        cols = _PlanarColumns(x, KH, KW, OH, OW, g)
+    acc = None
+    for n0, n1 in cols.blocks:
+        b = n1 - n0
+        gm = gy[n0:n1].reshape(b, G, OCg, OH * OW)
+        # (b, G, OCg, OH*OW) @ (b, G, OH*OW, Cg*KK) -> (b, G, OCg, Cg*KK), summed over b
+        part = xp.matmul(gm, cols(n0, n1).swapaxes(-1, -2)).sum(axis=0)
+        acc = part if acc is None else acc + part
+    return acc.reshape(w_shape)
+
+
 def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False
                   ) -> tuple[Any, Optional[_Columns]]:
     """conv2d(x, weight) without bias: blocked channels-last im2col + one GEMM per block.
@@ -455,6 +547,8 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     G, OCg = g.groups, OC // g.groups
+    if _use_planar(Cg, KW, OW):
+        return _planar_forward(x, weight, g, keep)
     cols = _Columns(x, KH, KW, OH, OW, g, keep)
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, KH, KW, Cg, OCg) -> (G, KK*Cg, OCg)
     wm = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, -1, OCg)
@@ -480,6 +574,8 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
     OC, Cg, KH, KW = w_shape
     OH, OW = gy.shape[2:]
     G, OCg = g.groups, OC // g.groups
+    if getattr(cols, "planar", False) or (cols is None and _use_planar(Cg, KW, OW)):
+        return _planar_grad_weight(x, gy, w_shape, g, cols)
     if cols is None:
         cols = _Columns(x, KH, KW, OH, OW, g)
     elif G == 1 and len(cols.filled) == len(cols.blocks):
