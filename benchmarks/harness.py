@@ -42,6 +42,8 @@ from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
 
 import numpy as np
 
+from chainrule.cli import nonnegative_float, nonnegative_int, positive_int
+
 ROOT = Path(__file__).resolve().parent.parent
 """The folder holding the ``benchmarks`` package (the repository root)."""
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -957,13 +959,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                               for g in c.groups}))
     parser.add_argument("--cases", default=None, metavar="A,B",
                         help=f"comma-separated cases or groups [default: all]: {names}")
-    parser.add_argument("--repeats", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
                         help=f"timed repeats per case [default: {DEFAULT_REPEATS}, "
                              f"--quick {QUICK_REPEATS}; the epoch at most 3]")
-    parser.add_argument("--warmup", type=_nonnegative_int, default=None, metavar="N",
+    parser.add_argument("--warmup", type=nonnegative_int, default=None, metavar="N",
                         help=f"untimed warm-up calls per case [default: {DEFAULT_WARMUP}, "
                              f"--quick {QUICK_WARMUP}]")
-    parser.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
                         help="BLAS/OpenMP and torch threads [default: what NumPy's BLAS "
                              "uses now]")
     parser.add_argument("--out", default=str(RESULTS_DIR), metavar="DIR",
@@ -972,9 +974,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"a quick pass: the epoch on {QUICK_EPOCH_IMAGES:,} images, "
                              f"fewer repeats")
-    parser.add_argument("--epoch-images", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--epoch-images", type=positive_int, default=None, metavar="N",
                         help="images in the LeNet-5 epoch [default: all 60,000]")
-    parser.add_argument("--settle", type=_nonnegative_float, default=DEFAULT_SETTLE,
+    parser.add_argument("--settle", type=nonnegative_float, default=DEFAULT_SETTLE,
                         metavar="S", help="untimed sleep before each timed step, so the "
                                           "other library's spinning threads go idle "
                                           f"[default: {DEFAULT_SETTLE}]")
@@ -985,36 +987,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", nargs="?", const="worst", default=None, metavar="CASE",
                         help="after the run, profile chainrule's side of CASE (default: the "
                              "case furthest over its target) with pyinstrument")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _nonnegative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def options_from_args(args: argparse.Namespace) -> Options:

@@ -260,7 +260,7 @@ def test_huge_learning_rate_exits_3(data_dir, tmp_path, capsys):
     (["--lr", "abc"], "argument --lr: expected a number"),
     (["--batch-size", "0"], "argument --batch-size: must be >= 1"),
     (["--epochs", "0"], "argument --epochs: must be >= 1"),
-    (["--epochs", "1.5"], "argument --epochs: expected a positive integer"),
+    (["--epochs", "1.5"], "argument --epochs: expected an integer >= 1"),
     (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
     (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice"),
     (["--momentum", "1.5"], "argument --momentum: must be in [0, 1)"),
