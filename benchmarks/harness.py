@@ -42,6 +42,7 @@ from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
 
 import numpy as np
 
+from chainrule.backend import keep_freed_memory
 from chainrule.cli import nonnegative_float, nonnegative_int, positive_int
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1056,4 +1057,5 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m benchmarks
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    keep_freed_memory()  # glibc keeps freed blocks: the same allocator for both frameworks
     return run(args)

@@ -16,6 +16,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from chainrule.backend import keep_freed_memory
+
 from .cases import BATCH_SIZE, LR, MOMENTUM, SEED, build_model
 from .harness import Framework, configure_threads, write_atomic
 
@@ -81,6 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     threads = configure_threads(args.threads)
+    keep_freed_memory()
     results = {name: train_recipe(Framework(name), args.epochs)
                for name in args.frameworks.split(",")}
     lines = ["| framework | final test accuracy | median s/epoch | img/s |", "|---|---|---|---|"]

@@ -160,6 +160,44 @@ def test_fast_schedules_and_blocks(monkeypatch: pytest.MonkeyPatch, x_shape: tup
     _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
 
 
+@pytest.mark.parametrize("planar", [False, True])  # force each unfold layout
+@pytest.mark.parametrize("images_per_block", [2, None])
+@pytest.mark.parametrize("keep_cols", [0, 1 << 22])
+@pytest.mark.parametrize("x_shape,w_shape,kw", SCHEDULES + [
+    ((3, 1, 12, 11), (4, 1, 5, 5), dict(padding=2)),               # LeNet's conv1, small
+    ((3, 3, 13, 12), (6, 1, 3, 2), dict(groups=3, stride=(2, 1), dilation=(1, 2))),
+])
+def test_fast_unfold_layouts(monkeypatch: pytest.MonkeyPatch, x_shape: tuple, w_shape: tuple,
+                             kw: dict, images_per_block: Any, keep_cols: int, planar: bool,
+                             seeded: np.random.Generator) -> None:
+    if images_per_block is not None:
+        nb = images_per_block
+        monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
+            [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
+    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", keep_cols)
+    monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
+    x = seeded.standard_normal(x_shape)
+    w = seeded.standard_normal(w_shape)
+    _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_kept_columns_of_live_graphs_are_not_recycled(monkeypatch: pytest.MonkeyPatch,
+                                                      planar: bool) -> None:
+    """Several graphs alive at once each keep their own columns (more than the pool holds)."""
+    monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
+    rng = np.random.default_rng(5)
+    w = cr.Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    xs = [rng.standard_normal((2, 2, 9, 9)) for _ in range(conv_mod._KEEP_POOL_SIZE + 2)]
+    ys = [conv2d(cr.Tensor(x), w, padding=1) for x in xs]  # all built before any backward
+    for x, y in zip(xs, ys):
+        (gw,) = grad(y, [w], cr.ones_like(y))
+        wt = torch.tensor(w.data, requires_grad=True)
+        yt = F.conv2d(torch.tensor(x), wt, padding=1)
+        (ref,) = torch.autograd.grad(yt, [wt], torch.ones_like(yt))
+        np.testing.assert_allclose(gw.data, ref.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_each_input_gradient_schedule_is_exercised(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     rows, fwd = conv_mod._grad_input_rows, conv_mod._fast_forward

@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from ..backend import keep_freed_memory
+
 from . import EXIT_ERROR, error
 
 CORE_COMMANDS = ("train", "evaluate", "predict")
@@ -77,6 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if extra:  # report them with the subcommand's usage, not the top-level one
             getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        keep_freed_memory()  # the command owns its process: let freed blocks be reused
         return int(args.func(args))
     except SystemExit as exc:  # argparse errors (2), --help/--version (0)
         code = exc.code

@@ -13,7 +13,9 @@ padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations c
 ``"fast"`` (the default)
     NHWC inside: the padded input is copied once to channels-last, the im2col matrix is built
     block by block (a few images at a time, so each block stays in cache) by one strided-view
-    copy whose inner run is KW*C contiguous floats, then one GEMM per block. No Python loop
+    copy whose inner run is KW*C contiguous floats, then one GEMM per block. With few input
+    channels (2*KW*C/G <= OW, e.g. LeNet's conv1) the columns are planar instead (per image,
+    (C*KH*KW, OH*OW), inner run OW) and per-image GEMMs write NCHW directly. No Python loop
     over pixels, no ``np.add.at``. Its backward is made of two more Functions,
     :class:`Conv2dGradInput` (the transposed convolution) and :class:`Conv2dGradWeight`, each
     differentiable in terms of the other two, so ``create_graph=True`` (double backward) works.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
@@ -60,6 +63,8 @@ _SCRATCH_MAX_BYTES = 64 << 20
 _scratch_local = threading.local()
 
 
+
+
 def _scratch(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
     """A reusable temporary array of ``shape`` whose contents are undefined.
 
@@ -77,6 +82,35 @@ def _scratch(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
         if nbytes <= _SCRATCH_MAX_BYTES:
             pool[key] = buf
     return buf[:nbytes].view(dtype).reshape(shape)
+
+
+_KEEP_POOL_SIZE = 4  # recycled long-lived buffers per key and thread
+
+
+def _recycled(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
+    """A fresh-contents array of ``shape`` that may outlive the call (unlike :func:`_scratch`).
+
+    Up to ``_KEEP_POOL_SIZE`` buffers per key and thread are recycled once nothing but the
+    pool refers to them (every view of a buffer holds a reference to it), so the columns kept
+    for the weight gradient do not page-fault a fresh multi-MiB allocation every step.
+    """
+    pool = getattr(_scratch_local, "recycled", None)
+    if pool is None:
+        pool = _scratch_local.recycled = {}
+    dtype = numpy.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    bufs = pool.setdefault(key, [])
+    found = None
+    for buf in bufs:
+        # references: the list, ``buf`` and getrefcount's argument: no view is alive
+        if buf.nbytes >= nbytes and sys.getrefcount(buf) <= 3:
+            found = buf
+            break
+    if found is None:
+        found = xp.empty(max(nbytes, 1), dtype=numpy.uint8)
+        if nbytes <= _SCRATCH_MAX_BYTES and len(bufs) < _KEEP_POOL_SIZE:
+            bufs.append(found)
+    return found[:nbytes].view(dtype).reshape(shape)
 
 
 @contextlib.contextmanager
@@ -421,7 +455,7 @@ class _Columns:
         self.keep = keep
         self.filled: set[int] = set()
         if keep:  # the columns outlive this call: a buffer of their own
-            self.buf = xp.empty(N * OH * OW * KH * KW * C, dtype=x.dtype)
+            self.buf = _recycled("cols", (N * OH * OW * KH * KW * C,), x.dtype)
         else:
             self.buf = _scratch("cols", (nb * OH * OW * KH * KW * C,), x.dtype)
 
@@ -486,7 +520,7 @@ class _PlanarColumns:
         self.keep = keep
         if keep:
             self.blocks = [(0, N)]
-            self.buf = xp.empty((N, C, KH, KW, OH, OW), dtype=x.dtype)
+            self.buf = _recycled("planar", (N, C, KH, KW, OH, OW), x.dtype)
             xp.copyto(self.buf, self.win)
             self.win = None
         else:
@@ -504,8 +538,9 @@ class _PlanarColumns:
         return cols.reshape(b, self.G, self.Cg * self.KH * self.KW, self.OH * self.OW)
 
 
-def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool
+def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool, bias: Any = None
                     ) -> tuple[Any, Optional[_PlanarColumns]]:
+    """conv2d(x, weight) (+ bias) from planar columns: per-image GEMMs straight into NCHW."""
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
@@ -516,12 +551,14 @@ def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool
     for n0, n1 in cols.blocks:
         # (G, OCg, Cg*KK) @ (b, G, Cg*KK, OH*OW) -> (b, G, OCg, OH*OW) = y[n0:n1]
         xp.matmul(wm, cols(n0, n1), out=y[n0:n1].reshape(n1 - n0, G, OCg, OH * OW))
+        if bias is not None:  # while the block is in cache
+            y[n0:n1] += bias.reshape(-1, 1, 1)  # (OC,) -> (OC, 1, 1)
     return y, (cols if keep else None)
 
 
 def _planar_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry,
                         cols: Optional[_PlanarColumns]) -> Any:
-    N = x.shape[0]
+    """The weight gradient from planar columns: per-image GEMMs summed over the batch."""
     OC, Cg, KH, KW = w_shape
     OH, OW = gy.shape[2:]
     G, OCg = g.groups, OC // g.groups
@@ -537,18 +574,19 @@ def _planar_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeomet
     return acc.reshape(w_shape)
 
 
-def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False
-                  ) -> tuple[Any, Optional[_Columns]]:
-    """conv2d(x, weight) without bias: blocked channels-last im2col + one GEMM per block.
+def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False,
+                  bias: Any = None) -> tuple[Any, Optional[_Columns]]:
+    """conv2d(x, weight) (+ bias): blocked im2col + one GEMM per block.
 
-    Returns the output and, when ``keep``, the columns (for the weight gradient).
+    Returns the output and, when ``keep``, the columns (for the weight gradient). The bias
+    is added in the same pass that writes the GEMM's block into the output.
     """
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     G, OCg = g.groups, OC // g.groups
     if _use_planar(Cg, KW, OW):
-        return _planar_forward(x, weight, g, keep)
+        return _planar_forward(x, weight, g, keep, bias)
     cols = _Columns(x, KH, KW, OH, OW, g, keep)
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, KH, KW, Cg, OCg) -> (G, KK*Cg, OCg)
     wm = weight.reshape(G, OCg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, -1, OCg)
@@ -559,8 +597,12 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False
         # is the faster GEMM orientation for OpenBLAS at these shapes (~1.5x at LeNet's)
         out = xp.matmul(cols(n0, n1), wm, out=_scratch("gemm", (G, b * OH * OW, OCg), x.dtype))
         # (G, b, OH*OW, OCg) -> (b, G, OCg, OH*OW) written into y[n0:n1] seen as (b, G, OCg, OH*OW)
-        y[n0:n1].reshape(b, G, OCg, OH * OW)[...] = \
-            out.reshape(G, b, OH * OW, OCg).transpose(1, 0, 3, 2)
+        src = out.reshape(G, b, OH * OW, OCg).transpose(1, 0, 3, 2)
+        dst = y[n0:n1].reshape(b, G, OCg, OH * OW)
+        if bias is None:
+            dst[...] = src
+        else:  # (OC,) -> (G, OCg, 1)
+            xp.add(src, bias.reshape(G, OCg, 1), out=dst)
     if not keep:
         return y, None
     cols.release_input()
@@ -733,9 +775,7 @@ class Conv2d(Function):
         self.g, self.keep_cols = geometry, keep_cols
 
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
-        y, self.cols = _fast_forward(x, weight, self.g, self.keep_cols)
-        if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)  # (OC,) -> (1, OC, 1, 1)
+        y, self.cols = _fast_forward(x, weight, self.g, self.keep_cols, bias)
         return y
 
     def backward(self, gy: Tensor) -> tuple:
