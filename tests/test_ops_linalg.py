@@ -53,3 +53,25 @@ def test_matmul_batch_error_and_0d_error():
         cr.ones(2, 3, 4) @ cr.ones(3, 4, 5)
     with pytest.raises(ValueError, match="at least 1D"):
         cr.matmul(cr.tensor(1.0), cr.ones(2))
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (2, 3, 5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fused_linear_matches_torch_and_its_composed_twin(shape, with_bias):
+    from chainrule.ops.linalg import linear, linear_composed
+
+    rng = np.random.default_rng(0)
+    x, w, b = rng.normal(size=shape), rng.normal(size=(3, 5)), rng.normal(size=(3,))
+    args = (x, w, b) if with_bias else (x, w)
+    assert_parity(lambda lib, *t: lib.nn.functional.linear(*t), *args, second_order=True,
+                  atol=1e-8, rtol=1e-6)
+    fused = [cr.tensor(a, requires_grad=True) for a in args]
+    twin = [cr.tensor(a, requires_grad=True) for a in args]
+    y1, y2 = linear(*fused), linear_composed(*twin)
+    assert np.allclose(y1.data, y2.data)
+    g = cr.tensor(rng.normal(size=y1.shape))
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    for a, b_ in zip(fused, twin):
+        assert np.allclose(a.grad.data, b_.grad.data)
+    assert gradcheck(linear, tuple(fused)) and gradgradcheck(linear, tuple(fused))

@@ -18,12 +18,13 @@ from ..ops.activation import relu as _relu
 from ..ops.activation import sigmoid, tanh
 from ..ops.activation import softmax as _softmax
 from ..ops.conv import conv2d
-from ..ops.linalg import matmul
+from ..ops.linalg import linear as _linear
+from ..ops.linalg import linear_composed as _linear_composed
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                         l1_loss, mse_loss, nll_loss)
 from ..ops.norm import batch_norm
 from ..ops.pool import avg_pool2d, max_pool2d
-from ..ops.shape import flatten, pad, transpose
+from ..ops.shape import flatten, pad
 from ..random import get_rng
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout", "relu",
@@ -57,8 +58,9 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape "
                          f"{weight.shape}; expected ({weight.shape[0]},)")
-    out = matmul(input, transpose(weight, 0, 1))  # (*, in) @ (in, out) -> (*, out)
-    return out if bias is None else out + bias
+    if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        return _linear_composed(input, weight, bias)  # let matmul/add promote dtypes
+    return _linear(input, weight, bias)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,

@@ -7,7 +7,8 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_operand, result_dtype
-from .shape import squeeze, transpose, unbroadcast, unsqueeze
+from .reduce import sum as _sum
+from .shape import reshape, squeeze, transpose, unbroadcast, unsqueeze
 
 
 class MatMul(Function):
@@ -89,3 +90,50 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"dot: 1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
     return matmul(a, b)
+
+
+class Linear(Function):
+    """``input @ weight.T + bias`` in one node: the fused twin of :func:`linear_composed`.
+
+    One GEMM forward; backward gives ``grad_input = gy @ weight``, ``grad_weight = gy.T @
+    input`` (already in weight's (out, in) layout, no transposed copy) and ``grad_bias =
+    gy.sum(0)``, each written with differentiable ops, so second order works.
+    """
+
+    def forward(self, x: Any, weight: Any, bias: Any) -> Any:
+        y = xp.matmul(x, weight.T)  # (*, in) @ (in, out) -> (*, out)
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, weight, bias = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        gy2 = reshape(gy, -1, gy.shape[-1]) if gy.ndim != 2 else gy  # (N, out)
+        gx = matmul(gy, weight) if need_x else None  # (*, out) @ (out, in) -> (*, in)
+        gw = gb = None
+        if need_w:
+            x2 = reshape(x, -1, x.shape[-1]) if x.ndim != 2 else x  # (N, in)
+            gw = matmul(transpose(gy2, 0, 1), x2)  # (out, N) @ (N, in) -> (out, in)
+        if need_b:
+            gb = _sum(gy2, 0)  # (out,)
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
+    """``input @ weight.T + bias`` as one fused node (shapes checked by ``F.linear``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> linear(cr.ones(2, 3), cr.ones(4, 3), cr.zeros(4)).shape
+        (2, 4)
+    """
+    if input.ndim == 1:  # (in,) -> (out,), as torch
+        return squeeze(Linear()(unsqueeze(input, 0), weight, bias), 0)
+    return Linear()(input, weight, bias)
+
+
+def linear_composed(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
+    """The reference twin of :func:`linear`, composed from matmul, transpose and add."""
+    out = matmul(input, transpose(weight, 0, 1))  # (*, in) @ (in, out) -> (*, out)
+    return out if bias is None else out + bias

@@ -63,6 +63,9 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = grad.copy()
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * grad
+                if group["dampening"]:
+                    buf += (1 - group["dampening"]) * grad
+                else:
+                    buf += grad  # no temporary array in the common case
             grad = grad + momentum * buf if group["nesterov"] else buf
         p += -group["lr"] * grad
