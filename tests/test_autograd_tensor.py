@@ -73,3 +73,11 @@ def test_iteration_len_bool():
     assert [t.item() for t in x] == [1.0, 2.0] and len(x) == 2
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(x)
+
+
+def test_0d_results_are_ndarrays_not_numpy_scalars():
+    x = cr.tensor(2.0, requires_grad=True)
+    y = (x * 3 + 1).exp().sum()
+    y.backward()
+    for t in (x * 3, y, x.grad, cr.relu(x)):
+        assert type(t.data) is np.ndarray and t.shape == ()

@@ -79,3 +79,14 @@ def test_relu_gradient_at_zero_is_zero():
 def test_softmax_needs_dim():
     with pytest.raises(TypeError, match="dim"):
         cr.softmax(cr.ones(3), None)
+
+
+@pytest.mark.parametrize("name", sorted(ACT))
+def test_activations_on_0d_tensors(name):
+    if name in ("softmax", "log_softmax"):
+        assert_parity(lambda lib, x: ACT[name](lib, x.reshape(1)), np.array(0.3))
+        return
+    assert_parity(ACT[name], np.array(0.3), second_order=True)
+    x = cr.tensor(0.3, requires_grad=True)
+    ACT[name](cr, x).backward()
+    assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()

@@ -73,7 +73,8 @@ class Tensor:
     def _from_op(cls, data: Any, grad_fn: Any, index: int) -> "Tensor":
         """Make output ``index`` of the node ``grad_fn`` (the fast path of Function.__call__)."""
         t = cls.__new__(cls)
-        t.data = data
+        # NumPy returns scalars, not 0-d arrays, from operations on 0-d arrays: keep ndarrays
+        t.data = data if type(data) is xp.ndarray else xp.asarray(data)
         t.grad = None
         t.grad_fn = grad_fn
         t._out_idx = index
@@ -89,7 +90,7 @@ class Tensor:
     def _const(cls, data: Any) -> "Tensor":
         """Wrap an op's result that is not recorded (no grad needed): the fast path."""
         t = cls.__new__(cls)
-        t.data = data
+        t.data = data if type(data) is xp.ndarray else xp.asarray(data)
         t.grad = None
         t.grad_fn = None
         t._out_idx = 0

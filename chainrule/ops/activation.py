@@ -30,9 +30,10 @@ class Sigmoid(Function):
         y = self.output(0)
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * y * (1 - y)
-        g = 1 - y.data  # first order: the same formula in one NumPy pass, no graph
-        g *= y.data
-        g *= gy.data
+        yd = y.data  # first order: the same formula in NumPy, no graph (out= keeps 0-d arrays)
+        g = xp.subtract(1, yd, out=xp.empty_like(yd))
+        xp.multiply(g, yd, out=g)
+        xp.multiply(g, gy.data, out=g)
         return Tensor._const(g)
 
 
@@ -62,9 +63,10 @@ class Tanh(Function):
         y = self.output(0)
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * (1 - y * y)
-        g = y.data * y.data  # first order: the same formula in NumPy, no graph
+        yd = y.data  # first order: the same formula in NumPy, no graph (out= keeps 0-d arrays)
+        g = xp.multiply(yd, yd, out=xp.empty_like(yd))
         xp.subtract(1, g, out=g)
-        g *= gy.data
+        xp.multiply(g, gy.data, out=g)
         return Tensor._const(g)
 
 
