@@ -70,8 +70,8 @@ class Tensor:
             self.requires_grad = True
 
     @classmethod
-    def _from_op(cls, data: Any, grad_fn: Any, index: int) -> "Tensor":
-        """Make output ``index`` of the node ``grad_fn`` (the fast path of Function.__call__)."""
+    def _new(cls, data: Any, grad_fn: Any, index: int, requires_grad: bool) -> "Tensor":
+        """Build a tensor without ``__init__``'s checks (the hot path of every op)."""
         t = cls.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from operations on 0-d arrays: keep ndarrays
         t.data = data if type(data) is xp.ndarray else xp.asarray(data)
@@ -83,24 +83,18 @@ class Tensor:
         t._hooks = None
         t._retains_grad = False
         t.name = None
-        t._requires_grad = True
+        t._requires_grad = requires_grad
         return t
 
     @classmethod
+    def _from_op(cls, data: Any, grad_fn: Any, index: int) -> "Tensor":
+        """Output ``index`` of the node ``grad_fn`` (recorded in the graph)."""
+        return cls._new(data, grad_fn, index, True)
+
+    @classmethod
     def _const(cls, data: Any) -> "Tensor":
-        """Wrap an op's result that is not recorded (no grad needed): the fast path."""
-        t = cls.__new__(cls)
-        t.data = data if type(data) is xp.ndarray else xp.asarray(data)
-        t.grad = None
-        t.grad_fn = None
-        t._out_idx = 0
-        t._ver = 0
-        t._mtime = 0
-        t._hooks = None
-        t._retains_grad = False
-        t.name = None
-        t._requires_grad = False
-        return t
+        """An op's result that is not recorded (no grad needed)."""
+        return cls._new(data, None, 0, False)
 
     @property
     def _version(self) -> int:
