@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import Any, Union
 
 from ..autograd.tensor import Tensor
-from ..backend import xp
 from ..ops.conv import _pair as pair
 from . import functional as F
-from .init import default_init_
-from .module import Module, Parameter, factory_dtype
+from .init import default_init_, init_weight_and_bias
+from .module import Module, factory_dtype
 
 IntOrPair = Union[int, tuple[int, int]]
 
@@ -89,13 +88,7 @@ class Conv2d(Module):
         self.padding_mode = padding_mode
         dtype = factory_dtype(device, dtype, op)
         kh, kw = self.kernel_size
-        self.weight = Parameter(xp.empty((out_channels, in_channels // groups, kh, kw),
-                                         dtype=dtype))
-        if bias:
-            self.bias = Parameter(xp.empty((out_channels,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init_weight_and_bias(self, (out_channels, in_channels // groups, kh, kw), bias, dtype)
 
     def reset_parameters(self) -> None:
         """Draw fresh weights with PyTorch's default initialisation."""

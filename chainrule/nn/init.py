@@ -11,6 +11,7 @@ import warnings
 from typing import Any, Optional
 
 from ..autograd.tensor import Tensor
+from ..backend import xp
 from ..random import get_rng
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
@@ -188,3 +189,17 @@ def default_init_(weight: Tensor, bias: Optional[Tensor]) -> None:
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
            "_calculate_fan_in_and_fan_out"]
+
+
+def init_weight_and_bias(module: Any, weight_shape: tuple[int, ...], bias: bool,
+                         dtype: Any) -> None:
+    """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` (or None), then call
+    ``module.reset_parameters()`` (as PyTorch's Linear and Conv2d constructors do)."""
+    from .module import Parameter
+
+    module.weight = Parameter(xp.empty(weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(xp.empty((weight_shape[0],), dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()

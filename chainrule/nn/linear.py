@@ -4,10 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.tensor import Tensor
-from ..backend import xp
 from . import functional as F
-from .init import default_init_
-from .module import Module, Parameter, factory_dtype
+from .init import default_init_, init_weight_and_bias
+from .module import Module, factory_dtype
 
 
 class Linear(Module):
@@ -48,12 +47,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         dtype = factory_dtype(device, dtype, "Linear")
-        self.weight = Parameter(xp.empty((out_features, in_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(xp.empty((out_features,), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        init_weight_and_bias(self, (out_features, in_features), bias, dtype)
 
     def reset_parameters(self) -> None:
         """Draw fresh weights with PyTorch's default initialisation."""

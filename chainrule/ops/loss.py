@@ -79,6 +79,14 @@ def _warn_if_broadcast(input: Tensor, target: Tensor, op: str) -> None:
                   stacklevel=3)
 
 
+def _prepare(input: Any, size_average: Optional[bool], reduce: Optional[bool],
+             reduction: str, op: str) -> tuple[Tensor, str]:
+    """Every loss's first step: resolve the legacy flags, check ``reduction``, check input."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    return _as_input(input, op), reduction
+
+
 # ============================================================================ regression
 def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
              reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
@@ -101,9 +109,7 @@ def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
         2.0
     """
     op = "mse_loss"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     target = _as_like(target, input)
     _warn_if_broadcast(input, target, op)
     diff = input - target
@@ -130,9 +136,7 @@ def l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
         1.5
     """
     op = "l1_loss"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     target = _as_like(target, input)
     _warn_if_broadcast(input, target, op)
     return _reduce(abs(input - target), reduction)
@@ -194,9 +198,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
         [0.6931471824645996, 100.0]
     """
     op = "binary_cross_entropy"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     target = _as_like(target, input)
     _check_same_size(input, target, op, "Using a target size ({t}) that is different to the "
                      "input size ({i}) is deprecated. Please ensure they have the same size.")
@@ -236,9 +238,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
         50.0
     """
     op = "binary_cross_entropy_with_logits"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     target = _as_like(target, input)
     _check_same_size(input, target, op, "Target size ({t}) must be the same as input size "
                      "({i})")
@@ -356,9 +356,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,
         0.15
     """
     op = "nll_loss"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     targets = _class_targets(input, target, _class_weight(weight, input, op), ignore_index, op)
     loss = -_pick(input, targets.safe) * Tensor(targets.weight)
     return _reduce_weighted(loss, targets.weight, reduction)
@@ -396,9 +394,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
         0.3466
     """
     op = "cross_entropy"
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
-    input = _as_input(input, op)
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
                          f"{label_smoothing}")
