@@ -195,6 +195,34 @@ def test_create_graph_keeps_grad_differentiable():
     assert gg.item() == 18.0
 
 
+class _ReshapedGrad(cr.autograd.Function):
+    """Identity whose backward returns a reshape (a view) of a fresh array, or of a kept one."""
+
+    def __init__(self, keep: bool, kept: list) -> None:
+        self.keep, self.kept = keep, kept  # (backward's saved state is released afterwards)
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        fresh = (gy.data * 1.0).reshape(-1)  # (size,) temporary
+        if self.keep:
+            self.kept.append(fresh)  # another reference to the temporary: it must not be taken
+        return cr.Tensor(fresh.reshape(gy.shape))  # a view of the temporary
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_leaf_takes_a_view_of_a_temporary_only_when_nothing_else_sees_it(keep):
+    x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    kept: list = []
+    _ReshapedGrad(keep, kept)(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.ones((2, 2)))
+    if keep:  # copied: writing into the kept array leaves .grad alone
+        assert not np.shares_memory(x.grad.data, kept[0])
+    else:  # taken without a copy: .grad is the backward's own array (no extra pass)
+        assert x.grad.data.base is not None and x.grad.data.base.base is None
+
+
 def test_leaf_grads_never_alias_each_other_or_the_root_gradient():
     a = cr.tensor([1.0, 2.0], requires_grad=True)
     b = cr.tensor([3.0, 4.0], requires_grad=True)

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import sys
+
 from typing import Any, Optional, Sequence
 
 from ..backend import xp
@@ -214,6 +216,23 @@ def _output_meta(fn: Function, i: int, out: Optional[Tensor]) -> tuple[Any, Any]
     return meta[i]
 
 
+def _exclusive(data: Any, owned: set[int]) -> bool:
+    """Whether nothing but this gradient can see ``data``, so a leaf may take it uncopied.
+
+    An array qualifies when it is writeable, not already given away (``owned``), and either
+    owns its memory or is a whole-buffer view (e.g. a reshape) of a temporary that nothing
+    else refers to: the only references to that base are ``data.base``, the local name and
+    getrefcount's argument.
+    """
+    if id(data) in owned or not data.flags.writeable:
+        return False
+    base = data.base
+    if base is None:
+        return True
+    return (type(base) is xp.ndarray and base.base is None and data.flags.c_contiguous
+            and data.nbytes == base.nbytes and sys.getrefcount(base) <= 3)
+
+
 def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
                      owned: set[int]) -> None:
     """Add ``g`` to ``t.grad`` (a leaf), taking ``g``'s array without a copy when it is safe.
@@ -231,7 +250,7 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
             t.grad = g
             return
         data = g.data
-        if data.base is not None or id(data) in owned or not data.flags.writeable:
+        if not _exclusive(data, owned):
             data = data.copy()
         owned.add(id(data))
         t.grad = Tensor._const(data)

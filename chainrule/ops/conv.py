@@ -44,6 +44,20 @@ from .shape import reshape
 
 _as_strided = numpy.lib.stride_tricks.as_strided
 
+
+def _windows(base: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """A read-only strided view of ``base`` (``as_strided`` for the fast kernels).
+
+    Built with the ``ndarray`` constructor over a C-contiguous base: ~10x cheaper than
+    ``as_strided`` (which goes through ``__array_interface__``), and the fast kernels make
+    one per block.
+    """
+    if not base.flags.c_contiguous:
+        return _as_strided(base, shape, strides, writeable=False)
+    view = numpy.ndarray(shape, base.dtype, base, 0, strides)
+    view.flags.writeable = False
+    return view
+
 IMPLS = ("fast", "im2col", "naive")
 _IMPL = ImplChoice("conv2d", IMPLS)
 
@@ -449,8 +463,8 @@ class _Columns:
         (sh, sw), (dh, dw) = g.stride, g.dilation
         # view (N, OH, OW, KH, KW, C): [n, i, j, kh, kw, c] = padded[n, i*sh+kh*dh, j*sw+kw*dw, c]
         # with dilation 1 the (KW, C) pair is one contiguous run of KW*C values
-        self.win = _as_strided(padded, (N, OH, OW, KH, KW, C),
-                               (sN, sH * sh, sW * sw, sH * dh, sW * dw, sC), writeable=False)
+        self.win = _windows(padded, (N, OH, OW, KH, KW, C),
+                            (sN, sH * sh, sW * sw, sH * dh, sW * dw, sC))
         self.blocks, nb = _blocks(N, OH * OW * KH * KW * C)
         self.keep = keep
         self.filled: set[int] = set()
@@ -515,8 +529,8 @@ class _PlanarColumns:
         sN, sC, sH, sW = padded.strides
         (sh, sw), (dh, dw) = g.stride, g.dilation
         # view (N, C, KH, KW, OH, OW): [n, c, kh, kw, i, j] = padded[n, c, i*sh+kh*dh, j*sw+kw*dw]
-        self.win = _as_strided(padded, (N, C, KH, KW, OH, OW),
-                               (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw), writeable=False)
+        self.win = _windows(padded, (N, C, KH, KW, OH, OW),
+                            (sN, sC, sH * dh, sW * dw, sH * sh, sW * sw))
         self.keep = keep
         if keep:
             self.blocks = [(0, N)]
@@ -727,8 +741,7 @@ def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
         b = n1 - n0
         gyw[:b, :, :OH, e:e + OW] = gy[n0:n1]
         # view (G, KW, OCg, b, L): [g, kw', o, n, q] = gyw_flat[n, g*OCg + o, q + kw'*dw]
-        view = _as_strided(gyw, (G, KW, OCg, b, L), (OCg * sO, dw * sQ, sO, sN, sQ),
-                           writeable=False)
+        view = _windows(gyw, (G, KW, OCg, b, L), (OCg * sO, dw * sQ, sO, sN, sQ))
         c = cols[:G * KW * OCg * b * L].reshape(G, KW, OCg, b, L)
         xp.copyto(c, view)
         # (G, KH*Cg, KW*OCg) @ (G, KW*OCg, b*L) -> (G, KH*Cg, b*L) -> (G, KH, Cg, b, L)

@@ -135,8 +135,8 @@ class BatchNorm(Function):
         self.mean, self.invstd = mean_.astype(x.dtype, copy=False), invstd.astype(x.dtype,
                                                                                   copy=False)
         scale = self.invstd if weight is None else self.invstd * weight
-        y = xc
-        y *= scale[:, None]  # xc is a fresh array: scale and shift it in place
+        self.xc = xc  # (N, C, S) x - mean, kept for backward (saves it a pass over x)
+        y = xp.multiply(xc, scale[:, None], out=xp.empty(x.shape, x.dtype).reshape(xc.shape))
         if bias is not None:
             y += bias[:, None]
         return y.reshape(x.shape)
@@ -150,9 +150,7 @@ class BatchNorm(Function):
         N, C = g.shape[:2]
         g3 = g.reshape(N, C, -1)  # (N, C, S)
         M = g3.shape[0] * g3.shape[2]
-        # x - mean, recomputed (x is held anyway) into a reused buffer that stays in cache
-        xc = xp.subtract(x.data.reshape(N, C, -1), self.mean[:, None],
-                         out=_scratch("bn_xc", g3.shape, g3.dtype))
+        xc = self.xc  # (N, C, S) x - mean from forward: read here, never written
         sum_g = _sum_channels(g3)
         sum_gxc = _dot_channels(g3, xc)
         gw = Tensor(sum_gxc * self.invstd) if nw else None  # sum(gy * xhat)
@@ -160,16 +158,15 @@ class BatchNorm(Function):
         gx = None
         if nx:
             a = self.invstd if weight is None else self.invstd * weight.data
+            gx_data = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
+            gxa = xp.multiply(g3, a[:, None], out=gx_data.reshape(N, C, -1))  # (N, C, S)
             if self.training:
                 # a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M), one fused pass per term
                 k = -a * self.invstd * self.invstd * sum_gxc / M
-                xc *= k[:, None]
-                xc += (-a * sum_g / M)[:, None]
-                gxa = g3 * a[:, None]
-                gxa += xc
-            else:
-                gxa = g3 * a[:, None]
-            gx = Tensor(gxa.reshape(x.shape))
+                term = xp.multiply(xc, k[:, None], out=_scratch("bn_xc", g3.shape, g3.dtype))
+                term += (-a * sum_g / M)[:, None]
+                gxa += term
+            gx = Tensor(gx_data)
         return gx, gw, gb
 
     def _backward_graph(self, gy: Tensor, x: Tensor, weight: Optional[Tensor], nx: bool,

@@ -209,15 +209,21 @@ def _inside(x_shape: tuple[int, ...], g: PoolGeometry) -> list[Any]:
 
 
 def _selector(values: Any) -> Any:
-    """``f(mask, values)``: values where mask, else 0.
+    """``f(mask, values, out=None)``: values where mask, else 0 (into ``out`` when given).
 
     A multiply by the mask when every value is finite (~5x faster than ``np.where`` on a
     random mask); ``np.where`` otherwise, since inf * 0 would give NaN.
     """
     if xp.isfinite(values).all():
-        return lambda mask, v: v * mask
+        return lambda mask, v, out=None: xp.multiply(v, mask, out=out)
     zero = values.dtype.type(0)
-    return lambda mask, v: xp.where(mask, v, zero)
+
+    def where(mask: Any, v: Any, out: Any = None) -> Any:
+        if out is None:
+            return xp.where(mask, v, zero)
+        out[...] = xp.where(mask, v, zero)
+        return out
+    return where
 
 
 def _max_scatter(gy: Any, idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -> Any:
@@ -232,12 +238,13 @@ def _max_scatter(gy: Any, idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -
         (Hq, Wq) == (g.out[0] * g.kernel[0], g.out[1] * g.kernel[1])
     gx = (xp.empty if tiled else xp.zeros)((N, C, Hq, Wq), dtype=gy.dtype)
     select = _selector(gy)
+    mask = xp.empty(idx.shape, dtype=bool)  # (N, C, OH, OW), reused for every offset
     for k, (hs, ws) in enumerate(_window_slices(g)):
-        part = select(idx == k, gy)
-        if disjoint:  # each position is written once: plain assignment
-            gx[:, :, hs, ws] = part
+        xp.equal(idx, k, out=mask)
+        if disjoint:  # each position is written once: straight into gx, no temporary
+            select(mask, gy, out=gx[:, :, hs, ws])
         else:
-            gx[:, :, hs, ws] += part
+            gx[:, :, hs, ws] += select(mask, gy)
     return gx if (Hq, Wq) == (H, W) else gx[:, :, ph:ph + H, pw:pw + W].copy()
 
 
