@@ -270,6 +270,30 @@ def setup_mlp(fw: Framework, settings: Settings) -> TrainStepRunner:
     return TrainStepRunner(model, opt, fw.lib.nn.functional.cross_entropy, x, y)
 
 
+class ProductRunner(Runner):
+    """``calls`` matrix products ``a @ b`` with no graph (the BLAS library's own speed)."""
+
+    def __init__(self, a: Any, b: Any, calls: int) -> None:
+        self.a, self.b, self.calls = a, b, calls
+
+    def step(self) -> None:
+        for _ in range(self.calls):
+            self.a @ self.b
+
+
+def setup_gemm(fw: Framework, settings: Settings) -> ProductRunner:
+    """(128, 784) @ (784, 256) float32, 20 times, no autograd: the MLP's first layer GEMM.
+
+    chainrule's products are NumPy's (OpenBLAS here), PyTorch's are MKL's: this row is the
+    floor the matrix library sets under the GEMM-bound cases (the MLP, the large 3x3 conv).
+    """
+    rng = _rng("gemm")
+    n = _sized(settings, 128, 4)
+    a = fw.tensor(_normal(rng, n, 784))
+    b = fw.tensor(_normal(rng, 784, 256))
+    return ProductRunner(a, b, 20)
+
+
 def chain_ops(settings: Settings) -> int:
     return _sized(settings, 1000, 20)
 
@@ -351,6 +375,8 @@ CASES: tuple[Case, ...] = (
          setup=setup_batchnorm, target=1.5, memory=True),
     Case(key="mlp", groups=("train",), title="MLP 784-256-128-10 step, batch 128",
          setup=setup_mlp, target=1.5, memory=True),
+    Case(key="gemm", groups=("blas",), title="reference: 20 sgemm (128,784)@(784,256), no graph",
+         setup=setup_gemm),
     Case(key="chain", groups=("overhead",), title="1,000-op chain, fwd+bwd per op",
          setup=setup_chain, kind="per_unit", units=chain_ops, unit_name="op", target=1.5,
          phases=("forward", "backward")),
