@@ -193,7 +193,8 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                         f"shape {t.shape}")
                 if t.grad_fn is not None:
                     key = (id(t.grad_fn), t._out_idx)
-                    grads[key] = _accumulate(grads.get(key), gx)
+                    prev = grads.get(key)
+                    grads[key] = gx if prev is None else prev + gx
                 elif capture_ids is not None:
                     if id(t) in capture_ids:
                         captured[id(t)] = _accumulate(captured.get(id(t)),

@@ -32,10 +32,11 @@ class _FreedInput:
     __slots__ = ("grad_fn", "requires_grad", "shape", "dtype", "_out_idx", "name")
 
     def __init__(self, t: Any) -> None:
+        data = t.data  # slots read directly: this runs once per input of every freed node
         self.grad_fn = t.grad_fn
-        self.requires_grad = t.requires_grad
-        self.shape = t.shape
-        self.dtype = t.dtype
+        self.requires_grad = t._requires_grad
+        self.shape = data.shape
+        self.dtype = data.dtype
         self._out_idx = t._out_idx
         self.name = t.name
 
@@ -153,7 +154,7 @@ class Function:
         self._freed = True
         self.__dict__.clear()
         self.inputs = tuple([
-            t if t is None or (t.grad_fn is None and t.requires_grad) else _FreedInput(t)
+            t if t is None or (t.grad_fn is None and t._requires_grad) else _FreedInput(t)
             for t in self.inputs])
 
     def register_hook(self, index: int, hook: Callable[["Tensor"], Optional["Tensor"]]) -> None:
