@@ -348,3 +348,16 @@ def test_bias_shape_and_type_errors() -> None:
         conv2d(x, w, stride=1.5)
     with pytest.raises(TypeError, match="weight must be a Tensor"):
         conv2d(x, [[1.0]])
+
+
+def test_one_element_stride_and_padding_mean_both_axes_as_in_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, 7, 7))
+    weight = rng.standard_normal((3, 2, 3, 3))
+    ours = conv2d(cr.tensor(x), cr.tensor(weight), stride=(2,), padding=[1])
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(weight), stride=(2,),
+                                     padding=[1])
+    np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="conv2d: stride must be an int or a pair of ints"):
+        conv2d(cr.tensor(x), cr.tensor(weight), stride=(2, 1, 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 from ..autograd.tensor import Tensor
-from ..ops.conv import _pair as pair
+from ..ops._util import pair
 from . import functional as F
 from .init import default_init_, init_weight_and_bias
 from .module import Module, factory_dtype

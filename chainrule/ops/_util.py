@@ -111,6 +111,29 @@ def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[Val
     return None
 
 
+def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+    """``value`` (an int, or a tuple/list of one or two ints) as a (rows, columns) pair.
+
+    As PyTorch's 2-D convolution and pooling arguments: a single int (or one-element
+    sequence) is used for both axes. Each value must be at least ``minimum``.
+
+    Example:
+        >>> pair(3, "stride", "conv2d", 1), pair((1, 2), "padding", "conv2d", 0)
+        ((3, 3), (1, 2))
+    """
+    if isinstance(value, (int, numpy.integer)) and not isinstance(value, bool):
+        result = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
+            isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in value):
+        result = (int(value[0]), int(value[-1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(result) < minimum:
+        rule = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
+    return result
+
+
 class ImplChoice:
     """Which implementation an op family uses (``"fast"`` by default), switchable in a block.
 

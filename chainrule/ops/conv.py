@@ -39,7 +39,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import ImplChoice
+from ._util import ImplChoice, pair as _pair
 from .shape import reshape
 
 _as_strided = numpy.lib.stride_tricks.as_strided
@@ -155,21 +155,6 @@ class ConvGeometry(NamedTuple):
     pads: tuple[int, int, int, int]  # (top, bottom, left, right)
     dilation: tuple[int, int]
     groups: int
-
-
-def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
-    """``value`` (an int or a pair of ints) as a pair, each at least ``minimum``."""
-    if isinstance(value, (int, numpy.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-            isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in value):
-        pair = (int(value[0]), int(value[1]))
-    else:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        rule = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
-    return pair
 
 
 def _resolve_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, int],

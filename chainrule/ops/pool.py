@@ -33,7 +33,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import ImplChoice
+from ._util import ImplChoice, pair as _pair
 from .shape import reshape
 
 IMPLS = ("fast", "naive")
@@ -66,20 +66,6 @@ class PoolGeometry(NamedTuple):
     padding: tuple[int, int]
     dilation: tuple[int, int]
     out: tuple[int, int]  # (OH, OW)
-
-
-def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
-    if isinstance(value, (int, numpy.integer)) and not isinstance(value, bool):
-        pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) in (1, 2) and all(
-            isinstance(v, (int, numpy.integer)) and not isinstance(v, bool) for v in value):
-        pair = (int(value[0]), int(value[-1]))
-    else:
-        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
-        rule = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
-    return pair
 
 
 def pool_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
