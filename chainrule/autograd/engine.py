@@ -56,11 +56,20 @@ def _needed(order: list[Function], targets: set[int]) -> set[int]:
     return needed
 
 
+def _key(fn: Function, index: int) -> Any:
+    """The key of a node's output ``index`` in the pending-gradient table.
+
+    Output 0 (the only one of almost every node) is keyed by the node itself; other outputs by
+    ``(node, index)``. Keys hold the nodes, which stay alive in the order list anyway.
+    """
+    return fn if index == 0 else (fn, index)
+
+
 def _capture_outputs(fn: Function, grads: dict, captured: dict,
                      capture_ids: Optional[set[int]]) -> None:
     """Read the gradients of a node's captured outputs without running its backward."""
     for i, ref in enumerate(fn.outputs):
-        g = grads.pop((id(fn), i), None)
+        g = grads.pop(_key(fn, i), None)
         out = ref()
         if g is not None and out is not None and capture_ids and id(out) in capture_ids:
             if fn._hooks is not None and i in fn._hooks:
@@ -106,9 +115,9 @@ def run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]]
 def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]],
                   retain_graph: bool, create_graph: bool, capture: Optional[Sequence[Tensor]],
                   accumulate_into: Optional[set[int]]) -> dict[int, Tensor]:
-    # gradients of non-leaf tensors, keyed by (id of the producing node, output index): the
+    # gradients of non-leaf tensors, keyed by producing node and output index (``_key``): the
     # tensors themselves may be freed as nodes release their inputs during this backward
-    grads: dict[tuple[int, int], Tensor] = {}
+    grads: dict[Any, Tensor] = {}
     captured: dict[int, Tensor] = {}
     # ids of arrays that must not become a leaf's .grad uncopied: the root gradients, then
     # every array already given to a leaf
@@ -122,7 +131,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             elif capture_ids is None:
                 _accumulate_leaf(root, g, accumulate_into, owned)
             continue
-        key = (id(root.grad_fn), root._out_idx)
+        key = _key(root.grad_fn, root._out_idx)
         grads[key] = _accumulate(grads.get(key), g)
         root_fns.append(root.grad_fn)
     order = _topological_order(root_fns)
@@ -133,7 +142,8 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
         # producers of captured non-leaf tensors are visited too, to read their gradient
         producers = {id(t.grad_fn) for t in capture or () if t.grad_fn is not None}
         order = [fn for fn in order if id(fn) in needed or id(fn) in producers]
-    tracer = state.tracer
+    tracer, anomaly = state.tracer, state.anomaly
+    pop = grads.pop
     prev_mode = state.grad_enabled
     state.grad_enabled = create_graph
     try:
@@ -141,24 +151,19 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             if needed is not None and id(fn) not in needed:
                 _capture_outputs(fn, grads, captured, capture_ids)
                 continue
-            gys: list[Any] = []
-            found = False
-            for i, ref in enumerate(fn.outputs):
-                g = grads.pop((id(fn), i), None)
-                if g is not None:
-                    found = True
-                    if fn._hooks is not None and i in fn._hooks:
-                        g = _run_hooks(fn._hooks[i], g)
-                    out = ref()
-                    if out is not None:
-                        if out._retains_grad:  # a copy: .grad must not alias other arrays
-                            out.grad = _accumulate(
-                                out.grad, g if create_graph else Tensor._const(g.data.copy()))
-                        if capture_ids is not None and id(out) in capture_ids:
-                            captured[id(out)] = g
-                gys.append(g)
-            if not found:
-                continue
+            if len(fn.outputs) == 1:  # almost every node: one output, keyed by the node
+                g = pop(fn, None)
+                if g is None:
+                    continue
+                out = fn.outputs[0]()
+                if fn._hooks is not None or (out is not None and (
+                        out._retains_grad or capture_ids is not None)):
+                    g = _output_grad(fn, 0, g, out, create_graph, capture_ids, captured)
+                gys: Any = (g,)
+            else:
+                gys = _multi_output_grads(fn, grads, create_graph, capture_ids, captured)
+                if gys is None:
+                    continue
             if fn._freed:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time (or directly access "
@@ -169,30 +174,27 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                     f"calling backward.")
             if state.clock != fn._clock:
                 fn._check_versions()
-            if len(gys) > 1:
-                for i, g in enumerate(gys):
-                    if g is None:  # an output nobody used: its gradient is zero
-                        shape, dtype = _output_meta(fn, i, fn.outputs[i]())
-                        gys[i] = Tensor(xp.zeros(shape, dtype))
             gxs = fn.backward(*gys)
-            if not isinstance(gxs, tuple):
+            inputs = fn.inputs
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if len(gxs) != len(fn.inputs):
+            if len(gxs) != len(inputs):
                 raise RuntimeError(f"{fn.name} returned {len(gxs)} gradients for "
-                                   f"{len(fn.inputs)} inputs")
-            if state.anomaly:
+                                   f"{len(inputs)} inputs")
+            if anomaly:
                 _check_finite(fn, gxs)
             if tracer is not None:
                 tracer.on_backward(fn, tuple(gys), gxs)
-            for t, gx in zip(fn.inputs, gxs):
+            for t, gx in zip(inputs, gxs):
                 if gx is None or t is None or not t._requires_grad:
                     continue
                 if gx.data.shape != t.data.shape:
                     raise RuntimeError(
                         f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
                         f"shape {t.shape}")
-                if t.grad_fn is not None:
-                    key = (id(t.grad_fn), t._out_idx)
+                producer = t.grad_fn
+                if producer is not None:
+                    key = producer if t._out_idx == 0 else (producer, t._out_idx)
                     prev = grads.get(key)
                     grads[key] = gx if prev is None else prev + gx
                 elif capture_ids is not None:
@@ -206,6 +208,44 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
     finally:
         state.grad_enabled = prev_mode
     return captured
+
+
+def _output_grad(fn: Function, i: int, g: Tensor, out: Optional[Tensor], create_graph: bool,
+                 capture_ids: Optional[set[int]], captured: dict) -> Tensor:
+    """The complete gradient of ``fn``'s output ``i``: run its hooks, fill ``retain_grad``'s
+    ``.grad`` and a captured output's slot (``autograd.grad`` on a non-leaf)."""
+    if fn._hooks is not None and i in fn._hooks:
+        g = _run_hooks(fn._hooks[i], g)
+    if out is not None:
+        if out._retains_grad:  # a copy: .grad must not alias other arrays
+            out.grad = _accumulate(
+                out.grad, g if create_graph else Tensor._const(g.data.copy()))
+        if capture_ids is not None and id(out) in capture_ids:
+            captured[id(out)] = g
+    return g
+
+
+def _multi_output_grads(fn: Function, grads: dict, create_graph: bool,
+                        capture_ids: Optional[set[int]], captured: dict) -> Optional[list]:
+    """The output gradients of a node with several outputs (None: no output got one).
+
+    An output nobody used gets a zero gradient of its shape.
+    """
+    gys: list[Any] = []
+    found = False
+    for i, ref in enumerate(fn.outputs):
+        g = grads.pop(_key(fn, i), None)
+        if g is not None:
+            found = True
+            g = _output_grad(fn, i, g, ref(), create_graph, capture_ids, captured)
+        gys.append(g)
+    if not found:
+        return None
+    for i, g in enumerate(gys):
+        if g is None:  # an output nobody used: its gradient is zero
+            shape, dtype = _output_meta(fn, i, fn.outputs[i]())
+            gys[i] = Tensor(xp.zeros(shape, dtype))
+    return gys
 
 
 def _output_meta(fn: Function, i: int, out: Optional[Tensor]) -> tuple[Any, Any]:

@@ -19,6 +19,7 @@ weak reference (so a dropped graph is freed at once by reference counting) and b
 from __future__ import annotations
 
 import weakref
+from operator import itemgetter
 from typing import Any, Callable, Optional
 
 from ..backend import xp
@@ -26,19 +27,21 @@ from .grad_mode import state
 
 
 
-class _FreedInput:
-    """What a node keeps of an input once backward has freed its graph: metadata, no data."""
+class _FreedInput(tuple):
+    """What a node keeps of an input once backward has freed its graph: metadata, no data.
 
-    __slots__ = ("grad_fn", "requires_grad", "shape", "dtype", "_out_idx", "name")
+    A tuple ``(grad_fn, requires_grad, shape, dtype, _out_idx, name)`` read by name: built in C
+    (no ``__init__`` runs), as this happens once per input of every freed node.
+    """
 
-    def __init__(self, t: Any) -> None:
-        data = t.data  # slots read directly: this runs once per input of every freed node
-        self.grad_fn = t.grad_fn
-        self.requires_grad = t._requires_grad
-        self.shape = data.shape
-        self.dtype = data.dtype
-        self._out_idx = t._out_idx
-        self.name = t.name
+    __slots__ = ()
+    grad_fn = property(itemgetter(0))
+    requires_grad = property(itemgetter(1))
+    _requires_grad = requires_grad
+    shape = property(itemgetter(2))
+    dtype = property(itemgetter(3))
+    _out_idx = property(itemgetter(4))
+    name = property(itemgetter(5))
 
 
 class Function:
@@ -77,45 +80,46 @@ class Function:
         return f"<{self.name}>"
 
     def __call__(self, *inputs: Any) -> Any:
-        # the hot path of every op: kept lean (no generators, no imports)
-        tensors = inputs
-        for x in inputs:
-            if x is not None and not isinstance(x, Tensor):
-                tensors = tuple(t if t is None or isinstance(t, Tensor) else
-                                Tensor(xp.asarray(t)) for t in inputs)
-                break
+        # the hot path of every op: kept lean (one pass over the inputs, no generators)
         arrays = []
+        needs = []
         any_grad = False
-        for t in tensors:
-            if t is None:
-                arrays.append(None)
-            else:
+        for t in inputs:
+            if type(t) is Tensor or isinstance(t, Tensor):
                 arrays.append(t.data)
-                if t._requires_grad:
-                    any_grad = True
+                needs.append(t._requires_grad)
+                any_grad = any_grad or t._requires_grad
+            elif t is None:
+                arrays.append(None)
+                needs.append(False)
+            else:  # a number or an array among the inputs: wrap it as a constant tensor
+                return self(*[t if t is None or isinstance(t, Tensor) else
+                              Tensor(xp.asarray(t)) for t in inputs])
         ys = self.forward(*arrays)
-        single = not isinstance(ys, tuple)
+        single = type(ys) is not tuple
         if any_grad and state.grad_enabled:
             if single:
-                out = Tensor._from_op(ys, self, 0)
+                out = _new_tensor(ys, self, 0, True)
                 outputs: tuple = (out,)
                 self.outputs = (weakref.ref(out),)
             else:
-                outputs = tuple(Tensor._from_op(y, self, i) for i, y in enumerate(ys))
-                self.outputs = tuple(weakref.ref(o) for o in outputs)
-                self.output_meta = tuple((y.shape, y.dtype) for y in ys)
-            self.inputs = tensors
-            self.needs_input_grad = tuple(t is not None and t._requires_grad for t in tensors)
+                outputs = tuple([_new_tensor(y, self, i, True) for i, y in enumerate(ys)])
+                self.outputs = tuple([weakref.ref(o) for o in outputs])
+                self.output_meta = tuple([(y.shape, y.dtype) for y in ys])
+            self.inputs = inputs
+            self.needs_input_grad = tuple(needs)
             self._clock = state.clock
             self._freed = False
             self._hooks = None
             self._site = _user_site() if state.anomaly else None
             if self.saves_output:
                 self.saved_outputs = (ys,) if single else ys
+        elif single:
+            outputs = (_new_tensor(ys, None, 0, False),)
         else:
-            outputs = (Tensor._const(ys),) if single else tuple(Tensor._const(y) for y in ys)
+            outputs = tuple([_new_tensor(y, None, 0, False) for y in ys])
         if state.tracer is not None:
-            state.tracer.on_forward(self, tuple(tensors), outputs)
+            state.tracer.on_forward(self, inputs, outputs)
         return outputs[0] if single else outputs
 
     def output(self, i: int = 0) -> "Tensor":
@@ -153,9 +157,14 @@ class Function:
         """
         self._freed = True
         self.__dict__.clear()
-        self.inputs = tuple([
-            t if t is None or (t.grad_fn is None and t._requires_grad) else _FreedInput(t)
-            for t in self.inputs])
+        kept = []
+        for t in self.inputs:  # a loop, not a comprehension: no function object per node
+            if t is not None and (t.grad_fn is not None or not t._requires_grad):
+                data = t.data
+                t = _FreedInput((t.grad_fn, t._requires_grad, data.shape, data.dtype,
+                                 t._out_idx, t.name))
+            kept.append(t)
+        self.inputs = tuple(kept)
 
     def register_hook(self, index: int, hook: Callable[["Tensor"], Optional["Tensor"]]) -> None:
         """Run ``hook(grad)`` on the gradient of output ``index`` once it is complete."""
@@ -165,6 +174,8 @@ class Function:
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py does not import this module)
+
+_new_tensor = Tensor._new  # bound once: the constructor every op's outputs go through
 
 
 def _user_site() -> str:

@@ -5,6 +5,7 @@ forward and backward live side by side.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy
@@ -13,6 +14,7 @@ from ..backend import xp
 from .grad_mode import state
 
 Shape = tuple[int, ...]
+_ndarray = xp.ndarray  # read on every op's output
 ArrayLike = Any
 
 _FLOAT_KINDS = ("f",)
@@ -74,7 +76,7 @@ class Tensor:
         """Build a tensor without ``__init__``'s checks (the hot path of every op)."""
         t = cls.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from operations on 0-d arrays: keep ndarrays
-        t.data = data if type(data) is xp.ndarray else xp.asarray(data)
+        t.data = data if type(data) is _ndarray else xp.asarray(data)
         t.grad = None
         t.grad_fn = grad_fn
         t._out_idx = index
@@ -191,17 +193,13 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------------ array facts
-    @property
-    def shape(self) -> Shape:
-        return self.data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def dtype(self) -> numpy.dtype:
-        return self.data.dtype
+    # C-level getters (no Python frame): backward reads shapes on every edge
+    shape: Shape = property(attrgetter("data.shape"),  # type: ignore[assignment]
+                            doc="The size of each dimension, a tuple.")
+    ndim: int = property(attrgetter("data.ndim"),  # type: ignore[assignment]
+                         doc="The number of dimensions.")
+    dtype: numpy.dtype = property(attrgetter("data.dtype"),  # type: ignore[assignment]
+                                  doc="The element type, a NumPy dtype.")
 
     @property
     def device(self) -> str:
@@ -384,26 +382,15 @@ class Tensor:
         self._version += 1
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other: Any) -> "Tensor":
-        return _ops.add(self, other)
-
+    # a + b, a - b, a * b and a / b are bound to the ops themselves at the end of this module
     def __radd__(self, other: Any) -> "Tensor":
         return _ops.add(other, self)
-
-    def __sub__(self, other: Any) -> "Tensor":
-        return _ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> "Tensor":
         return _ops.sub(other, self)
 
-    def __mul__(self, other: Any) -> "Tensor":
-        return _ops.mul(self, other)
-
     def __rmul__(self, other: Any) -> "Tensor":
         return _ops.mul(other, self)
-
-    def __truediv__(self, other: Any) -> "Tensor":
-        return _ops.div(self, other)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return _ops.div(other, self)
@@ -636,3 +623,10 @@ class Tensor:
 
 
 from .. import ops as _ops  # noqa: E402  (ops import Tensor; bind them after the class exists)
+
+# The forward arithmetic operators are the op functions themselves: ``a * b`` runs
+# ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).
+Tensor.__add__ = _ops.add  # type: ignore[attr-defined]
+Tensor.__sub__ = _ops.sub  # type: ignore[attr-defined]
+Tensor.__mul__ = _ops.mul  # type: ignore[attr-defined]
+Tensor.__truediv__ = _ops.div  # type: ignore[attr-defined]

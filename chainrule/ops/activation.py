@@ -17,6 +17,10 @@ from ._util import as_float, normalize_dims
 from .arithmetic import exp
 from .reduce import logsumexp, sum
 
+# a 0-d float32 one for the NumPy backward formulas: a Python 1 is converted on every call,
+# and a float32 array never upcasts a float32 gradient (float64 ones stay float64)
+_ONE = xp.ones((), xp.float32)
+
 
 class Sigmoid(Function):
     saves_output = True
@@ -30,10 +34,11 @@ class Sigmoid(Function):
         y = self.output(0)
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * y * (1 - y)
-        yd = y.data  # first order: the same formula in NumPy, no graph (out= keeps 0-d arrays)
-        g = xp.subtract(1, yd, out=xp.empty_like(yd))
-        xp.multiply(g, yd, out=g)
-        xp.multiply(g, gy.data, out=g)
+        yd = y.data  # first order: the same formula in NumPy, no graph, in one buffer
+        g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
+        xp.subtract(_ONE, yd, g)
+        xp.multiply(g, yd, g)
+        xp.multiply(g, gy.data, g)
         return Tensor._const(g)
 
 
@@ -63,10 +68,11 @@ class Tanh(Function):
         y = self.output(0)
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * (1 - y * y)
-        yd = y.data  # first order: the same formula in NumPy, no graph (out= keeps 0-d arrays)
-        g = xp.multiply(yd, yd, out=xp.empty_like(yd))
-        xp.subtract(1, g, out=g)
-        xp.multiply(g, gy.data, out=g)
+        yd = y.data  # first order: the same formula in NumPy, no graph, in one buffer
+        g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
+        xp.multiply(yd, yd, g)
+        xp.subtract(_ONE, g, g)
+        xp.multiply(g, gy.data, g)
         return Tensor._const(g)
 
 

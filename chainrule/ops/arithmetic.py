@@ -20,21 +20,16 @@ def _binary(fn_cls: type, a: Any, b: Any, op: str) -> Tensor:
     """Promote ``a`` and ``b`` to their result dtype and apply ``fn_cls``; clear shape errors."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype == b.data.dtype:
-                return _apply(fn_cls, a, b, op)  # the common case: nothing to promote
+            if a.data.dtype != b.data.dtype:
+                a, b = _promote(a, b)
         elif type(b) in _PY_NUMBERS and a.data.dtype.kind == "f":
-            return _apply(fn_cls, a, Tensor._const(numpy.asarray(b, a.data.dtype)), op)
+            b = Tensor._const(numpy.asarray(b, a.data.dtype))
+        else:
+            a, b = _promote(a, b)
     elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
-        return _apply(fn_cls, Tensor._const(numpy.asarray(a, b.data.dtype)), b, op)
-    dtype = result_dtype(a, b)
-    a, b = as_operand(a, dtype), as_operand(b, dtype)
-    return _apply(fn_cls, a, b, op)
-
-
-_PY_NUMBERS = (float, int)
-
-
-def _apply(fn_cls: type, a: Tensor, b: Tensor, op: str) -> Tensor:
+        a = Tensor._const(numpy.asarray(a, b.data.dtype))
+    else:
+        a, b = _promote(a, b)
     try:
         return fn_cls()(a, b)
     except ValueError:
@@ -42,6 +37,15 @@ def _apply(fn_cls: type, a: Tensor, b: Tensor, op: str) -> Tensor:
         if err is not None:
             raise err from None
         raise
+
+
+_PY_NUMBERS = (float, int)
+
+
+def _promote(a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """``a`` and ``b`` as Tensors of PyTorch's result dtype for a binary op."""
+    dtype = result_dtype(a, b)
+    return as_operand(a, dtype), as_operand(b, dtype)
 
 
 # ============================================================================ binary

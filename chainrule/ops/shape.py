@@ -67,6 +67,8 @@ def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
         >>> unbroadcast(cr.ones(2, 3, 4), (3, 1)).tolist()
         [[8.0], [8.0], [8.0]]
     """
+    if grad.data.shape == shape:  # nothing was broadcast (the common case)
+        return grad
     return sum_to(grad, shape)
 
 
