@@ -5,10 +5,14 @@ inputs, with the same number of threads. For each case the harness
 
 1. builds one :class:`Runner` per variant (inputs are made here, outside any timed region);
 2. warms each runner up (``--warmup`` calls, interleaved between the variants);
-3. times ``--repeats`` calls of each, interleaved (the order alternates every repeat so a
-   burst of load on a shared machine hits both), each after an untimed ``reset()`` that
-   zeroes the gradients, with the garbage collector run before and disabled during the call;
-4. reports the median and the interquartile range (IQR) of those times, never the mean,
+3. times ``--repeats`` samples of each, interleaved (the order alternates every repeat so a
+   burst of load on a shared machine hits both). A sample is the mean time of k steps run
+   back to back, k chosen from the warm-up so that it lasts ``--min-sample`` seconds (as
+   ``torch.utils.benchmark.Timer.blocked_autorange`` does): a step of a few milliseconds is
+   timed warm, as in a training loop, not alone after an idle pause. Each step follows an
+   untimed ``reset()`` that zeroes the gradients; the garbage collector is run before and
+   disabled during a sample;
+4. reports the median and the interquartile range (IQR) of the samples, never the mean,
    and the ratio chainrule / PyTorch of the medians, beside the case's target;
 5. for cases that ask for it, measures peak memory in a **fresh subprocess per framework**
    (see :func:`memory_child` and the notes printed under the table).
@@ -55,7 +59,10 @@ QUICK_WARMUP = 1
 QUICK_EPOCH_IMAGES = 5000
 FRAMEWORKS = ("chainrule", "torch")
 DEFAULT_SETTLE = 0.2
-"""Seconds of untimed sleep before each timed step (see :func:`time_variants`)."""
+"""Seconds of untimed sleep before each timed sample (see :func:`time_variants`)."""
+DEFAULT_MIN_SAMPLE = 0.05
+"""A timed sample runs steps back to back until it lasts about this long (seconds)."""
+MAX_STEPS_PER_SAMPLE = 1000
 
 
 # ============================================================================ frameworks
@@ -258,12 +265,14 @@ class Timing:
     """The timed repeats of one variant.
 
     Attributes:
-        samples: seconds per step, one per repeat.
+        samples: seconds per step, one per repeat (each the mean of ``steps`` steps).
         phases: seconds per phase per repeat (``{"forward": [...], "backward": [...]}``).
+        steps: back-to-back steps per sample.
     """
 
     samples: list[float] = field(default_factory=list)
     phases: dict[str, list[float]] = field(default_factory=dict)
+    steps: int = 1
 
     @property
     def median(self) -> float:
@@ -304,37 +313,66 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def timed_step(runner: Runner) -> tuple[float, Optional[dict[str, float]]]:
-    """Reset (untimed), then time one ``runner.step()`` with the collector paused."""
-    runner.reset()
+def steps_per_sample(step_seconds: float, min_sample: float) -> int:
+    """How many back-to-back steps make a sample of at least ``min_sample`` seconds.
+
+    Example:
+        >>> steps_per_sample(0.004, 0.05), steps_per_sample(2.0, 0.05)
+        (13, 1)
+    """
+    if min_sample <= 0 or not step_seconds > 0:
+        return 1
+    return max(1, min(MAX_STEPS_PER_SAMPLE, math.ceil(min_sample / step_seconds)))
+
+
+def timed_sample(runner: Runner, steps: int = 1) -> tuple[float, Optional[dict[str, float]]]:
+    """The mean seconds of ``steps`` back-to-back ``runner.step()`` calls (and of its phases).
+
+    Each step follows an untimed ``reset()``; the collector is paused for the whole sample.
+    """
+    total = 0.0
+    phases: Optional[dict[str, float]] = None
     with gc_paused():
-        start = time.perf_counter()
-        phases = runner.step()
-        elapsed = time.perf_counter() - start
-    return elapsed, phases
+        for _ in range(steps):
+            runner.reset()
+            start = time.perf_counter()
+            step_phases = runner.step()
+            total += time.perf_counter() - start
+            for name, seconds in (step_phases or {}).items():
+                phases = phases if phases is not None else {}
+                phases[name] = phases.get(name, 0.0) + seconds
+    return total / steps, (None if phases is None else
+                           {name: seconds / steps for name, seconds in phases.items()})
 
 
 def time_variants(runners: Sequence[tuple[str, Runner]], warmup: int, repeats: int,
-                  settle: float = DEFAULT_SETTLE) -> dict[str, Timing]:
-    """Warm up, then time ``repeats`` steps of every runner, interleaved.
+                  settle: float = DEFAULT_SETTLE,
+                  min_sample: float = DEFAULT_MIN_SAMPLE) -> dict[str, Timing]:
+    """Warm up, then time ``repeats`` samples of every runner, interleaved.
 
     The order of the runners alternates every repeat, so slow drift (another process waking
-    up) is shared between them instead of landing on whichever ran last. Before each timed
-    step the harness sleeps ``settle`` seconds (untimed): the worker threads of the library
-    that ran before (OpenBLAS's spin for up to ~0.1 s, OpenMP's for a while too) go idle
-    instead of competing with the next library's threads for the same cores.
+    up) is shared between them instead of landing on whichever ran last. Each runner's
+    sample is the mean of k back-to-back steps, k = :func:`steps_per_sample` of its fastest
+    timed warm-up call (1 without warm-up or with ``min_sample`` 0). Before each sample the
+    harness sleeps ``settle`` seconds (untimed): the worker threads of the library that ran
+    before (OpenBLAS's spin for up to ~0.1 s, OpenMP's for a while too) go idle instead of
+    competing with the next library's threads for the same cores.
     """
+    fastest = {label: math.inf for label, _ in runners}
     for _ in range(warmup):
-        for _, runner in runners:
+        for label, runner in runners:
             runner.reset()
+            start = time.perf_counter()
             runner.warm_up()
-    timings = {label: Timing() for label, _ in runners}
+            fastest[label] = min(fastest[label], time.perf_counter() - start)
+    steps = {label: steps_per_sample(fastest[label], min_sample) for label, _ in runners}
+    timings = {label: Timing(steps=steps[label]) for label, _ in runners}
     for rep in range(repeats):
         order = runners if rep % 2 == 0 else list(reversed(runners))
         for label, runner in order:
             if settle > 0:
                 time.sleep(settle)
-            elapsed, phases = timed_step(runner)
+            elapsed, phases = timed_sample(runner, steps[label])
             timings[label].samples.append(elapsed)
             for name, seconds in (phases or {}).items():
                 timings[label].phases.setdefault(name, []).append(seconds)
@@ -568,6 +606,7 @@ class CaseResult:
                 "label": v.label, "framework": v.framework,
                 "median_s": _finite(v.timing.median), "iqr_s": _finite(v.timing.iqr),
                 "samples_s": v.timing.samples, "phases_s": v.timing.phases,
+                "steps_per_sample": v.timing.steps,
                 "memory": asdict(v.memory) if v.memory is not None else None,
             } for v in self.variants],
         }
@@ -590,6 +629,7 @@ class Options:
     memory: bool = True
     epoch_images: Optional[int] = None
     settle: float = DEFAULT_SETTLE
+    min_sample: float = DEFAULT_MIN_SAMPLE
 
     def settings(self) -> Settings:
         images = self.epoch_images
@@ -622,7 +662,9 @@ def run_case(case: Case, options: Options, threads: int,
         result.units = case.units(settings)
         runners = [(v.label, case.setup(Framework(v.framework), settings, **dict(v.options)))
                    for v in case.variants]
-        timings = time_variants(runners, warmup, repeats, options.settle)
+        # an epoch is its own long sample; a warm-up there is a few batches, not a step
+        min_sample = options.min_sample if case.repeat_cap is None else 0.0
+        timings = time_variants(runners, warmup, repeats, options.settle, min_sample)
         del runners
         gc.collect()
     except Exception as exc:
@@ -681,10 +723,13 @@ def machine_info(options: Options, threads: dict[str, Any]) -> dict[str, Any]:
 
 # ============================================================================ tables
 NOTES = [
-    "Time: median of the timed repeats after warm-up; IQR = 75th - 25th percentile. Both "
-    "frameworks run in this process on the same float32 inputs, interleaved repeat by "
-    "repeat, with the same BLAS/OpenMP thread count; the garbage collector is run before "
-    "and disabled during each timed call; gradients are zeroed (untimed) before each call.",
+    "Time: median of the timed samples after warm-up; IQR = 75th - 25th percentile. A "
+    "sample is the mean of k steps run back to back, k chosen per case and framework from "
+    "the warm-up so a sample lasts --min-sample seconds (0.05 by default; as "
+    "torch.utils.benchmark's blocked_autorange; the epoch is one step). Both frameworks run in this process on the "
+    "same float32 inputs, interleaved sample by sample, with the same BLAS/OpenMP thread "
+    "count; the garbage collector is run before and disabled during each sample; "
+    "gradients are zeroed (untimed) before each step.",
     "ratio = chainrule median / PyTorch median (for img/s: PyTorch img/s / chainrule "
     "img/s), so lower is better and PASS means ratio <= target.",
     "Every case times forward AND backward with gradients for every input; the MLP step and "
@@ -978,9 +1023,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epoch-images", type=positive_int, default=None, metavar="N",
                         help="images in the LeNet-5 epoch [default: all 60,000]")
     parser.add_argument("--settle", type=nonnegative_float, default=DEFAULT_SETTLE,
-                        metavar="S", help="untimed sleep before each timed step, so the "
+                        metavar="S", help="untimed sleep before each timed sample, so the "
                                           "other library's spinning threads go idle "
                                           f"[default: {DEFAULT_SETTLE}]")
+    parser.add_argument("--min-sample", type=nonnegative_float, default=DEFAULT_MIN_SAMPLE,
+                        metavar="S", help="a timed sample runs steps back to back for at "
+                                          "least S seconds; 0 times single steps "
+                                          f"[default: {DEFAULT_MIN_SAMPLE}]")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory subprocesses")
     parser.add_argument("--tiny", action="store_true",
@@ -997,7 +1046,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
                                                           else DEFAULT_WARMUP)
     return Options(cases=args.cases, repeats=repeats, warmup=warmup, threads=args.threads,
                    quick=args.quick, tiny=args.tiny, memory=not args.no_memory,
-                   epoch_images=args.epoch_images, settle=args.settle)
+                   epoch_images=args.epoch_images, settle=args.settle,
+                   min_sample=args.min_sample)
 
 
 def _worst(suite: SuiteResult) -> Optional[Case]:

@@ -196,3 +196,45 @@ def test_importing_chainrule_does_not_import_the_suite() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=str(REPO / "tests"),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+class _CountingRunner(bh.Runner):
+    """A runner that records its calls and reports fixed phase times."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def reset(self) -> None:
+        self.calls.append("reset")
+
+    def step(self) -> dict[str, float]:
+        self.calls.append("step")
+        return {"forward": 1.0, "backward": 3.0}
+
+
+def test_steps_per_sample_fills_the_minimum_and_stays_bounded() -> None:
+    assert bh.steps_per_sample(0.01, 0.05) == 5
+    assert bh.steps_per_sample(0.011, 0.05) == 5  # ceil(4.5)
+    assert bh.steps_per_sample(2.0, 0.05) == 1  # a long step is its own sample
+    assert bh.steps_per_sample(0.01, 0.0) == 1  # --min-sample 0: single steps
+    assert bh.steps_per_sample(0.0, 0.05) == 1  # no warm-up timing
+    assert bh.steps_per_sample(1e-9, 0.05) == bh.MAX_STEPS_PER_SAMPLE
+
+
+def test_a_sample_is_the_mean_of_back_to_back_steps_each_after_a_reset() -> None:
+    runner = _CountingRunner()
+    seconds, phases = bh.timed_sample(runner, steps=3)
+    assert runner.calls == ["reset", "step"] * 3
+    assert phases == {"forward": 1.0, "backward": 3.0}  # means of the reported phases
+    assert 0 < seconds < 1
+
+
+def test_time_variants_sizes_samples_from_the_warm_up() -> None:
+    fast, one = _CountingRunner(), _CountingRunner()
+    timings = bh.time_variants([("fast", fast), ("one", one)], warmup=1, repeats=2,
+                               settle=0.0, min_sample=1.0)
+    assert timings["fast"].steps > 1  # a step of microseconds: many per sample
+    assert len(timings["fast"].samples) == 2 and len(timings["fast"].phases["forward"]) == 2
+    assert fast.calls.count("step") == 1 + 2 * timings["fast"].steps
+    timings = bh.time_variants([("one", one)], warmup=1, repeats=2, settle=0.0, min_sample=0)
+    assert timings["one"].steps == 1
