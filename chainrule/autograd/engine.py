@@ -194,6 +194,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                         f"shape {t.shape}")
                 producer = t.grad_fn
                 if producer is not None:
+                    # _key(producer, t._out_idx), inlined: this runs once per edge
                     key = producer if t._out_idx == 0 else (producer, t._out_idx)
                     prev = grads.get(key)
                     grads[key] = gx if prev is None else prev + gx

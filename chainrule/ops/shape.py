@@ -50,10 +50,10 @@ class SumTo(Function):
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``x`` down to ``shape``, undoing a broadcast (differentiable)."""
-    shape = tuple(shape)
-    if x.shape == shape:
+    if x.data.shape == shape:  # nothing was broadcast: the common case, on every binary op
         return x
-    return SumTo(shape)(x)
+    shape = tuple(shape)  # a list or other sequence
+    return x if x.data.shape == shape else SumTo(shape)(x)
 
 
 def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
@@ -67,8 +67,6 @@ def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
         >>> unbroadcast(cr.ones(2, 3, 4), (3, 1)).tolist()
         [[8.0], [8.0], [8.0]]
     """
-    if grad.data.shape == shape:  # nothing was broadcast (the common case)
-        return grad
     return sum_to(grad, shape)
 
 
