@@ -3,7 +3,10 @@
 Run ``python -m benchmarks`` (``--help`` for the options) from the repository root, or
 ``chainrule bench`` from a source checkout. The harness (timing, memory, tables) is
 :mod:`benchmarks.harness`; the cases are :mod:`benchmarks.cases`. Results are written to
-``benchmarks/results/latest.json`` and ``latest.md``.
+``benchmarks/results/latest.json`` and ``latest.md``. Two more commands:
+``python -m benchmarks.recipe`` trains the README's recipe in both frameworks, and
+``python -m benchmarks.instructions`` counts the chain's instructions per op under Valgrind
+(repeatable where timings are not).
 
 Importing this package is light: PyTorch is imported only when a run starts.
 """

@@ -58,6 +58,8 @@ QUICK_REPEATS = 3
 QUICK_WARMUP = 1
 QUICK_EPOCH_IMAGES = 5000
 FRAMEWORKS = ("chainrule", "torch")
+LABELS = {"chainrule": "chainrule", "torch": "PyTorch"}
+"""How tables name each framework."""
 DEFAULT_SETTLE = 0.2
 """Seconds of untimed sleep before each timed sample (see :func:`time_variants`)."""
 DEFAULT_MIN_SAMPLE = 0.05
@@ -86,7 +88,7 @@ class Framework:
     @property
     def label(self) -> str:
         """The name shown in tables."""
-        return "PyTorch" if self.name == "torch" else "chainrule"
+        return LABELS[self.name]
 
     def tensor(self, array: np.ndarray, requires_grad: bool = False) -> Any:
         """A tensor owning a copy of ``array`` (same dtype), optionally requiring grad."""

@@ -90,3 +90,20 @@ def test_activations_on_0d_tensors(name):
     x = cr.tensor(0.3, requires_grad=True)
     ACT[name](cr, x).backward()
     assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_first_order_backward_keeps_dtype_and_matches_torch(name, dtype):
+    # the NumPy backward formulas use a float32 constant one: it must neither upcast a
+    # float16 gradient nor downcast a float64 one
+    torch = pytest.importorskip("torch")
+    a = np.linspace(-3, 3, 13).astype(dtype)
+    gy = np.linspace(0.5, 1.5, 13).astype(dtype)
+    x = cr.tensor(a, requires_grad=True)
+    ACT[name](cr, x).backward(cr.tensor(gy))
+    t = torch.tensor(a, requires_grad=True)
+    ACT[name](torch, t).backward(torch.tensor(gy))
+    assert x.grad.dtype == dtype
+    tol = {np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
