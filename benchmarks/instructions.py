@@ -12,7 +12,7 @@ three times per framework:
 
 so ``(forward - base) / ops`` is the forward's cost per op and ``(both - forward) / ops`` the
 backward's, where ops = chains * length. Every run has one BLAS/OpenMP/torch thread, hash seed
-0 and (where ``setarch`` exists) no address randomisation, so a count repeats to within a few
+0 and (where ``setarch`` exists) no address randomisation, so a count repeats to within about ten
 instructions per op. Instructions are not time (PyTorch's C++ retires more of them per
 cycle than the interpreter does), so this is a yardstick for changes to the graph's
 bookkeeping, beside the timed ratio, not a replacement for it.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +66,9 @@ def test_main_writes_json_and_markdown(tmp_path, capsys):
     assert [r["framework"] for r in data["results"]] == ["chainrule", "torch"]
     assert data["results"][0]["total"] == 60_000
     assert data["meta"]["length"] == 10 and data["meta"]["chains"] == 2
-    assert "ratio chainrule / PyTorch" in (tmp_path / "instructions.md").read_text()
+    assert data["meta"]["versions"]["numpy"] == np.__version__
+    md = (tmp_path / "instructions.md").read_text()
+    assert "ratio chainrule / PyTorch" in md and f"numpy {np.__version__}" in md
     assert "1.71x" in capsys.readouterr().out
 
 
