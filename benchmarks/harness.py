@@ -333,7 +333,7 @@ def timed_sample(runner: Runner, steps: int = 1) -> tuple[float, Optional[dict[s
     Each step follows an untimed ``reset()``; the collector is paused for the whole sample.
     """
     total = 0.0
-    phases: Optional[dict[str, float]] = None
+    phases: dict[str, float] = {}
     with gc_paused():
         for _ in range(steps):
             runner.reset()
@@ -341,10 +341,9 @@ def timed_sample(runner: Runner, steps: int = 1) -> tuple[float, Optional[dict[s
             step_phases = runner.step()
             total += time.perf_counter() - start
             for name, seconds in (step_phases or {}).items():
-                phases = phases if phases is not None else {}
                 phases[name] = phases.get(name, 0.0) + seconds
-    return total / steps, (None if phases is None else
-                           {name: seconds / steps for name, seconds in phases.items()})
+    return total / steps, ({name: seconds / steps for name, seconds in phases.items()}
+                           if phases else None)
 
 
 def time_variants(runners: Sequence[tuple[str, Runner]], warmup: int, repeats: int,
@@ -728,10 +727,10 @@ NOTES = [
     "Time: median of the timed samples after warm-up; IQR = 75th - 25th percentile. A "
     "sample is the mean of k steps run back to back, k chosen per case and framework from "
     "the warm-up so a sample lasts --min-sample seconds (0.05 by default; as "
-    "torch.utils.benchmark's blocked_autorange; the epoch is one step). Both frameworks run in this process on the "
-    "same float32 inputs, interleaved sample by sample, with the same BLAS/OpenMP thread "
-    "count; the garbage collector is run before and disabled during each sample; "
-    "gradients are zeroed (untimed) before each step.",
+    "torch.utils.benchmark's blocked_autorange; the epoch is one step). Both frameworks run "
+    "in this process on the same float32 inputs, interleaved sample by sample, with the same "
+    "BLAS/OpenMP thread count; the garbage collector is run before and disabled during each "
+    "sample; gradients are zeroed (untimed) before each step.",
     "ratio = chainrule median / PyTorch median (for img/s: PyTorch img/s / chainrule "
     "img/s), so lower is better and PASS means ratio <= target.",
     "Every case times forward AND backward with gradients for every input; the MLP step and "

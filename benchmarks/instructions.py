@@ -25,7 +25,6 @@ for PyTorch, whose import is slow under Valgrind). It prints a table and writes
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import json
 import os
@@ -41,7 +40,7 @@ from typing import Callable, Optional, Sequence
 from chainrule.cli import positive_int
 
 from .cases import ChainRunner
-from .harness import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework, write_atomic
+from .harness import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework, _now, write_atomic
 
 WARMUP_CHAINS = 3
 _COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
@@ -196,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None, counter: Counter = count) -> int:
         results.append(measure(name, args.length, args.chains, counter))
     text = table(results)
     print(text)
-    meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    meta = {"date": _now(),
             "python": platform.python_version(), "platform": platform.platform(),
             "length": args.length, "chains": args.chains, "versions": _versions(names)}
     write_atomic(args.out / "instructions.json", json.dumps(
