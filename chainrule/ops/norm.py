@@ -28,7 +28,6 @@ from ..autograd.grad_mode import no_grad, state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from .arithmetic import sqrt
-from .conv import _scratch  # the fast kernels' per-thread reusable temporaries
 from .reduce import mean, sum
 
 
@@ -102,6 +101,15 @@ def _dot_channels(a3: Any, b3: Any) -> Any:
     return xp.einsum("ncs,ncs->c", a3, b3)
 
 
+def _along_rows(v: Any, S: int) -> Any:
+    """A per-channel (C,) vector as a (C*S,) row that broadcasts over (N, C*S).
+
+    NumPy broadcasts a (C, 1) vector over (N, C, S) one (n, c) run of S values at a time;
+    over the rows of (N, C*S) its inner loop runs C*S values: 1.5x faster at S=100.
+    """
+    return v if S == 1 else xp.repeat(v, S)
+
+
 # ============================================================================ fused
 class BatchNorm(Function):
     """y = (x - mean) * invstd * weight + bias; one node, hand-derived backward.
@@ -118,10 +126,16 @@ class BatchNorm(Function):
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
         N, C = x.shape[:2]
         x3 = x.reshape(N, C, -1)  # (N, C, S), S = product of the spatial sizes (1 for 2-D)
-        M = x3.shape[0] * x3.shape[2]
+        S = x3.shape[2]
+        M = N * S
         if self.training:
             mean_ = _sum_channels(x3) / M
-            xc = x3 - mean_[:, None]
+        else:
+            mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
+        # (N, C, S) -> (N, C*S): per-channel vectors broadcast along whole rows
+        xc = xp.subtract(x3.reshape(N, C * S), _along_rows(mean_.astype(x.dtype, copy=False), S))
+        xc = xc.reshape(N, C, S)  # x - mean, kept for backward (saves it a pass over x)
+        if self.training:
             var = _dot_channels(xc, xc) / M  # biased: what normalises
             invstd = 1 / xp.sqrt(var + self.eps)
             if self.running is not None:
@@ -129,16 +143,15 @@ class BatchNorm(Function):
                     _update_running(self.running[0], mean_, self.momentum)
                     _update_running(self.running[1], var * (M / (M - 1)), self.momentum)
         else:
-            mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
-            invstd = (1 / xp.sqrt(self.running[1].data + self.eps)).astype(x.dtype, copy=False)
-            xc = x3 - mean_[:, None]
+            invstd = 1 / xp.sqrt(self.running[1].data + self.eps)
         self.mean, self.invstd = mean_.astype(x.dtype, copy=False), invstd.astype(x.dtype,
                                                                                   copy=False)
+        self.xc = xc
         scale = self.invstd if weight is None else self.invstd * weight
-        self.xc = xc  # (N, C, S) x - mean, kept for backward (saves it a pass over x)
-        y = xp.multiply(xc, scale[:, None], out=xp.empty(x.shape, x.dtype).reshape(xc.shape))
+        y = xp.multiply(xc.reshape(N, C * S), _along_rows(scale, S),
+                        out=xp.empty((N, C * S), x.dtype))  # (N, C*S)
         if bias is not None:
-            y += bias[:, None]
+            y += _along_rows(bias, S)
         return y.reshape(x.shape)
 
     def backward(self, gy: Tensor) -> tuple:
@@ -158,14 +171,20 @@ class BatchNorm(Function):
         gx = None
         if nx:
             a = self.invstd if weight is None else self.invstd * weight.data
+            S = g3.shape[2]
+            g2 = g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
             gx_data = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
-            gxa = xp.multiply(g3, a[:, None], out=gx_data.reshape(N, C, -1))  # (N, C, S)
+            gx2 = gx_data.reshape(N, C * S)
             if self.training:
-                # a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M), one fused pass per term
-                k = -a * self.invstd * self.invstd * sum_gxc / M
-                term = xp.multiply(xc, k[:, None], out=_scratch("bn_xc", g3.shape, g3.dtype))
-                term += (-a * sum_g / M)[:, None]
-                gxa += term
+                # a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M): the first pass writes gx,
+                # the next three update it in place (no temporary, fewer streams through cache)
+                k = self.invstd * self.invstd * sum_gxc / M
+                xp.multiply(xc.reshape(N, C * S), _along_rows(-k, S), out=gx2)
+                gx2 += _along_rows(-sum_g / M, S)
+                gx2 += g2
+                gx2 *= _along_rows(a, S)
+            else:
+                xp.multiply(g2, _along_rows(a, S), out=gx2)
             gx = Tensor(gx_data)
         return gx, gw, gb
 
