@@ -140,7 +140,9 @@ SCHEDULES = [
     ((3, 3, 8, 9), (4, 3, 3, 3), dict(stride=2, padding=1)),       # col2im
     ((2, 4, 5, 5), (6, 2, 2, 3), dict(groups=2, padding="same")),  # groups, asymmetric 'same'
     ((3, 6, 5, 5), (6, 1, 3, 3), dict(groups=6, padding=1)),       # depthwise
-    ((2, 1, 1, 1), (2, 1, 1, 1), {}),                               # all size 1
+    ((2, 1, 1, 1), (2, 1, 1, 1), {}),                               # all size 1 (dense)
+    ((3, 4, 5, 5), (6, 4, 5, 5), {}),                               # dense: LeNet's conv3
+    ((3, 4, 3, 2), (6, 2, 3, 2), dict(groups=2, stride=2)),        # dense, groups, stride
 ]
 
 
@@ -216,6 +218,27 @@ def test_each_input_gradient_schedule_is_exercised(monkeypatch: pytest.MonkeyPat
     assert seen == ["corr", "rows", "rows", "col2im"]
 
 
+def test_dense_kernels_take_the_gemm_path(monkeypatch: pytest.MonkeyPatch,
+                                          seeded: np.random.Generator) -> None:
+    """A kernel covering the whole input runs three GEMMs, none of the unfold kernels."""
+    calls: list[str] = []
+    for name in ("_dense_forward", "_dense_grad_input", "_dense_grad_weight"):
+        real = getattr(conv_mod, name)
+        monkeypatch.setattr(conv_mod, name, lambda *a, _n=name, _f=real: calls.append(_n)
+                            or _f(*a))
+    x = seeded.standard_normal((3, 4, 5, 5))
+    w = seeded.standard_normal((6, 4, 5, 5))
+    _assert_matches_torch(x, w, seeded.standard_normal(6), "fast")
+    assert sorted(set(calls)) == ["_dense_forward", "_dense_grad_input", "_dense_grad_weight"]
+    calls.clear()
+    _assert_matches_torch(x, w[:, :, :4], None, "fast")  # 5x4 kernel on 5x5: 1x2 output
+    assert calls == []
+    assert conv_mod._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
+        (1, 1), (0, 0, 0, 0), (1, 1), 1))
+    assert not conv_mod._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
+        (1, 1), (1, 1, 1, 1), (1, 1), 1))  # padded: a 3x3 output
+
+
 def test_float32_stays_float32(seeded: np.random.Generator) -> None:
     x = cr.Tensor(seeded.standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
     w = cr.Tensor(seeded.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
@@ -255,6 +278,7 @@ GRAD_CASES = [
     ((1, 3, 4, 4), (2, 3, 2, 2), {}),
     ((1, 2, 6, 5), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
     ((1, 2, 5, 5), (2, 2, 2, 2), dict(padding="same")),
+    ((2, 2, 3, 2), (4, 1, 3, 2), dict(groups=2)),                   # dense
 ]
 
 

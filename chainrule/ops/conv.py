@@ -15,7 +15,9 @@ padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations c
     block by block (a few images at a time, so each block stays in cache) by one strided-view
     copy whose inner run is KW*C contiguous floats, then one GEMM per block. With few input
     channels (2*KW*C/G <= OW, e.g. LeNet's conv1) the columns are planar instead (per image,
-    (C*KH*KW, OH*OW), inner run OW) and per-image GEMMs write NCHW directly. No Python loop
+    (C*KH*KW, OH*OW), inner run OW) and per-image GEMMs write NCHW directly. A kernel that
+    covers the whole input (a 1x1 output, LeNet's conv3) is a fully connected layer: its
+    forward and both gradients are single GEMMs on the input as it is. No Python loop
     over pixels, no ``np.add.at``. Its backward is made of two more Functions,
     :class:`Conv2dGradInput` (the transposed convolution) and :class:`Conv2dGradWeight`, each
     differentiable in terms of the other two, so ``create_graph=True`` (double backward) works.
@@ -573,6 +575,48 @@ def _planar_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeomet
     return acc.reshape(w_shape)
 
 
+def _is_dense(x_shape: tuple[int, ...], w_shape: tuple[int, ...], g: ConvGeometry) -> bool:
+    """Whether the kernel covers the whole unpadded input (a 1x1 output: a fully connected
+    layer per group, e.g. LeNet's conv3), so the three products need no unfold at all."""
+    return (g.pads == (0, 0, 0, 0) and g.dilation == (1, 1)
+            and tuple(x_shape[2:]) == tuple(w_shape[2:]))
+
+
+def _dense_forward(x: Any, weight: Any, g: ConvGeometry, bias: Any = None) -> Any:
+    """conv2d (+ bias) when :func:`_is_dense`: one GEMM per group, ``x @ weight.T``."""
+    N = x.shape[0]
+    OC, K = weight.shape[0], math.prod(weight.shape[1:])
+    G = g.groups
+    # x (N, C, H, W) = (N, G, Cg*KH*KW) -> (G, N, K); weight (OC, Cg, KH, KW) -> (G, K, OCg)
+    xg = x.reshape(N, G, K).transpose(1, 0, 2)
+    wg = weight.reshape(G, OC // G, K).transpose(0, 2, 1)
+    # (G, N, K) @ (G, K, OCg) -> (G, N, OCg) -> (N, G, OCg) = (N, OC)
+    y = xp.ascontiguousarray(xp.matmul(xg, wg).transpose(1, 0, 2)).reshape(N, OC)
+    if bias is not None:
+        y += bias
+    return y.reshape(N, OC, 1, 1)  # (N, OC) -> (N, OC, OH=1, OW=1)
+
+
+def _dense_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+    """d<gy, conv2d(x, weight)>/dx when :func:`_is_dense`: ``gy @ weight`` per group."""
+    N, OC, G = gy.shape[0], weight.shape[0], g.groups
+    K = math.prod(weight.shape[1:])
+    # gy (N, OC, 1, 1) -> (N, G, OCg) -> (G, N, OCg); weight -> (G, OCg, K)
+    gyg = gy.reshape(N, G, OC // G).transpose(1, 0, 2)
+    gx = xp.matmul(gyg, weight.reshape(G, OC // G, K))  # (G, N, K)
+    return xp.ascontiguousarray(gx.transpose(1, 0, 2)).reshape(x_shape)  # (N, G, K) -> x
+
+
+def _dense_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry) -> Any:
+    """d<gy, conv2d(x, weight)>/d weight when :func:`_is_dense`: ``gy.T @ x`` per group."""
+    N, OC, G = gy.shape[0], w_shape[0], g.groups
+    K = math.prod(w_shape[1:])
+    # gy (N, OC, 1, 1) -> (N, G, OCg) -> (G, OCg, N); x (N, C, H, W) -> (N, G, K) -> (G, N, K)
+    gyg = gy.reshape(N, G, OC // G).transpose(1, 2, 0)
+    gw = xp.matmul(gyg, x.reshape(N, G, K).transpose(1, 0, 2))  # (G, OCg, K)
+    return gw.reshape(w_shape)
+
+
 def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False,
                   bias: Any = None) -> tuple[Any, Optional[_Columns]]:
     """conv2d(x, weight) (+ bias): blocked im2col + one GEMM per block.
@@ -580,6 +624,8 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False,
     Returns the output and, when ``keep``, the columns (for the weight gradient). The bias
     is added in the same pass that writes the GEMM's block into the output.
     """
+    if _is_dense(x.shape, weight.shape, g):
+        return _dense_forward(x, weight, g, bias), None
     N, C, H, W = x.shape
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
@@ -611,6 +657,8 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False,
 def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry,
                       cols: Optional[_Columns] = None) -> Any:
     """d<gy, conv2d(x, weight)>/d weight: per block, (gy as a matrix) @ (columns of x)."""
+    if _is_dense(x.shape, w_shape, g):
+        return _dense_grad_weight(x, gy, w_shape, g)
     N, C, H, W = x.shape
     OC, Cg, KH, KW = w_shape
     OH, OW = gy.shape[2:]
@@ -641,7 +689,8 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
 def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
     """d<gy, conv2d(x, weight)>/dx: the transposed convolution of gy with weight.
 
-    Three schedules, all blocked over images, picked by shape:
+    A kernel covering the whole input is one GEMM (:func:`_dense_grad_input`); otherwise three
+    schedules, all blocked over images, picked by shape:
 
     * stride 1 and as many output as input values: a plain correlation of the zero-padded gy
       with the flipped, channel-swapped weight, so the forward kernel does all the work;
@@ -649,6 +698,8 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
       widened gy, then KH row-shifted adds of long contiguous runs (:func:`_grad_input_rows`);
     * otherwise: a GEMM to columns and KH*KW strided adds (col2im) into a padded buffer.
     """
+    if _is_dense(x_shape, weight.shape, g):
+        return _dense_grad_input(gy, weight, x_shape, g)
     N, C, H, W = x_shape
     OC, Cg, KH, KW = weight.shape
     OH, OW = gy.shape[2:]
@@ -933,6 +984,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
         OC, Cg, KH, KW = weight.shape
         OH, OW = _out_hw(x.shape[2], x.shape[3], KH, KW, geometry)
         keep = (state.grad_enabled and weight.requires_grad
+                and not _is_dense(x.shape, weight.shape, geometry)  # no columns to keep
                 and x.shape[0] * OH * OW * KH * KW * x.shape[1] <= _KEEP_COLS_ELEMS)
         y = Conv2d(geometry, keep)(x, weight, bias)
     else:
