@@ -118,6 +118,27 @@ def test_max_pool_nan_and_minus_inf_windows_follow_torch(impl: str) -> None:
     np.testing.assert_array_equal(gx, gx_ref)
 
 
+def test_tiling_windows_take_the_contiguous_taps_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kernel = stride, no padding: the taps are copied once; ties, NaN and -inf as torch."""
+    from chainrule.ops import pool as pool_mod
+
+    taken: list[bool] = []
+    real = pool_mod._taps
+    monkeypatch.setattr(pool_mod, "_taps", lambda *a: taken.append(real(*a) is not None)
+                        or real(*a))
+    rng = np.random.default_rng(3)
+    x = rng.integers(-2, 2, (2, 3, 6, 9)).astype(np.float64)  # ties in most windows
+    x[0, 0, :2, :3] = -np.inf
+    x[0, 1, 0, 1] = x[0, 1, 1, 2] = np.nan  # two NaNs in one window: the last is the arg-max
+    for kw in (dict(kernel_size=2), dict(kernel_size=(2, 3)), dict(kernel_size=3, stride=2)):
+        y_ref, gy, gx_ref = _torch_pool(F.max_pool2d, x, 0, **kw)
+        y, gx = _ours(max_pool2d, x, gy, **kw)
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(gx, gx_ref)
+    # 2x2 on 6x9 tiles all but the last column; 2x3 tiles 6x9; 3x3 stride 2 overlaps
+    assert taken == [True, True, False]
+
+
 def test_max_pool_inf_gradient_does_not_leak_nan() -> None:
     x = cr.Tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
     (gx,) = grad(max_pool2d(x, 2), x, cr.Tensor(np.full((1, 1, 2, 2), np.inf)))

