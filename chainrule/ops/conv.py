@@ -41,7 +41,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import ImplChoice, pair as _pair
+from ._util import ImplChoice, along_rows, pair as _pair
 from .shape import reshape
 
 _as_strided = numpy.lib.stride_tricks.as_strided
@@ -553,7 +553,8 @@ def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool, bias: Any 
         # (G, OCg, Cg*KK) @ (b, G, Cg*KK, OH*OW) -> (b, G, OCg, OH*OW) = y[n0:n1]
         xp.matmul(wm, cols(n0, n1), out=y[n0:n1].reshape(n1 - n0, G, OCg, OH * OW))
         if bias is not None:  # while the block is in cache
-            y[n0:n1] += bias.reshape(-1, 1, 1)  # (OC,) -> (OC, 1, 1)
+            rows = y[n0:n1].reshape(n1 - n0, -1)  # (b, OC, OH, OW) -> (b, OC*OH*OW), a view
+            rows += along_rows(bias, OH * OW)
     return y, (cols if keep else None)
 
 
