@@ -95,6 +95,25 @@ def test_fused_matches_composed_and_torch(n: int, c: int, spatial: list, trainin
     _assert_same(fused, _run(torch, F.batch_norm, case, training, True, **kw), 1e-9)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_strided_input_and_gradient(training: bool, seeded: np.random.Generator) -> None:
+    """Transposed (non-contiguous) x and gy: the per-channel rows are built on copies."""
+    x = seeded.standard_normal((5, 4, 3, 2)).transpose(3, 1, 2, 0) * 2 + 3  # (2, 4, 3, 5)
+    gy = seeded.standard_normal((5, 3, 4, 2)).transpose(3, 2, 1, 0)
+    w, b = seeded.standard_normal(4), seeded.standard_normal(4)
+    rm, rv = seeded.standard_normal(4), seeded.random(4) + 0.5
+    xc, wc, bc = (cr.Tensor(a, requires_grad=True) for a in (x, w, b))
+    assert not xc.data.flags.c_contiguous and not gy.flags.c_contiguous
+    y = batch_norm(xc, cr.Tensor(rm.copy()), cr.Tensor(rv.copy()), wc, bc, training)
+    ours = [g.data for g in grad(y, [xc, wc, bc], cr.Tensor(gy))]
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    yt = F.batch_norm(xt, torch.tensor(rm), torch.tensor(rv), wt, bt, training)
+    ref = torch.autograd.grad(yt, [xt, wt, bt], torch.tensor(gy))
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for a, r in zip(ours, ref):
+        np.testing.assert_allclose(a, r.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_running_stats_updated_in_place_over_steps(seeded: np.random.Generator) -> None:
     rm, rv = cr.zeros(4, dtype=cr.float64), cr.ones(4, dtype=cr.float64)
     rm_data, version = rm.data, rm._version
