@@ -691,12 +691,13 @@ def run_suite(options: Options, log: Callable[[str], None] = lambda s: None) -> 
     for case in cases:
         log(f"running {case.key} ...")
         results.append(run_case(case, options, thread_info["threads"], log))
-    meta["finished"] = _now()
+    meta["finished"] = now_iso()
     meta["loadavg_end"] = _loadavg()
     return SuiteResult(meta, results)
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The local time with its UTC offset, to the second (ISO 8601): results' time stamps."""
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
@@ -714,7 +715,7 @@ def machine_info(options: Options, threads: dict[str, Any]) -> dict[str, Any]:
     import chainrule
 
     return {
-        "started": _now(), "python": platform.python_version(),
+        "started": now_iso(), "python": platform.python_version(),
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         "numpy": np.__version__, "torch": torch.__version__, "chainrule": chainrule.__version__,
         "threads": threads, "loadavg_start": _loadavg(),

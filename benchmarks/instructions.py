@@ -40,7 +40,7 @@ from typing import Callable, Optional, Sequence
 from chainrule.cli import positive_int
 
 from .cases import ChainRunner
-from .harness import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework, _now, write_atomic
+from .harness import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework, now_iso, write_atomic
 
 WARMUP_CHAINS = 3
 _COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
@@ -127,7 +127,8 @@ def table(results: Sequence[Counts]) -> str:
     rows = ["| framework | forward / op | backward / op | forward + backward / op |",
             "|---|---|---|---|"]
     for c in results:
-        rows.append(f"| {LABELS[c.framework]} | {c.forward:,.0f} | {c.backward:,.0f} | {c.total:,.0f} |")
+        rows.append(f"| {LABELS[c.framework]} | {c.forward:,.0f} | {c.backward:,.0f} "
+                    f"| {c.total:,.0f} |")
     by_name = {c.framework: c for c in results}
     if set(by_name) >= {"chainrule", "torch"}:
         ours, base = by_name["chainrule"], by_name["torch"]
@@ -195,7 +196,7 @@ def main(argv: Optional[Sequence[str]] = None, counter: Counter = count) -> int:
         results.append(measure(name, args.length, args.chains, counter))
     text = table(results)
     print(text)
-    meta = {"date": _now(),
+    meta = {"date": now_iso(),
             "python": platform.python_version(), "platform": platform.platform(),
             "length": args.length, "chains": args.chains, "versions": _versions(names)}
     write_atomic(args.out / "instructions.json", json.dumps(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.ops.conv as conv_mod
+from chainrule.ops import _util as ops_util
 from chainrule.autograd import grad
 from chainrule.ops.conv import conv2d, conv_impl, output_size
 from chainrule.testing import gradcheck, gradgradcheck
@@ -190,7 +191,7 @@ def test_kept_columns_of_live_graphs_are_not_recycled(monkeypatch: pytest.Monkey
     monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
     rng = np.random.default_rng(5)
     w = cr.Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
-    xs = [rng.standard_normal((2, 2, 9, 9)) for _ in range(conv_mod._KEEP_POOL_SIZE + 2)]
+    xs = [rng.standard_normal((2, 2, 9, 9)) for _ in range(ops_util.KEEP_POOL_SIZE + 2)]
     ys = [conv2d(cr.Tensor(x), w, padding=1) for x in xs]  # all built before any backward
     for x, y in zip(xs, ys):
         (gw,) = grad(y, [w], cr.ones_like(y))

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
-import threading
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 import numpy
@@ -41,7 +39,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import ImplChoice, along_rows, pair as _pair
+from ._util import ImplChoice, along_rows, pair as _pair, recycled, scratch
 from .shape import reshape
 
 _as_strided = numpy.lib.stride_tricks.as_strided
@@ -72,63 +70,6 @@ _BLOCK_ELEMS = 1 << 17
 # (2**22 float32 = 16 MiB). Larger ones are rebuilt block by block in backward: copying a
 # block costs less than keeping KH*KW copies of a big input alive.
 _KEEP_COLS_ELEMS = 1 << 22
-# Temporaries of the fast kernels up to this size are kept per thread and reused: allocating
-# them afresh makes the C allocator hand pages back to the OS and fault them in again on every
-# call (thousands of page faults per training step, as much time as the GEMMs at LeNet sizes).
-_SCRATCH_MAX_BYTES = 64 << 20
-_scratch_local = threading.local()
-
-
-
-
-def _scratch(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
-    """A reusable temporary array of ``shape`` whose contents are undefined.
-
-    One buffer per ``key`` and thread; a caller must be done with a key's array before it (or
-    a function it calls) asks for that key again.
-    """
-    pool = getattr(_scratch_local, "pool", None)
-    if pool is None:
-        pool = _scratch_local.pool = {}
-    dtype = numpy.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    buf = pool.get(key)
-    if buf is None or buf.nbytes < nbytes:
-        buf = xp.empty(max(nbytes, 1), dtype=numpy.uint8)
-        if nbytes <= _SCRATCH_MAX_BYTES:
-            pool[key] = buf
-    return buf[:nbytes].view(dtype).reshape(shape)
-
-
-_KEEP_POOL_SIZE = 4  # recycled long-lived buffers per key and thread
-
-
-def _recycled(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
-    """A fresh-contents array of ``shape`` that may outlive the call (unlike :func:`_scratch`).
-
-    Up to ``_KEEP_POOL_SIZE`` buffers per key and thread are recycled once nothing but the
-    pool refers to them (every view of a buffer holds a reference to it), so the columns kept
-    for the weight gradient do not page-fault a fresh multi-MiB allocation every step.
-    """
-    pool = getattr(_scratch_local, "recycled", None)
-    if pool is None:
-        pool = _scratch_local.recycled = {}
-    dtype = numpy.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    bufs = pool.setdefault(key, [])
-    found = None
-    for buf in bufs:
-        # references: the list, ``buf`` and getrefcount's argument: no view is alive
-        if buf.nbytes >= nbytes and sys.getrefcount(buf) <= 3:
-            found = buf
-            break
-    if found is None:
-        found = xp.empty(max(nbytes, 1), dtype=numpy.uint8)
-        if nbytes <= _SCRATCH_MAX_BYTES and len(bufs) < _KEEP_POOL_SIZE:
-            bufs.append(found)
-    return found[:nbytes].view(dtype).reshape(shape)
-
-
 @contextlib.contextmanager
 def conv_impl(name: str) -> Iterator[None]:
     """Use the convolution kernel ``name`` for every ``conv2d`` call inside the block.
@@ -416,7 +357,7 @@ def _pad_nhwc(x: Any, pads: tuple[int, int, int, int]) -> Any:
     """(N, C, H, W) -> zero-padded channels-last (N, H+top+bottom, W+left+right, C), scratch."""
     N, C, H, W = x.shape
     pt, pb, pl, pr = pads
-    out = _scratch("pad", (N, H + pt + pb, W + pl + pr, C), x.dtype)
+    out = scratch("pad", (N, H + pt + pb, W + pl + pr, C), x.dtype)
     if pt or pb or pl or pr:  # zero only the border; the interior is overwritten next
         out[:, :pt] = 0
         out[:, pt + H:] = 0
@@ -456,9 +397,9 @@ class _Columns:
         self.keep = keep
         self.filled: set[int] = set()
         if keep:  # the columns outlive this call: a buffer of their own
-            self.buf = _recycled("cols", (N * OH * OW * KH * KW * C,), x.dtype)
+            self.buf = recycled("cols", (N * OH * OW * KH * KW * C,), x.dtype)
         else:
-            self.buf = _scratch("cols", (nb * OH * OW * KH * KW * C,), x.dtype)
+            self.buf = scratch("cols", (nb * OH * OW * KH * KW * C,), x.dtype)
 
     def __call__(self, n0: int, n1: int) -> Any:
         """The columns of images n0..n1 as (G, b*OH*OW, KH*KW*Cg), b = n1 - n0."""
@@ -505,7 +446,7 @@ class _PlanarColumns:
         self.KH, self.KW, self.OH, self.OW = KH, KW, OH, OW
         pt, pb, pl, pr = g.pads
         if pt or pb or pl or pr:
-            padded = _scratch("pad", (N, C, H + pt + pb, W + pl + pr), x.dtype)
+            padded = scratch("pad", (N, C, H + pt + pb, W + pl + pr), x.dtype)
             padded[:, :, :pt] = 0
             padded[:, :, pt + H:] = 0
             padded[:, :, pt:pt + H, :pl] = 0
@@ -521,12 +462,12 @@ class _PlanarColumns:
         self.keep = keep
         if keep:
             self.blocks = [(0, N)]
-            self.buf = _recycled("planar", (N, C, KH, KW, OH, OW), x.dtype)
+            self.buf = recycled("planar", (N, C, KH, KW, OH, OW), x.dtype)
             xp.copyto(self.buf, self.win)
             self.win = None
         else:
             self.blocks, nb = _blocks(N, OH * OW * KH * KW * C)
-            self.buf = _scratch("cols", (nb, C, KH, KW, OH, OW), x.dtype)
+            self.buf = scratch("cols", (nb, C, KH, KW, OH, OW), x.dtype)
 
     def __call__(self, n0: int, n1: int) -> Any:
         """The columns of images n0..n1 as (b, G, Cg*KH*KW, OH*OW)."""
@@ -641,7 +582,7 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool = False,
         b = n1 - n0
         # (G, b*OH*OW, KK*Cg) @ (G, KK*Cg, OCg) -> (G, b*OH*OW, OCg): the long dimension first
         # is the faster GEMM orientation for OpenBLAS at these shapes (~1.5x at LeNet's)
-        out = xp.matmul(cols(n0, n1), wm, out=_scratch("gemm", (G, b * OH * OW, OCg), x.dtype))
+        out = xp.matmul(cols(n0, n1), wm, out=scratch("gemm", (G, b * OH * OW, OCg), x.dtype))
         # (G, b, OH*OW, OCg) -> (b, G, OCg, OH*OW) written into y[n0:n1] seen as (b, G, OCg, OH*OW)
         src = out.reshape(G, b, OH * OW, OCg).transpose(1, 0, 3, 2)
         dst = y[n0:n1].reshape(b, G, OCg, OH * OW)
@@ -681,7 +622,7 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
         # gy[n0:n1] (b, OC, OH, OW) -> (b, G, OCg, OH*OW) -> (G, OCg, b, OH*OW) -> (G, OCg, b*OH*OW)
         gm = gy[n0:n1].reshape(b, G, OCg, OH * OW).transpose(1, 2, 0, 3).reshape(G, OCg, -1)
         # (G, OCg, b*OH*OW) @ (G, b*OH*OW, KK*Cg) -> (G, OCg, KK*Cg)
-        acc += xp.matmul(gm, cols(n0, n1), out=_scratch("gemm", acc.shape, x.dtype))
+        acc += xp.matmul(gm, cols(n0, n1), out=scratch("gemm", acc.shape, x.dtype))
     # (G, OCg, KH, KW, Cg) -> (G, OCg, Cg, KH, KW) -> (OC, Cg, KH, KW)
     return xp.ascontiguousarray(
         acc.reshape(G, OCg, KH, KW, Cg).transpose(0, 1, 4, 2, 3)).reshape(w_shape)
@@ -721,13 +662,13 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg*KK) -> (G, Cg*KK, OCg)
     wmt = weight.reshape(G, OCg, Cg * KH * KW).transpose(0, 2, 1)
     gx = xp.empty(x_shape, dtype=gy.dtype)
-    buf = _scratch("acc", (C, nb, Hp, Wp), gy.dtype)
+    buf = scratch("acc", (C, nb, Hp, Wp), gy.dtype)
     for n0, n1 in blocks:
         b = n1 - n0
         # gy[n0:n1] (b, OC, OH, OW) -> (b, G, OCg, OH*OW) -> (G, OCg, b*OH*OW)
         gm = gy[n0:n1].reshape(b, G, OCg, OH * OW).transpose(1, 2, 0, 3).reshape(G, OCg, -1)
         # (G, Cg*KK, OCg) @ (G, OCg, b*OH*OW) -> (G, Cg*KK, b*OH*OW) -> (C, KH, KW, b, OH, OW)
-        gcols = xp.matmul(wmt, gm, out=_scratch("gemm", (G, Cg * KH * KW, b * OH * OW),
+        gcols = xp.matmul(wmt, gm, out=scratch("gemm", (G, Cg * KH * KW, b * OH * OW),
                                                 gy.dtype)).reshape(C, KH, KW, b, OH, OW)
         acc = buf[:, :b]
         acc.fill(0)
@@ -764,15 +705,15 @@ def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     blocks, nb = _blocks(N, KW * OC * L)
     # gy widened: (nb, OC, OH + 1, Wq), gy at columns [e, Wq); columns [0, e) and the spare
     # row stay zero (windows of the last row run into the spare row)
-    gyw = _scratch("pad", (nb, OC, OH + 1, Wq), gy.dtype)
+    gyw = scratch("pad", (nb, OC, OH + 1, Wq), gy.dtype)
     gyw.fill(0)
     sN, sO, _, sQ = gyw.strides
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW), kw reversed -> (G, KH, Cg, KW, OCg)
     # -> (G, KH*Cg, KW*OCg): row (kh, c), column (kw' = KW-1-kw, oc)
     wm = weight.reshape(G, OCg, Cg, KH, KW)[..., ::-1].transpose(0, 3, 2, 4, 1)
     wm = wm.reshape(G, KH * Cg, KW * OCg)
-    cols = _scratch("cols", (nb * KW * OC * L,), gy.dtype)
-    acc_buf = _scratch("acc", (C, nb, Hp, Wq), gy.dtype)
+    cols = scratch("cols", (nb * KW * OC * L,), gy.dtype)
+    acc_buf = scratch("acc", (C, nb, Hp, Wq), gy.dtype)
     gx = xp.empty(x_shape, dtype=gy.dtype)
     for n0, n1 in blocks:
         b = n1 - n0
@@ -783,7 +724,7 @@ def _grad_input_rows(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
         xp.copyto(c, view)
         # (G, KH*Cg, KW*OCg) @ (G, KW*OCg, b*L) -> (G, KH*Cg, b*L) -> (G, KH, Cg, b, L)
         u = xp.matmul(wm, c.reshape(G, KW * OCg, b * L),
-                      out=_scratch("gemm", (G, KH * Cg, b * L), gy.dtype)).reshape(G, KH, Cg, b, L)
+                      out=scratch("gemm", (G, KH * Cg, b * L), gy.dtype)).reshape(G, KH, Cg, b, L)
         acc = acc_buf[:, :b]
         acc.fill(0)
         accg = acc.reshape(G, Cg, b, Hp, Wq)

@@ -121,11 +121,11 @@ class BatchNorm(Function):
         S = x3.shape[2]
         M = N * S
         if self.training:
-            mean_ = _sum_channels(x3) / M
+            mean_ = _sum_channels(x3) / M  # x's dtype
         else:
             mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
         # (N, C, S) -> (N, C*S): per-channel vectors broadcast along whole rows
-        xc = xp.subtract(x3.reshape(N, C * S), along_rows(mean_.astype(x.dtype, copy=False), S))
+        xc = xp.subtract(x3.reshape(N, C * S), along_rows(mean_, S))
         xc = xc.reshape(N, C, S)  # x - mean, kept for backward (saves it a pass over x)
         if self.training:
             var = _dot_channels(xc, xc) / M  # biased: what normalises
@@ -136,9 +136,7 @@ class BatchNorm(Function):
                     _update_running(self.running[1], var * (M / (M - 1)), self.momentum)
         else:
             invstd = 1 / xp.sqrt(self.running[1].data + self.eps)
-        self.mean, self.invstd = mean_.astype(x.dtype, copy=False), invstd.astype(x.dtype,
-                                                                                  copy=False)
-        self.xc = xc
+        self.mean, self.invstd, self.xc = mean_, invstd.astype(x.dtype, copy=False), xc
         scale = self.invstd if weight is None else self.invstd * weight
         y = xp.multiply(xc.reshape(N, C * S), along_rows(scale, S),
                         out=xp.empty((N, C * S), x.dtype))  # (N, C*S)
@@ -154,7 +152,8 @@ class BatchNorm(Function):
         g = gy.data.astype(x.dtype, copy=False)
         N, C = g.shape[:2]
         g3 = g.reshape(N, C, -1)  # (N, C, S)
-        M = g3.shape[0] * g3.shape[2]
+        S = g3.shape[2]
+        M = N * S
         xc = self.xc  # (N, C, S) x - mean from forward: read here, never written
         sum_g = _sum_channels(g3)
         sum_gxc = _dot_channels(g3, xc)
@@ -163,7 +162,6 @@ class BatchNorm(Function):
         gx = None
         if nx:
             a = self.invstd if weight is None else self.invstd * weight.data
-            S = g3.shape[2]
             g2 = g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
             gx_data = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
             gx2 = gx_data.reshape(N, C * S)

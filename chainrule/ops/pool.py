@@ -35,8 +35,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import ImplChoice, pair as _pair
-from .conv import _scratch  # the fast kernels' per-thread reusable temporaries
+from ._util import ImplChoice, pair as _pair, scratch
 from .shape import reshape
 
 IMPLS = ("fast", "naive")
@@ -168,7 +167,7 @@ def _taps(x: Any, g: PoolGeometry) -> Optional[list[Any]]:
     if not (g.stride == g.kernel and g.padding == (0, 0) and g.dilation == (1, 1)
             and OH * KH <= H and OW * KW <= W):
         return None
-    taps = _scratch("pool_taps", (KH, KW, N, C, OH, OW), x.dtype)
+    taps = scratch("pool_taps", (KH, KW, N, C, OH, OW), x.dtype)
     # x (N, C, H, W) cropped to (N, C, OH*KH, OW*KW) = (N, C, OH, KH, OW, KW)
     # -> (KH, KW, N, C, OH, OW)
     tiles = x[:, :, :OH * KH, :OW * KW].reshape(N, C, OH, KH, OW, KW)
