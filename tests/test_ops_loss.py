@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
-                                cross_entropy, l1_loss, mse_loss, nll_loss)
+from chainrule.ops.loss import (CrossEntropy, binary_cross_entropy,
+                                binary_cross_entropy_with_logits, cross_entropy,
+                                cross_entropy_composed, l1_loss, mse_loss, nll_loss)
 from chainrule.testing import assert_parity, gradcheck, gradgradcheck
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -244,10 +245,67 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(x.grad.data, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-6)
 
 
-def test_cross_entropy_all_ignored_gives_nan_like_torch():
-    loss = cross_entropy(cr.zeros(2, 3), cr.tensor([-100, -100]))
-    theirs = torch.nn.functional.cross_entropy(torch.zeros(2, 3), torch.tensor([-100, -100]))
+def test_cross_entropy_all_ignored_gives_nan_and_zero_gradient_like_torch():
+    x = cr.zeros(2, 3, requires_grad=True)
+    loss = cross_entropy(x, cr.tensor([-100, -100]))
+    xt = torch.zeros(2, 3, requires_grad=True)
+    theirs = torch.nn.functional.cross_entropy(xt, torch.tensor([-100, -100]))
     assert np.isnan(loss.item()) and np.isnan(theirs.item())
+    loss.backward()
+    theirs.backward()
+    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
+    assert not x.grad.data.any()
+
+
+def test_cross_entropy_minus_inf_logit_like_torch():
+    x = np.array([[0.0, -np.inf, 1.0]], dtype=np.float32)
+    assert_parity(lambda lib, a, b: F(lib).cross_entropy(a, b), x, np.array([0]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 4), c=st.integers(1, 5), extra=st.lists(st.integers(1, 3), max_size=2),
+       reduction=st.sampled_from(REDUCTIONS), weighted=st.booleans(), ignore=st.booleans(),
+       unbatched=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_fused_cross_entropy_matches_composed_twin(n, c, extra, reduction, weighted, ignore,
+                                                  unbatched, seed):
+    r = np.random.default_rng(seed)
+    shape = (c,) if unbatched else (n, c, *extra)
+    x = r.standard_normal(shape) * 3  # float64
+    y = r.integers(0, c, () if unbatched else (n, *extra))
+    if ignore and y.ndim:
+        y.reshape(-1)[0] = -100
+    w = cr.tensor(r.uniform(0.5, 2, c)) if weighted else None
+    gy = r.standard_normal(y.shape) if reduction == "none" else r.standard_normal(())
+    results = []
+    for loss_fn in (cross_entropy, cross_entropy_composed):
+        xt = cr.tensor(x, requires_grad=True)
+        loss = loss_fn(xt, cr.tensor(y), w, reduction=reduction)
+        loss.backward(cr.tensor(gy))
+        results.append((loss.data, xt.grad.data))
+    assert isinstance(cross_entropy(cr.tensor(x, requires_grad=True), cr.tensor(y), w,
+                                    reduction=reduction).grad_fn, CrossEntropy)
+    (l1, g1), (l2, g2) = results
+    np.testing.assert_allclose(l1, l2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(5,), (4, 3), (2, 3, 2, 2)])
+def test_fused_cross_entropy_gradcheck_first_and_second_order(rng, reduction, shape):
+    x = cr.tensor(rng.standard_normal(shape), requires_grad=True)
+    y = rng.integers(0, shape[0] if len(shape) == 1 else shape[1],
+                     () if len(shape) == 1 else (shape[0], *shape[2:]))
+    if y.ndim:
+        y.reshape(-1)[-1] = 1  # ignore_index below
+    w = cr.tensor(rng.uniform(0.5, 2, shape[0] if len(shape) == 1 else shape[1]))
+
+    def fn(a):
+        return cross_entropy(a, cr.tensor(y), w, ignore_index=1 if y.ndim else -100,
+                             reduction=reduction)
+
+    assert isinstance(fn(x).grad_fn, CrossEntropy)
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
 
 
 @pytest.mark.parametrize("label", [3, 7, -1])

@@ -1,4 +1,6 @@
-"""Loss functions, composed from primitives (so their gradients of any order come for free).
+"""Loss functions, composed from primitives (so their gradients of any order come for free),
+and ``cross_entropy`` of class indices fused into one node (:class:`CrossEntropy`; its composed
+twin :func:`cross_entropy_composed` is the tested reference).
 
 ``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
 ``nll_loss`` and ``cross_entropy`` follow ``torch.nn.functional``: same signatures, defaults,
@@ -7,18 +9,21 @@ target's log-probability (no one-hot is built), so everything stays in the input
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, NamedTuple, Optional
 
 import numpy
 
+from ..autograd.function import Function
+from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
-from .activation import log_softmax
+from .activation import log_softmax, softmax
 from .arithmetic import abs, clamp, log, where
 from .reduce import logsumexp, mean, sum
-from .shape import gather, reshape, stack
+from .shape import gather, reshape, stack, unsqueeze
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -328,6 +333,81 @@ def _reduce_weighted(loss: Tensor, total_weight: Any, reduction: str) -> Tensor:
     return total / w if w != 0 else total * float("nan")  # all ignored: nan, as PyTorch
 
 
+class CrossEntropy(Function):
+    """Cross-entropy of logits against class indices in one node: the fused twin of
+    :func:`cross_entropy_composed` (``nll_loss(log_softmax(input), target)``, five nodes).
+
+    Forward saves the softmax ``p``; backward is ``(p - onehot(target)) * coef`` with ``coef
+    = gy * weight[target]`` (divided by the total weight for ``'mean'``). Ignored entries
+    weigh 0; with every entry ignored ``'mean'`` is nan and its gradient 0, as in PyTorch.
+    When a graph is being recorded (``create_graph=True``) backward builds the same formula
+    from differentiable ops, so second order works.
+    """
+
+    def __init__(self, cdim: int, targets: _ClassTargets, reduction: str) -> None:
+        self.cdim, self.targets, self.reduction = cdim, targets, reduction
+
+    def _flat_index(self, shape: tuple[int, ...]) -> Any:
+        """Flat positions of the target logits in a C-contiguous array of ``shape``."""
+        C = shape[self.cdim]
+        S = math.prod(shape[2:])  # spatial size; 1 for (N, C) and for unbatched (C,)
+        safe = self.targets.safe.reshape(-1, S)  # (N, d1, ...) -> (N, S)
+        n = xp.arange(safe.shape[0]).reshape(-1, 1)  # (N, 1)
+        return ((n * C + safe) * S + xp.arange(S)).reshape(-1)  # (N*S,): (n, t, s)
+
+    def _scale(self) -> Any:
+        """weight[target], divided by the total weight for 'mean' (0 if it is 0)."""
+        w = self.targets.weight
+        if self.reduction != "mean":
+            return w
+        total = w.sum()
+        return w / total if total != 0 else xp.zeros_like(w)
+
+    def forward(self, x: Any) -> Any:
+        m = x.max(axis=self.cdim, keepdims=True)
+        z = x - xp.where(xp.isfinite(m), m, 0)  # shifted logits, (N, C, *)
+        e = xp.exp(z)
+        s = e.sum(axis=self.cdim, keepdims=True)  # (N, 1, *)
+        self.flat = self._flat_index(x.shape)
+        # -log p[n, t, s] = log(s) - z[n, t, s]; (N, 1, *) and the picks are both (N*S,)
+        loss = (xp.log(s).reshape(-1) - z.reshape(-1)[self.flat]) * self.targets.weight.reshape(-1)
+        e /= s
+        self.probs = e  # softmax, (N, C, *)
+        if self.reduction == "none":
+            return loss.reshape(self.targets.safe.shape)  # (N*S,) -> (N, d1, ...)
+        total = loss.sum()
+        if self.reduction == "sum":
+            return xp.asarray(total)
+        weight = self.targets.weight.sum()
+        return xp.asarray(total / weight if weight != 0 else total * xp.nan)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        # coef (N, 1, *) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'
+        scale = self._scale()
+        batched = self.cdim == 1
+        if state.grad_enabled:  # recording: the same formula from differentiable ops
+            x = self.inputs[0]
+            onehot = xp.zeros(x.shape, x.dtype)
+            onehot.reshape(-1)[self.flat] = 1
+            coef = gy * Tensor(scale)
+            coef = unsqueeze(coef, 1) if batched else coef
+            return (softmax(x, self.cdim) - Tensor(onehot)) * coef
+        coef = gy.data * scale  # (N, d1, ...)
+        g = self.probs * (xp.expand_dims(coef, 1) if batched else coef)
+        g.reshape(-1)[self.flat] -= coef.reshape(-1)
+        return Tensor(g)
+
+
+def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None,
+                           ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """The reference twin of :func:`cross_entropy` (class-index targets, no smoothing):
+    ``nll_loss(log_softmax(input, 1), target)`` from primitives."""
+    op = "cross_entropy"
+    input, reduction = _prepare(input, None, None, reduction, op)
+    targets = _class_targets(input, target, _class_weight(weight, input, op), ignore_index, op)
+    return _nll(log_softmax(input, _class_dim(input)), targets, reduction)
+
+
 def nll_loss(input: Tensor, target: Any, weight: Any = None,
              size_average: Optional[bool] = None, ignore_index: int = -100,
              reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
@@ -358,7 +438,12 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,
     op = "nll_loss"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
     targets = _class_targets(input, target, _class_weight(weight, input, op), ignore_index, op)
-    loss = -_pick(input, targets.safe) * Tensor(targets.weight)
+    return _nll(input, targets, reduction)
+
+
+def _nll(logp: Tensor, targets: _ClassTargets, reduction: str) -> Tensor:
+    """``-weight[t] * logp[n, t]`` per entry, reduced (nll_loss once the targets are checked)."""
+    loss = -_pick(logp, targets.safe) * Tensor(targets.weight)
     return _reduce_weighted(loss, targets.weight, reduction)
 
 
@@ -404,16 +489,15 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
     # per-class weights shaped to broadcast along the class dimension: (1, C, 1, ...)
     wview = None if class_weight is None else Tensor(
         class_weight.reshape(tuple(n_classes if i == cdim else 1 for i in range(input.ndim))))
-    logp = log_softmax(input, cdim)
     target_dtype = target.dtype if isinstance(target, Tensor) else xp.asarray(target).dtype
     if target_dtype.kind == "f":
-        return _cross_entropy_probs(logp, _as_like(target, input), wview, ignore_index,
-                                    reduction, label_smoothing, op)
+        return _cross_entropy_probs(log_softmax(input, cdim), _as_like(target, input), wview,
+                                    ignore_index, reduction, label_smoothing, op)
     targets = _class_targets(input, target, class_weight, ignore_index, op)
-    nll = _reduce_weighted(-_pick(logp, targets.safe) * Tensor(targets.weight),
-                           targets.weight, reduction)
-    if label_smoothing == 0:
-        return nll
+    if label_smoothing == 0:  # the common case: one fused node
+        return CrossEntropy(cdim, targets, reduction)(input)
+    logp = log_softmax(input, cdim)
+    nll = _nll(logp, targets, reduction)
     # the uniform part: -sum_c weight[c] log p_c per entry, 0 where ignored
     smooth = -sum(logp if wview is None else logp * wview, cdim)
     smooth = smooth * Tensor(targets.keep.astype(input.dtype))
