@@ -330,7 +330,8 @@ def _reduce_weighted(loss: Tensor, total_weight: Any, reduction: str) -> Tensor:
     if reduction == "sum":
         return total
     w = float(total_weight.sum())
-    return total / w if w != 0 else total * float("nan")  # all ignored: nan, as PyTorch
+    # all ignored: nan, with a zero gradient, as PyTorch
+    return total / w if w != 0 else total * 0 + float("nan")
 
 
 class CrossEntropy(Function):
