@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_operand, result_dtype
@@ -97,7 +98,8 @@ class Linear(Function):
 
     One GEMM forward; backward gives ``grad_input = gy @ weight``, ``grad_weight = gy.T @
     input`` (already in weight's (out, in) layout, no transposed copy) and ``grad_bias =
-    gy.sum(0)``, each written with differentiable ops, so second order works.
+    gy.sum(0)``: three NumPy calls for first order, differentiable ops when a graph is
+    being recorded (``create_graph=True``), so second order works.
     """
 
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
@@ -109,6 +111,13 @@ class Linear(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, weight, bias = self.inputs
         need_x, need_w, need_b = self.needs_input_grad
+        if not state.grad_enabled:  # first order: the same three products in NumPy, no graph
+            g = gy.data.astype(weight.dtype, copy=False)
+            g2 = g.reshape(-1, g.shape[-1])  # (*, out) -> (N, out)
+            return (Tensor._const(xp.matmul(g, weight.data)) if need_x else None,
+                    Tensor._const(xp.matmul(g2.T, x.data.reshape(-1, x.shape[-1])))
+                    if need_w else None,
+                    Tensor._const(g2.sum(axis=0)) if need_b else None)
         gy2 = reshape(gy, -1, gy.shape[-1]) if gy.ndim != 2 else gy  # (N, out)
         gx = matmul(gy, weight) if need_x else None  # (*, out) @ (out, in) -> (*, in)
         gw = gb = None
