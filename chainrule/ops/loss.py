@@ -383,7 +383,8 @@ class CrossEntropy(Function):
         return xp.asarray(total / weight if weight != 0 else total * xp.nan)
 
     def backward(self, gy: Tensor) -> Tensor:
-        # coef (N, 1, *) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'
+        # coef (N, d1, ...) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'; it
+        # broadcasts over the class dimension as (N, 1, d1, ...)
         scale = self._scale()
         batched = self.cdim == 1
         if state.grad_enabled:  # recording: the same formula from differentiable ops
@@ -393,8 +394,8 @@ class CrossEntropy(Function):
             coef = gy * Tensor(scale)
             coef = unsqueeze(coef, 1) if batched else coef
             return (softmax(x, self.cdim) - Tensor(onehot)) * coef
-        coef = gy.data * scale  # (N, d1, ...)
-        g = self.probs * (xp.expand_dims(coef, 1) if batched else coef)
+        coef = gy.data * scale
+        g = self.probs * (xp.expand_dims(coef, 1) if batched else coef)  # (N, C, d1, ...)
         g.reshape(-1)[self.flat] -= coef.reshape(-1)
         return Tensor(g)
 
@@ -457,7 +458,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
 
     Targets are class indices (an integer tensor) or class probabilities (a float tensor of
     the input's shape). With ``label_smoothing`` = e the target becomes a mix of the given
-    target (1 - e) and the uniform distribution (e), as in PyTorch.
+    target (1 - e) and the uniform distribution (e), as in PyTorch. Class indices without
+    smoothing (the usual training loss) run as one fused node, :class:`CrossEntropy`.
 
     Args:
         input: logits, ``(N, C)``, ``(N, C, d1, ...)`` or unbatched ``(C,)``.
