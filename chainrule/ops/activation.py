@@ -117,6 +117,20 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     return LeakyReLU(negative_slope)(as_float(x))
 
 
+def shift_by_max(x: Any, axis: int) -> Any:
+    """``x`` minus its maximum along ``axis`` (0 where that maximum is +-inf or nan): the
+    shift that keeps ``exp`` from overflowing in softmax, log_softmax and the fused
+    cross-entropy.
+
+    Example:
+        >>> import numpy as np
+        >>> shift_by_max(np.array([[1000.0, 999.0], [-np.inf, -np.inf]]), 1).tolist()
+        [[0.0, -1.0], [-inf, -inf]]
+    """
+    m = x.max(axis=axis, keepdims=True)
+    return x - xp.where(xp.isfinite(m), m, 0)
+
+
 class Softmax(Function):
     saves_output = True
 
@@ -124,7 +138,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e = xp.exp(shift_by_max(x, self.axis))
         return e / e.sum(axis=self.axis, keepdims=True)
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -140,9 +154,7 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        m = x.max(axis=self.axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
-        shifted = x - m
+        shifted = shift_by_max(x, self.axis)
         return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy: Tensor) -> Tensor:

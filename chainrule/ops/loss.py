@@ -20,7 +20,7 @@ from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
-from .activation import log_softmax, softmax
+from .activation import log_softmax, shift_by_max, softmax
 from .arithmetic import abs, clamp, log, where
 from .reduce import logsumexp, mean, sum
 from .shape import gather, reshape, stack, unsqueeze
@@ -356,36 +356,34 @@ class CrossEntropy(Function):
         n = xp.arange(safe.shape[0]).reshape(-1, 1)  # (N, 1)
         return ((n * C + safe) * S + xp.arange(S)).reshape(-1)  # (N*S,): (n, t, s)
 
-    def _scale(self) -> Any:
-        """weight[target], divided by the total weight for 'mean' (0 if it is 0)."""
-        w = self.targets.weight
-        if self.reduction != "mean":
-            return w
-        total = w.sum()
-        return w / total if total != 0 else xp.zeros_like(w)
-
     def forward(self, x: Any) -> Any:
-        m = x.max(axis=self.cdim, keepdims=True)
-        z = x - xp.where(xp.isfinite(m), m, 0)  # shifted logits, (N, C, *)
+        z = shift_by_max(x, self.cdim)  # shifted logits, (N, C, *)
         e = xp.exp(z)
         s = e.sum(axis=self.cdim, keepdims=True)  # (N, 1, *)
         self.flat = self._flat_index(x.shape)
+        w = self.targets.weight
         # -log p[n, t, s] = log(s) - z[n, t, s]; (N, 1, *) and the picks are both (N*S,)
-        loss = (xp.log(s).reshape(-1) - z.reshape(-1)[self.flat]) * self.targets.weight.reshape(-1)
+        loss = (xp.log(s).reshape(-1) - z.reshape(-1)[self.flat]) * w.reshape(-1)
         e /= s
         self.probs = e  # softmax, (N, C, *)
+        # backward's d loss / d (-log p) per entry: weight[target], over the total for 'mean'
+        self.scale = w
         if self.reduction == "none":
             return loss.reshape(self.targets.safe.shape)  # (N*S,) -> (N, d1, ...)
         total = loss.sum()
         if self.reduction == "sum":
             return xp.asarray(total)
-        weight = self.targets.weight.sum()
-        return xp.asarray(total / weight if weight != 0 else total * xp.nan)
+        total_weight = w.sum()
+        if total_weight == 0:  # every entry ignored: nan, with a zero gradient (as PyTorch)
+            self.scale = xp.zeros_like(w)
+            return xp.asarray(total * xp.nan)
+        self.scale = w / total_weight
+        return xp.asarray(total / total_weight)
 
     def backward(self, gy: Tensor) -> Tensor:
         # coef (N, d1, ...) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'; it
         # broadcasts over the class dimension as (N, 1, d1, ...)
-        scale = self._scale()
+        scale = self.scale
         batched = self.cdim == 1
         if state.grad_enabled:  # recording: the same formula from differentiable ops
             x = self.inputs[0]
