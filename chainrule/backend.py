@@ -2,10 +2,15 @@
 
 Every op gets its array functions from here. Today that is NumPy; a CuPy backend would
 return ``cupy`` from :func:`get_array_module` for device arrays without touching the ops.
+:func:`compiled` hands out the optional compiled loop kernels (Numba) that a few
+memory-bound ops use in place of their NumPy formulas.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import os
+from types import ModuleType
+from typing import Any, Iterator, Optional
 
 import numpy
 
@@ -50,3 +55,76 @@ def keep_freed_memory() -> bool:
     m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
     return bool(mallopt(m_mmap_threshold, 64 << 20)) and bool(mallopt(m_trim_threshold,
                                                                        256 << 20))
+
+
+# ============================================================================ compiled kernels
+_compiled_on = os.environ.get("CHAINRULE_JIT", "1") != "0"
+_compiled_module: Optional[ModuleType] = None
+_compiled_tried = False
+
+
+def compiled() -> Optional[ModuleType]:
+    """The compiled kernels (:mod:`chainrule.ops._jit`), or None: then ops use NumPy.
+
+    None when Numba is not installed (or cannot load), when the environment variable
+    ``CHAINRULE_JIT`` is ``0``, or inside ``use_compiled(False)``. Numba is imported on the
+    first call, not by ``import chainrule``.
+
+    Example:
+        >>> with use_compiled(False):
+        ...     compiled() is None
+        True
+    """
+    global _compiled_module, _compiled_tried
+    if not _compiled_on:
+        return None
+    if not _compiled_tried:
+        _compiled_tried = True
+        try:
+            from .ops import _jit
+        except ImportError:  # no Numba, or one that does not support this NumPy/Python
+            _jit = None  # type: ignore[assignment]
+        _compiled_module = _jit
+    return _compiled_module
+
+
+_COMPILED_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def compiled_for(*arrays: Any) -> Optional[ModuleType]:
+    """:func:`compiled` when every array is float32 or float64 (what the kernels are built
+    for), else None.
+
+    Example:
+        >>> import numpy as np
+        >>> compiled_for(np.zeros(2, np.float16)) is None
+        True
+    """
+    if all(a.dtype in _COMPILED_DTYPES for a in arrays):
+        return compiled()
+    return None
+
+
+@contextlib.contextmanager
+def use_compiled(enabled: bool) -> Iterator[None]:
+    """Switch the compiled kernels on or off inside the block (restored in ``finally``).
+
+    Off, every op runs its NumPy formula: the reference the kernels are tested against.
+
+    Args:
+        enabled: use the kernels where Numba is available (True) or never (False).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.randn(4, 3, requires_grad=True)
+        >>> with use_compiled(False):
+        ...     cr.tanh(x).sum().backward()
+        >>> x.grad.shape
+        (4, 3)
+    """
+    global _compiled_on
+    prev, _compiled_on = _compiled_on, bool(enabled)
+    try:
+        yield
+    finally:
+        _compiled_on = prev

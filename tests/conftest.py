@@ -19,3 +19,18 @@ def seeded() -> np.random.Generator:
     """Seed chainrule's global generator (and return a local one for test data)."""
     cr.manual_seed(0)
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_mode(request: pytest.FixtureRequest):
+    """Run a test with the compiled kernels (Numba) and again with the NumPy formulas.
+
+    Yields True for the compiled run (skipped where Numba is not installed), False for NumPy.
+    """
+    from chainrule.backend import compiled, use_compiled
+
+    on = request.param == "compiled"
+    with use_compiled(on):
+        if on and compiled() is None:
+            pytest.skip("Numba is not installed: no compiled kernels")
+        yield on

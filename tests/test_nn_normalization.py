@@ -12,6 +12,9 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.testing import gradcheck, gradgradcheck
 
+# every test runs twice: with the compiled kernels (Numba) and with the NumPy formulas
+pytestmark = pytest.mark.usefixtures("kernel_mode")
+
 SHAPES = {"BatchNorm1d": [(8, 3), (4, 3, 5)], "BatchNorm2d": [(4, 3, 5, 6)]}
 OPTIONS = [dict(), dict(momentum=None), dict(momentum=0.3, eps=1e-3), dict(affine=False),
            dict(track_running_stats=False), dict(bias=False)]

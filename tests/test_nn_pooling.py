@@ -11,6 +11,9 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.testing import gradcheck
 
+# every test runs twice: with the compiled kernels (Numba) and with the NumPy formulas
+pytestmark = pytest.mark.usefixtures("kernel_mode")
+
 MAX_CONFIGS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
                dict(kernel_size=(2, 3), stride=1, dilation=2),
                dict(kernel_size=3, stride=2, ceil_mode=True)]

@@ -107,3 +107,27 @@ def test_first_order_backward_keeps_dtype_and_matches_torch(name, dtype):
     assert x.grad.dtype == dtype
     tol = {np.float16: 2e-3, np.float32: 1e-6, np.float64: 1e-12}[dtype]
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "strided gy"])
+def test_tanh_backward_on_large_tensors_matches_torch(dtype, layout, kernel_mode):
+    # from JIT_MIN_SIZE values on, the first-order backward is one compiled pass (when Numba
+    # is installed); a strided upstream gradient is made contiguous first
+    from chainrule.ops.activation import JIT_MIN_SIZE
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    shape = (4, 6, 28, 28)
+    assert np.prod(shape) >= JIT_MIN_SIZE
+    a = rng.normal(size=shape).astype(dtype) * 2
+    gy = rng.normal(size=shape[::-1]).astype(dtype).T if layout == "strided gy" else \
+        rng.normal(size=shape).astype(dtype)
+    a[0, 0, 0, :3] = [np.inf, -np.inf, np.nan]
+    x = cr.tensor(a, requires_grad=True)
+    cr.tanh(x).backward(cr.tensor(gy))
+    t = torch.tensor(a, requires_grad=True)
+    torch.tanh(t).backward(torch.tensor(np.ascontiguousarray(gy)))
+    assert x.grad.dtype == dtype
+    tol = {np.float32: 1e-6, np.float64: 1e-12}[dtype]
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)

@@ -18,6 +18,9 @@ from chainrule.autograd import grad
 from chainrule.ops.norm import batch_norm, batch_norm_composed
 from chainrule.testing import gradcheck, gradgradcheck
 
+# every test runs twice: with the compiled kernels (Numba) and with the NumPy formulas
+pytestmark = pytest.mark.usefixtures("kernel_mode")
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 

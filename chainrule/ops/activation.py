@@ -12,11 +12,13 @@ from typing import Any
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import compiled_for, xp
 from ._util import as_float, normalize_dims
 from .arithmetic import exp
 from .reduce import logsumexp, sum
 
+# below this many values a compiled kernel's call costs more than NumPy's passes
+JIT_MIN_SIZE = 1 << 14
 # a 0-d float32 one for the NumPy backward formulas: a Python 1 is converted on every call,
 # and a float32 array never upcasts a float32 gradient (float64 ones stay float64)
 _ONE = xp.ones((), xp.float32)
@@ -68,11 +70,17 @@ class Tanh(Function):
         y = self.output(0)
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * (1 - y * y)
-        yd = y.data  # first order: the same formula in NumPy, no graph, in one buffer
+        yd, gd = y.data, gy.data
+        jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype else None
+        if jit is not None and yd.flags.c_contiguous:
+            g = xp.empty(yd.shape, yd.dtype)  # one compiled pass instead of three below
+            jit.tanh_grad(yd.reshape(-1), xp.ascontiguousarray(gd).reshape(-1), g.reshape(-1))
+            return Tensor._const(g)
+        # first order: the same formula in NumPy, no graph, in one buffer
         g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
         xp.multiply(yd, yd, g)
         xp.subtract(_ONE, g, g)
-        xp.multiply(g, gy.data, g)
+        xp.multiply(g, gd, g)
         return Tensor._const(g)
 
 

@@ -14,7 +14,10 @@ Both follow ``torch.nn.functional.batch_norm`` on (N, C), (N, C, L), (N, C, H, W
     gweight = sum(gy * xhat), gbias = sum(gy)        (sums and means per channel),
 
 computed in NumPy for a first-order backward and written with differentiable ops when the
-graph is recorded (``create_graph=True``), so second derivatives work. ``batch_norm_composed``
+graph is recorded (``create_graph=True``), so second derivatives work. Where Numba is
+installed, the statistics, the normalisation and the first-order backward run as compiled
+loops (:mod:`chainrule.ops._jit`: two passes over x instead of five, float64 sums); the NumPy
+lines beside them are the formula they are tested against. ``batch_norm_composed``
 builds the same forward from primitives (mean, sub, mul, sqrt, div) and is what the tests
 compare the fused op against.
 """
@@ -26,7 +29,7 @@ from typing import Any, Optional
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad, state
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import compiled_for, xp
 from ._util import along_rows
 from .arithmetic import sqrt
 from .reduce import mean, sum
@@ -120,15 +123,21 @@ class BatchNorm(Function):
         x3 = x.reshape(N, C, -1)  # (N, C, S), S = product of the spatial sizes (1 for 2-D)
         S = x3.shape[2]
         M = N * S
-        if self.training:
+        jit = compiled_for(x)
+        xc = None  # x - mean, kept for backward by the NumPy path (saves it a pass over x)
+        if self.training and jit is not None:  # one compiled pass, float64 sums
+            mean64, var = jit.channel_stats(xp.ascontiguousarray(x3))
+            mean_ = mean64.astype(x.dtype)
+        elif self.training:
             mean_ = _sum_channels(x3) / M  # x's dtype
+            # (N, C, S) -> (N, C*S): per-channel vectors broadcast along whole rows
+            xc = xp.subtract(x3.reshape(N, C * S), along_rows(mean_, S)).reshape(N, C, S)
+            var = _dot_channels(xc, xc) / M  # biased: what normalises
         else:
             mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
-        # (N, C, S) -> (N, C*S): per-channel vectors broadcast along whole rows
-        xc = xp.subtract(x3.reshape(N, C * S), along_rows(mean_, S))
-        xc = xc.reshape(N, C, S)  # x - mean, kept for backward (saves it a pass over x)
+            if jit is None:  # x - mean, centred with the running mean
+                xc = xp.subtract(x3.reshape(N, C * S), along_rows(mean_, S)).reshape(N, C, S)
         if self.training:
-            var = _dot_channels(xc, xc) / M  # biased: what normalises
             invstd = 1 / xp.sqrt(var + self.eps)
             if self.running is not None:
                 with no_grad():
@@ -138,6 +147,11 @@ class BatchNorm(Function):
             invstd = 1 / xp.sqrt(self.running[1].data + self.eps)
         self.mean, self.invstd, self.xc = mean_, invstd.astype(x.dtype, copy=False), xc
         scale = self.invstd if weight is None else self.invstd * weight
+        if jit is not None:
+            shift = xp.zeros(C, x.dtype) if bias is None else bias
+            y = xp.empty(x.shape, x.dtype)
+            jit.scale_shift(xp.ascontiguousarray(x3), mean_, scale, shift, y.reshape(N, C, S))
+            return y
         y = xp.multiply(xc.reshape(N, C * S), along_rows(scale, S),
                         out=xp.empty((N, C * S), x.dtype))  # (N, C*S)
         if bias is not None:
@@ -154,27 +168,38 @@ class BatchNorm(Function):
         g3 = g.reshape(N, C, -1)  # (N, C, S)
         S = g3.shape[2]
         M = N * S
-        xc = self.xc  # (N, C, S) x - mean from forward: read here, never written
-        sum_g = _sum_channels(g3)
-        sum_gxc = _dot_channels(g3, xc)
-        gw = Tensor(sum_gxc * self.invstd) if nw else None  # sum(gy * xhat)
-        gb = Tensor(sum_g) if nb else None
+        xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
+        jit = compiled_for(g) if xc is None else None  # as forward
+        if jit is not None:
+            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x.data.reshape(N, C, S))
+            sum_g, sum_gxc = jit.grad_sums(g3, x3, self.mean)  # float64 sums, one pass
+        else:
+            if xc is None:  # forward ran compiled, this backward does not: centre x now
+                xc = (x.data.reshape(N, C * S) - along_rows(self.mean, S)).reshape(N, C, S)
+            sum_g = _sum_channels(g3)
+            sum_gxc = _dot_channels(g3, xc)
+        gw = Tensor((sum_gxc * self.invstd).astype(x.dtype)) if nw else None  # sum(gy * xhat)
+        gb = Tensor(sum_g.astype(x.dtype)) if nb else None
         gx = None
         if nx:
             a = self.invstd if weight is None else self.invstd * weight.data
-            g2 = g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
             gx_data = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
             gx2 = gx_data.reshape(N, C * S)
-            if self.training:
-                # a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M): the first pass writes gx,
-                # the next three update it in place (no temporary, fewer streams through cache)
-                k = self.invstd * self.invstd * sum_gxc / M
+            # training: gx = a * (gy - sum_g/M - xc * invstd^2 * sum_gxc/M)
+            k = (self.invstd * self.invstd * sum_gxc / M).astype(x.dtype)
+            if jit is not None and self.training:  # one compiled pass: a*g - a*k*xc - a*sum_g/M
+                jit.batch_norm_grad(g3, x3, self.mean, a, a * k,
+                                    (-a * sum_g / M).astype(x.dtype), gx2.reshape(N, C, S))
+            elif self.training:
+                # the first pass writes gx, the next three update it in place (no temporary,
+                # fewer streams through the cache)
+                g2 = g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
                 xp.multiply(xc.reshape(N, C * S), along_rows(-k, S), out=gx2)
-                gx2 += along_rows(-sum_g / M, S)
+                gx2 += along_rows((-sum_g / M).astype(x.dtype), S)
                 gx2 += g2
                 gx2 *= along_rows(a, S)
             else:
-                xp.multiply(g2, along_rows(a, S), out=gx2)
+                xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx2)
             gx = Tensor(gx_data)
         return gx, gw, gb
 

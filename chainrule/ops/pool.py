@@ -12,6 +12,8 @@ and ``divisor_override`` for average pooling).
     every window at once): running max/argmax or sum over the offsets, no Python loop over
     pixels. When max windows tile the input (kernel = stride, e.g. 2x2), the offsets are first
     copied apart into contiguous arrays, so the passes after that copy run at full speed.
+    The most common case, 2x2 windows with stride 2, is one compiled pass each way where
+    Numba is installed (:mod:`chainrule.ops._jit`; this NumPy code is its tested twin).
     Backward is a Function of its own (scatter for max, the adjoint of averaging for
     avg), so double backward works.
 
@@ -34,7 +36,7 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import compiled_for, xp
 from ._util import ImplChoice, pair as _pair, scratch
 from .shape import reshape
 
@@ -154,6 +156,21 @@ def _disjoint(g: PoolGeometry) -> bool:
 
 
 # ============================================================================ max: kernels
+def _tiled(x_shape: tuple[int, ...], g: PoolGeometry) -> bool:
+    """Whether the windows tile x: kernel = stride, no padding or dilation (rows and columns
+    past the last window are ignored)."""
+    (KH, KW), (OH, OW) = g.kernel, g.out
+    return (g.stride == g.kernel and g.padding == (0, 0) and g.dilation == (1, 1)
+            and OH * KH <= x_shape[2] and OW * KW <= x_shape[3])
+
+
+def _compiled_2x2(x_shape: tuple[int, ...], g: PoolGeometry, *arrays: Any) -> Any:
+    """The compiled kernels when the windows are 2x2 with stride 2 and tile x, else None."""
+    if g.kernel != (2, 2) or not _tiled(x_shape, g):
+        return None
+    return compiled_for(*arrays)
+
+
 def _taps(x: Any, g: PoolGeometry) -> Optional[list[Any]]:
     """When the windows tile x (kernel = stride, no padding or dilation; rows and columns past
     the last window are ignored), the KH*KW window offsets as contiguous (N, C, OH, OW)
@@ -162,10 +179,9 @@ def _taps(x: Any, g: PoolGeometry) -> Optional[list[Any]]:
     Every later pass then runs over contiguous memory instead of stride-2 views whose inner
     loops are OW values long: the 2x2 forwards of LeNet's pools take ~15-35% less time.
     """
-    N, C, H, W = x.shape
+    N, C = x.shape[:2]
     (KH, KW), (OH, OW) = g.kernel, g.out
-    if not (g.stride == g.kernel and g.padding == (0, 0) and g.dilation == (1, 1)
-            and OH * KH <= H and OW * KW <= W):
+    if not _tiled(x.shape, g):
         return None
     taps = scratch("pool_taps", (KH, KW, N, C, OH, OW), x.dtype)
     # x (N, C, H, W) cropped to (N, C, OH*KH, OW*KW) = (N, C, OH, KH, OW, KW)
@@ -177,6 +193,12 @@ def _taps(x: Any, g: PoolGeometry) -> Optional[list[Any]]:
 
 def _max_forward_fast(x: Any, g: PoolGeometry) -> tuple[Any, Any]:
     """Running max over the KH*KW window offsets; the arg-max as the offset index k."""
+    jit = _compiled_2x2(x.shape, g, x)
+    if jit is not None:  # one compiled pass (LeNet's pools)
+        y = xp.empty(x.shape[:2] + g.out, x.dtype)
+        idx = xp.empty(y.shape, numpy.int8)
+        jit.max_pool_2x2(xp.ascontiguousarray(x), y, idx)
+        return y, idx
     xp_ = _pad_to(x, g, -numpy.inf)
     slices = _taps(x, g)  # KK arrays (N, C, OH, OW)
     if slices is None:  # overlapping or padded windows: KK strided views (N, C, OH, OW)
@@ -241,6 +263,13 @@ def _selector(values: Any) -> Any:
 def _max_scatter(gy: Any, idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -> Any:
     """Send each gy value to its window's arg-max (adding where windows overlap)."""
     N, C, H, W = x_shape
+    jit = _compiled_2x2(x_shape, g, gy)
+    if jit is not None:  # one compiled pass; rows and columns no window covers are zero
+        gx = xp.empty(x_shape, gy.dtype)
+        gx[:, :, 2 * g.out[0]:] = 0
+        gx[:, :, :, 2 * g.out[1]:] = 0
+        jit.max_unpool_2x2(xp.ascontiguousarray(gy), xp.ascontiguousarray(idx), gx)
+        return gx
     ph, pw = g.padding
     Hq = _padded_extent(H, g.kernel[0], g.stride[0], ph, g.dilation[0], g.out[0])
     Wq = _padded_extent(W, g.kernel[1], g.stride[1], pw, g.dilation[1], g.out[1])

@@ -1,0 +1,173 @@
+"""Compiled loop kernels (Numba) for the memory-bound passes of batch norm and tanh.
+
+Imported only through :func:`chainrule.backend.compiled`, never by ``import chainrule``: this
+module imports Numba (about 0.3 s) and compiles each kernel on first use (cached on disk
+afterwards). Every kernel has a NumPy twin in the op that calls it (the formula the tests
+compare it against), used whenever Numba is missing or switched off with
+:func:`chainrule.backend.use_compiled`.
+
+Why loops: at LeNet-5's sizes these ops are a few multiply-adds per value, so their cost is
+the passes over memory. NumPy makes one pass per ufunc (batch-norm training forward: sum,
+subtract, square-sum, scale, shift = five passes and two written arrays); a loop does the
+same arithmetic in two passes (statistics, then normalise) and one written array, and
+accumulates the statistics in float64 on the way.
+
+Array arguments are C-contiguous (the callers make sure), float32 or float64; per-channel
+vectors have the input's dtype; sums are accumulated and returned in float64.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numba
+import numpy as np
+
+# reassociation lets LLVM vectorise the sums (partial sums per SIMD lane) and contract fuses
+# multiply-adds; no "nnan"/"ninf", so NaN and inf propagate exactly as in NumPy
+_FLAGS = {"reassoc", "contract"}
+_jit = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
+
+
+@_jit
+def channel_stats(x3: Any) -> tuple[Any, Any]:
+    """Per-channel mean and biased variance of x3 (N, C, S) over N and S, in float64.
+
+    One pass: sums of d = x - k and d*d with k the channel's first value (0 if not finite),
+    so the float64 sums do not cancel even when the mean is far from zero.
+    """
+    N, C, S = x3.shape
+    M = N * S
+    mean = np.empty(C)
+    var = np.empty(C)
+    for c in range(C):
+        k = np.float64(x3[0, c, 0])
+        if not math.isfinite(k):
+            k = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for n in range(N):
+            row = x3[n, c]
+            for i in range(S):
+                d = np.float64(row[i]) - k
+                s1 += d
+                s2 += d * d
+        m = s1 / M
+        mean[c] = k + m
+        var[c] = max(s2 / M - m * m, 0.0)
+    return mean, var
+
+
+@_jit
+def scale_shift(x3: Any, mean: Any, scale: Any, shift: Any, out3: Any) -> None:
+    """out3 = (x3 - mean) * scale + shift, per channel (the batch-norm output), one pass."""
+    N, C, S = x3.shape
+    for n in range(N):
+        for c in range(C):
+            m, a, b = mean[c], scale[c], shift[c]
+            xr = x3[n, c]
+            yr = out3[n, c]
+            for i in range(S):
+                yr[i] = (xr[i] - m) * a + b
+
+
+@_jit
+def grad_sums(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
+    """Per-channel sum(g) and sum(g * (x - mean)) of (N, C, S) arrays, in float64, one pass."""
+    N, C, S = x3.shape
+    sum_g = np.zeros(C)
+    sum_gxc = np.zeros(C)
+    for n in range(N):
+        for c in range(C):
+            m = np.float64(mean[c])
+            gr = g3[n, c]
+            xr = x3[n, c]
+            a1 = 0.0
+            a2 = 0.0
+            for i in range(S):
+                gv = np.float64(gr[i])
+                a1 += gv
+                a2 += gv * (np.float64(xr[i]) - m)
+            sum_g[c] += a1
+            sum_gxc[c] += a2
+    return sum_g, sum_gxc
+
+
+@_jit
+def batch_norm_grad(g3: Any, x3: Any, mean: Any, a: Any, k: Any, d: Any, out3: Any) -> None:
+    """out3 = a * g - k * (x - mean) + d, per channel (the batch-norm input gradient), one pass."""
+    N, C, S = x3.shape
+    for n in range(N):
+        for c in range(C):
+            m, ac, kc, dc = mean[c], a[c], k[c], d[c]
+            gr = g3[n, c]
+            xr = x3[n, c]
+            o = out3[n, c]
+            for i in range(S):
+                o[i] = ac * gr[i] - kc * (xr[i] - m) + dc
+
+
+@_jit
+def tanh_grad(y: Any, g: Any, out: Any) -> None:
+    """out = g * (1 - y*y) over flat arrays (tanh's backward from its output), one pass."""
+    one = y.dtype.type(1)  # typed: a float64 literal would upcast a float32 loop
+    for i in range(y.size):
+        v = y[i]
+        out[i] = g[i] * (one - v * v)
+
+
+@numba.njit(cache=True, nogil=True)  # no fastmath: comparisons must see NaN
+def max_pool_2x2(x: Any, y: Any, idx: Any) -> None:
+    """2x2 max pooling with stride 2 of x (N, C, H, W) into y and idx (N, C, OH, OW).
+
+    idx is the window offset of the maximum (0..3, row-major). As PyTorch's CPU kernel: the
+    first maximum wins ties, a NaN beats everything and the last NaN in a window wins.
+    """
+    N, C, OH, OW = y.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                r0 = x[n, c, 2 * i]
+                r1 = x[n, c, 2 * i + 1]
+                yr = y[n, c, i]
+                ir = idx[n, c, i]
+                for j in range(OW):
+                    m = r0[2 * j]
+                    k = 0
+                    v = r0[2 * j + 1]
+                    t = (v > m) | (v != v)  # selects, not branches: the loop vectorises
+                    m = v if t else m
+                    k = 1 if t else k
+                    v = r1[2 * j]
+                    t = (v > m) | (v != v)
+                    m = v if t else m
+                    k = 2 if t else k
+                    v = r1[2 * j + 1]
+                    t = (v > m) | (v != v)
+                    m = v if t else m
+                    k = 3 if t else k
+                    yr[j] = m
+                    ir[j] = k
+
+
+@numba.njit(cache=True, nogil=True)
+def max_unpool_2x2(gy: Any, idx: Any, gx: Any) -> None:
+    """The backward of :func:`max_pool_2x2`: gx[2i + a, 2j + b] = gy[i, j] where idx == 2a + b.
+
+    Writes the first 2*OH rows and 2*OW columns of every gx plane, zeros included.
+    """
+    N, C, OH, OW = gy.shape
+    zero = gy.dtype.type(0)
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                g = gy[n, c, i]
+                ir = idx[n, c, i]
+                r0 = gx[n, c, 2 * i]
+                r1 = gx[n, c, 2 * i + 1]
+                for w in range(2 * OW):  # one output column at a time: vectorises
+                    j = w >> 1
+                    k = ir[j] - (w & 1)  # 0: top row, 2: bottom row, else elsewhere
+                    v = g[j]
+                    r0[w] = v if k == 0 else zero
+                    r1[w] = v if k == 2 else zero

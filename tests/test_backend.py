@@ -1,0 +1,80 @@
+"""chainrule.backend: the array namespace and the switch for the compiled kernels."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import backend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str, **env: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env={**__import__("os").environ, **env})
+    return out.stdout.strip()
+
+
+def test_get_array_module_is_numpy():
+    assert backend.get_array_module(np.zeros(1)) is np
+
+
+def test_use_compiled_switches_off_and_restores_even_on_error():
+    before = backend.compiled()
+    with pytest.raises(RuntimeError):
+        with backend.use_compiled(False):
+            assert backend.compiled() is None
+            raise RuntimeError("boom")
+    assert backend.compiled() is before
+
+
+def test_compiled_is_the_kernel_module_where_numba_is_installed():
+    pytest.importorskip("numba")
+    from chainrule.ops import _jit
+
+    with backend.use_compiled(True):
+        assert backend.compiled() is _jit
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64, np.bool_, np.complex64])
+def test_compiled_for_needs_float32_or_float64(dtype):
+    assert backend.compiled_for(np.zeros(2, dtype)) is None
+    assert backend.compiled_for(np.zeros(2, np.float32), np.zeros(2, dtype)) is None
+
+
+def test_compiled_for_float_arrays_is_compiled():
+    assert backend.compiled_for(np.zeros(2, np.float32), np.zeros(2)) is backend.compiled()
+
+
+def test_import_chainrule_does_not_import_numba():
+    code = "import sys, chainrule; print('numba' in sys.modules)"
+    assert _run(code) == "False"
+
+
+def test_environment_variable_turns_the_kernels_off():
+    code = ("import chainrule as cr; from chainrule.backend import compiled; "
+            "x = cr.randn(8, 3, 4, 4, requires_grad=True); "
+            "cr.nn.functional.batch_norm(x, None, None, training=True).sum().backward(); "
+            "import sys; print(compiled() is None, 'numba' in sys.modules)")
+    assert _run(code, CHAINRULE_JIT="0") == "True False"
+
+
+def test_both_modes_give_the_same_batch_norm_step():
+    # a LeNet-like block, compiled kernels against NumPy formulas: same outputs and gradients
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 6, 12, 12)).astype(np.float32)
+    results = []
+    for on in (True, False):
+        with backend.use_compiled(on):
+            t = cr.tensor(x, requires_grad=True)
+            bn = cr.nn.BatchNorm2d(6)
+            y = cr.nn.functional.max_pool2d(cr.tanh(bn(t)), 2)
+            (y * cr.tensor(np.arange(y.numel(), dtype=np.float32).reshape(y.shape))).sum() \
+                .backward()
+            results.append((y.detach().numpy(), t.grad.numpy(), bn.weight.grad.numpy(),
+                            bn.running_var.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-4)
