@@ -84,6 +84,12 @@ def compiled() -> Optional[ModuleType]:
             from .ops import _jit
         except ImportError:  # no Numba, or one that does not support this NumPy/Python
             _jit = None  # type: ignore[assignment]
+        except Exception as err:  # e.g. no writable folder for Numba's on-disk cache
+            import warnings
+
+            warnings.warn(f"chainrule: compiled kernels unavailable ({err}); using NumPy",
+                          RuntimeWarning, stacklevel=2)
+            _jit = None  # type: ignore[assignment]
         _compiled_module = _jit
     return _compiled_module
 
