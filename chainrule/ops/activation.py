@@ -71,8 +71,8 @@ class Tanh(Function):
         if state.grad_enabled:  # recording (create_graph): differentiable ops
             return gy * (1 - y * y)
         yd, gd = y.data, gy.data
-        same = yd.dtype == gd.dtype and yd.shape == gd.shape and yd.flags.c_contiguous
-        jit = compiled_for(yd) if same and yd.size >= JIT_MIN_SIZE else None
+        jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype and \
+            yd.shape == gd.shape and yd.flags.c_contiguous else None
         if jit is not None:
             g = xp.empty(yd.shape, yd.dtype)  # one compiled pass instead of three below
             jit.tanh_grad(yd.reshape(-1), xp.ascontiguousarray(gd).reshape(-1), g.reshape(-1))
