@@ -1,4 +1,4 @@
-"""Compiled loop kernels (Numba) for the memory-bound passes of batch norm and tanh.
+"""Compiled loop kernels (Numba) for batch norm, tanh's backward and 2x2 max pooling.
 
 Imported only through :func:`chainrule.backend.compiled`, never by ``import chainrule``: this
 module imports Numba (about 0.3 s) and compiles each kernel on first use (cached on disk
@@ -6,11 +6,13 @@ afterwards). Every kernel has a NumPy twin in the op that calls it (the formula 
 compare it against), used whenever Numba is missing or switched off with
 :func:`chainrule.backend.use_compiled`.
 
-Why loops: at LeNet-5's sizes these ops are a few multiply-adds per value, so their cost is
-the passes over memory. NumPy makes one pass per ufunc (batch-norm training forward: sum,
+Why loops: these ops are a few operations per value, so their cost is the passes over
+memory. NumPy makes one pass per ufunc (batch-norm training forward: sum,
 subtract, square-sum, scale, shift = five passes and two written arrays); a loop does the
 same arithmetic in two passes (statistics, then normalise) and one written array, and
-accumulates the statistics in float64 on the way.
+accumulates the statistics in float64 on the way. Tanh's backward (three NumPy passes) and each
+direction of 2x2 max pooling (a copy of the four window offsets, then a dozen passes) become
+one pass each.
 
 Array arguments are C-contiguous (the callers make sure), float32 or float64; per-channel
 vectors have the input's dtype; sums are accumulated and returned in float64.
