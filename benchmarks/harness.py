@@ -713,11 +713,15 @@ def machine_info(options: Options, threads: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     import chainrule
+    from chainrule.backend import compiled
 
+    kernels = compiled()
     return {
         "started": now_iso(), "python": platform.python_version(),
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         "numpy": np.__version__, "torch": torch.__version__, "chainrule": chainrule.__version__,
+        "compiled_kernels": (f"on (Numba {kernels.numba.__version__})" if kernels is not None
+                             else "off (NumPy formulas)"),
         "threads": threads, "loadavg_start": _loadavg(),
         "options": asdict(options), "settings": asdict(options.settings()),
     }
@@ -892,7 +896,8 @@ def render_markdown(suite: SuiteResult) -> str:
         f"{m.get('loadavg_start')} -> {m.get('loadavg_end')} (1/5/15 min) on "
         f"{th.get('cpu_count')} CPUs",
         f"- {m.get('platform')}; Python {m.get('python')}, NumPy {m.get('numpy')}, "
-        f"torch {m.get('torch')}, chainrule {m.get('chainrule')}",
+        f"torch {m.get('torch')}, chainrule {m.get('chainrule')}; compiled kernels: "
+        f"{m.get('compiled_kernels', 'off')}",
         f"- threads: {th.get('threads')} (threadpoolctl: {th.get('threadpoolctl')}; pools: "
         f"{'; '.join(th.get('pools', []))}; torch intra-op {th.get('torch_threads')}, "
         f"inter-op {th.get('torch_interop_threads')})",

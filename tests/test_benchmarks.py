@@ -68,8 +68,12 @@ def test_markdown_tables_are_well_formed(suite: bh.SuiteResult) -> None:
     assert _check_table(main_table, bh.MAIN_HEADER) == expected
     impl = rest[rest.index("| kernel"):].split("\n\n")[0]
     assert _check_table(impl, bh.IMPL_HEADER) == 4  # naive, im2col, fast, PyTorch
-    for word in ("## Missed targets", "## Notes", "load average", "threads:"):
+    for word in ("## Missed targets", "## Notes", "load average", "threads:",
+                 "compiled kernels: "):
         assert word in md
+    from chainrule.backend import compiled
+
+    assert suite.meta["compiled_kernels"].startswith("on" if compiled() else "off")
     assert "PASS" in md or "FAIL" in md
 
 
