@@ -147,17 +147,27 @@ SCHEDULES = [
 ]
 
 
+# what forward keeps for the weight gradient: (_KEEP_COLS_ELEMS, _KEEP_INPUT_ELEMS)
+KEEP = {"columns": (1 << 22, 0), "input": (0, 1 << 22), "nothing": (0, 0)}
+
+
+def _set_keep(monkeypatch: pytest.MonkeyPatch, keep: str) -> None:
+    cols, inp = KEEP[keep]
+    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", cols)
+    monkeypatch.setattr(conv_mod, "_KEEP_INPUT_ELEMS", inp)
+
+
 @pytest.mark.parametrize("images_per_block", [1, 2, None])  # None: the default sizing
-@pytest.mark.parametrize("keep_cols", [0, 1 << 22])
+@pytest.mark.parametrize("keep", sorted(KEEP))
 @pytest.mark.parametrize("x_shape,w_shape,kw", SCHEDULES)
 def test_fast_schedules_and_blocks(monkeypatch: pytest.MonkeyPatch, x_shape: tuple,
                                    w_shape: tuple, kw: dict, images_per_block: Any,
-                                   keep_cols: int, seeded: np.random.Generator) -> None:
+                                   keep: str, seeded: np.random.Generator) -> None:
     if images_per_block is not None:  # N=3 in blocks of 2: a short last block
         nb = images_per_block
         monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
             [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", keep_cols)
+    _set_keep(monkeypatch, keep)
     x = seeded.standard_normal(x_shape)
     w = seeded.standard_normal(w_shape)
     _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
@@ -165,19 +175,19 @@ def test_fast_schedules_and_blocks(monkeypatch: pytest.MonkeyPatch, x_shape: tup
 
 @pytest.mark.parametrize("planar", [False, True])  # force each unfold layout
 @pytest.mark.parametrize("images_per_block", [2, None])
-@pytest.mark.parametrize("keep_cols", [0, 1 << 22])
+@pytest.mark.parametrize("keep", sorted(KEEP))
 @pytest.mark.parametrize("x_shape,w_shape,kw", SCHEDULES + [
     ((3, 1, 12, 11), (4, 1, 5, 5), dict(padding=2)),               # LeNet's conv1, small
     ((3, 3, 13, 12), (6, 1, 3, 2), dict(groups=3, stride=(2, 1), dilation=(1, 2))),
 ])
 def test_fast_unfold_layouts(monkeypatch: pytest.MonkeyPatch, x_shape: tuple, w_shape: tuple,
-                             kw: dict, images_per_block: Any, keep_cols: int, planar: bool,
+                             kw: dict, images_per_block: Any, keep: str, planar: bool,
                              seeded: np.random.Generator) -> None:
     if images_per_block is not None:
         nb = images_per_block
         monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
             [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", keep_cols)
+    _set_keep(monkeypatch, keep)
     monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
     x = seeded.standard_normal(x_shape)
     w = seeded.standard_normal(w_shape)
@@ -386,3 +396,20 @@ def test_one_element_stride_and_padding_mean_both_axes_as_in_torch():
     np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="conv2d: stride must be an int or a pair of ints"):
         conv2d(cr.tensor(x), cr.tensor(weight), stride=(2, 1, 1))
+
+
+def test_what_forward_keeps_for_the_weight_gradient() -> None:
+    """Columns when small (LeNet), the channels-last input when the columns are too big (the
+    suite's 3x3 case: 75 MB of columns, 9.5 MB of input), nothing without a weight gradient."""
+    g1 = conv_mod.ConvGeometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
+    g3 = conv_mod.ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    w5 = cr.zeros(16, 6, 5, 5, requires_grad=True)
+    w3 = cr.zeros(64, 64, 3, 3, requires_grad=True)
+    assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5, g1) == "columns"
+    assert conv_mod._what_to_keep(cr.zeros(32, 64, 32, 32), w3, g3) == "input"
+    assert conv_mod._what_to_keep(cr.zeros(512, 64, 32, 32), w3, g3) == ""  # both too big
+    with cr.no_grad():
+        assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5, g1) == ""
+    assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5.detach(), g1) == ""
+    dense = cr.zeros(120, 16, 5, 5, requires_grad=True)
+    assert conv_mod._what_to_keep(cr.zeros(64, 16, 5, 5), dense, g1) == ""
