@@ -147,14 +147,15 @@ SCHEDULES = [
 ]
 
 
-# what forward keeps for the weight gradient: (_KEEP_COLS_ELEMS, _KEEP_INPUT_ELEMS)
-KEEP = {"columns": (1 << 22, 0), "input": (0, 1 << 22), "nothing": (0, 0)}
+# what forward keeps for the weight gradient (the planar path keeps columns or nothing):
+# (_KEEP_COLS_ELEMS, _KEEP_CHANNELS_LAST_COLS_ELEMS, _KEEP_INPUT_ELEMS)
+KEEP = {"columns": (1 << 22, 1 << 22, 0), "input": (0, 0, 1 << 22), "nothing": (0, 0, 0)}
 
 
 def _set_keep(monkeypatch: pytest.MonkeyPatch, keep: str) -> None:
-    cols, inp = KEEP[keep]
-    monkeypatch.setattr(conv_mod, "_KEEP_COLS_ELEMS", cols)
-    monkeypatch.setattr(conv_mod, "_KEEP_INPUT_ELEMS", inp)
+    for name, value in zip(("_KEEP_COLS_ELEMS", "_KEEP_CHANNELS_LAST_COLS_ELEMS",
+                            "_KEEP_INPUT_ELEMS"), KEEP[keep]):
+        monkeypatch.setattr(conv_mod, name, value)
 
 
 @pytest.mark.parametrize("images_per_block", [1, 2, None])  # None: the default sizing
@@ -399,15 +400,21 @@ def test_one_element_stride_and_padding_mean_both_axes_as_in_torch():
 
 
 def test_what_forward_keeps_for_the_weight_gradient() -> None:
-    """Columns when small (LeNet), the channels-last input when the columns are too big (the
-    suite's 3x3 case: 75 MB of columns, 9.5 MB of input), nothing without a weight gradient."""
+    """Planar columns (LeNet's conv1: 5 MB), channels-last columns only while they fit in
+    cache, else the channels-last input (LeNet's conv2: 3.8 MB of columns, 300 KB of input;
+    the suite's 3x3 case: 75 MB, 9.5 MB), nothing without a weight gradient."""
     g1 = conv_mod.ConvGeometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
+    g2 = conv_mod.ConvGeometry((1, 1), (2, 2, 2, 2), (1, 1), 1)
     g3 = conv_mod.ConvGeometry((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    w1 = cr.zeros(6, 1, 5, 5, requires_grad=True)
     w5 = cr.zeros(16, 6, 5, 5, requires_grad=True)
     w3 = cr.zeros(64, 64, 3, 3, requires_grad=True)
-    assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5, g1) == "columns"
+    assert conv_mod._what_to_keep(cr.zeros(64, 1, 28, 28), w1, g2) == "columns"
+    assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5, g1) == "input"
+    assert conv_mod._what_to_keep(cr.zeros(4, 6, 14, 14), w5, g1) == "columns"
     assert conv_mod._what_to_keep(cr.zeros(32, 64, 32, 32), w3, g3) == "input"
     assert conv_mod._what_to_keep(cr.zeros(512, 64, 32, 32), w3, g3) == ""  # both too big
+    assert conv_mod._what_to_keep(cr.zeros(1024, 1, 28, 28), w1, g2) == ""  # planar, too big
     with cr.no_grad():
         assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5, g1) == ""
     assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5.detach(), g1) == ""
