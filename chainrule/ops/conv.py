@@ -76,8 +76,8 @@ _KEEP_COLS_ELEMS = 1 << 22
 # times smaller. That input is kept instead (up to 2**22 values), and the weight gradient
 # unfolds it again block by block, in cache, without transposing x a second time. Measured
 # on conv2d (64,6,14,14): 3-6% faster, 3.5 MB less held from forward to backward; the
-# (32,64,32,32) 3x3 case:
-# 75 MB of columns not kept, 9.5 MB of input kept, ~4% faster than transposing x again.
+# (32,64,32,32) 3x3 case: 75 MB of columns not kept, 9.5 MB of input kept, ~4% faster than
+# transposing x again.
 _KEEP_CHANNELS_LAST_COLS_ELEMS = 1 << 18
 _KEEP_INPUT_ELEMS = 1 << 22
 @contextlib.contextmanager
