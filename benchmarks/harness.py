@@ -713,15 +713,13 @@ def machine_info(options: Options, threads: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     import chainrule
-    from chainrule.backend import compiled
+    from chainrule.backend import compiled_status
 
-    kernels = compiled()
     return {
         "started": now_iso(), "python": platform.python_version(),
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         "numpy": np.__version__, "torch": torch.__version__, "chainrule": chainrule.__version__,
-        "compiled_kernels": (f"on (Numba {kernels.numba.__version__})" if kernels is not None
-                             else "off (NumPy formulas)"),
+        "compiled_kernels": compiled_status(),
         "threads": threads, "loadavg_start": _loadavg(),
         "options": asdict(options), "settings": asdict(options.settings()),
     }

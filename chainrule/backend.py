@@ -94,6 +94,20 @@ def compiled() -> Optional[ModuleType]:
     return _compiled_module
 
 
+def compiled_status() -> str:
+    """One line for reports: ``"on (Numba X.Y.Z)"`` or ``"off (NumPy formulas)"``.
+
+    Example:
+        >>> with use_compiled(False):
+        ...     compiled_status()
+        'off (NumPy formulas)'
+    """
+    kernels = compiled()
+    if kernels is None:
+        return "off (NumPy formulas)"
+    return f"on (Numba {kernels.numba.__version__})"
+
+
 _COMPILED_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 

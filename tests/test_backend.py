@@ -37,6 +37,7 @@ def test_compiled_is_the_kernel_module_where_numba_is_installed():
 
     with backend.use_compiled(True):
         assert backend.compiled() is _jit
+        assert backend.compiled_status() == f"on (Numba {_jit.numba.__version__})"
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64, np.bool_, np.complex64])

@@ -60,6 +60,9 @@ def test_train_writes_checkpoint_metrics_and_curves(data_dir, tmp_path, capsys):
     assert lines[-1].startswith("test accuracy: ") and lines[-1].endswith("%")
     assert "epoch 1/2: train loss" in stdout and "epoch 2/2: train loss" in stdout
     assert "img/s" in stdout
+    from chainrule.backend import compiled_status
+
+    assert f"  compiled kernels: {compiled_status()}\n" in stdout
     for name in ("checkpoint.safetensors", "checkpoint.json", "metrics.csv", "curves.png"):
         assert (out / name).is_file(), name
     with open(out / "metrics.csv") as f:

@@ -193,6 +193,7 @@ class _Plotter:
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule train``; returns the exit code."""
     from .. import manual_seed, nn
+    from ..backend import compiled_status
     from ..data import DataLoader, IdxFormatError
     from ..io.checkpoint import load_into
     from ..io.safetensors import CheckpointError
@@ -289,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epoch{plural}, seed {cfg['seed']} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
+    print(f"  compiled kernels: {compiled_status()}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     plot = _Plotter(out / "curves.png")
 
