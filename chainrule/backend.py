@@ -8,6 +8,7 @@ memory-bound ops use in place of their NumPy formulas.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from types import ModuleType
 from typing import Any, Iterator, Optional
@@ -59,8 +60,22 @@ def keep_freed_memory() -> bool:
 
 # ============================================================================ compiled kernels
 _compiled_on = os.environ.get("CHAINRULE_JIT", "1") != "0"
-_compiled_module: Optional[ModuleType] = None
-_compiled_tried = False
+
+
+@functools.lru_cache(maxsize=None)
+def _load_kernels() -> Optional[ModuleType]:
+    """Import :mod:`chainrule.ops._jit` (and Numba) once; None where that fails."""
+    try:
+        from .ops import _jit
+    except ImportError:  # no Numba, or one that does not support this NumPy/Python
+        return None
+    except Exception as err:  # e.g. no writable folder for Numba's on-disk cache
+        import warnings
+
+        warnings.warn(f"chainrule: compiled kernels unavailable ({err}); using NumPy",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return _jit
 
 
 def compiled() -> Optional[ModuleType]:
@@ -75,23 +90,7 @@ def compiled() -> Optional[ModuleType]:
         ...     compiled() is None
         True
     """
-    global _compiled_module, _compiled_tried
-    if not _compiled_on:
-        return None
-    if not _compiled_tried:
-        _compiled_tried = True
-        try:
-            from .ops import _jit
-        except ImportError:  # no Numba, or one that does not support this NumPy/Python
-            _jit = None  # type: ignore[assignment]
-        except Exception as err:  # e.g. no writable folder for Numba's on-disk cache
-            import warnings
-
-            warnings.warn(f"chainrule: compiled kernels unavailable ({err}); using NumPy",
-                          RuntimeWarning, stacklevel=2)
-            _jit = None  # type: ignore[assignment]
-        _compiled_module = _jit
-    return _compiled_module
+    return _load_kernels() if _compiled_on else None
 
 
 def compiled_status() -> str:
