@@ -153,3 +153,29 @@ def test_ops_do_not_modify_inputs():
     x = cr.tensor(a, requires_grad=True)
     (cr.exp(x) * x).sum().backward()
     assert np.array_equal(x.data, a)
+
+
+@pytest.mark.parametrize("name", ["mul", "exp", "sin", "cos"])
+@pytest.mark.parametrize("shapes", [((), ()), ((2, 3), (3,)), ((2, 1), (1, 4)), ((3,), ())])
+def test_first_order_numpy_backward_equals_the_composed_one(name, shapes):
+    # untraced first-order backward computes on arrays; traced (or recorded) it builds ops:
+    # both must give the same float32 gradients, broadcast undone, 0-d results as arrays
+    rng = np.random.default_rng(3)
+    fns = {"mul": lambda a, b: a * b, "exp": lambda a, b: cr.exp(a) * b,
+           "sin": lambda a, b: cr.sin(a) + b, "cos": lambda a, b: cr.cos(a) - b}
+    grads = []
+    for traced in (False, True):
+        a = cr.tensor(rng.standard_normal(shapes[0]).astype(np.float32), requires_grad=True)
+        b = cr.tensor(rng.standard_normal(shapes[1]).astype(np.float32), requires_grad=True)
+        rng = np.random.default_rng(3)  # the same values on the second pass
+        if traced:
+            with cr.trace() as t:
+                fns[name](a, b).sum().backward()
+            assert any(r.inner_ops for r in t.backward_rows)  # the composed ops ran
+        else:
+            fns[name](a, b).sum().backward()
+        grads.append((a.grad, b.grad))
+    for fast, composed in zip(*grads):
+        assert fast.dtype == np.float32 and fast.shape == composed.shape
+        assert isinstance(fast.data, np.ndarray)
+        np.testing.assert_array_equal(fast.data, composed.data)
