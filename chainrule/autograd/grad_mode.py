@@ -27,6 +27,17 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
+def backward_composes() -> bool:
+    """Whether a backward running now must build its gradient from differentiable ops.
+
+    True while the backward is recorded (``create_graph=True``: higher derivatives need the
+    graph) or while a :func:`chainrule.trace` files the ops each backward step runs (so the
+    trace shows them). Otherwise a first-order backward may compute the same formula directly
+    on the arrays, with no graph ops (as most fused and elementwise ops do).
+    """
+    return state.grad_enabled or state.tracer is not None
+
+
 class _GradMode:
     _target: bool = True
 

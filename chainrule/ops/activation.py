@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import compiled_for, xp
 from ._util import as_float, normalize_dims
@@ -34,7 +34,7 @@ class Sigmoid(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
-        if state.grad_enabled:  # recording (create_graph): differentiable ops
+        if backward_composes():  # recording or tracing: differentiable ops
             return gy * y * (1 - y)
         yd = y.data  # first order: the same formula in NumPy, no graph, in one buffer
         g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
@@ -68,7 +68,7 @@ class Tanh(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
-        if state.grad_enabled:  # recording (create_graph): differentiable ops
+        if backward_composes():  # recording or tracing: differentiable ops
             return gy * (1 - y * y)
         yd, gd = y.data, gy.data
         jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype and \
@@ -97,7 +97,7 @@ class ReLU(Function):
     def backward(self, gy: Tensor) -> Tensor:
         # the mask is a constant: relu's derivative at 0 is taken as 0, as PyTorch does
         mask = self.inputs[0].data > 0
-        if state.grad_enabled:  # recording (create_graph): differentiable ops
+        if backward_composes():  # recording or tracing: differentiable ops
             return gy * Tensor(mask.astype(gy.dtype))
         # first order: one NumPy multiply by the bool mask (no float copy of the mask; 10x
         # faster than copyto(where=) or where() here)

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, as_operand, broadcast_error, result_dtype
@@ -41,17 +41,6 @@ def _binary(fn_cls: type, a: Any, b: Any, op: str) -> Tensor:
 
 
 _PY_NUMBERS = (float, int)
-
-
-def _composed() -> bool:
-    """Whether a backward must build its gradient from ops rather than NumPy: it is being
-    recorded (``create_graph``), or a trace is filing the ops each backward step runs.
-
-    Otherwise (first order, untraced) the simple elementwise backwards below compute the
-    same formula on the arrays: no Function or Tensor per product, about a sixth of the
-    graph's per-op backward cost (instructions counted on the 1,000-op chain).
-    """
-    return state.grad_enabled or state.tracer is not None
 
 
 def _promote(a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -100,7 +89,7 @@ class Mul(Function):
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
-        if _composed():
+        if backward_composes():  # recording or tracing: differentiable ops
             return (unbroadcast(gy * x1, x0.shape) if n0 else None,
                     unbroadcast(gy * x0, x1.shape) if n1 else None)
         g = gy.data  # first order: the same products in NumPy, no graph nodes
@@ -219,7 +208,7 @@ class Exp(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
-        if _composed():
+        if backward_composes():  # recording or tracing: differentiable ops
             return gy * y
         return Tensor._const(gy.data * y.data)  # first order, no graph
 
@@ -278,7 +267,7 @@ class Sin(Function):
         return xp.sin(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        if _composed():
+        if backward_composes():  # recording or tracing: differentiable ops
             return gy * cos(self.inputs[0])
         return Tensor._const(xp.cos(self.inputs[0].data) * gy.data)  # first order, no graph
 
@@ -293,7 +282,7 @@ class Cos(Function):
         return xp.cos(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        if _composed():
+        if backward_composes():  # recording or tracing: differentiable ops
             return -gy * sin(self.inputs[0])
         return Tensor._const(-xp.sin(self.inputs[0].data) * gy.data)  # first order, no graph
 

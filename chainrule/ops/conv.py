@@ -36,7 +36,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Union
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import backward_composes, state
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import ImplChoice, along_rows, pair as _pair, recycled, scratch
@@ -762,7 +762,7 @@ def _sum_nhw(gy: Any) -> Any:
 
 
 def _bias_grad(gy: Tensor) -> Tensor:
-    if state.grad_enabled:  # recording (create_graph): build the graph of the sum
+    if backward_composes():  # recording or tracing: build the graph of the sum
         return gy.sum(dim=(0, 2, 3))
     return Tensor(_sum_nhw(gy.data))
 

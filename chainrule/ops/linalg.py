@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_operand, result_dtype
@@ -111,7 +111,7 @@ class Linear(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, weight, bias = self.inputs
         need_x, need_w, need_b = self.needs_input_grad
-        if not state.grad_enabled:  # first order: the same three products in NumPy, no graph
+        if not backward_composes():  # first order: the same three products in NumPy
             g = gy.data.astype(weight.dtype, copy=False)
             g2 = g.reshape(-1, g.shape[-1])  # (*, out) -> (N, out)
             return (Tensor._const(xp.matmul(g, weight.data)) if need_x else None,

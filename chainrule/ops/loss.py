@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import state
+from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
@@ -385,7 +385,7 @@ class CrossEntropy(Function):
         # broadcasts over the class dimension as (N, 1, d1, ...)
         scale = self.scale
         batched = self.cdim == 1
-        if state.grad_enabled:  # recording: the same formula from differentiable ops
+        if backward_composes():  # recording or tracing: the formula from differentiable ops
             x = self.inputs[0]
             onehot = xp.zeros(x.shape, x.dtype)
             onehot.reshape(-1)[self.flat] = 1

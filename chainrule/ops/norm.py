@@ -27,7 +27,7 @@ import numbers
 from typing import Any, Optional
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad, state
+from ..autograd.grad_mode import backward_composes, no_grad
 from ..autograd.tensor import Tensor
 from ..backend import compiled_for, xp
 from ._util import along_rows
@@ -172,7 +172,7 @@ class BatchNorm(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, weight, bias = self.inputs
         nx, nw, nb = self.needs_input_grad
-        if state.grad_enabled:  # recording (create_graph): the same formula, differentiably
+        if backward_composes():  # recording or tracing: the same formula, differentiably
             return self._backward_graph(gy, x, weight, nx, nw, nb)
         g = gy.data.astype(x.dtype, copy=False)
         N, C = g.shape[:2]
