@@ -277,3 +277,106 @@ def module_parity(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, train
         for (name, b), (tname, c) in zip(ours.named_buffers(), theirs.named_buffers()):
             assert name == tname and b.dtype == c.numpy().dtype
             np.testing.assert_allclose(b.data, c.numpy(), atol=atol, rtol=1e-4, err_msg=name)
+
+
+def test_train_calls_each_childs_own_train_like_torch():
+    """A submodule that overrides ``train`` (here: keep its BatchNorm frozen) is obeyed when
+    the parent's ``train()``/``eval()`` or a mode context reaches it, as in torch."""
+    def make(lib):
+        class Frozen(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.bn = lib.nn.BatchNorm1d(2)
+
+            def train(self, mode=True):
+                super().train(mode)
+                self.bn.eval()
+                return self
+
+        return lib.nn.Sequential(Frozen(), lib.nn.Dropout())
+
+    ours, theirs = make(cr), make(torch)
+    for model in (ours, theirs):
+        model.eval()
+        model.train()
+    flags = [(name, m.training) for name, m in ours.named_modules()]
+    assert flags == [(name, m.training) for name, m in theirs.named_modules()]
+    assert flags == [("", True), ("0", True), ("0.bn", False), ("1", True)]
+    with nn.train_mode(ours):
+        assert not ours[0].bn.training and ours[1].training
+    ours.eval()
+    with nn.train_mode(ours):
+        assert not ours[0].bn.training
+    assert not ours[1].training  # restored
+
+
+def test_sequential_delete_renumbers_like_torch():
+    """After ``del seq[i]`` the keys are '0', '1', ... again, so ``append`` adds a module
+    instead of overwriting the last one (and state_dict keys match torch's)."""
+    def make(lib):
+        seq = lib.nn.Sequential(lib.nn.Linear(1, 1), lib.nn.ReLU(), lib.nn.Linear(1, 2))
+        del seq[0]
+        seq.append(lib.nn.Linear(2, 3))
+        return seq
+
+    ours, theirs = make(cr), make(torch)
+    assert len(ours) == len(theirs) == 3
+    assert [type(m).__name__ for m in ours] == ["ReLU", "Linear", "Linear"]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == \
+        ["1.weight", "1.bias", "2.weight", "2.bias"]
+    ours_s = nn.Sequential(*[nn.Linear(1, 1) for _ in range(4)])
+    theirs_s = torch.nn.Sequential(*[torch.nn.Linear(1, 1) for _ in range(4)])
+    del ours_s[1:3], theirs_s[1:3]
+    assert list(ours_s.state_dict()) == list(theirs_s.state_dict()) == \
+        ["0.weight", "0.bias", "1.weight", "1.bias"]
+    with pytest.raises(TypeError, match="'str' object cannot be interpreted as an integer"):
+        ours_s["0"]
+    with pytest.raises(TypeError, match="'str' object cannot be interpreted as an integer"):
+        nn.ModuleList([nn.ReLU()])["0"]
+
+
+def test_zero_grad_without_set_to_none_zeroes_in_place_like_torch():
+    """``zero_grad(set_to_none=False)`` (module and optimizer) zeroes the existing gradient
+    tensor, as torch's ``grad.zero_()``: a reference taken before sees the zeros."""
+    for lib in (cr, torch):
+        model = lib.nn.Linear(2, 1)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        model(lib.ones(1, 2)).sum().backward()
+        g = model.weight.grad
+        model.zero_grad(set_to_none=False)
+        assert model.weight.grad is g and g.tolist() == [[0.0, 0.0]], lib.__name__
+        model(lib.ones(1, 2)).sum().backward()
+        g = model.bias.grad
+        opt.zero_grad(set_to_none=False)
+        assert model.bias.grad is g and g.tolist() == [0.0], lib.__name__
+        model(lib.ones(1, 2)).sum().backward()
+        assert model.weight.grad.tolist() == [[1.0, 1.0]], lib.__name__
+
+
+def test_load_state_dict_reports_missing_before_unexpected_like_torch():
+    messages = []
+    for lib in (cr, torch):
+        model = lib.nn.Linear(2, 1)
+        sd = dict(model.state_dict())
+        del sd["bias"]
+        sd["foo"] = sd["weight"]
+        with pytest.raises(RuntimeError) as info:
+            model.load_state_dict(sd)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] == (
+        'Error(s) in loading state_dict for Linear:\n\tMissing key(s) in state_dict: "bias". '
+        '\n\tUnexpected key(s) in state_dict: "foo". ')
+
+
+def test_to_rejects_a_device_other_than_cpu():
+    """``to('cuda')`` is an error naming the op and the device (the layers' ``device=`` is
+    too), not a silent no-op; ``'cpu'`` is accepted, alone or with a dtype."""
+    model = nn.Linear(2, 2)
+    assert model.to("cpu") is model and model.to(device="cpu").weight.dtype == np.float32
+    assert model.to("cpu", cr.float64).weight.dtype == np.float64
+    for call in (lambda: model.to("cuda"), lambda: model.to(device="cuda:0"),
+                 lambda: model.to("cuda", cr.float32)):
+        with pytest.raises(ValueError, match="nn.Module.to: only device='cpu' is supported, "
+                                             "got device='cuda"):
+            call()
+    assert model.weight.dtype == np.float64  # nothing was cast by the refused calls

@@ -107,3 +107,25 @@ def test_parameters_and_buffers_like_torch():
         assert list(ours.state_dict()) == list(theirs.state_dict())
         for k, v in theirs.state_dict().items():
             np.testing.assert_array_equal(ours.state_dict()[k].data, v.numpy())
+
+
+@pytest.mark.parametrize("opts", [dict(), dict(bias=False), dict(affine=False),
+                                  dict(track_running_stats=False)], ids=str)
+def test_reset_parameters_matches_torch(rng, opts):
+    """``reset_parameters()`` exists, as in torch: running statistics back to 0/1/0 and the
+    affine weight and bias back to 1 and 0 (a model-wide re-init loop reaches BatchNorm)."""
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    states = []
+    for lib in (cr, torch):
+        bn = lib.nn.BatchNorm1d(3, **opts)
+        bn(lib.tensor(x))
+        if bn.weight is not None:
+            bn.weight.data[...] = 3.0  # both: a plain write to the parameter's storage
+        bn.reset_parameters()
+        states.append({k: np.asarray(v.detach().numpy()).tolist()
+                       for k, v in bn.state_dict().items()})
+    assert states[0] == states[1]
+    if opts.get("track_running_stats", True):
+        assert states[0]["running_mean"] == [0.0] * 3 and states[0]["num_batches_tracked"] == 0
+    if opts.get("affine", True):
+        assert states[0]["weight"] == [1.0] * 3

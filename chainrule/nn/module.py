@@ -15,6 +15,7 @@ managers that restore every submodule's previous flag on exit.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections import OrderedDict, namedtuple
 from typing import (Any, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union,
                     overload)
@@ -317,11 +318,16 @@ class Module:
     # ------------------------------------------------------------------ modes and grads
     def train(self: M, mode: bool = True) -> M:
         """Set training mode (``mode=True``) or evaluation mode on this module and its
-        submodules; returns self. It changes how Dropout and BatchNorm behave."""
+        submodules; returns self. It changes how Dropout and BatchNorm behave.
+
+        As in PyTorch, each child's own ``train`` is called, so a submodule that overrides
+        ``train`` (e.g. to keep a BatchNorm frozen in eval mode) is obeyed.
+        """
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
-        for m in self.modules():
-            object.__setattr__(m, "training", mode)
+        object.__setattr__(self, "training", mode)
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self: M) -> M:
@@ -360,11 +366,19 @@ class Module:
 
     def to(self: M, *args: Any, **kwargs: Any) -> M:
         """Cast floating parameters and buffers to a dtype (``model.to(cr.float64)``);
-        device arguments (``'cpu'``) are accepted and ignored."""
+        the device ``'cpu'`` (positional or ``device=``) is accepted and ignored, any other
+        device is a ``ValueError`` (only the CPU exists), as for the layers' ``device=``."""
         dtype = kwargs.get("dtype")
+        devices = [kwargs.get("device")]
         for a in args:
-            if not isinstance(a, str):
+            if isinstance(a, str):
+                devices.append(a)
+            else:
                 dtype = a
+        for device in devices:
+            if device is not None and str(device).split(":")[0] != "cpu":
+                raise ValueError(f"nn.Module.to: only device='cpu' is supported, got "
+                                 f"device={device!r}")
         if dtype is None:
             return self
         dtype = numpy.dtype(dtype)
@@ -437,13 +451,13 @@ class Module:
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []
-        if strict:
-            if unexpected:
-                errors.append("Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        if strict:  # PyTorch's order: missing keys first, then unexpected ones
             if missing:
                 errors.append("Missing key(s) in state_dict: "
                               + ", ".join(f'"{k}"' for k in missing) + ". ")
+            if unexpected:
+                errors.append("Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
         plan = []
         for k, dst in targets.items():
             if k not in state_dict:
@@ -493,14 +507,24 @@ def factory_dtype(device: Any, dtype: Any, layer: str) -> numpy.dtype:
 
 
 def reset_grad(p: Tensor, set_to_none: bool = True) -> None:
-    """Reset ``p.grad``: to None, or to a fresh zero tensor (``zero_grad``'s per-tensor step,
-    shared by ``Module.zero_grad`` and ``Optimizer.zero_grad``)."""
-    if p.grad is None:
+    """Reset ``p.grad``: to None, or to zeros (``zero_grad``'s per-tensor step, shared by
+    ``Module.zero_grad`` and ``Optimizer.zero_grad``).
+
+    Zeroing is in place, as PyTorch's ``grad.zero_()``: the gradient tensor keeps its identity,
+    so a reference to ``p.grad`` taken before sees the zeros. A gradient that carries a graph
+    (``create_graph=True``) or a read-only array is replaced by a fresh zero tensor instead,
+    since its array may be shared with the graph.
+    """
+    grad = p.grad
+    if grad is None:
         return
     if set_to_none:
         p.grad = None
+    elif grad.grad_fn is None and grad.data.flags.writeable:
+        grad.requires_grad_(False)
+        grad.zero_()
     else:
-        p.grad = Tensor(xp.zeros_like(p.grad.data))
+        p.grad = Tensor(xp.zeros_like(grad.data))
 
 
 # ============================================================================ mode contexts
@@ -589,6 +613,7 @@ class Sequential(Module):
 
     def _index(self, idx: int) -> str:
         n = len(self._modules)
+        idx = operator.index(idx)  # TypeError for a str or float index, as PyTorch
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for {type(self).__name__} of "
                              f"length {n}")
@@ -612,6 +637,11 @@ class Sequential(Module):
         keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
         for k in keys:
             del self._modules[k]
+        # renumber '0', '1', ... as PyTorch does, so append() cannot overwrite a module
+        items = list(self._modules.values())
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -650,6 +680,7 @@ class ModuleList(Module):
 
     def _key(self, idx: int) -> str:
         n = len(self._modules)
+        idx = operator.index(idx)
         if not -n <= idx < n:
             raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
         return str(idx % n)

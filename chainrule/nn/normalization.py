@@ -14,6 +14,7 @@ import numpy
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import functional as F
+from . import init
 from .module import Module, Parameter, factory_dtype
 
 
@@ -65,6 +66,24 @@ class _BatchNorm(Module):
             self.running_mean.data[...] = 0
             self.running_var.data[...] = 1
             self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics, and the affine ``weight`` to 1 and ``bias`` to 0
+        (what the constructor sets), as PyTorch's ``reset_parameters``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> bn = cr.nn.BatchNorm1d(2)
+            >>> _ = bn(cr.tensor([[1.0, 2.0], [3.0, 6.0]]))
+            >>> bn.reset_parameters()
+            >>> bn.weight.tolist(), bn.running_mean.tolist(), bn.num_batches_tracked.item()
+            ([1.0, 1.0], [0.0, 0.0], 0)
+        """
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input(self, input: Tensor) -> None:
         name = type(self).__name__
