@@ -217,6 +217,32 @@ def test_broken_checkpoint_exits_1_with_a_clear_message(copy_run, capsys, corrup
     assert CORRUPTIONS[corrupt] in err
 
 
+def _edit_meta(run, edit):
+    doc = json.loads((run / "checkpoint.json").read_text())
+    edit(doc["meta"])
+    (run / "checkpoint.json").write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["data"].update(mean="x"), "the checkpoint's data mean must be a finite number, "
+                                           "got 'x'"),
+    (lambda m: m["data"].update(std=0), "the checkpoint's data std must be a finite number > 0, "
+                                        "got 0"),
+    (lambda m: m["data"].update(std=[1, 2]), "data std must be a finite number > 0, got [1, 2]"),
+    (lambda m: m["model_config"].update(num_classes=10**12),
+     "cannot rebuild the model of the checkpoint: Unable to allocate"),
+    (lambda m: m.update(x=json.loads("[" * 600 + "]" * 600)), "nested too deeply"),
+])
+def test_tampered_meta_exits_1_with_a_clear_message(copy_run, capsys, command, edit, message):
+    _edit_meta(copy_run, edit)
+    code = main([command, str(copy_run)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith("chainrule: error: ") and "Traceback" not in err
+    assert message in err
+
+
 def test_pickle_file_is_rejected_without_running_it(copy_run, capsys):
     corrupt_pickle(copy_run)
     assert main(["evaluate", str(copy_run / "model.pt")]) == 1

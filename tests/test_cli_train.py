@@ -195,6 +195,42 @@ def test_resume_with_a_tampered_recipe_exits_1(data_dir, tmp_path, capsys):
     assert "training recipe is invalid" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("section, key, value", [
+    ("train", "lr", -1.0),
+    ("train", "lr", 0),
+    ("train", "momentum", 1.5),
+    ("train", "weight_decay", -0.1),
+    ("train", "schedule", "linear"),
+    ("data", "limit_train", "x"),
+    ("data", "limit_train", -5),
+    ("data", "limit_test", 0),
+])
+def test_resume_with_an_out_of_range_recipe_exits_1(data_dir, tmp_path, capsys, section, key,
+                                                    value):
+    out = tmp_path / "r"
+    assert train(data_dir, out, "--limit-train", 64) == 0
+    doc = json.loads((out / "checkpoint.json").read_text())
+    doc["meta"][section][key] = value
+    (out / "checkpoint.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"training recipe is invalid (['{key}'])" in err and "Traceback" not in err
+
+
+def test_resume_with_malformed_metrics_exits_1(data_dir, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert train(data_dir, out, "--limit-train", 64) == 0
+    doc = json.loads((out / "checkpoint.json").read_text())
+    doc["meta"]["metrics"] = [1, 2]
+    (out / "checkpoint.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "meta 'metrics'[0] must be a dict with an int 'epoch', got 1" in err
+    assert "Traceback" not in err
+
+
 def test_existing_run_needs_resume_or_overwrite(data_dir, tmp_path, capsys):
     out = tmp_path / "r"
     assert train(data_dir, out, "--limit-train", 64) == 0
@@ -277,6 +313,17 @@ def test_bad_arguments_exit_2_with_usage(args, message, capsys, tmp_path):
     assert code == 2
     assert "usage: chainrule train" in err and message in err
     assert "Traceback" not in err
+
+
+def test_one_training_image_exits_2_without_a_checkpoint(data_dir, tmp_path, capsys):
+    # one image: its single-image batch is dropped (batch norm), so no step could run
+    out = tmp_path / "r"
+    assert train(data_dir, out, "--limit-train", 1) == 2
+    err = capsys.readouterr().err
+    assert "usage: chainrule train" in err and "Traceback" not in err
+    assert "1 training image(s) make no training batch (a batch of a single image is dropped: " \
+           "batch norm needs 2); train on 2 images or more (--limit-train)" in err
+    assert not (out / "checkpoint.json").exists()
 
 
 def test_folder_without_the_files_exits_2(tmp_path, capsys):

@@ -159,6 +159,30 @@ def test_bogus_gz_header_fails_before_reading_payload(tmp_path):
     assert peak < 4 << 20
 
 
+def test_gz_declaring_2gib_with_empty_payload_fails_without_allocating_it(tmp_path):
+    # A 32-byte gzip file whose header claims 2**31 bytes (the limit, so not "absurd"): the
+    # declared size must not be allocated before the data proves it exists.
+    path = put(tmp_path / "liar.gz", idx_bytes(b"", (2048, 1024, 1024)), gz=True)
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxFormatError, match=r"liar\.gz: truncated: dimensions \(2048, 1024, "
+                                                 r"1024\) need a payload of 2147483648 bytes, the "
+                                                 r"decompressed file holds 0"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_gz_read_is_writable_and_exact(tmp_path, rng):
+    images = rng.integers(0, 256, size=(3, 5, 7), dtype=np.uint8)
+    write_idx(tmp_path / "w.gz", images)
+    out = read_idx(tmp_path / "w.gz")
+    assert out.flags.writeable and out.shape == (3, 5, 7)
+    np.testing.assert_array_equal(out, images)
+
+
 def test_truncated_raw_payload(tmp_path):
     path = put(tmp_path / "short", idx_bytes(bytes(700), (1, 28, 28)))
     with pytest.raises(IdxFormatError, match=r"short: truncated: dimensions \(1, 28, 28\) need a "

@@ -215,6 +215,25 @@ def test_json_not_json(saved):
         load_checkpoint(saved)
 
 
+def test_deeply_nested_json_is_a_checkpoint_error(saved):
+    saved.with_suffix(".json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match=r"c\.json: not a checkpoint JSON: it is nested too "
+                                              "deeply to parse"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize("depth", [600, 900])
+def test_deeply_nested_meta_is_a_checkpoint_error(saved, depth):
+    # Near json's own limit: depending on the stack, parsing or restoring the meta runs out of
+    # recursion; either way a CheckpointError, never a RecursionError.
+    path = saved.with_suffix(".json")
+    text = path.read_text()
+    head, tail = text.rsplit('"meta": ', 1)
+    path.write_text(head + '"meta": {"x": ' + "[" * depth + "]" * depth + ", " + tail[1:])
+    with pytest.raises(CheckpointError, match=r"c\.json: .*nested too deeply to (parse|restore)"):
+        load_checkpoint(saved)
+
+
 def test_weights_validated_like_load_file(saved):
     # A weights file whose hash matches the JSON but whose content is malformed.
     w = saved.with_suffix(".safetensors")

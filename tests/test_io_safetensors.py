@@ -229,6 +229,15 @@ GOOD = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
     ({"w": {"dtype": "F32", "shape": [2]}}, bytes(8), None,
      r"expected the keys \['data_offsets', 'dtype', 'shape'\], got \['dtype', 'shape'\]"),
     ({"w": [1]}, b"", None, "tensor 'w': expected an object"),
+    ({"w": {"dtype": "F32", "shape": [1] * 65, "data_offsets": [0, 4]}}, bytes(4), None,
+     "tensor 'w': shape has 65 dimensions, expected at most 64"),
+    ({"w": {"dtype": "F32", "shape": [0, 2**70], "data_offsets": [0, 0]}}, b"", None,
+     r"tensor 'w': shape \[0, 1180591620717411303424\] is too big for an array: its nonzero "
+     r"dimensions span 4722366482869645213696 bytes of F32, over the limit of "
+     r"9223372036854775807"),
+    ({"w": {"dtype": "F32", "shape": [0, 2**31, 2**31], "data_offsets": [0, 0]}}, b"", None,
+     "is too big for an array"),
+    (b"[" * 100_000 + b"]" * 100_000, b"", None, "its JSON is nested too deeply to parse"),
 ])
 def test_malformed_files(tmp_path, header, buffer, length, msg):
     path = tmp_path / "bad.safetensors"
@@ -241,6 +250,15 @@ def test_malformed_files(tmp_path, header, buffer, length, msg):
         load_file(path)
     assert str(path) in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+def test_zero_size_tensor_with_large_dims_loads(tmp_path):
+    # prod(nonzero dims) * itemsize = 2**61 * 4 - 4 < 2**63: NumPy can represent it
+    path = raw_file(tmp_path / "z.safetensors",
+                    {"w": {"dtype": "F32", "shape": [0, 2**61 - 1], "data_offsets": [0, 0]}}, b"")
+    assert load_file(path)["w"].shape == (0, 2**61 - 1)
+    header, _ = read_header(path)
+    assert header["w"]["shape"] == [0, 2**61 - 1]
 
 
 def test_header_over_the_limit(tmp_path, monkeypatch):

@@ -208,6 +208,25 @@ def test_unknown_model_in_meta(tmp_path):
         model_from_checkpoint(state, meta)
 
 
+@pytest.mark.parametrize("metrics", [[1], [{"loss": 0.5}], [{"epoch": "1"}], [{"epoch": True}]])
+def test_malformed_metrics_rows_are_refused(tmp_path, metrics):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader, metrics=metrics)
+    with pytest.raises(CheckpointError, match=r"ck\.json: meta 'metrics'\[0\] must be a dict "
+                                              r"with an int 'epoch', got "):
+        read_training_checkpoint(tmp_path / "ck")
+
+
+def test_absurd_model_config_is_a_checkpoint_error(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader,
+          model_config={"sizes": [4, 10**12, 4], "activation": "relu"})
+    state, meta = read_training_checkpoint(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="cannot rebuild the model of the checkpoint: "
+                                              "Unable to allocate"):
+        model_from_checkpoint(state, meta)
+
+
 def test_optimizer_buffer_of_wrong_shape_is_refused(tmp_path):
     model, opt, loader = _setup()
     _save(tmp_path / "ck", model, opt, loader)

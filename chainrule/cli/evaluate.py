@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ def load_checkpoint_and_data(args: argparse.Namespace,
         SystemExit(2): the dataset files are not found (usage error).
     """
     from ..data import DatasetNotFoundError
+    from ..io.safetensors import CheckpointError
     from ..training import model_from_checkpoint, read_training_checkpoint
     from ..training.data import DATASETS, load_split
 
@@ -62,17 +64,21 @@ def load_checkpoint_and_data(args: argparse.Namespace,
     data = meta["data"]
     name = data.get("name")
     if name not in DATASETS:
-        from ..io.safetensors import CheckpointError
-
         raise CheckpointError(f"the checkpoint names an unknown dataset {name!r}")
+    stats = {k: data.get(k, getattr(DATASETS[name], k)) for k in ("mean", "std")}
+    for k, v in stats.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or (k == "std" and v <= 0):
+            raise CheckpointError(f"the checkpoint's data {k} must be a finite number"
+                                  f"{' > 0' if k == 'std' else ''}, got {v!r}")
     root = args.data
     saved_root = data.get("root")
     if root is None and isinstance(saved_root, str) and os.path.isdir(saved_root):
         root = saved_root
     try:
         ds = load_split(name, train=args.split == "train", root=root, limit=limit,
-                        download=args.download, mean=float(data.get("mean", DATASETS[name].mean)),
-                        std=float(data.get("std", DATASETS[name].std)))
+                        download=args.download, mean=float(stats["mean"]),
+                        std=float(stats["std"]))
     except DatasetNotFoundError as exc:
         usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
     return model, meta, ds

@@ -137,6 +137,16 @@ def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str,
                 "schedule": str, "seed": int}
     bad = [k for k, t in expected.items()
            if not isinstance(saved[k], t) or isinstance(saved[k], bool)]
+    bad += [k for k in ("limit_train", "limit_test") if saved[k] is not None and (
+        not isinstance(saved[k], int) or isinstance(saved[k], bool) or saved[k] < 1)]
+    if not bad:  # the ranges the command-line flags enforce
+        bad += [k for k, ok in (("epochs", saved["epochs"] >= 1),
+                                ("lr", math.isfinite(saved["lr"]) and saved["lr"] > 0),
+                                ("momentum", 0 <= saved["momentum"] < 1),
+                                ("weight_decay", math.isfinite(saved["weight_decay"])
+                                 and saved["weight_decay"] >= 0),
+                                ("schedule", saved["schedule"] in ("cosine", "constant")),
+                                ("seed", saved["seed"] >= 0)) if not ok]
     if bad or saved["model"] not in IMAGE_MODELS or saved["dataset"] not in DATASET_NAMES \
             or saved["optimizer"] not in DEFAULT_LR or saved["batch_size"] < 1:
         from ..io.safetensors import CheckpointError
@@ -250,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
     manual_seed(cfg["seed"])
     try:
         model = build_model(cfg["model"], mcfg)
-    except (ValueError, TypeError) as exc:  # only a checkpoint's config can be wrong here
+    except (ValueError, TypeError, MemoryError) as exc:  # only a checkpoint's config can be
+        # wrong here (MemoryError: an absurd size such as num_classes=10**12)
         error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
         return EXIT_ERROR
     optimizer = _make_optimizer(cfg, model.parameters())
@@ -259,6 +270,11 @@ def run(args: argparse.Namespace) -> int:
     # a last batch of one image cannot be batch-normalised in train mode: drop it
     loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg["seed"],
                         drop_last=len(train_ds) % bs == 1)
+    if len(loader) == 0:
+        why = " (a batch of a single image is dropped: batch norm needs 2)" \
+            if len(train_ds) == 1 else ""
+        usage_error(args, f"{len(train_ds)} training image(s) make no training batch{why}; "
+                          "train on 2 images or more (--limit-train)")
     test_loader = DataLoader(test_ds, batch_size=EVAL_BATCH_SIZE)
     metrics: list[dict[str, Any]] = []
     start_epoch = 1

@@ -187,8 +187,8 @@ def read_idx(path: PathLike, *, compressed: Optional[bool] = None) -> np.ndarray
     as gzip-compressed), the type code (only ``0x08``, uint8), the number of dimensions (1 to 4),
     absurd dimensions (payload over :data:`MAX_IDX_BYTES`), and a payload size equal to the
     product of the dimensions (truncated or trailing bytes). Raw files are checked against
-    the file size before any allocation; gzip files are streamed into a buffer of exactly the
-    declared size.
+    the file size before any allocation; gzip files are streamed into a buffer that grows with
+    the data actually decompressed (never preallocated from the declared size).
 
     Args:
         path: the file, gzip-compressed or raw (detected by content, not by name).
@@ -212,14 +212,26 @@ def read_idx(path: PathLike, *, compressed: Optional[bool] = None) -> np.ndarray
         with raw:
             header = _parse_header(stream, path, is_gz, size)
             nbytes = int(np.prod(header.shape, dtype=np.int64))
-            out = np.empty(nbytes, dtype=np.uint8)
-            view = memoryview(out)
-            got = 0
-            while got < nbytes:
-                n = stream.readinto(view[got:got + _CHUNK])
-                if not n:
-                    break
-                got += n
+            if is_gz:
+                # The declared size is unchecked until the stream ends: grow with what really
+                # decompresses, so a tiny file declaring 2 GiB fails without a 2 GiB allocation.
+                buf = bytearray()
+                while len(buf) < nbytes:
+                    part = stream.read(min(_CHUNK, nbytes - len(buf)))
+                    if not part:
+                        break
+                    buf += part
+                got = len(buf)
+                out = np.frombuffer(buf, dtype=np.uint8)
+            else:  # the file size was checked against the header: allocate exactly
+                out = np.empty(nbytes, dtype=np.uint8)
+                view = memoryview(out)
+                got = 0
+                while got < nbytes:
+                    n = stream.readinto(view[got:got + _CHUNK])
+                    if not n:
+                        break
+                    got += n
             if got < nbytes:
                 raise IdxFormatError(
                     f"read_idx: {path}: truncated: dimensions {header.shape} need a payload of "

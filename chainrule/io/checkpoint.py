@@ -281,6 +281,9 @@ def _read_json(meta_path: Path) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"load_checkpoint: {label}: not a valid JSON file ({exc})."
                               + _pickle_hint(raw[:8])) from None
+    except RecursionError:
+        raise CheckpointError(f"load_checkpoint: {label}: not a checkpoint JSON: it is nested "
+                              "too deeply to parse") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise CheckpointError(f"load_checkpoint: {label}: expected format {FORMAT!r}, got {got!r}")
@@ -359,7 +362,11 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
     tensors, _ = load_bytes(data, os.fspath(chosen))
 
     used: set[str] = set()
-    meta = _decode(doc["meta"], tensors, used, os.fspath(meta_path))
+    try:
+        meta = _decode(doc["meta"], tensors, used, os.fspath(meta_path))
+    except RecursionError:
+        raise CheckpointError(f"load_checkpoint: {meta_path}: the meta is nested too deeply to "
+                              "restore") from None
     keys = doc["state_keys"]
     missing = [k for k in keys if k not in tensors]
     if missing:

@@ -23,6 +23,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest header accepted (as in the reference implementation): 100 MB."""
+MAX_NDIM = 64
+"""Most dimensions a tensor may have (NumPy's limit)."""
+_MAX_ARRAY_BYTES = 2**63 - 1
 
 # safetensors dtype name <-> little-endian NumPy dtype
 DTYPES: dict[str, np.dtype] = {
@@ -214,6 +217,9 @@ def _validate(label: str, file_size: int, head: bytes, raw: bytes
         header = json.loads(text, object_pairs_hook=_no_duplicates(label))
     except json.JSONDecodeError as exc:
         raise _fail(label, f"the header is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _fail(label, "the header is not a valid safetensors header: its JSON is nested "
+                           "too deeply to parse") from None
     if not isinstance(header, dict):
         raise _fail(label, f"the header must be a JSON object, got {type(header).__name__}")
 
@@ -236,6 +242,16 @@ def _validate(label: str, file_size: int, head: bytes, raw: bytes
             raise _fail(label, f"{where}: unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
         if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
             raise _fail(label, f"{where}: shape must be a list of non-negative ints, got {shape!r}")
+        if len(shape) > MAX_NDIM:
+            raise _fail(label, f"{where}: shape has {len(shape)} dimensions, expected at most "
+                               f"{MAX_NDIM}")
+        span = DTYPES[dtype].itemsize  # NumPy bounds the size ignoring zero dims, times itemsize
+        for d in shape:
+            span *= max(d, 1)
+        if span > _MAX_ARRAY_BYTES:
+            raise _fail(label, f"{where}: shape {shape} is too big for an array: its nonzero "
+                               f"dimensions span {span} bytes of {dtype}, over the limit of "
+                               f"{_MAX_ARRAY_BYTES} (2**63 - 1)")
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(_is_uint(o) for o in offsets)):
             raise _fail(label, f"{where}: data_offsets must be [begin, end] with non-negative "
@@ -369,7 +385,8 @@ def load_file(path: PathLike) -> dict[str, np.ndarray]:
 
     Raises :class:`CheckpointError` (naming the file, the tensor, expected vs actual) for: a
     file shorter than 8 bytes, a header length past the file end, a header that is not UTF-8
-    JSON or not an object, an unknown dtype, a shape that is not a list of non-negative ints,
+    JSON (or nested too deeply) or not an object, an unknown dtype, a shape that is not a list
+    of non-negative ints or that NumPy cannot hold (over 64 dimensions, over 2**63 - 1 bytes),
     offsets outside the buffer, overlapping or leaving gaps, a byte length other than
     ``prod(shape) * itemsize``, and trailing bytes. A pickle offered instead is rejected
     (never unpickled).

@@ -90,6 +90,11 @@ def read_training_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dic
                                   f"{type(meta[key]).__name__}")
     if meta["epoch"] < 0:
         raise CheckpointError(f"{label}: meta 'epoch' must be >= 0, got {meta['epoch']}")
+    for i, row in enumerate(meta["metrics"]):
+        if not isinstance(row, dict) or not isinstance(row.get("epoch"), int) \
+                or isinstance(row.get("epoch"), bool):
+            raise CheckpointError(f"{label}: meta 'metrics'[{i}] must be a dict with an int "
+                                  f"'epoch', got {row!r}")
     return state, meta
 
 
@@ -102,7 +107,7 @@ def model_from_checkpoint(state: Mapping[str, Any], meta: Mapping[str, Any]) -> 
     """
     try:
         model = build_model(meta["model"], meta["model_config"])
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, MemoryError) as exc:  # MemoryError: e.g. num_classes=10**12
         raise CheckpointError(f"cannot rebuild the model of the checkpoint: {exc}") from None
     load_into(model, state, strict=True)
     return model
