@@ -237,3 +237,31 @@ def test_leaf_grads_never_alias_each_other_or_the_root_gradient():
             assert not np.shares_memory(x, y)
     a.grad.data *= 0  # an in-place change to one gradient leaves the others alone
     assert b.grad.tolist() == [1.0, 1.0] and h.grad.tolist() == [1.0, 1.0]
+
+
+# ---------------------------------------------------------------- review regressions
+def test_autograd_backward_accepts_a_single_tensor_like_torch():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    cr.autograd.backward((x * 3).sum())
+    assert x.grad.tolist() == [3.0, 3.0]
+    cr.autograd.backward(x * 2, cr.tensor([1.0, -1.0]), inputs=x)
+    assert x.grad.tolist() == [5.0, 1.0]
+
+
+def test_later_backward_accumulates_into_the_same_grad_tensor_like_torch():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    g = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is g and g.tolist() == [5.0, 7.0]  # torch: grad += new, in place
+    # within one pass, a stolen gradient shared with pending gradients is never mutated
+    y = cr.tensor([1.0, 2.0], requires_grad=True)
+    w, v = cr.tensor([3.0, 4.0]), cr.tensor([5.0, 6.0])
+    ((y + y * 2) * w + y * v).sum().backward()
+    assert y.grad.tolist() == [14.0, 18.0]
+    # create_graph keeps accumulating out of place (the grad carries a graph)
+    z = cr.tensor(2.0, requires_grad=True)
+    (z ** 3).backward(create_graph=True)
+    first = z.grad
+    (z ** 2).backward(create_graph=True)
+    assert first.item() == 12.0 and z.grad.item() == 16.0 and z.grad.grad_fn is not None

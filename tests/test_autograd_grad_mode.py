@@ -79,3 +79,21 @@ def test_traced_fused_backward_lists_its_inner_ops():
     y = cr.tensor([[-1.0, 2.0]], requires_grad=True)
     cr.tanh(cr.relu(y)).sum().backward()
     np.testing.assert_allclose(x.grad.data, y.grad.data, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- review regressions
+def test_no_grad_and_enable_grad_work_as_bare_decorators_like_torch():
+    x = cr.ones(2, requires_grad=True)
+
+    @cr.no_grad
+    def off(t):
+        return t * 2
+
+    @cr.enable_grad
+    def on(t):
+        return t * 2
+
+    assert off.__name__ == "off" and not off(x).requires_grad
+    with cr.no_grad():
+        assert on(x).requires_grad
+    assert cr.is_grad_enabled()

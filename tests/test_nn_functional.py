@@ -56,3 +56,25 @@ def test_dropout_functional_respects_training_flag():
     cr.manual_seed(0)
     y = F.dropout(x, 0.5)
     assert set(y.tolist()) <= {0.0, 2.0}
+
+
+# ---------------------------------------------------------------- review regressions
+def test_functionals_take_torch_keyword_names():
+    x = np.array([[0.5, -1.0, 2.0]])
+    for lib, mod in ((cr, F), (torch, torch.nn.functional)):
+        t = lib.tensor(x)
+        got = [mod.sigmoid(input=t), mod.tanh(input=t), mod.relu(input=t),
+               mod.leaky_relu(input=t, negative_slope=0.1), mod.softmax(input=t, dim=1),
+               mod.log_softmax(input=t, dim=1), mod.pad(input=t, pad=(1, 2), value=3.0)]
+        vals = [(g.data if lib is cr else g.numpy()).ravel() for g in got]
+        if lib is cr:
+            ours = vals
+    np.testing.assert_allclose(np.concatenate(ours), np.concatenate(vals), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_dtype_argument_casts_first_like_torch(name):
+    x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    assert_parity(lambda lib, t: getattr(lib.nn.functional, name)(t, 1, dtype=lib.float64), x)
+    assert_parity(lambda lib, t: getattr(lib.nn.functional, name)(t, dim=1,
+                                                                  dtype=lib.float32), x)

@@ -179,3 +179,69 @@ def test_first_order_numpy_backward_equals_the_composed_one(name, shapes):
         assert fast.dtype == np.float32 and fast.shape == composed.shape
         assert isinstance(fast.data, np.ndarray)
         np.testing.assert_array_equal(fast.data, composed.data)
+
+
+# ---------------------------------------------------------------- review regressions
+@pytest.mark.parametrize("a_dtype,b_dtype", [(np.int64, np.float32), (np.int32, np.float16),
+                                             (np.float32, np.int64), (np.uint8, np.float16)])
+@pytest.mark.parametrize("op", ["add", "mul", "sub", "div", "maximum", "pow"])
+def test_integer_and_float_tensors_promote_like_torch(op, a_dtype, b_dtype):
+    import torch
+
+    a, b = np.arange(1, 4).astype(a_dtype), np.full(3, 2).astype(b_dtype)
+    ours = getattr(cr, op)(cr.tensor(a), cr.tensor(b))
+    theirs = getattr(torch, op)(torch.tensor(a), torch.tensor(b))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")  # e.g. float32, not 64
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-3)
+
+
+def test_clamp_tensor_bounds_gradients_match_torch():
+    # ties x == min, x == max, min > max, broadcast bounds: torch's rules, not maximum's
+    x = np.array([[1.0, 2.0, 0.5, 3.0], [-1.0, 1.0, 5.0, 2.0]])
+    lo = np.array([1.0, 1.0, 1.0, 4.0])
+    hi = np.array([[3.0], [1.0]])
+    assert_parity(lambda lib, x, lo, hi: lib.clamp(x, lo, hi), x, lo, hi)
+    assert_parity(lambda lib, x, lo: lib.clamp(x, min=lo), x, lo)
+    assert_parity(lambda lib, x, hi: lib.clamp(x, max=hi), x, hi)
+    t = cr.tensor([1.0, 2.0], requires_grad=True)
+    m = cr.tensor([1.0, 1.0], requires_grad=True)
+    cr.clamp(t, m).sum().backward()
+    assert t.grad.tolist() == [1.0, 1.0] and m.grad.tolist() == [0.0, 0.0]  # tie: all to x
+
+
+def test_clamp_tensor_bounds_gradcheck():
+    rng = np.random.default_rng(3)
+    x, lo, hi = (cr.tensor(rng.normal(size=s), requires_grad=True) for s in [(3, 4), (4,),
+                                                                              (3, 1)])
+    f = lambda a, b, c: cr.clamp(a, b, c)  # noqa: E731
+    assert gradcheck(f, (x, lo, hi)) and gradgradcheck(f, (x, lo, hi))
+
+
+def test_clamp_integer_tensor_with_float_bound_is_float32_like_torch():
+    assert_parity(lambda lib, x: lib.clamp(x, 2.5), np.array([1, 5]), requires_grad=[False])
+    y = cr.clamp(cr.tensor([1, 5]), 2, 4)
+    assert y.dtype == np.int64 and y.tolist() == [2, 4]
+
+
+def test_public_ops_accept_torch_keyword_names():
+    import torch
+
+    x, y = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([[1.5, 2.0], [0.5, -1.0]])
+    for lib in (cr, torch):
+        a, b = lib.tensor(x), lib.tensor(y)
+        got = [lib.add(input=a, other=b), lib.mul(input=a, other=b), lib.sub(input=a, other=b),
+               lib.div(input=a, other=b), lib.maximum(input=a, other=b),
+               lib.pow(input=a.abs(), exponent=2), lib.exp(input=a), lib.abs(input=a),
+               lib.clamp(input=a, min=0.0), lib.where(a > 0, input=a, other=b),
+               lib.sigmoid(input=a), lib.tanh(input=a), lib.relu(input=a),
+               lib.softmax(input=a, dim=1), lib.sum(input=a, dim=0), lib.mean(input=a),
+               lib.amax(input=a, dim=1), lib.logsumexp(input=a, dim=1),
+               lib.flatten(input=a), lib.transpose(input=a, dim0=0, dim1=1),
+               lib.matmul(input=a, other=b), lib.gather(input=a, dim=1,
+                                                        index=lib.tensor([[1], [0]]))]
+        if lib is cr:
+            ours = [t.data for t in got]
+        else:
+            np.testing.assert_allclose(np.concatenate([o.ravel() for o in ours]),
+                                       np.concatenate([t.numpy().ravel() for t in got]),
+                                       rtol=1e-6)

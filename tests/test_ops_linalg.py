@@ -75,3 +75,14 @@ def test_fused_linear_matches_torch_and_its_composed_twin(shape, with_bias):
     for a, b_ in zip(fused, twin):
         assert np.allclose(a.grad.data, b_.grad.data)
     assert gradcheck(linear, tuple(fused)) and gradgradcheck(linear, tuple(fused))
+
+
+# ---------------------------------------------------------------- review regressions
+def test_mm_takes_matrices_only_like_torch():
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    assert_parity(lambda lib, x, y: lib.mm(x, y), a, b)
+    assert_parity(lambda lib, x, y: x.mm(y), a, b)
+    with pytest.raises(ValueError, match=r"mm: input must be a matrix \(2-D\), got a 1-D"):
+        cr.mm(cr.ones(3), cr.ones(3, 2))
+    with pytest.raises(ValueError, match=r"mm: mat2 must be a matrix \(2-D\), got a 3-D"):
+        cr.ones(2, 3).mm(cr.ones(1, 3, 2))

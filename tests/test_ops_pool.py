@@ -247,3 +247,25 @@ def test_rank_and_type_errors() -> None:
         avg_pool2d(cr.Tensor(np.zeros((1, 1, 4, 4), np.int64)), 2)
     with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
         max_pool2d(cr.zeros(1, 1, 4, 4), 2.0)
+
+
+# ---------------------------------------------------------------- review regressions
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 8, 8), dict(kernel_size=2)),
+    ((1, 2, 7, 7), dict(kernel_size=3, stride=2, padding=1)),
+    ((1, 1, 7, 7), dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ((1, 1, 9, 9), dict(kernel_size=3, stride=1, dilation=2)),
+    ((2, 6, 6), dict(kernel_size=2)),
+    ((1, 1, 5, 6), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1))),
+])
+def test_max_pool2d_return_indices_match_torch(impl, shape, kw):
+    import torch
+    import torch.nn.functional as TF
+
+    x = np.random.default_rng(5).normal(size=shape).round(0)  # integer values: ties
+    y, idx = cr.nn.functional.max_pool2d(cr.tensor(x), return_indices=True, impl=impl, **kw)
+    y_t, idx_t = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(y.data, y_t.numpy())
+    assert idx.dtype == np.int64
+    np.testing.assert_array_equal(idx.data, idx_t.numpy())

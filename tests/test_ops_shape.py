@@ -122,3 +122,34 @@ def test_shape_ops_on_drawn_shapes_match_torch(data):
     ]
     for fn in cases:
         assert_parity(fn, x, second_order=True)
+
+
+# ---------------------------------------------------------------- review regressions
+def test_gather_with_an_index_smaller_than_the_input_matches_torch():
+    x = np.arange(12.0).reshape(3, 4)
+    assert_parity(lambda lib, t: lib.gather(t, 1, lib.tensor([[1, 3], [0, 0]])), x)
+    assert_parity(lambda lib, t: lib.gather(t, 0, lib.tensor([[2]])), x)
+    assert_parity(lambda lib, t: lib.gather(t, 1, lib.tensor([[1]], dtype=lib.int32)), x)
+    assert_parity(lambda lib, t: lib.gather(t, 0, lib.tensor(0)), np.array(2.5))
+    t = cr.tensor(x, requires_grad=True)
+    f = lambda a: cr.gather(a, 1, cr.tensor([[2], [1]]))  # noqa: E731
+    assert f(t).shape == (2, 1)
+    assert gradcheck(f, (t,)) and gradgradcheck(f, (t,))
+
+
+def test_gather_rejects_an_index_larger_than_the_input():
+    with pytest.raises(ValueError, match=r"gather: Size does not match at dimension 0"):
+        cr.gather(cr.ones(2, 3), 1, cr.tensor([[0], [1], [1]]))
+
+
+@pytest.mark.parametrize("dims", [(0, 1, 5), (0, 1, -4), (3, 0, 1)])
+def test_permute_rejects_out_of_range_dims_like_torch(dims):
+    # 5 % 3 == 2 used to make (0, 1, 5) a silent identity permutation
+    with pytest.raises(IndexError, match=r"permute: Dimension out of range.*\[-3, 2\]"):
+        cr.zeros(2, 3, 4).permute(*dims)
+    assert cr.zeros(2, 3, 4).permute(-1, 0, 1).shape == (4, 2, 3)
+
+
+def test_reshape_rejects_negative_sizes_other_than_minus_one():
+    with pytest.raises(ValueError, match=r"reshape: invalid shape dimension -2"):
+        cr.zeros(2, 3).reshape(-2, -3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 from ..backend import xp
 from .function import Function
@@ -282,7 +282,8 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
     Like PyTorch's AccumulateGrad, a gradient array is stolen when nothing else can see it: it
     is not a view, not the root gradient, and not already handed to another leaf (``owned``
     holds the ids of arrays given away in this pass). Otherwise it is copied, so a leaf's
-    ``.grad`` never aliases memory that other code may still use or modify.
+    ``.grad`` never aliases memory that other code may still use or modify. A later pass adds
+    into the existing ``.grad`` in place (first order), as PyTorch does.
     """
     if only is not None and id(t) not in only:
         return
@@ -296,8 +297,18 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
             data = data.copy()
         owned.add(id(data))
         t.grad = Tensor._const(data)
+        return
+    old = t.grad
+    data, gdata = old.data, g.data
+    # first order, into a .grad from an earlier pass (nothing in this pass can see its array):
+    # in place, as PyTorch's AccumulateGrad, so a reference to .grad taken before sees the sum
+    if not state.grad_enabled and old.grad_fn is None and g.grad_fn is None and \
+            id(data) not in owned and data.flags.writeable and data.shape == gdata.shape and \
+            data.dtype == gdata.dtype:
+        data += gdata
+        old._version += 1
     else:
-        t.grad = t.grad + g
+        t.grad = old + g
 
 
 def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
@@ -333,10 +344,18 @@ def _check_roots(roots: Sequence[Tensor]) -> None:
                 "element 0 of tensors does not require grad and does not have a grad_fn")
 
 
-def backward(tensors: Sequence[Tensor], grad_tensors: Optional[Sequence[Any]] = None,
+def backward(tensors: Union[Tensor, Sequence[Tensor]], grad_tensors: Any = None,
              retain_graph: Optional[bool] = None, create_graph: bool = False,
-             inputs: Optional[Sequence[Tensor]] = None) -> None:
-    """Accumulate into the leaves' ``.grad`` the gradient of ``tensors`` (like torch)."""
+             inputs: Union[Tensor, Sequence[Tensor], None] = None) -> None:
+    """Accumulate into the leaves' ``.grad`` the gradient of ``tensors`` (like torch).
+
+    ``tensors`` and ``grad_tensors`` may each be one Tensor or a sequence of them.
+    """
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
     _check_roots(tensors)
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)

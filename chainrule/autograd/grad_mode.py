@@ -63,8 +63,19 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):
+class _NoParamGradMode(_GradMode):
+    """A grad mode that is also a decorator without parentheses (``@no_grad``), as torch."""
+
+    def __new__(cls, orig_func: Any = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)  # used as ``@no_grad``: the decorated function
+
+
+class no_grad(_NoParamGradMode):
     """Disable graph recording inside the block (or the decorated function).
+
+    Usable as ``with no_grad():``, ``@no_grad()`` or ``@no_grad``.
 
     Example:
         >>> import chainrule as cr
@@ -73,13 +84,21 @@ class no_grad(_GradMode):
         ...     y = x * 2
         >>> y.requires_grad
         False
+        >>> @cr.no_grad
+        ... def double(t):
+        ...     return t * 2
+        >>> double(x).requires_grad
+        False
     """
 
     _target = False
 
 
-class enable_grad(_GradMode):
-    """Enable graph recording inside the block, even within ``no_grad``."""
+class enable_grad(_NoParamGradMode):
+    """Enable graph recording inside the block, even within ``no_grad``.
+
+    Usable as ``with enable_grad():``, ``@enable_grad()`` or ``@enable_grad``.
+    """
 
     _target = True
 

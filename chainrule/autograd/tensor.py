@@ -480,8 +480,8 @@ class Tensor:
     def matmul(self, other: Any) -> "Tensor":
         return _ops.matmul(self, other)
 
-    def mm(self, other: Any) -> "Tensor":
-        return _ops.matmul(self, other)
+    def mm(self, mat2: Any) -> "Tensor":
+        return _ops.mm(self, mat2)
 
     def exp(self) -> "Tensor":
         return _ops.exp(self)

@@ -12,6 +12,7 @@ import warnings
 from typing import Any, Optional
 
 from ..autograd.tensor import Tensor
+from ..ops.arithmetic import cast
 from ..ops.activation import leaky_relu as _leaky_relu
 from ..ops.activation import log_softmax as _log_softmax
 from ..ops.activation import relu as _relu
@@ -134,24 +135,45 @@ def _softmax_dim(input: Tensor, dim: Optional[int], name: str) -> int:
     return 0 if input.ndim in (0, 1, 3) else 1
 
 
-def softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
+def _as_dtype(input: Tensor, dtype: Any) -> Tensor:
+    """``input`` cast to ``dtype`` first (differentiably), as the ``dtype=`` of softmax."""
+    return input if dtype is None else cast(input, dtype)
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
     """``exp(input) / sum(exp(input), dim)``, stable for logits of +-1000.
+
+    Args:
+        input: any shape.
+        dim: the dimension that sums to 1 (None: PyTorch's legacy choice, with a warning).
+        _stacklevel: accepted for PyTorch compatibility.
+        dtype: cast ``input`` to this dtype before the operation.
 
     Example:
         >>> import chainrule as cr
         >>> softmax(cr.tensor([[0.0, 0.0]]), dim=1).tolist()
         [[0.5, 0.5]]
+        >>> softmax(cr.tensor([0.0, 0.0]), dim=0, dtype=cr.float64).dtype
+        dtype('float64')
     """
-    return _softmax(input, _softmax_dim(input, dim, "softmax"))
+    return _softmax(_as_dtype(input, dtype), _softmax_dim(input, dim, "softmax"))
 
 
-def log_softmax(input: Tensor, dim: Optional[int] = None) -> Tensor:
+def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Tensor:
     """``input - logsumexp(input, dim)``, stable for logits of +-1000.
+
+    Args:
+        input: any shape.
+        dim: the dimension to normalise over (None: PyTorch's legacy choice, with a warning).
+        _stacklevel: accepted for PyTorch compatibility.
+        dtype: cast ``input`` to this dtype before the operation.
 
     Example:
         >>> import chainrule as cr
         >>> round(log_softmax(cr.tensor([[0.0, 0.0]]), dim=1)[0, 0].item(), 4)
         -0.6931
     """
-    return _log_softmax(input, _softmax_dim(input, dim, "log_softmax"))
+    return _log_softmax(_as_dtype(input, dtype), _softmax_dim(input, dim, "log_softmax"))
 

@@ -26,11 +26,14 @@ def result_dtype(*operands: Any) -> numpy.dtype:
 
     Operands rank as dimensioned tensors > 0-d tensors/NumPy scalars > Python scalars. The
     highest category (bool < int < float) wins; within it, the highest-ranked operands decide.
-    So a Python float or a 0-d float64 array never upcasts a float32 tensor.
+    So a Python float or a 0-d float64 array never upcasts a float32 tensor, and an int64
+    tensor with a float32 tensor gives float32 (not NumPy's float64).
 
     Example:
         >>> import chainrule as cr, numpy as np
         >>> result_dtype(cr.ones(2), np.float64(2.0))
+        dtype('float32')
+        >>> result_dtype(cr.ones(2, dtype=cr.int64), cr.ones(2))
         dtype('float32')
     """
     ranked: list[Optional[numpy.dtype]] = [None, None, None]  # python scalar, 0-d, dimensioned
@@ -50,7 +53,10 @@ def result_dtype(*operands: Any) -> numpy.dtype:
                                 f"(dtype {arr.dtype})")
             dt, rank = arr.dtype, (2 if arr.ndim else 1)
         prev = ranked[rank]
-        ranked[rank] = dt if prev is None else numpy.promote_types(prev, dt)
+        if prev is None or _category(dt) > _category(prev):
+            ranked[rank] = dt  # a higher category wins outright: int64 + float32 is float32
+        elif _category(dt) == _category(prev):
+            ranked[rank] = numpy.promote_types(prev, dt)
     top = max(_category(d) for d in ranked if d is not None)
     for dt in reversed(ranked):
         if dt is not None and _category(dt) == top:

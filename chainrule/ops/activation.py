@@ -44,7 +44,7 @@ class Sigmoid(Function):
         return Tensor._const(g)
 
 
-def sigmoid(x: Any) -> Tensor:
+def sigmoid(input: Any) -> Tensor:
     """``1 / (1 + exp(-x))``, stable for any x (at +-1000: 1 and 0, no overflow warning).
 
     Example:
@@ -52,7 +52,7 @@ def sigmoid(x: Any) -> Tensor:
         >>> cr.sigmoid(cr.tensor([0.0, 1000.0, -1000.0])).tolist()
         [0.5, 1.0, 0.0]
     """
-    return Sigmoid()(as_float(x))
+    return Sigmoid()(as_float(input))
 
 
 def sigmoid_composed(x: Tensor) -> Tensor:
@@ -85,9 +85,9 @@ class Tanh(Function):
         return Tensor._const(g)
 
 
-def tanh(x: Any) -> Tensor:
+def tanh(input: Any) -> Tensor:
     """Elementwise hyperbolic tangent."""
-    return Tanh()(as_float(x))
+    return Tanh()(as_float(input))
 
 
 class ReLU(Function):
@@ -104,9 +104,9 @@ class ReLU(Function):
         return Tensor._const(xp.multiply(gy.data, mask))
 
 
-def relu(x: Any) -> Tensor:
+def relu(input: Any) -> Tensor:
     """``max(x, 0)``; the gradient at 0 is 0."""
-    return ReLU()(x)
+    return ReLU()(input)
 
 
 class LeakyReLU(Function):
@@ -121,9 +121,9 @@ class LeakyReLU(Function):
         return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
     """``x`` where positive, ``negative_slope * x`` elsewhere."""
-    return LeakyReLU(negative_slope)(as_float(x))
+    return LeakyReLU(negative_slope)(as_float(input))
 
 
 def shift_by_max(x: Any, axis: int) -> Any:
@@ -178,7 +178,7 @@ def _axis(x: Tensor, dim: Any, op: str) -> int:
     return normalize_dims(dim, x.ndim, op)[0]  # type: ignore[index]
 
 
-def softmax(x: Any, dim: int) -> Tensor:
+def softmax(input: Any, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x), dim)``, stable for logits of +-1000.
 
     Example:
@@ -186,14 +186,14 @@ def softmax(x: Any, dim: int) -> Tensor:
         >>> cr.softmax(cr.tensor([1000.0, 1000.0]), dim=0).tolist()
         [0.5, 0.5]
     """
-    x = as_float(x)
-    return Softmax(_axis(x, dim, "softmax"))(x)
+    input = as_float(input)
+    return Softmax(_axis(input, dim, "softmax"))(input)
 
 
-def log_softmax(x: Any, dim: int) -> Tensor:
+def log_softmax(input: Any, dim: int) -> Tensor:
     """``x - logsumexp(x, dim)``, stable for logits of +-1000."""
-    x = as_float(x)
-    return LogSoftmax(_axis(x, dim, "log_softmax"))(x)
+    input = as_float(input)
+    return LogSoftmax(_axis(input, dim, "log_softmax"))(input)
 
 
 def softmax_composed(x: Tensor, dim: int) -> Tensor:

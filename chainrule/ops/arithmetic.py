@@ -61,9 +61,9 @@ class Add(Function):
                 unbroadcast(gy, x1.shape) if n1 else None)
 
 
-def add(a: Any, b: Any) -> Tensor:
+def add(input: Any, other: Any) -> Tensor:
     """``a + b`` with broadcasting."""
-    return _binary(Add, a, b, "add")
+    return _binary(Add, input, other, "add")
 
 
 class Sub(Function):
@@ -77,9 +77,9 @@ class Sub(Function):
                 unbroadcast(-gy, x1.shape) if n1 else None)
 
 
-def sub(a: Any, b: Any) -> Tensor:
+def sub(input: Any, other: Any) -> Tensor:
     """``a - b`` with broadcasting."""
-    return _binary(Sub, a, b, "sub")
+    return _binary(Sub, input, other, "sub")
 
 
 class Mul(Function):
@@ -97,9 +97,9 @@ class Mul(Function):
                 unbroadcast(Tensor._const(g * x0.data), x1.shape) if n1 else None)
 
 
-def mul(a: Any, b: Any) -> Tensor:
+def mul(input: Any, other: Any) -> Tensor:
     """``a * b`` with broadcasting."""
-    return _binary(Mul, a, b, "mul")
+    return _binary(Mul, input, other, "mul")
 
 
 class Div(Function):
@@ -115,14 +115,14 @@ class Div(Function):
                 unbroadcast(-g0 * x0 / x1, x1.shape) if n1 else None)
 
 
-def div(a: Any, b: Any) -> Tensor:
+def div(input: Any, other: Any) -> Tensor:
     """``a / b`` (true division: integers give float32) with broadcasting."""
-    if not (isinstance(a, Tensor) and a.data.dtype.kind == "f") and \
-            not (isinstance(b, Tensor) and b.data.dtype.kind == "f"):
-        dtype = result_dtype(a, b)
+    if not (isinstance(input, Tensor) and input.data.dtype.kind == "f") and \
+            not (isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+        dtype = result_dtype(input, other)
         if dtype.kind != "f":
-            a, b = as_float(a), as_float(b)
-    return _binary(Div, a, b, "div")
+            input, other = as_float(input), as_float(other)
+    return _binary(Div, input, other, "div")
 
 
 true_divide = div
@@ -136,9 +136,9 @@ class Neg(Function):
         return -gy
 
 
-def neg(x: Any) -> Tensor:
+def neg(input: Any) -> Tensor:
     """``-x``."""
-    return Neg()(x)
+    return Neg()(input)
 
 
 class PowScalar(Function):
@@ -180,7 +180,7 @@ class Pow(Function):
         return g0, g1
 
 
-def pow(x: Any, exponent: Any) -> Tensor:
+def pow(input: Any, exponent: Any) -> Tensor:
     """``x ** exponent``; either side may be a tensor or a scalar.
 
     Example:
@@ -189,14 +189,14 @@ def pow(x: Any, exponent: Any) -> Tensor:
         [4.0, 9.0]
     """
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and \
-            isinstance(x, Tensor):
-        if x.data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
+            isinstance(input, Tensor):
+        if input.data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
             if exponent < 0 and isinstance(exponent, int):
                 raise ValueError("pow: Integers to negative integer powers are not allowed "
-                                 f"(tensor of dtype {x.dtype}, exponent {exponent})")
-            x = as_float(x)
-        return PowScalar(exponent)(x)
-    return _binary(Pow, x, exponent, "pow")
+                                 f"(tensor of dtype {input.dtype}, exponent {exponent})")
+            input = as_float(input)
+        return PowScalar(exponent)(input)
+    return _binary(Pow, input, exponent, "pow")
 
 
 # ============================================================================ unary math
@@ -213,9 +213,9 @@ class Exp(Function):
         return Tensor._const(gy.data * y.data)  # first order, no graph
 
 
-def exp(x: Any) -> Tensor:
+def exp(input: Any) -> Tensor:
     """Elementwise ``e ** x``."""
-    return Exp()(as_float(x))
+    return Exp()(as_float(input))
 
 
 class Log(Function):
@@ -227,9 +227,9 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
-def log(x: Any) -> Tensor:
+def log(input: Any) -> Tensor:
     """Elementwise natural logarithm (``log(0) = -inf``, as PyTorch, without a warning)."""
-    return Log()(as_float(x))
+    return Log()(as_float(input))
 
 
 class Sqrt(Function):
@@ -244,9 +244,9 @@ class Sqrt(Function):
             return gy / (2 * self.output(0))
 
 
-def sqrt(x: Any) -> Tensor:
+def sqrt(input: Any) -> Tensor:
     """Elementwise square root."""
-    return Sqrt()(as_float(x))
+    return Sqrt()(as_float(input))
 
 
 class Abs(Function):
@@ -257,9 +257,9 @@ class Abs(Function):
         return gy * Tensor(xp.sign(self.inputs[0].data))  # sign(0) = 0, as PyTorch
 
 
-def abs(x: Any) -> Tensor:
+def abs(input: Any) -> Tensor:
     """Elementwise absolute value (gradient 0 at 0)."""
-    return Abs()(x)
+    return Abs()(input)
 
 
 class Sin(Function):
@@ -272,9 +272,9 @@ class Sin(Function):
         return Tensor._const(xp.cos(self.inputs[0].data) * gy.data)  # first order, no graph
 
 
-def sin(x: Any) -> Tensor:
+def sin(input: Any) -> Tensor:
     """Elementwise sine."""
-    return Sin()(as_float(x))
+    return Sin()(as_float(input))
 
 
 class Cos(Function):
@@ -287,9 +287,9 @@ class Cos(Function):
         return Tensor._const(-xp.sin(self.inputs[0].data) * gy.data)  # first order, no graph
 
 
-def cos(x: Any) -> Tensor:
+def cos(input: Any) -> Tensor:
     """Elementwise cosine."""
-    return Cos()(as_float(x))
+    return Cos()(as_float(input))
 
 
 # ============================================================================ selection
@@ -344,9 +344,9 @@ class Maximum(Function):
         return unbroadcast(gy * m0, x0.shape), unbroadcast(gy * m1, x1.shape)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
+def maximum(input: Any, other: Any) -> Tensor:
     """Elementwise maximum (ties share the gradient equally)."""
-    return _binary(Maximum, a, b, "maximum")
+    return _binary(Maximum, input, other, "maximum")
 
 
 class Minimum(Function):
@@ -361,9 +361,9 @@ class Minimum(Function):
         return unbroadcast(gy * m0, x0.shape), unbroadcast(gy * m1, x1.shape)
 
 
-def minimum(a: Any, b: Any) -> Tensor:
+def minimum(input: Any, other: Any) -> Tensor:
     """Elementwise minimum (ties share the gradient equally)."""
-    return _binary(Minimum, a, b, "minimum")
+    return _binary(Minimum, input, other, "minimum")
 
 
 class Clamp(Function):
@@ -383,18 +383,72 @@ class Clamp(Function):
         return gy * Tensor(mask.astype(gy.dtype))  # the bounds themselves pass the gradient
 
 
-def clamp(x: Any, min: Optional[float] = None, max: Optional[float] = None) -> Tensor:
-    """Clamp every element into ``[min, max]``; the gradient is 1 inside (bounds included)."""
+class ClampTensor(Function):
+    """``clamp`` with tensor bounds (``lo`` or ``hi`` may be None), all three broadcast.
+
+    PyTorch's gradients: ``x`` gets ``gy`` where ``lo <= x <= hi`` (ties included, so a bound
+    equal to ``x`` gets nothing); ``lo`` where ``x < lo < hi``; ``hi`` where ``x > hi`` or
+    ``hi < lo`` (the result is then ``hi``).
+    """
+
+    def forward(self, x: Any, lo: Any, hi: Any) -> Any:
+        y = x if lo is None else xp.maximum(x, lo)
+        return y if hi is None else xp.minimum(y, hi)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, lo, hi = self.inputs
+        xd = x.data
+        zero = Tensor(xp.zeros((), dtype=gy.dtype))
+        if lo is not None and hi is not None:
+            keep = (xd >= lo.data) & (xd <= hi.data)
+            to_lo = (xd < lo.data) & (lo.data < hi.data)
+            to_hi = (xd > hi.data) | (hi.data < lo.data)
+        elif lo is not None:
+            keep, to_lo, to_hi = xd >= lo.data, xd < lo.data, None
+        else:
+            keep, to_lo, to_hi = xd <= hi.data, None, xd > hi.data
+        n_x, n_lo, n_hi = self.needs_input_grad
+        return (unbroadcast(Where(keep)(gy, zero), x.shape) if n_x else None,
+                unbroadcast(Where(to_lo)(gy, zero), lo.shape) if n_lo else None,
+                unbroadcast(Where(to_hi)(gy, zero), hi.shape) if n_hi else None)
+
+
+def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
+    """Clamp every element into ``[min, max]``; the gradient is 1 inside (bounds included).
+
+    Args:
+        input: the input.
+        min: lower bound, a number or a tensor (broadcast), or None.
+        max: upper bound, a number or a tensor (broadcast), or None.
+
+    The result's dtype is PyTorch's: an integer tensor clamped by a float bound is float32.
+    With tensor bounds, a bound receives the gradient where it is the output, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.clamp(cr.tensor([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
+        [-1.0, 0.5, 1.0]
+        >>> cr.clamp(cr.tensor([1, 5]), 2.5).tolist()
+        [2.5, 5.0]
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    return Clamp(min, max)(x)
+        bounds = [b for b in (min, max) if b is not None]
+        dtype = result_dtype(input, *bounds)
+        input = as_operand(input, dtype)
+        lo = None if min is None else as_operand(min, dtype)
+        hi = None if max is None else as_operand(max, dtype)
+        for b in (lo, hi):
+            err = None if b is None else broadcast_error("clamp", input.shape, b.shape)
+            if err is not None:
+                raise err
+        return ClampTensor()(input, lo, hi)
+    if not isinstance(input, Tensor):
+        input = Tensor(xp.asarray(input))
+    if input.data.dtype.kind != "f":  # an integer tensor and a float bound: float32, as torch
+        input = as_operand(input, result_dtype(input, *[b for b in (min, max) if b is not None]))
+    return Clamp(min, max)(input)
 
 
 clip = clamp
@@ -430,9 +484,9 @@ class Clone(Function):
         return gy
 
 
-def clone(x: Tensor) -> Tensor:
+def clone(input: Tensor) -> Tensor:
     """A copy of ``x`` that stays in the graph."""
-    return Clone()(x)
+    return Clone()(input)
 
 
 # ============================================================================ comparisons
@@ -445,52 +499,53 @@ def _compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
     return Tensor(ufunc(da, db))
 
 
-def eq(a: Any, b: Any) -> Tensor:
+def eq(input: Any, other: Any) -> Tensor:
     """Elementwise ``a == b`` as a bool tensor (not differentiable)."""
-    return _compare(xp.equal, a, b, "eq")
+    return _compare(xp.equal, input, other, "eq")
 
 
-def ne(a: Any, b: Any) -> Tensor:
-    return _compare(xp.not_equal, a, b, "ne")
+def ne(input: Any, other: Any) -> Tensor:
+    return _compare(xp.not_equal, input, other, "ne")
 
 
-def lt(a: Any, b: Any) -> Tensor:
-    return _compare(xp.less, a, b, "lt")
+def lt(input: Any, other: Any) -> Tensor:
+    return _compare(xp.less, input, other, "lt")
 
 
-def le(a: Any, b: Any) -> Tensor:
-    return _compare(xp.less_equal, a, b, "le")
+def le(input: Any, other: Any) -> Tensor:
+    return _compare(xp.less_equal, input, other, "le")
 
 
-def gt(a: Any, b: Any) -> Tensor:
-    return _compare(xp.greater, a, b, "gt")
+def gt(input: Any, other: Any) -> Tensor:
+    return _compare(xp.greater, input, other, "gt")
 
 
-def ge(a: Any, b: Any) -> Tensor:
-    return _compare(xp.greater_equal, a, b, "ge")
+def ge(input: Any, other: Any) -> Tensor:
+    return _compare(xp.greater_equal, input, other, "ge")
 
 
-def logical_and(a: Any, b: Any) -> Tensor:
-    return _compare(xp.logical_and, a, b, "logical_and")
+def logical_and(input: Any, other: Any) -> Tensor:
+    return _compare(xp.logical_and, input, other, "logical_and")
 
 
-def logical_or(a: Any, b: Any) -> Tensor:
-    return _compare(xp.logical_or, a, b, "logical_or")
+def logical_or(input: Any, other: Any) -> Tensor:
+    return _compare(xp.logical_or, input, other, "logical_or")
 
 
-def logical_not(a: Any) -> Tensor:
-    return Tensor(xp.logical_not(a.data if isinstance(a, Tensor) else a))
+def logical_not(input: Any) -> Tensor:
+    return Tensor(xp.logical_not(input.data if isinstance(input, Tensor) else input))
 
 
-def sign(x: Any) -> Tensor:
+def sign(input: Any) -> Tensor:
     """Elementwise sign (not differentiable: a constant)."""
-    return Tensor(xp.sign(x.data if isinstance(x, Tensor) else x))
+    return Tensor(xp.sign(input.data if isinstance(input, Tensor) else input))
 
 
-def isfinite(x: Any) -> Tensor:
-    return Tensor(xp.isfinite(x.data if isinstance(x, Tensor) else x))
+def isfinite(input: Any) -> Tensor:
+    return Tensor(xp.isfinite(input.data if isinstance(input, Tensor) else input))
 
 
-def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(xp.allclose(a.data if isinstance(a, Tensor) else a,
-                            b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
+def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(xp.allclose(input.data if isinstance(input, Tensor) else input,
+                            other.data if isinstance(other, Tensor) else other,
+                            rtol=rtol, atol=atol))

@@ -47,15 +47,15 @@ def _check(a: Tensor, b: Tensor) -> None:
                              f"{b.shape})") from None
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(input: Any, other: Any) -> Tensor:
     """Matrix product with broadcasting, exactly as ``torch.matmul``.
 
     A 1-D first operand is treated as a row (a dimension prepended, then removed), a 1-D
     second operand as a column; dimensions before the last two broadcast.
 
     Args:
-        a: tensor of shape (k,), (n, k) or (..., n, k).
-        b: tensor of shape (k,), (k, p) or (..., k, p).
+        input: tensor of shape (k,), (n, k) or (..., n, k).
+        other: tensor of shape (k,), (k, p) or (..., k, p).
 
     Shape:
         (..., n, k) @ (..., k, p) -> (broadcast(...), n, p).
@@ -67,30 +67,47 @@ def matmul(a: Any, b: Any) -> Tensor:
         >>> (cr.ones(3) @ cr.ones(3)).item()
         3.0
     """
-    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype):
-        dtype = result_dtype(a, b)
-        a, b = as_operand(a, dtype), as_operand(b, dtype)
-    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2] and \
-            (a.ndim == 2 and b.ndim == 2):
-        return MatMul()(a, b)  # fast path: plain 2-D product
-    _check(a, b)
-    if a.ndim == 1 and b.ndim == 1:
-        return squeeze(MatMul()(unsqueeze(a, 0), unsqueeze(b, 1)))
-    if a.ndim == 1:
-        return squeeze(MatMul()(unsqueeze(a, 0), b), -2)
-    if b.ndim == 1:
-        return squeeze(MatMul()(a, unsqueeze(b, 1)), -1)
-    return MatMul()(a, b)
+    if not (isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype == other.dtype):
+        dtype = result_dtype(input, other)
+        input, other = as_operand(input, dtype), as_operand(other, dtype)
+    if input.ndim >= 2 and other.ndim >= 2 and input.shape[-1] == other.shape[-2] and \
+            (input.ndim == 2 and other.ndim == 2):
+        return MatMul()(input, other)  # fast path: plain 2-D product
+    _check(input, other)
+    if input.ndim == 1 and other.ndim == 1:
+        return squeeze(MatMul()(unsqueeze(input, 0), unsqueeze(other, 1)))
+    if input.ndim == 1:
+        return squeeze(MatMul()(unsqueeze(input, 0), other), -2)
+    if other.ndim == 1:
+        return squeeze(MatMul()(input, unsqueeze(other, 1)), -1)
+    return MatMul()(input, other)
 
 
-mm = matmul
+def mm(input: Any, mat2: Any) -> Tensor:
+    """Product of two matrices (2-D only, unlike :func:`matmul`), as ``torch.mm``.
+
+    Shape:
+        (n, k) @ (k, p) -> (n, p).
+
+    Example:
+        >>> import chainrule as cr
+        >>> mm(cr.ones(2, 3), cr.ones(3, 4)).shape
+        (2, 4)
+    """
+    for name, t in (("input", input), ("mat2", mat2)):
+        ndim = t.ndim if isinstance(t, Tensor) else xp.ndim(t)
+        if ndim != 2:
+            raise ValueError(f"mm: {name} must be a matrix (2-D), got a {ndim}-D tensor "
+                             f"(use matmul for other shapes)")
+    return matmul(input, mat2)
 
 
-def dot(a: Tensor, b: Tensor) -> Tensor:
+def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-D tensors."""
-    if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"dot: 1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
-    return matmul(a, b)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise ValueError(f"dot: 1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
+                         f"tensors")
+    return matmul(input, tensor)
 
 
 class Linear(Function):

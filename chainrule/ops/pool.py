@@ -399,9 +399,20 @@ class MaxPool2dNaive(Function):
         return Tensor(_max_backward_naive(gy.data, self.arg, self.inputs[0].shape))
 
 
+def _flat_indices(idx: Any, x_shape: tuple[int, ...], g: PoolGeometry) -> Any:
+    """Window offsets k (``kh * KW + kw``) as PyTorch's indices: ``row * W + col`` in x."""
+    W = x_shape[3]
+    (KW, (sh, sw), (ph, pw), (dh, dw), (OH, OW)) = (g.kernel[1], g.stride, g.padding,
+                                                    g.dilation, g.out)
+    k = idx.astype(numpy.int64)
+    rows = xp.arange(OH).reshape(-1, 1) * sh - ph + (k // KW) * dh  # (N, C, OH, OW)
+    cols = xp.arange(OW) * sw - pw + (k % KW) * dw
+    return rows * W + cols
+
+
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False, *,
-               impl: Optional[str] = None) -> Tensor:
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False, *,
+               impl: Optional[str] = None) -> Any:
     """2-D max pooling, as ``torch.nn.functional.max_pool2d``.
 
     Args:
@@ -412,12 +423,14 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         dilation: int or pair, spacing between window taps.
         ceil_mode: round the output size up (a window may hang over the bottom/right edge,
             but never start in the padding).
+        return_indices: also return the position of each maximum, as PyTorch: an int64
+            tensor shaped like the output, holding ``row * W + col`` in the input plane.
         impl: ``"fast"`` (default) or ``"naive"``; None uses :func:`pool_impl`'s setting.
 
     Shape:
         output (N, C, OH, OW) with
         ``OH = floor((H + 2*padding - dilation*(KH-1) - 1)/stride + 1)`` (ceil with
-        ``ceil_mode``), likewise OW.
+        ``ceil_mode``), likewise OW. With ``return_indices``, ``(output, indices)``.
 
     The gradient of each window goes to its maximum; ties go to the first maximum in
     row-major window order, as in PyTorch's CPU kernel.
@@ -431,6 +444,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         >>> y.sum().backward()
         >>> x.grad.tolist()
         [[[[0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]]]]
+        >>> max_pool2d(x, 2, return_indices=True)[1].tolist()
+        [[[[5, 2]]]]
     """
     op = "max_pool2d"
     name = _IMPL.resolve(impl, op)
@@ -439,8 +454,14 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     if unbatched:
         x = reshape(x, (1,) + x.shape)  # (C, H, W) -> (1, C, H, W)
     g = _check_pool(op, x, kernel_size, stride, padding, dilation, ceil_mode)
-    y = (MaxPool2d if name == "fast" else MaxPool2dNaive)(g)(x)
-    return reshape(y, y.shape[1:]) if unbatched else y
+    fn = (MaxPool2d if name == "fast" else MaxPool2dNaive)(g)
+    y = fn(x)
+    if unbatched:
+        y = reshape(y, y.shape[1:])
+    if not return_indices:
+        return y
+    flat = _flat_indices(fn.idx, x.shape, g) if name == "fast" else fn.arg
+    return y, Tensor(flat.reshape(y.shape))
 
 
 # ============================================================================ avg: kernels

@@ -26,6 +26,18 @@ def _keepdim_shape(shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> t
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
 
+def _reduce_axes(dim: Any, ndim: int, op: str) -> Optional[tuple[int, ...]]:
+    """The axes a reduction over ``dim`` reduces; None for all of them.
+
+    As PyTorch: an empty ``dim`` (``()`` or ``[]``) reduces every dimension, and a 0-d tensor
+    accepts dim 0 or -1 (reducing its one element: the result is the value itself).
+    """
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        return None
+    axes = normalize_dims(dim, ndim, op)
+    return None if ndim == 0 else axes
+
+
 def _count(shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> int:
     n = 1
     for i, s in enumerate(shape):
@@ -47,7 +59,7 @@ class Sum(Function):
         return broadcast_to(reshape(gy, _keepdim_shape(shape, self.axes)), shape)
 
 
-def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (all dimensions by default).
 
     Example:
@@ -55,49 +67,88 @@ def sum(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
         >>> cr.ones(2, 3).sum(dim=1).tolist()
         [3.0, 3.0]
     """
-    if not isinstance(x, Tensor):
-        x = Tensor(xp.asarray(x))
-    if x.data.dtype == numpy.bool_:
-        x = Tensor(x.data.astype(numpy.int64))
-    return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
+    if not isinstance(input, Tensor):
+        input = Tensor(xp.asarray(input))
+    if input.data.dtype == numpy.bool_:
+        input = Tensor(input.data.astype(numpy.int64))
+    return Sum(_reduce_axes(dim, input.ndim, "sum"), keepdim)(input)
 
 
-def mean(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Mean over ``dim`` (all dimensions by default)."""
-    x = as_float(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
-    axes = normalize_dims(dim, x.ndim, "mean")
-    n = _count(x.shape, axes)
-    return sum(x, dim, keepdim) / builtins.max(n, 1) if n else sum(x, dim, keepdim) * numpy.nan
+def mean(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Mean over ``dim`` (all dimensions by default) of a floating point tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([[1.0, 2.0], [3.0, 5.0]]).mean(dim=1).tolist()
+        [1.5, 4.0]
+    """
+    input = _as_float_input(input, "mean")
+    n = _count(input.shape, _reduce_axes(dim, input.ndim, "mean"))
+    total = sum(input, dim, keepdim)
+    return total / builtins.max(n, 1) if n else total * numpy.nan
 
 
-def var(x: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+def _as_float_input(input: Any, op: str) -> Tensor:
+    """``input`` as a floating Tensor; an integer or bool Tensor is refused, as PyTorch."""
+    if isinstance(input, Tensor) and input.dtype.kind != "f":
+        raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype} "
+                        f"(convert it first, e.g. x.float().{op}())")
+    return as_float(input)
+
+
+def var(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[int] = None) -> Tensor:
     """Variance over ``dim`` with Bessel's correction by default (``correction=1``).
 
     Args:
-        x: the input.
+        input: the input.
         dim: the dimension(s) to reduce; all by default.
         unbiased: ``False`` for the population variance (same as ``correction=0``).
         keepdim: keep reduced dimensions as size 1.
         correction: the difference between the sample size and the divisor.
     """
-    x = as_float(x)
+    input = _as_float_input(input, "var")
     if correction is None:
         correction = 0 if unbiased is False else 1
-    axes = normalize_dims(dim, x.ndim, "var")
-    n = _count(x.shape, axes)
-    centered = x - mean(x, dim, keepdim=True)
+    n = _count(input.shape, _reduce_axes(dim, input.ndim, "var"))
+    centered = input - mean(input, dim, keepdim=True)
     return sum(centered * centered, dim, keepdim) / builtins.max(n - correction, 0)
 
 
-def std(x: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
-        correction: Optional[int] = None) -> Tensor:
-    """Standard deviation: ``sqrt(var(...))``."""
-    from .arithmetic import sqrt
+class StdFromVar(Function):
+    """``sqrt(v)`` of a variance, with gradient 0 where the result is 0 (as ``torch.std``).
 
-    return sqrt(var(x, dim, unbiased, keepdim, correction=correction))
+    A constant row has variance 0, where ``sqrt``'s derivative is inf and the chain rule
+    gives ``inf * 0 = nan``; PyTorch defines the gradient of the std there as 0.
+    """
+
+    saves_output = True
+
+    def forward(self, v: Any) -> Any:
+        with numpy.errstate(invalid="ignore"):
+            return xp.sqrt(v)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        from .arithmetic import where
+
+        y = self.output(0)
+        zero = Tensor(y.data == 0)
+        return where(zero, 0.0, gy / (2 * where(zero, 1.0, y)))
+
+
+def std(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
+        correction: Optional[int] = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))``; its gradient is 0 where it is 0, as PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 1.0], [1.0, 3.0]], requires_grad=True)
+        >>> x.std(1).sum().backward()
+        >>> x.grad.tolist()
+        [[0.0, 0.0], [-0.7071067690849304, 0.7071067690849304]]
+    """
+    input = _as_float_input(input, "std")
+    return StdFromVar()(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 class Amax(Function):
@@ -127,20 +178,20 @@ def _check_nonempty(x: Tensor, axes: Optional[tuple[int, ...]], op: str) -> None
                          f"{x.shape})")
 
 
-def amax(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim``; tied maxima share the gradient equally."""
-    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
-    axes = normalize_dims(dim, x.ndim, "amax")
-    _check_nonempty(x, axes, "amax")
-    return Amax(axes, keepdim, True)(x)
+    input = input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
+    axes = _reduce_axes(dim, input.ndim, "amax")
+    _check_nonempty(input, axes, "amax")
+    return Amax(axes, keepdim, True)(input)
 
 
-def amin(x: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim``; tied minima share the gradient equally."""
-    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
-    axes = normalize_dims(dim, x.ndim, "amin")
-    _check_nonempty(x, axes, "amin")
-    return Amax(axes, keepdim, False)(x)
+    input = input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
+    axes = _reduce_axes(dim, input.ndim, "amin")
+    _check_nonempty(input, axes, "amin")
+    return Amax(axes, keepdim, False)(input)
 
 
 def _max_min(x: Any, dim: Any, keepdim: bool, largest: bool) -> Any:
@@ -154,14 +205,33 @@ def _max_min(x: Any, dim: Any, keepdim: bool, largest: bool) -> Any:
     return min_max(values, idx)
 
 
-def max(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    """``max(x)`` is the overall maximum; ``max(x, dim)`` returns ``(values, indices)``."""
-    return _max_min(x, dim, keepdim, True)
+def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``max(x)`` is the overall maximum; ``max(x, dim)`` returns ``(values, indices)``;
+    ``max(x, other)`` with a tensor ``other`` is the elementwise ``maximum``, as PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+        >>> cr.max(x).item(), cr.max(x, 1).indices.tolist()
+        (5.0, [1, 0])
+        >>> cr.max(x, cr.tensor([3.0, 3.0])).tolist()
+        [[3.0, 5.0], [4.0, 3.0]]
+    """
+    if isinstance(dim, Tensor):
+        from .arithmetic import maximum
+
+        return maximum(input, dim)
+    return _max_min(input, dim, keepdim, True)
 
 
-def min(x: Any, dim: Any = None, keepdim: bool = False) -> Any:
-    """``min(x)`` is the overall minimum; ``min(x, dim)`` returns ``(values, indices)``."""
-    return _max_min(x, dim, keepdim, False)
+def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
+    """``min(x)`` is the overall minimum; ``min(x, dim)`` returns ``(values, indices)``;
+    ``min(x, other)`` with a tensor ``other`` is the elementwise ``minimum``, as PyTorch."""
+    if isinstance(dim, Tensor):
+        from .arithmetic import minimum
+
+        return minimum(input, dim)
+    return _max_min(input, dim, keepdim, False)
 
 
 def _arg(f: Any, x: Any, dim: Optional[int], keepdim: bool, op: str) -> Tensor:
@@ -175,17 +245,17 @@ def _arg(f: Any, x: Any, dim: Optional[int], keepdim: bool, op: str) -> Tensor:
     return Tensor(f(data, axis=axis, keepdims=keepdim).astype(numpy.int64))
 
 
-def argmax(x: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+def argmax(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
     """Index of the first maximum (an int64 tensor, not differentiable)."""
-    return _arg(xp.argmax, x, dim, keepdim, "argmax")
+    return _arg(xp.argmax, input, dim, keepdim, "argmax")
 
 
-def argmin(x: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
+def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
     """Index of the first minimum (an int64 tensor, not differentiable)."""
-    return _arg(xp.argmin, x, dim, keepdim, "argmin")
+    return _arg(xp.argmin, input, dim, keepdim, "argmin")
 
 
-def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
     """``log(sum(exp(x), dim))`` computed stably (shifted by the detached maximum).
 
     Example:
@@ -195,9 +265,9 @@ def logsumexp(x: Any, dim: Any, keepdim: bool = False) -> Tensor:
     """
     from .arithmetic import exp, log
 
-    x = as_float(x)
+    input = as_float(input)
     with no_grad():
-        m = amax(x, dim, keepdim=True)
-        m = Tensor(xp.where(xp.isfinite(m.data), m.data, 0).astype(x.dtype))
-    out = log(sum(exp(x - m), dim, keepdim=True)) + m
-    return out if keepdim else squeeze(out, normalize_dims(dim, x.ndim, "logsumexp"))
+        m = amax(input, dim, keepdim=True)
+        m = Tensor(xp.where(xp.isfinite(m.data), m.data, 0).astype(input.dtype))
+    out = log(sum(exp(input - m), dim, keepdim=True)) + m
+    return out if keepdim else squeeze(out, normalize_dims(dim, input.ndim, "logsumexp"))

@@ -81,7 +81,7 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].shape)
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
     """Broadcast ``x`` to ``shape`` (a read-only view; the gradient is summed back).
 
     Example:
@@ -89,18 +89,18 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
         >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2)).shape
         (2, 2)
     """
-    x = _as_tensor(x)
+    input = _as_tensor(input)
     shape = tuple(int(s) for s in shape)
-    if x.shape == shape:
-        return x
+    if input.shape == shape:
+        return input
     try:
-        xp.broadcast_shapes(x.shape, shape)
+        xp.broadcast_shapes(input.shape, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to: the shape {x.shape} cannot be broadcast to "
+        raise ValueError(f"broadcast_to: the shape {input.shape} cannot be broadcast to "
                          f"{shape}") from None
-    if xp.broadcast_shapes(x.shape, shape) != shape:
-        raise ValueError(f"broadcast_to: the shape {x.shape} cannot be broadcast to {shape}")
-    return BroadcastTo(shape)(x)
+    if xp.broadcast_shapes(input.shape, shape) != shape:
+        raise ValueError(f"broadcast_to: the shape {input.shape} cannot be broadcast to {shape}")
+    return BroadcastTo(shape)(input)
 
 
 def expand(x: Tensor, *shape: Any) -> Tensor:
@@ -126,7 +126,7 @@ class Reshape(Function):
         return reshape(gy, self.inputs[0].shape)
 
 
-def reshape(x: Any, *shape: Any) -> Tensor:
+def reshape(input: Any, *shape: Any) -> Tensor:
     """Return ``x`` with a new shape of the same number of elements (one dim may be -1).
 
     Example:
@@ -134,25 +134,28 @@ def reshape(x: Any, *shape: Any) -> Tensor:
         >>> cr.arange(6).reshape(2, -1).shape
         (2, 3)
     """
-    x = _as_tensor(x)
+    input = _as_tensor(input)
     shape = _shape_args(shape)
-    if shape == x.shape:
-        return x
+    if shape == input.shape:
+        return input
     known = 1
     for s in shape:
+        if s < -1:
+            raise ValueError(f"reshape: invalid shape dimension {s} in shape {list(shape)} "
+                             f"(sizes must be non-negative, or -1 for one inferred size)")
         if s != -1:
             known *= s
-    if shape.count(-1) > 1 or (-1 not in shape and known != x.data.size) or (
-            -1 in shape and (known == 0 or x.data.size % known)):
+    if shape.count(-1) > 1 or (-1 not in shape and known != input.data.size) or (
+            -1 in shape and (known == 0 or input.data.size % known)):
         raise ValueError(f"reshape: shape {list(shape)} is invalid for input of size "
-                         f"{x.data.size} (shape {x.shape})")
-    return Reshape(shape)(x)
+                         f"{input.data.size} (shape {input.shape})")
+    return Reshape(shape)(input)
 
 
 view = reshape
 
 
-def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Flatten dimensions ``start_dim..end_dim`` into one.
 
     Example:
@@ -160,37 +163,37 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         >>> cr.flatten(cr.zeros(2, 3, 4), 1).shape
         (2, 12)
     """
-    if x.ndim == 0:
-        return reshape(x, 1)
-    (s,) = normalize_dims(start_dim, x.ndim, "flatten")  # type: ignore[misc]
-    (e,) = normalize_dims(end_dim, x.ndim, "flatten")  # type: ignore[misc]
+    if input.ndim == 0:
+        return reshape(input, 1)
+    (s,) = normalize_dims(start_dim, input.ndim, "flatten")  # type: ignore[misc]
+    (e,) = normalize_dims(end_dim, input.ndim, "flatten")  # type: ignore[misc]
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
-                         f"(shape {x.shape})")
+                         f"(shape {input.shape})")
     n = 1
-    for d in x.shape[s:e + 1]:
+    for d in input.shape[s:e + 1]:
         n *= d
-    return reshape(x, x.shape[:s] + (n,) + x.shape[e + 1:])
+    return reshape(input, input.shape[:s] + (n,) + input.shape[e + 1:])
 
 
-def squeeze(x: Tensor, dim: Any = None) -> Tensor:
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Remove dimensions of size 1 (all, or those in ``dim``)."""
-    dims = normalize_dims(dim, x.ndim, "squeeze")
+    dims = normalize_dims(dim, input.ndim, "squeeze")
     if dims is None:
-        shape = tuple(s for s in x.shape if s != 1)
+        shape = tuple(s for s in input.shape if s != 1)
     else:
-        shape = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
-    return reshape(x, shape)
+        shape = tuple(s for i, s in enumerate(input.shape) if not (i in dims and s == 1))
+    return reshape(input, shape)
 
 
-def unsqueeze(x: Tensor, dim: int) -> Tensor:
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim``."""
-    n = x.ndim + 1
+    n = input.ndim + 1
     if not -n <= dim < n:
         raise IndexError(f"unsqueeze: Dimension out of range (expected to be in range of "
                          f"[{-n}, {n - 1}], but got {dim})")
     dim %= n
-    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+    return reshape(input, input.shape[:dim] + (1,) + input.shape[dim:])
 
 
 class Permute(Function):
@@ -204,7 +207,7 @@ class Permute(Function):
         return permute(gy, *numpy.argsort(self.axes).tolist())
 
 
-def permute(x: Tensor, *dims: Any) -> Tensor:
+def permute(input: Tensor, *dims: Any) -> Tensor:
     """Reorder the dimensions of ``x`` (a view).
 
     Example:
@@ -213,26 +216,31 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         (4, 2, 3)
     """
     dims = _shape_args(dims)
-    if len(dims) != x.ndim:
+    if len(dims) != input.ndim:
         raise ValueError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
-                         f"{x.ndim} dimensions (shape {x.shape})")
-    axes = tuple(d % builtins.max(x.ndim, 1) for d in dims)
-    if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of {x.ndim} dimensions")
-    if axes == tuple(range(x.ndim)):
-        return x
-    return Permute(axes)(x)
+                         f"{input.ndim} dimensions (shape {input.shape})")
+    n = builtins.max(input.ndim, 1)
+    for d in dims:
+        if not -n <= d < n:
+            raise IndexError(f"permute: Dimension out of range (expected to be in range of "
+                             f"[{-n}, {n - 1}], but got {d}) for dims {dims}")
+    axes = tuple(d % n for d in dims)
+    if sorted(axes) != list(range(input.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of {input.ndim} dimensions")
+    if axes == tuple(range(input.ndim)):
+        return input
+    return Permute(axes)(input)
 
 
-def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap dimensions ``dim0`` and ``dim1``."""
-    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
-        return x
-    d0, d1 = (normalize_dims(dim0, x.ndim, "transpose") or (0,))[0], \
-        (normalize_dims(dim1, x.ndim, "transpose") or (0,))[0]
-    axes = list(range(x.ndim))
+    if input.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    d0, d1 = (normalize_dims(dim0, input.ndim, "transpose") or (0,))[0], \
+        (normalize_dims(dim1, input.ndim, "transpose") or (0,))[0]
+    axes = list(range(input.ndim))
     axes[d0], axes[d1] = axes[d1], axes[d0]
-    return permute(x, *axes)
+    return permute(input, *axes)
 
 
 # ============================================================================ joining & splitting
@@ -292,10 +300,10 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
-def split(x: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim: int = 0) -> tuple:
+def split(tensor: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim: int = 0) -> tuple:
     """Split into chunks of ``split_size`` (the last may be smaller) or of the given sizes."""
-    (axis,) = normalize_dims(dim, x.ndim, "split")  # type: ignore[misc]
-    n = x.shape[axis]
+    (axis,) = normalize_dims(dim, tensor.ndim, "split")  # type: ignore[misc]
+    n = tensor.shape[axis]
     if isinstance(split_size_or_sections, (int, numpy.integer)):
         step = int(split_size_or_sections)
         if step <= 0:
@@ -305,21 +313,21 @@ def split(x: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim: int
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n:
             raise ValueError(f"split: split_with_sizes expects split_sizes to sum exactly to "
-                             f"{n} (input shape {x.shape}, dim {dim}), but got {sizes}")
+                             f"{n} (input shape {tensor.shape}, dim {dim}), but got {sizes}")
     out, start = [], 0
     for s in sizes:
-        out.append(getitem(x, (slice(None),) * axis + (slice(start, start + s),)))
+        out.append(getitem(tensor, (slice(None),) * axis + (slice(start, start + s),)))
         start += s
     return tuple(out)
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    (axis,) = normalize_dims(dim, x.ndim, "chunk")  # type: ignore[misc]
-    n = x.shape[axis]
-    return split(x, builtins.max(-(-n // chunks), 1), dim)
+    (axis,) = normalize_dims(dim, input.ndim, "chunk")  # type: ignore[misc]
+    n = input.shape[axis]
+    return split(input, builtins.max(-(-n // chunks), 1), dim)
 
 
 # ============================================================================ padding
@@ -336,11 +344,11 @@ class Pad(Function):
         return getitem(gy, index)
 
 
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
     """Pad the last ``len(pad) // 2`` dimensions, last dimension first, as ``F.pad``.
 
     Args:
-        x: the input.
+        input: the input.
         pad: (left, right) for the last dim, then (top, bottom) for the one before, ...
         mode: only ``'constant'``.
         value: the fill value.
@@ -356,15 +364,15 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
     pad = [int(p) for p in pad]
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise ValueError(f"pad: padding length {len(pad)} must be even and at most twice the "
-                         f"number of dimensions ({x.ndim}, shape {x.shape})")
+                         f"number of dimensions ({input.ndim}, shape {input.shape})")
     if builtins.min(pad, default=0) < 0:
         raise ValueError(f"pad: negative padding {pad} is not supported")
-    widths = [(0, 0)] * x.ndim
+    widths = [(0, 0)] * input.ndim
     for k in range(len(pad) // 2):
-        widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
-    return Pad(tuple(widths), value)(x)
+        widths[input.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    return Pad(tuple(widths), value)(input)
 
 
 # ============================================================================ indexing
@@ -427,13 +435,21 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 class Gather(Function):
-    """``torch.gather``: out[i][j] = x[i][index[i][j]] along ``axis``."""
+    """``torch.gather``: out[i][j] = x[i][index[i][j]] along ``axis``.
+
+    The output has the index's shape: where the index is smaller than ``x`` along another
+    axis, only the leading part of ``x`` along it is read (``x`` is never broadcast).
+    """
 
     def __init__(self, axis: int, index: Any) -> None:
         self.axis = axis
         self.index = index
 
     def forward(self, x: Any) -> Any:
+        if x.shape[:self.axis] + x.shape[self.axis + 1:] != \
+                self.index.shape[:self.axis] + self.index.shape[self.axis + 1:]:
+            x = x[tuple(slice(None) if i == self.axis else slice(0, s)
+                        for i, s in enumerate(self.index.shape))]
         return xp.take_along_axis(x, self.index, axis=self.axis)
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -457,20 +473,45 @@ class ScatterAdd(Function):
         return Gather(self.axis, self.index)(ggx)
 
 
-def gather(x: Tensor, dim: int, index: Any) -> Tensor:
-    """Pick values along ``dim`` at ``index`` (int64), like ``torch.gather``."""
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
+    """Pick values along ``dim`` at ``index`` (int64), like ``torch.gather``.
+
+    Args:
+        input: the input.
+        dim: the dimension to index along.
+        index: integer indices, with ``x``'s number of dimensions and no larger than ``x``
+            along the other dimensions.
+
+    Shape:
+        the output has the shape of ``index``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> cr.gather(x, 1, cr.tensor([[2], [0]])).tolist()
+        [[3.0], [4.0]]
+        >>> cr.gather(x, 1, cr.tensor([[1]])).tolist()
+        [[2.0]]
+    """
     index = unwrap_index(index)
     index = xp.asarray(index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
-    if index.ndim != x.ndim:
-        raise ValueError(f"gather: index {index.shape} and input {x.shape} must have the same "
+    if index.ndim != input.ndim:
+        raise ValueError(f"gather: index {index.shape} and input {input.shape} must have the same "
                          f"number of dimensions")
-    (axis,) = normalize_dims(dim, x.ndim, "gather")  # type: ignore[misc]
-    if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+    if input.ndim == 0:  # a 0-d input and index: as the one-element 1-d case
+        return reshape(gather(reshape(input, 1), 0, index.reshape(1)), ())
+    (axis,) = normalize_dims(dim, input.ndim, "gather")  # type: ignore[misc]
+    for d, (n_index, n_x) in enumerate(zip(index.shape, input.shape)):
+        if d != axis and n_index > n_x:
+            raise ValueError(f"gather: Size does not match at dimension {d}: expected index "
+                             f"{index.shape} to be no larger than input {input.shape} apart from "
+                             f"dimension {axis}")
+    if index.size and (index.min() < 0 or index.max() >= input.shape[axis]):
         raise IndexError(f"gather: index out of range for dimension {dim} of size "
-                         f"{x.shape[axis]}")
-    return Gather(axis, index)(x)
+                         f"{input.shape[axis]}")
+    return Gather(axis, index)(input)
 
 
 take_along_dim = gather
