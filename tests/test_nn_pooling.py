@@ -1,5 +1,5 @@
 """MaxPool2d and AvgPool2d against torch: outputs, input gradients (ties included), reprs,
-float64 gradcheck, and the unsupported return_indices."""
+float64 gradcheck, MaxPool2d's return_indices and AvgPool2d's divisor_override."""
 from __future__ import annotations
 
 import numpy as np
@@ -56,6 +56,32 @@ def test_pooling_gradcheck_float64():
     assert gradcheck(nn.AvgPool2d(2, stride=1), (x,))
 
 
-def test_return_indices_is_rejected():
-    with pytest.raises(ValueError, match="return_indices=True is not supported"):
-        nn.MaxPool2d(2, return_indices=True)
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                    dict(kernel_size=(2, 3), stride=1, dilation=2,
+                                         ceil_mode=True)], ids=_ids)
+def test_max_pool_return_indices_matches_torch(x, kwargs):
+    """Regression: MaxPool2d(return_indices=True) raised ValueError; torch returns (out, idx)."""
+    x[0, 0, :2, :2] = 1.0  # a tie: the first maximum's index, as torch
+    ours = nn.MaxPool2d(**kwargs, return_indices=True)
+    theirs = torch.nn.MaxPool2d(**kwargs, return_indices=True)
+    assert ours.return_indices is True and repr(ours) == repr(theirs)
+    xo, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (yo, io), (yt, it) = ours(xo), theirs(xt)
+    np.testing.assert_array_equal(yo.data, yt.detach().numpy())
+    assert io.dtype == np.int64 and io.shape == yo.shape
+    np.testing.assert_array_equal(io.data, it.numpy())
+    np.testing.assert_array_equal(ours(cr.tensor(x[0]))[1].data, theirs(torch.tensor(x[0]))[1])
+    yo.sum().backward(), yt.sum().backward()
+    np.testing.assert_array_equal(xo.grad.data, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2, divisor_override=3),
+                                    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                         count_include_pad=False, divisor_override=2)], ids=_ids)
+def test_avg_pool_divisor_override_matches_torch(x, kwargs):
+    """Regression: AvgPool2d had no divisor_override argument (torch's has, default None)."""
+    ours = nn.AvgPool2d(**kwargs)
+    assert ours.divisor_override == kwargs["divisor_override"]
+    assert nn.AvgPool2d(2).divisor_override is None
+    assert repr(ours) == repr(torch.nn.AvgPool2d(**kwargs))
+    module_parity(ours, torch.nn.AvgPool2d(**kwargs), x)

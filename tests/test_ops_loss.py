@@ -124,6 +124,64 @@ def test_bce_clamps_log_at_minus_100_with_finite_gradient():
     assert np.isfinite(p.grad.data).all()
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_bce_gradient_at_the_clamp_matches_torch(create_graph):
+    """Regression: differentiating the clamped logs gave p = 0, t = 0.2 a gradient of +0.8
+    (away from the target; torch: -2e11), p = 0, t = 1 a gradient of 0 and p = 1e-20 one of
+    -1e20; torch's is (p - t) / max(p (1 - p), 1e-12), and -logit(p) for the target."""
+    p = [0.0, 0.0, 1e-20, 1e-40, 1.0, 1.0, 1.0 - 1e-13, 0.3, 0.999]
+    t = [0.2, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0, 0.6, 0.0]
+    grads = []
+    for lib in (cr, torch):
+        pp = lib.tensor(p, dtype=lib.float64, requires_grad=True)
+        tt = lib.tensor(t, dtype=lib.float64, requires_grad=True)
+        loss = F(lib).binary_cross_entropy(pp, tt, lib.tensor([2.0] * 9, dtype=lib.float64),
+                                           reduction="sum")
+        grad = cr.autograd.grad if lib is cr else torch.autograd.grad
+        grads.append([g.tolist() for g in grad(loss, [pp, tt], create_graph=create_graph)])
+    (gp, gt), (tp, tt_) = grads
+    np.testing.assert_allclose(gp, tp, rtol=1e-12)
+    assert gp[0] < -1e11 and gp[4] > 1e11  # towards the target
+    np.testing.assert_allclose(gt, tt_, rtol=1e-12)  # +-inf at p = 0 and 1, as torch
+
+
+def test_bce_gradient_through_saturated_sigmoid_is_finite_like_torch():
+    """Regression (float32): sigmoid(-92) = 1e-40 gave d loss / d p = -1/p = -inf."""
+    x = cr.tensor([-92.0, -50.0, 0.0], requires_grad=True)
+    binary_cross_entropy(cr.sigmoid(x), cr.ones(3), reduction="sum").backward()
+    p = cr.tensor([1e-40, 1e-30, 0.5], requires_grad=True)
+    loss = binary_cross_entropy(p, cr.ones(3), reduction="sum")
+    assert loss.dtype == np.float32
+    loss.backward()
+    pt = torch.tensor([1e-40, 1e-30, 0.5], requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(pt, torch.ones(3), reduction="sum").backward()
+    assert np.isfinite(x.grad.data).all() and p.grad.dtype == np.float32
+    np.testing.assert_allclose(p.grad.data, pt.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["weight", "pos_weight"])
+def test_binary_weights_must_not_enlarge_the_input(name):
+    """Regression: a weight of shape (4, 1) against an (4,) input silently made a (4, 4) loss;
+    torch raises (the weights broadcast to the input's shape, never the input to theirs)."""
+    kwargs = {name: cr.ones(4, 1)}
+    with pytest.raises(ValueError, match=rf"binary_cross_entropy_with_logits: {name} of shape "
+                                         rf"\(4, 1\) cannot be broadcast to the input shape "
+                                         rf"\(4,\)"):
+        binary_cross_entropy_with_logits(cr.zeros(4), cr.zeros(4), reduction="none", **kwargs)
+    with pytest.raises(RuntimeError):  # torch agrees
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            torch.zeros(4), torch.zeros(4), reduction="none", **{name: torch.ones(4, 1)})
+    if name == "weight":
+        with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(2, 4\) "
+                                             r"cannot be broadcast to the input shape \(4,\)"):
+            binary_cross_entropy(cr.full((4,), 0.5), cr.zeros(4), cr.ones(2, 4))
+    # weights that do broadcast to the input still do: (3,) and (5, 1) against (5, 3)
+    x, t = cr.full((5, 3), 0.5), cr.ones(5, 3)
+    for w in (cr.ones(3), cr.ones(5, 1), cr.ones(1, 1, 3)[0]):
+        assert binary_cross_entropy_with_logits(x, t, reduction="none", **{name: w}).shape == \
+            (5, 3)
+
+
 def test_bce_rejects_mismatched_target_like_torch():
     with pytest.raises(ValueError, match=r"binary_cross_entropy: Using a target size \(\(4,\)\) "
                                          r"that is different to the input size \(\(4, 1\)\) is "

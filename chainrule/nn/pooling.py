@@ -19,13 +19,14 @@ class MaxPool2d(Module):
         stride: window step (default: ``kernel_size``).
         padding: implicit -inf padding on each side.
         dilation: spacing between window elements.
-        return_indices: not supported (must be False).
+        return_indices: also return the position of each maximum (``row * W + col`` in the
+            input plane, int64), as ``F.max_pool2d``.
         ceil_mode: round the output size up instead of down.
 
     Shape:
-        Input ``(N, C, H, W)``; output ``(N, C, OH, OW)`` with
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, OH, OW)`` with
         ``OH = floor((H + 2*padding[0] - dilation[0]*(KH-1) - 1) / stride[0] + 1)`` (ceil in
-        ceil_mode), likewise OW.
+        ceil_mode), likewise OW. With ``return_indices``, ``(output, indices)``.
 
     Example:
         >>> import chainrule as cr
@@ -34,14 +35,16 @@ class MaxPool2d(Module):
         [[[[5.0, 7.0], [13.0, 15.0]]]]
         >>> pool
         MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
+        >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+        >>> y, indices = cr.nn.MaxPool2d(2, return_indices=True)(x)
+        >>> indices.tolist()
+        [[[[5, 7], [13, 15]]]]
     """
 
     def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
                  padding: IntOrPair = 0, dilation: IntOrPair = 1, return_indices: bool = False,
                  ceil_mode: bool = False) -> None:
         super().__init__()
-        if return_indices:
-            raise ValueError("MaxPool2d: return_indices=True is not supported")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
@@ -49,9 +52,9 @@ class MaxPool2d(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
-    def forward(self, input: Tensor) -> Tensor:
+    def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                            self.ceil_mode)
+                            self.ceil_mode, self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -67,6 +70,7 @@ class AvgPool2d(Module):
         padding: implicit zero padding on each side.
         ceil_mode: round the output size up instead of down.
         count_include_pad: count the padding zeros in the divisor.
+        divisor_override: if given, divide every window sum by it instead.
 
     Shape:
         Input ``(N, C, H, W)``; output ``(N, C, OH, OW)`` with
@@ -77,21 +81,24 @@ class AvgPool2d(Module):
         >>> import chainrule as cr
         >>> cr.nn.AvgPool2d(2)(cr.arange(16.0).reshape(1, 1, 4, 4)).tolist()
         [[[[2.5, 4.5], [10.5, 12.5]]]]
+        >>> cr.nn.AvgPool2d(2, divisor_override=2)(cr.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+        [[[[5.0, 9.0], [21.0, 25.0]]]]
     """
 
     def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
                  padding: IntOrPair = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True) -> None:
+                 count_include_pad: bool = True, divisor_override: Optional[int] = None) -> None:
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
         self.ceil_mode = ceil_mode
         self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad)
+                            self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

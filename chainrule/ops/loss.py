@@ -1,6 +1,8 @@
 """Loss functions, composed from primitives (so their gradients of any order come for free),
 and ``cross_entropy`` of class indices fused into one node (:class:`CrossEntropy`; its composed
-twin :func:`cross_entropy_composed` is the tested reference).
+twin :func:`cross_entropy_composed` is the tested reference). The elementwise term of
+``binary_cross_entropy`` is one node too (:class:`BinaryCrossEntropy`), for PyTorch's gradient
+at the clamped logs.
 
 ``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
 ``nll_loss`` and ``cross_entropy`` follow ``torch.nn.functional``: same signatures, defaults,
@@ -21,7 +23,7 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
 from .activation import log_softmax, shift_by_max, softmax
-from .arithmetic import abs, clamp, log, where
+from .arithmetic import abs, clamp, log
 from .reduce import logsumexp, mean, sum
 from .shape import gather, reshape, stack, unsqueeze
 
@@ -157,21 +159,57 @@ def _weighted(loss: Tensor, weight: Any, op: str) -> Tensor:
     if weight is None:
         return loss
     weight = _as_like(weight, loss)
-    err = broadcast_error(op, weight.shape, loss.shape)
-    if err is not None:
-        raise ValueError(f"{op}: weight of shape {weight.shape} cannot be broadcast to the "
-                         f"input shape {loss.shape}")
+    _check_broadcasts_to(weight, loss, "weight", op)
     return loss * weight
 
 
-def _clamped_log(x: Tensor) -> Tensor:
-    """``log(x)`` clamped below at -100, as PyTorch's BCE (so log(0) costs 100, not inf).
+def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
+    """``w`` must broadcast to ``input``'s shape without enlarging it, as in PyTorch (a (N, 1)
+    weight against an (N,) input would otherwise silently make an (N, N) loss)."""
+    if w.ndim > input.ndim or any(a != b and a != 1 for a, b in
+                                  zip(w.shape[::-1], input.shape[::-1])):
+        raise ValueError(f"{op}: {name} of shape {w.shape} cannot be broadcast to the input "
+                         f"shape {input.shape}")
 
-    log is taken of a safe value (1) where x is 0, so the gradient there is 0, not 0/0 = nan.
+
+# PyTorch's floor on p (1 - p) in the gradient of binary_cross_entropy: 1e-12 rounded to
+# float32 (as PyTorch's constant), in every dtype
+_BCE_EPS = float(numpy.float32(1e-12))
+
+
+class BinaryCrossEntropy(Function):
+    """Elementwise ``-(t log(p) + (1 - t) log(1 - p))``, each log clamped below at -100, with
+    PyTorch's gradients (one node; weighting and reduction are composed around it).
+
+    ``gp = gy (p - t) / max(p (1 - p), 1e-12)`` and ``gt = gy (log(1 - p) - log(p))``: a
+    confident wrong prediction (p = 0 with t > 0) is pushed towards t with a large finite
+    gradient, where differentiating the clamped logs would give the wrong sign (or 0) and a
+    tiny p (1e-40) an infinite one. When a graph is being recorded (``create_graph=True``)
+    backward builds the same formulas from differentiable ops, so second order works (and
+    agrees with PyTorch wherever ``p (1 - p) >= 1e-12``).
     """
-    positive = x.data > 0
-    safe = where(positive, x, 1.0)
-    return clamp(where(positive, log(safe), -100.0), min=-100.0)
+
+    def forward(self, p: Any, t: Any) -> Any:
+        with xp.errstate(divide="ignore"):  # log(0) = -inf, then clamped to -100
+            log_p = xp.maximum(xp.log(p), -100)
+            log_1mp = xp.maximum(xp.log1p(-p), -100)
+        return (t - 1) * log_1mp - t * log_p  # PyTorch's expression and order
+
+    def backward(self, gy: Tensor) -> tuple:
+        p, t = self.inputs
+        np_, nt = self.needs_input_grad
+        if backward_composes():  # recording or tracing: the formulas from differentiable ops
+            gp = gy * (p - t) / clamp(p * (1 - p), min=_BCE_EPS) if np_ else None
+            gt = gy * (log(1 - p) - log(p)) if nt else None
+            return gp, gt
+        g, pd, td = gy.data, p.data, t.data
+        gp = gt = None
+        if np_:
+            gp = Tensor(g * (pd - td) / xp.maximum(pd * (1 - pd), _BCE_EPS))
+        if nt:
+            with xp.errstate(divide="ignore"):  # -logit(p): +-inf at p = 0 or 1, as PyTorch
+                gt = Tensor(g * (xp.log1p(-pd) - xp.log(pd)))
+        return gp, gt
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
@@ -180,8 +218,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
     """Binary cross-entropy of probabilities: ``-w (t log(p) + (1 - t) log(1 - p))``.
 
     Each log is clamped at -100 as in PyTorch, so a confident wrong prediction (p = 0 or 1)
-    costs 100 rather than inf. Where a log is clamped its gradient is 0 (PyTorch's fused
-    backward uses ``(p - t) / max(p (1 - p), 1e-12)`` there instead); elsewhere they agree.
+    costs 100 rather than inf; the gradient is PyTorch's, ``w (p - t) / max(p (1 - p),
+    1e-12)``, finite and pointing towards the target even there (:class:`BinaryCrossEntropy`).
 
     Args:
         input: probabilities in [0, 1] (e.g. a sigmoid's output).
@@ -211,7 +249,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
         raise ValueError(f"{op}: all elements of input should be between 0 and 1 (got values "
                          f"in [{input.data.min()}, {input.data.max()}]); apply a sigmoid first "
                          f"or use binary_cross_entropy_with_logits")
-    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    loss = BinaryCrossEntropy()(input, target)
     return _reduce(_weighted(loss, weight, op), reduction)
 
 
@@ -254,9 +292,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     softplus_neg = logsumexp(stack([zero, -input], dim=-1), dim=-1)  # (*, 2) -> (*)
     if pos_weight is not None:
         pos_weight = _as_like(pos_weight, input)
-        if broadcast_error(op, pos_weight.shape, input.shape) is not None:
-            raise ValueError(f"{op}: pos_weight of shape {pos_weight.shape} cannot be "
-                             f"broadcast to the input shape {input.shape}")
+        _check_broadcasts_to(pos_weight, input, "pos_weight", op)
         softplus_neg = (1 + (pos_weight - 1) * target) * softplus_neg
     loss = (1 - target) * input + softplus_neg
     return _reduce(_weighted(loss, weight, op), reduction)
