@@ -245,3 +245,29 @@ def test_public_ops_accept_torch_keyword_names():
             np.testing.assert_allclose(np.concatenate([o.ravel() for o in ours]),
                                        np.concatenate([t.numpy().ravel() for t in got]),
                                        rtol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_give_the_gradient_to_both_sides_at_nan_like_torch(op):
+    nan = float("nan")
+    a = np.array([nan, 1.0, 2.0, nan, 3.0, 0.5])
+    b = np.array([1.0, nan, 2.0, nan, 1.0, 4.0])
+    assert_parity(lambda lib, x, y: getattr(lib, op)(x, y), a, b, second_order=True)
+    assert_parity(lambda lib, x, y: getattr(lib, op)(x, y), a.reshape(2, 3), b[:3])
+    x, y = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    getattr(cr, op)(x, y).sum().backward()
+    assert x.grad.tolist()[:4] == [1.0, 1.0, 0.5, 1.0]
+    assert y.grad.tolist()[:4] == [1.0, 1.0, 0.5, 1.0]
+
+
+def test_sign_is_in_the_graph_with_a_zero_gradient_like_torch():
+    x = np.array([-2.0, 0.0, 3.0, 0.5])
+    assert_parity(lambda lib, t: lib.sign(t) * t, x, second_order=True)
+    assert_parity(lambda lib, t: t.sign(), x)
+    t = cr.tensor(x, requires_grad=True)
+    y = cr.sign(t)
+    assert y.requires_grad and y.grad_fn is not None
+    t64 = cr.tensor([-2.0, 1.5, 3.0], dtype=cr.float64, requires_grad=True)
+    assert gradcheck(cr.sign, (t64,)) and cr.sign(t64).grad_fn.name == "SignBackward"
+    assert_parity(lambda lib, t: lib.sign(t), np.array([True, False]))
+    assert_parity(lambda lib, t: lib.sign(t), np.array([-3, 0, 2]))

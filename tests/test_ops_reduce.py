@@ -150,3 +150,38 @@ def test_max_min_with_a_tensor_other_are_elementwise_like_torch():
     assert_parity(lambda lib, x, y: lib.max(x, y), a, b)
     assert_parity(lambda lib, x, y: lib.min(x, y), a, b)
     assert_parity(lambda lib, x, y: x.max(y), a, b)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # torch: "degrees of freedom is <= 0"
+@pytest.mark.parametrize("dim,correction", [(1, 3), (1, 5), (0, 2), (0, 3), (None, 6),
+                                            (None, 7), ((0, 1), 9)])
+def test_var_with_correction_at_least_n_gives_torchs_gradient(dim, correction):
+    # n - correction <= 0: torch's var_backward scales by 2 / (n - correction), not nan
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 0.5]])
+    assert_parity(lambda lib, t: t.var(dim, correction=correction), x)
+    assert_parity(lambda lib, t: t.std(dim, correction=correction), x)
+    t = cr.tensor(x, requires_grad=True)
+    t.var(dim, correction=correction).sum().backward()
+    assert not np.isnan(t.grad.data).any()
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+def test_var_with_correction_gradcheck(correction):
+    x = cr.tensor(np.random.default_rng(3).normal(size=(3, 4)), requires_grad=True)
+    for dim in (1, None, (0, 1)):
+        f = lambda a: a.var(dim, correction=correction)  # noqa: E731
+        assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+        assert_parity(lambda lib, t: t.var(dim, correction=correction), x.data,
+                      second_order=True)
+
+
+def test_argmax_argmin_refuse_bool_like_torch_but_max_min_take_it():
+    b = cr.tensor([[True, False], [False, True]])
+    for op in ("argmax", "argmin"):
+        with pytest.raises(TypeError, match=f"{op}\\(\\): does not support bool input"):
+            getattr(cr, op)(b)
+        with pytest.raises(TypeError, match=f"{op}\\(\\): does not support bool input"):
+            getattr(b, op)(dim=1)
+    values, indices = cr.max(b, 1)  # torch.max(bool, dim) is allowed
+    assert values.tolist() == [True, True] and indices.tolist() == [0, 1]
+    assert cr.min(b, 0).indices.tolist() == [1, 0]

@@ -153,3 +153,45 @@ def test_permute_rejects_out_of_range_dims_like_torch(dims):
 def test_reshape_rejects_negative_sizes_other_than_minus_one():
     with pytest.raises(ValueError, match=r"reshape: invalid shape dimension -2"):
         cr.zeros(2, 3).reshape(-2, -3)
+
+
+@pytest.mark.parametrize("size,shape", [((-1, 3), (2, 1)), ((4, -1, 3), (2, 1)),
+                                        ((-1, -1), (2, 1)), ((3, -1), (1, 2))])
+def test_broadcast_to_minus_one_keeps_a_size_like_torch(size, shape):
+    x = RNG.normal(size=shape)
+    assert_parity(lambda lib, t: lib.broadcast_to(t, size) * 2, x, second_order=True)
+    assert_parity(lambda lib, t: t.expand(*size), x)
+    t = cr.tensor(x, requires_grad=True)
+    f = lambda a: cr.broadcast_to(a, size)  # noqa: E731
+    assert gradcheck(f, (t,)) and gradgradcheck(f, (t,))
+    with pytest.raises(ValueError, match=r"-1 .* not allowed in a leading, non-existing"):
+        cr.broadcast_to(cr.tensor(x), (-1,) + shape)
+
+
+KEYWORD_FORMS = {
+    "reshape_method": lambda lib, x: x.reshape(shape=(4, -1)),
+    "reshape_method_list": lambda lib, x: x.reshape(shape=[4, 6]),
+    "reshape_fn": lambda lib, x: lib.reshape(x, shape=(4, 6)),
+    "reshape_fn_all_kw": lambda lib, x: lib.reshape(input=x, shape=(6, 4)),
+    "view_method": lambda lib, x: x.view(size=(3, 8)),
+    "permute_method": lambda lib, x: x.permute(dims=(2, 0, 1)),
+    "permute_method_list": lambda lib, x: x.permute(dims=[1, 2, 0]),
+    "permute_fn": lambda lib, x: lib.permute(x, dims=(2, 0, 1)),
+    "permute_fn_all_kw": lambda lib, x: lib.permute(input=x, dims=(0, 2, 1)),
+    "expand_method": lambda lib, x: x[:, :1].expand(size=(5, -1, 3, 4)),
+    "broadcast_to_method": lambda lib, x: x[:, :1].broadcast_to(size=(2, 2, 4)),
+    "broadcast_to_method_varargs": lambda lib, x: x[:, :1].broadcast_to(2, 2, 4),
+    "broadcast_to_fn": lambda lib, x: lib.broadcast_to(x[:, :1], size=(2, 2, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYWORD_FORMS))
+def test_shape_ops_accept_torch_keyword_forms(name):
+    assert_parity(KEYWORD_FORMS[name], X234)
+
+
+def test_shape_keyword_and_positional_sizes_together_are_refused():
+    with pytest.raises(TypeError, match="reshape.*multiple values for argument 'shape'"):
+        cr.zeros(6).reshape(2, 3, shape=(3, 2))
+    with pytest.raises(TypeError, match="permute.*multiple values for argument 'dims'"):
+        cr.zeros(2, 3).permute(1, 0, dims=(1, 0))

@@ -495,6 +495,9 @@ class Tensor:
     def abs(self) -> "Tensor":
         return _ops.abs(self)
 
+    def sign(self) -> "Tensor":
+        return _ops.sign(self)
+
     def sin(self) -> "Tensor":
         return _ops.sin(self)
 
@@ -562,11 +565,11 @@ class Tensor:
     def argmin(self, dim: Optional[int] = None, keepdim: bool = False) -> "Tensor":
         return _ops.argmin(self, dim, keepdim)
 
-    def reshape(self, *shape: Any) -> "Tensor":
-        return _ops.reshape(self, *shape)
+    def reshape(self, *sizes: Any, shape: Any = None) -> "Tensor":
+        return _ops.reshape(self, *sizes, shape=shape)
 
-    def view(self, *shape: Any) -> "Tensor":
-        return _ops.reshape(self, *shape)
+    def view(self, *sizes: Any, size: Any = None) -> "Tensor":
+        return _ops.view(self, *sizes, size=size)
 
     def view_as(self, other: "Tensor") -> "Tensor":
         return _ops.reshape(self, other.shape)
@@ -580,8 +583,8 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         return _ops.transpose(self, dim0, dim1)
 
-    def permute(self, *dims: Any) -> "Tensor":
-        return _ops.permute(self, *dims)
+    def permute(self, *order: Any, dims: Any = None) -> "Tensor":
+        return _ops.permute(self, *order, dims=dims)
 
     @property
     def T(self) -> "Tensor":
@@ -603,14 +606,14 @@ class Tensor:
     def unsqueeze(self, dim: int) -> "Tensor":
         return _ops.unsqueeze(self, dim)
 
-    def expand(self, *shape: Any) -> "Tensor":
-        return _ops.expand(self, *shape)
+    def expand(self, *sizes: Any, size: Any = None) -> "Tensor":
+        return _ops.expand(self, *sizes, size=size)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
         return _ops.expand(self, other.shape)
 
-    def broadcast_to(self, shape: Sequence[int]) -> "Tensor":
-        return _ops.broadcast_to(self, shape)
+    def broadcast_to(self, *sizes: Any, size: Any = None) -> "Tensor":
+        return _ops.broadcast_to(self, *sizes, size=size)
 
     def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple:
         return _ops.split(self, split_size_or_sections, dim)

@@ -338,14 +338,23 @@ class Maximum(Function):
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         a, b = x0.data, x1.data
-        # ties split the gradient evenly, as torch.maximum does
-        m0 = Tensor(((a > b) + 0.5 * (a == b)).astype(gy.dtype))
-        m1 = Tensor(((a < b) + 0.5 * (a == b)).astype(gy.dtype))
+        # as torch.maximum: ties split the gradient evenly, and where either side is NaN
+        # (no order holds) both sides get the whole gradient
+        m0 = Tensor((1.0 - (a < b) - 0.5 * (a == b)).astype(gy.dtype))
+        m1 = Tensor((1.0 - (a > b) - 0.5 * (a == b)).astype(gy.dtype))
         return unbroadcast(gy * m0, x0.shape), unbroadcast(gy * m1, x1.shape)
 
 
 def maximum(input: Any, other: Any) -> Tensor:
-    """Elementwise maximum (ties share the gradient equally)."""
+    """Elementwise maximum (ties share the gradient equally; NaN gives it to both sides).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, float("nan")], requires_grad=True)
+        >>> cr.maximum(x, cr.tensor([2.0, 2.0, 0.0])).sum().backward()
+        >>> x.grad.tolist()
+        [0.0, 0.5, 1.0]
+    """
     return _binary(Maximum, input, other, "maximum")
 
 
@@ -356,13 +365,13 @@ class Minimum(Function):
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         a, b = x0.data, x1.data
-        m0 = Tensor(((a < b) + 0.5 * (a == b)).astype(gy.dtype))
-        m1 = Tensor(((a > b) + 0.5 * (a == b)).astype(gy.dtype))
+        m0 = Tensor((1.0 - (a > b) - 0.5 * (a == b)).astype(gy.dtype))  # as Maximum's
+        m1 = Tensor((1.0 - (a < b) - 0.5 * (a == b)).astype(gy.dtype))
         return unbroadcast(gy * m0, x0.shape), unbroadcast(gy * m1, x1.shape)
 
 
 def minimum(input: Any, other: Any) -> Tensor:
-    """Elementwise minimum (ties share the gradient equally)."""
+    """Elementwise minimum (ties share the gradient equally; NaN gives it to both sides)."""
     return _binary(Minimum, input, other, "minimum")
 
 
@@ -536,9 +545,29 @@ def logical_not(input: Any) -> Tensor:
     return Tensor(xp.logical_not(input.data if isinstance(input, Tensor) else input))
 
 
+class Sign(Function):
+    def forward(self, x: Any) -> Any:
+        return xp.sign(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return Tensor._const(xp.zeros_like(gy.data))  # a zero gradient, as PyTorch's
+
+
 def sign(input: Any) -> Tensor:
-    """Elementwise sign (not differentiable: a constant)."""
-    return Tensor(xp.sign(input.data if isinstance(input, Tensor) else input))
+    """Elementwise sign: -1, 0 or 1 (NaN stays NaN; a bool tensor is returned as is).
+
+    As PyTorch, the result of a tensor that requires grad is in the graph, with gradient 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+        >>> y = cr.sign(x)
+        >>> y.tolist(), y.requires_grad
+        ([-1.0, 0.0, 1.0], True)
+    """
+    if isinstance(input, Tensor) and input.data.dtype == numpy.bool_:
+        return Tensor(input.data.copy())  # NumPy has no bool sign; torch's is the identity
+    return Sign()(input)
 
 
 def isfinite(input: Any) -> Tensor:

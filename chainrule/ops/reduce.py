@@ -1,10 +1,12 @@
 """Reductions: sum (the primitive), and mean, var, std, amax/amin, max/min, logsumexp, argmax.
 
-``sum`` and ``amax`` have hand-written backward; the others are composed from primitives.
+``sum``, ``var`` and ``amax`` have hand-written backward; the others are composed from
+primitives.
 """
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 from typing import Any, Optional
 
@@ -96,6 +98,37 @@ def _as_float_input(input: Any, op: str) -> Tensor:
     return as_float(input)
 
 
+class Var(Function):
+    """Variance over axes, divided by ``max(n - correction, 0)`` (as ``torch.var``).
+
+    The backward is PyTorch's ``var_backward``: ``2 / (n - correction) * gy * (x - mean)``,
+    the mean's own path cancelling analytically, so a ``correction`` of ``n`` or more gives
+    PyTorch's gradient (finite for ``n < correction`` over ``dim``) instead of ``inf - inf``.
+    """
+
+    def __init__(self, axes: Optional[tuple[int, ...]], keepdim: bool, correction: float) -> None:
+        self.axes, self.keepdim, self.correction = axes, keepdim, correction
+
+    def forward(self, x: Any) -> Any:
+        n = _count(x.shape, self.axes)
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # empty: nan; n <= c: inf
+            centered = x - (x.sum(axis=self.axes, keepdims=True) / n if n else numpy.nan)
+            ss = (centered * centered).sum(axis=self.axes, keepdims=self.keepdim)
+            return xp.asarray(ss / x.dtype.type(builtins.max(n - self.correction, 0)))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        g = broadcast_to(reshape(gy, _keepdim_shape(x.shape, self.axes)), x.shape)
+        n = _count(x.shape, self.axes)
+        dof = n - self.correction
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # inf * 0 = nan, as PyTorch
+            if self.axes is None and dof <= 0:  # PyTorch's full reduction: inf, nan at the mean
+                at_mean = x.data == x.data.sum() / n
+                return g * Tensor(xp.where(at_mean, numpy.nan, numpy.inf).astype(gy.dtype))
+            scale = 2.0 / dof if dof else math.inf  # 2 / 0 = inf, as PyTorch
+            return g * (x - mean(x, self.axes, keepdim=True)) * scale
+
+
 def var(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: bool = False, *,
         correction: Optional[int] = None) -> Tensor:
     """Variance over ``dim`` with Bessel's correction by default (``correction=1``).
@@ -106,13 +139,22 @@ def var(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: b
         unbiased: ``False`` for the population variance (same as ``correction=0``).
         keepdim: keep reduced dimensions as size 1.
         correction: the difference between the sample size and the divisor.
+
+    The gradient is PyTorch's, also where ``correction`` is not below the sample size.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 3.0], [2.0, 2.0]], requires_grad=True)
+        >>> x.var(1).tolist()
+        [2.0, 0.0]
+        >>> x.var(1, correction=3).sum().backward()
+        >>> x.grad.tolist()
+        [[2.0, -2.0], [-0.0, -0.0]]
     """
     input = _as_float_input(input, "var")
     if correction is None:
         correction = 0 if unbiased is False else 1
-    n = _count(input.shape, _reduce_axes(dim, input.ndim, "var"))
-    centered = input - mean(input, dim, keepdim=True)
-    return sum(centered * centered, dim, keepdim) / builtins.max(n - correction, 0)
+    return Var(_reduce_axes(dim, input.ndim, "var"), keepdim, correction)(input)
 
 
 class StdFromVar(Function):
@@ -198,7 +240,7 @@ def _max_min(x: Any, dim: Any, keepdim: bool, largest: bool) -> Any:
     x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
     if dim is None:  # full reduction: like torch.max(x), ties share the gradient
         return amax(x) if largest else amin(x)
-    idx = (argmax if largest else argmin)(x, dim, keepdim=True)
+    idx = _arg(xp.argmax if largest else xp.argmin, x, dim, True, "max" if largest else "min")
     values = gather(x, dim, idx)  # the gradient goes to the first extremum only, as torch
     if not keepdim:
         values, idx = squeeze(values, dim), squeeze(idx, dim)
@@ -236,6 +278,9 @@ def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 def _arg(f: Any, x: Any, dim: Optional[int], keepdim: bool, op: str) -> Tensor:
     data = x.data if isinstance(x, Tensor) else xp.asarray(x)
+    if data.dtype == numpy.bool_ and op in ("argmax", "argmin"):  # max/min(x, dim) take bool
+        raise TypeError(f"{op}(): does not support bool input (convert it first, e.g. "
+                        f"x.long().{op}())")
     if data.size == 0:
         raise ValueError(f"{op}: Expected reduction dim to have non-zero size")
     if dim is None:

@@ -18,8 +18,12 @@ from ._util import normalize_dims
 ShapeLike = Union[int, Sequence[int]]
 
 
-def _shape_args(shape: tuple) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` like PyTorch."""
+def _shape_args(shape: tuple, keyword: Any = None, name: str = "", op: str = "") -> tuple[int, ...]:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and the keyword form ``f(name=(2, 3))`` like PyTorch."""
+    if keyword is not None:
+        if shape:
+            raise TypeError(f"{op}() got multiple values for argument '{name}'")
+        shape = (keyword,)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(int(s) for s in shape)
@@ -81,16 +85,28 @@ class BroadcastTo(Function):
         return sum_to(gy, self.inputs[0].shape)
 
 
-def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
-    """Broadcast ``x`` to ``shape`` (a read-only view; the gradient is summed back).
+def broadcast_to(input: Any, *sizes: Any, size: Any = None) -> Tensor:
+    """Broadcast ``x`` to ``size`` (a read-only view; the gradient is summed back).
+
+    The size is given as ``broadcast_to(x, (2, 3))`` or ``size=(2, 3)`` (or ``2, 3``); as
+    PyTorch, -1 keeps the size of an existing dimension.
 
     Example:
         >>> import chainrule as cr
         >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2)).shape
         (2, 2)
+        >>> cr.broadcast_to(cr.zeros(2, 1), (-1, 3)).shape
+        (2, 3)
     """
     input = _as_tensor(input)
-    shape = tuple(int(s) for s in shape)
+    shape = _shape_args(sizes, size, "size", "broadcast_to")
+    if -1 in shape:  # keep an existing dimension's size
+        lead = len(shape) - input.ndim
+        if -1 in shape[:builtins.max(lead, 0)]:
+            raise ValueError(f"broadcast_to: the size -1 in {shape} is not allowed in a "
+                             f"leading, non-existing dimension (input shape {input.shape})")
+        shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s
+                      for i, s in enumerate(shape))
     if input.shape == shape:
         return input
     try:
@@ -103,15 +119,19 @@ def broadcast_to(input: Any, shape: Sequence[int]) -> Tensor:
     return BroadcastTo(shape)(input)
 
 
-def expand(x: Tensor, *shape: Any) -> Tensor:
-    """``x.expand(*shape)``: broadcast to ``shape``, where -1 keeps a dimension's size."""
-    shape = _shape_args(shape)
-    lead = len(shape) - x.ndim
-    if lead < 0:
+def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
+    """``x.expand(*sizes)`` or ``x.expand(size=...)``: broadcast, -1 keeping a dimension's size.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros(3, 1).expand(size=(2, -1, 4)).shape
+        (2, 3, 4)
+    """
+    shape = _shape_args(sizes, size, "size", "expand")
+    if len(shape) < x.ndim:
         raise ValueError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
                          f"or equal to the number of dimensions in the tensor ({x.ndim})")
-    full = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
-    return broadcast_to(x, full)
+    return broadcast_to(x, shape)
 
 
 # ============================================================================ reshape & co
@@ -126,16 +146,20 @@ class Reshape(Function):
         return reshape(gy, self.inputs[0].shape)
 
 
-def reshape(input: Any, *shape: Any) -> Tensor:
+def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
     """Return ``x`` with a new shape of the same number of elements (one dim may be -1).
+
+    The shape is given as ``reshape(x, (2, 3))``, ``reshape(x, 2, 3)`` or ``shape=(2, 3)``.
 
     Example:
         >>> import chainrule as cr
         >>> cr.arange(6).reshape(2, -1).shape
         (2, 3)
+        >>> cr.reshape(cr.arange(6), shape=(3, 2)).shape
+        (3, 2)
     """
     input = _as_tensor(input)
-    shape = _shape_args(shape)
+    shape = _shape_args(sizes, shape, "shape", "reshape")
     if shape == input.shape:
         return input
     known = 1
@@ -152,7 +176,15 @@ def reshape(input: Any, *shape: Any) -> Tensor:
     return Reshape(shape)(input)
 
 
-view = reshape
+def view(input: Any, *sizes: Any, size: Any = None) -> Tensor:
+    """``x.view(*sizes)`` or ``x.view(size=...)``: :func:`reshape` under PyTorch's names.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.arange(6).view(size=(2, -1)).shape
+        (2, 3)
+    """
+    return reshape(input, _shape_args(sizes, size, "size", "view"))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -207,15 +239,17 @@ class Permute(Function):
         return permute(gy, *numpy.argsort(self.axes).tolist())
 
 
-def permute(input: Tensor, *dims: Any) -> Tensor:
-    """Reorder the dimensions of ``x`` (a view).
+def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
+    """Reorder the dimensions of ``x`` (a view): ``permute(x, (2, 0, 1))``, ``dims=(2, 0, 1)``.
 
     Example:
         >>> import chainrule as cr
         >>> cr.zeros(2, 3, 4).permute(2, 0, 1).shape
         (4, 2, 3)
+        >>> cr.permute(cr.zeros(2, 3), dims=(1, 0)).shape
+        (3, 2)
     """
-    dims = _shape_args(dims)
+    dims = _shape_args(order, dims, "dims", "permute")
     if len(dims) != input.ndim:
         raise ValueError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
                          f"{input.ndim} dimensions (shape {input.shape})")
