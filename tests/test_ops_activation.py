@@ -131,3 +131,18 @@ def test_tanh_backward_on_large_tensors_matches_torch(dtype, layout, kernel_mode
     assert x.grad.dtype == dtype
     tol = {np.float32: 1e-6, np.float64: 1e-12}[dtype]
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_relu_and_leaky_relu_refuse_what_torch_refuses():
+    """torch: relu of a bool tensor and leaky_relu of an integer tensor are errors."""
+    with pytest.raises(TypeError, match="relu: Boolean inputs not supported"):
+        cr.relu(cr.tensor([True, False]))
+    with pytest.raises(TypeError, match="leaky_relu: expected a floating point input, got "
+                                        "dtype int64"):
+        cr.nn.functional.leaky_relu(cr.tensor([1, -2]))
+    assert cr.relu(cr.tensor([1, -2])).tolist() == [1, 0]  # integers are fine for relu
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        torch.relu(torch.tensor([True]))
+    with pytest.raises(NotImplementedError):
+        torch.nn.functional.leaky_relu(torch.tensor([1, -2]))

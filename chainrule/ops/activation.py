@@ -105,7 +105,15 @@ class ReLU(Function):
 
 
 def relu(input: Any) -> Tensor:
-    """``max(x, 0)``; the gradient at 0 is 0."""
+    """``max(x, 0)``; the gradient at 0 is 0. A bool tensor is refused, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.relu(cr.tensor([-1.0, 2.0])).tolist()
+        [0.0, 2.0]
+    """
+    if isinstance(input, Tensor) and input.data.dtype.kind == "b":
+        raise TypeError("relu: Boolean inputs not supported for relu (got a bool tensor)")
     return ReLU()(input)
 
 
@@ -122,7 +130,17 @@ class LeakyReLU(Function):
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+    """``x`` where positive, ``negative_slope * x`` elsewhere, of a floating point tensor
+    (an integer or bool tensor is refused, as in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.leaky_relu(cr.tensor([-1.0, 2.0]), 0.5).tolist()
+        [-0.5, 2.0]
+    """
+    if isinstance(input, Tensor) and input.data.dtype.kind != "f":
+        raise TypeError(f"leaky_relu: expected a floating point input, got dtype "
+                        f"{input.dtype} (convert it first, e.g. x.float())")
     return LeakyReLU(negative_slope)(as_float(input))
 
 
