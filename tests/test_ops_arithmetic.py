@@ -271,3 +271,16 @@ def test_sign_is_in_the_graph_with_a_zero_gradient_like_torch():
     assert gradcheck(cr.sign, (t64,)) and cr.sign(t64).grad_fn.name == "SignBackward"
     assert_parity(lambda lib, t: lib.sign(t), np.array([True, False]))
     assert_parity(lambda lib, t: lib.sign(t), np.array([-3, 0, 2]))
+
+
+def test_second_derivative_of_abs_is_zero_like_torch():
+    """abs'' = 0 away from 0: a double backward through abs (e.g. l1_loss) gives zeros."""
+    x = cr.tensor([-2.0, 0.5, 3.0], dtype=cr.float64, requires_grad=True)
+    (dx,) = cr.autograd.grad(abs(x).sum(), x, create_graph=True)
+    (ddx,) = cr.autograd.grad(dx.sum(), x)
+    assert dx.tolist() == [-1.0, 1.0, 1.0] and ddx.tolist() == [0.0, 0.0, 0.0]
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor([-2.0, 0.5, 3.0], dtype=torch.float64, requires_grad=True)
+    (dxt,) = torch.autograd.grad(xt.abs().sum(), xt, create_graph=True)
+    (ddxt,) = torch.autograd.grad(dxt.sum(), xt)
+    assert torch.equal(ddxt, torch.zeros(3, dtype=torch.float64))  # a ZeroTensor in torch

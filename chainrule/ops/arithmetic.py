@@ -254,7 +254,9 @@ class Abs(Function):
         return xp.abs(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        return gy * Tensor(xp.sign(self.inputs[0].data))  # sign(0) = 0, as PyTorch
+        # sign(0) = 0, as PyTorch; sign is a graph op (zero derivative), so a second
+        # derivative through abs is 0, not "does not require grad"
+        return gy * sign(self.inputs[0])
 
 
 def abs(input: Any) -> Tensor:
