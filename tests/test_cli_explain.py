@@ -178,3 +178,33 @@ def test_python_dash_m_runs():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == "shop"
+
+
+@pytest.mark.parametrize("flag", ["--out", "--docs"])
+def test_out_or_docs_that_is_a_file_exits_2_without_traceback(stub_gallery, tmp_path, capsys,
+                                                              flag):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    for folder, message in [(afile, f"{flag} {afile} is not a folder"),
+                            (afile / "pics", f"{flag} {afile / 'pics'} is inside {afile}, a file")]:
+        with pytest.raises(SystemExit) as info:
+            ex.main(["stub", flag, str(folder), "--format", "dot"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("usage: chainrule explain") and message in err
+        assert "Traceback" not in err
+    assert afile.read_text() == "not a folder"
+
+
+def test_unwritable_out_is_exit_1_with_a_message(stub_gallery, tmp_path, monkeypatch, capsys):
+    from chainrule.viz import graph as vg
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(vg, "_write_atomic", refuse)
+    assert ex.main(["stub", "--out", str(tmp_path / "pics"), "--format", "dot"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"chainrule explain: cannot write the graph picture into "
+                          f"{tmp_path / 'pics'}: [Errno 13] Permission denied")
+    assert "Traceback" not in err

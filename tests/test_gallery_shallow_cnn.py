@@ -24,3 +24,37 @@ def test_graph_and_walkthrough(capsys):
     assert list(result["params"]) == ["conv.weight", "conv.bias", "fc.weight", "fc.bias"]
     text = capsys.readouterr().out
     assert "epoch   1" in text and "epoch 100" in text and "targets 1 and 0" in text
+
+
+def test_printed_numbers_match_the_walkthrough_and_pytorch(capsys):
+    # seed 0 as a learner runs it; the same network and plain GD in PyTorch from the same
+    # images and initial weights
+    import torch
+
+    import chainrule as cr
+
+    result = shallow_cnn.run(verbose=True)
+    text = capsys.readouterr().out
+    for line in ["epoch   1  loss 0.253184", "epoch  51  loss 0.209158",
+                 "epoch 100  loss 0.014417", "outputs after training: [0.8824, 0.1181]"]:
+        assert line in text, line
+    cr.manual_seed(0)  # rebuild the images and initial weights exactly as run() draws them
+    x = torch.tensor(cr.rand(2, 1, 6, 6).data)
+    state = shallow_cnn.ShallowCNN().state_dict()
+    ref = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.Sigmoid(), torch.nn.MaxPool2d(2),
+                              torch.nn.Flatten(), torch.nn.Linear(4, 1), torch.nn.Sigmoid())
+    ref.load_state_dict({k.replace("conv", "0").replace("fc", "4"): torch.tensor(v.data)
+                         for k, v in state.items()})
+    target = torch.tensor([[1.0], [0.0]])
+    opt = torch.optim.SGD(ref.parameters(), lr=shallow_cnn.LR)
+    losses = []
+    for _ in range(shallow_cnn.EPOCHS):
+        opt.zero_grad()
+        loss = 0.5 * ((target - ref(x)) ** 2).sum()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    np.testing.assert_allclose(result["losses"], losses, rtol=1e-4)
+    np.testing.assert_allclose(result["outputs"], ref(x).detach().numpy().ravel(), rtol=1e-4)
+    assert losses[0] == pytest.approx(0.25, abs=0.01) and losses[-1] == pytest.approx(0.01,
+                                                                                       abs=0.005)

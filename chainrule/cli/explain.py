@@ -318,6 +318,36 @@ def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
 
 
 # ============================================================================ entry points
+def _check_folder(parser: argparse.ArgumentParser, flag: str, folder: str) -> None:
+    """Exit 2 with a usage message when ``folder`` (or the nearest part of it that exists) is
+    not a folder, so that no example runs only to fail writing its output.
+
+    Args:
+        parser: the parser whose ``error`` reports the problem.
+        flag: the option naming the folder (``--out``).
+        folder: the folder to create or write into.
+
+    Example:
+        >>> import contextlib, io, os, tempfile
+        >>> err = io.StringIO()
+        >>> with tempfile.NamedTemporaryFile() as f, contextlib.redirect_stderr(err):
+        ...     try:
+        ...         _check_folder(build_parser(), "--out", os.path.join(f.name, "pics"))
+        ...     except SystemExit as e:
+        ...         print("exit", e.code)
+        exit 2
+        >>> "a file" in err.getvalue()
+        True
+    """
+    path = Path(folder)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is not a folder" if part == path else f"is inside {part}, a file"
+                parser.error(f"{flag} {folder} {what}")
+            return
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``explain`` subcommand with parsed ``args``; return the exit code.
 
@@ -343,11 +373,22 @@ def run(args: argparse.Namespace) -> int:
     if args.max_rows < 0:
         parser.error(f"--max-rows must be 0 (all rows) or more, got {args.max_rows}")
     if args.docs is not None:
-        return write_docs(args.docs, [args.example] if args.example else None)
+        _check_folder(parser, "--docs", args.docs)
+        try:
+            return write_docs(args.docs, [args.example] if args.example else None)
+        except OSError as e:
+            print(f"chainrule explain: cannot write the gallery pages into {args.docs}: {e}",
+                  file=sys.stderr)
+            return 1
     if args.example is None:
         parser.error(f"give an EXAMPLE ({', '.join(gallery.EXAMPLES)}) or --list")
+    _check_folder(parser, "--out", args.out)
     try:
         explain(args.example, args.out, args.format, args.max_rows or None)
+    except OSError as e:  # an unwritable --out (permissions, read-only file system)
+        print(f"chainrule explain: cannot write the graph picture into {args.out}: {e}",
+              file=sys.stderr)
+        return 1
     except GraphvizUnavailableError as e:
         print(f"chainrule explain: {e}", file=sys.stderr)
         return 1

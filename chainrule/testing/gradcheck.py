@@ -27,6 +27,14 @@ def _diff_inputs(inputs: Sequence[Any]) -> list[int]:
     return [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
 
 
+def _check_some_input_requires_grad(inputs: Sequence[Any], fn_name: str) -> None:
+    """Refuse a check with nothing to check, as ``torch.autograd.gradcheck`` does."""
+    if not _diff_inputs(inputs):
+        raise ValueError(f"{fn_name} expects at least one input Tensor with requires_grad=True, "
+                         f"but none of the {len(inputs)} inputs requires grad; the check would "
+                         f"pass without testing anything")
+
+
 def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6
                        ) -> list[list[numpy.ndarray]]:
     """J[i][j] of shape (inputs[i].size, outputs[j].size) by central differences."""
@@ -37,7 +45,7 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float
         x = inputs[i].data
         cols = [numpy.zeros((x.size, o.data.size)) for o in outs0]
         flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
-        if not numpy.shares_memory(flat, x):
+        if x.size and not numpy.shares_memory(flat, x):  # an empty array shares no memory
             raise ValueError("gradcheck: inputs must be contiguous arrays")
         for k in range(x.size):
             orig = flat[k].copy()
@@ -88,6 +96,10 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
         rtol: relative tolerance.
         raise_exception: raise :class:`GradcheckError` on mismatch (else return False).
 
+    Raises:
+        ValueError: when no input requires grad (the check would be vacuous), or an input
+            that requires grad is not float64.
+
     Example:
         >>> import chainrule as cr
         >>> x = cr.randn(3, dtype=cr.float64, requires_grad=True)
@@ -95,6 +107,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
         True
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _check_some_input_requires_grad(inputs, "gradcheck")
     for i in _diff_inputs(inputs):
         if inputs[i].dtype != numpy.float64:
             raise ValueError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 "
@@ -119,12 +132,28 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
 
 
 def gradgradcheck(fn: Callable[..., Any], inputs: Any,
-                  grad_outputs: Optional[Sequence[Tensor]] = None, eps: float = 1e-6,
-                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0) -> bool:
+                  grad_outputs: Optional[Any] = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, seed: int = 0,
+                  raise_exception: bool = True) -> bool:
     """Check second derivatives: gradcheck of the vector-Jacobian product of ``fn``.
 
     The function checked maps (inputs, grad_outputs) to ``autograd.grad(fn(inputs), inputs,
     grad_outputs, create_graph=True)``; random ``grad_outputs`` are drawn when not given.
+
+    Args:
+        fn: a function of Tensors returning a Tensor or a tuple of Tensors.
+        inputs: a Tensor or tuple of them; those with ``requires_grad`` are checked. Use
+            float64.
+        grad_outputs: the upstream gradient of each output (a Tensor or a sequence of them);
+            random float64 ones, seeded by ``seed``, when None.
+        eps: the finite-difference step.
+        atol: absolute tolerance.
+        rtol: relative tolerance.
+        seed: seed of the random ``grad_outputs``.
+        raise_exception: raise :class:`GradcheckError` on mismatch (else return False).
+
+    Raises:
+        ValueError: when no input requires grad.
 
     Example:
         >>> import chainrule as cr
@@ -133,11 +162,14 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any,
         True
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    _check_some_input_requires_grad(inputs, "gradgradcheck")
     idx = _diff_inputs(inputs)
     outs = _outputs(fn, inputs)
     if grad_outputs is None:
         rng = numpy.random.default_rng(seed)
         grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+    elif isinstance(grad_outputs, Tensor):  # one output: one Tensor, as torch accepts
+        grad_outputs = [grad_outputs]
     n = len(inputs)
 
     def vjp(*args: Any) -> tuple:
@@ -152,4 +184,5 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Any,
         return tuple(g if g is not None else Tensor(numpy.zeros(ins[i].shape, ins[i].dtype))
                      for g, i in zip(grads, idx))
 
-    return gradcheck(vjp, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol)
+    return gradcheck(vjp, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception)
