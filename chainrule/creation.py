@@ -24,19 +24,76 @@ bool_ = numpy.dtype("bool")
 _DEFAULT = float32
 
 
-def _shape(size: tuple) -> tuple[int, ...]:
+def _shape(size: tuple, keyword: Any = None, op: str = "size") -> tuple[int, ...]:
+    """The shape given as varargs ``(2, 3)``, one sequence ``((2, 3),)`` or ``size=(2, 3)``."""
+    if keyword is not None:
+        if size:
+            raise TypeError(f"{op}: got the size both positionally and as size=")
+        size = (keyword,)
+    if not size:
+        raise TypeError(f"{op}: missing the required argument 'size'")
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    out = []
     for s in size:
-        if not isinstance(s, (int, numpy.integer)) or s < 0:
-            raise ValueError(f"size must be a sequence of non-negative ints, got {size}")
-    return tuple(int(s) for s in size)
+        if isinstance(s, Tensor) and s.data.ndim == 0 and s.data.dtype.kind in "iu":
+            s = int(s.data)  # a 0-d integer tensor is a size, as in PyTorch
+        if isinstance(s, (bool, numpy.bool_)) or not isinstance(s, (int, numpy.integer)) \
+                or s < 0:
+            raise ValueError(f"{op}: size must be a sequence of non-negative ints, got {size}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _category(dtype: numpy.dtype) -> int:
+    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
+
+
+def _promote(a: Optional[numpy.dtype], b: numpy.dtype) -> numpy.dtype:
+    """PyTorch's promotion of two element types: a higher category (bool < int < float) wins."""
+    if a is None or _category(b) > _category(a):
+        return b
+    if _category(b) < _category(a):
+        return a
+    return numpy.promote_types(a, b)
+
+
+_PY_DTYPES = {bool: bool_, int: int64, float: _DEFAULT}
+
+
+def _infer_dtype(data: Any) -> Optional[numpy.dtype]:
+    """The dtype ``torch.tensor`` infers for a nested sequence, or None if it has no elements.
+
+    Python floats count as the default float32 and ints as int64; NumPy scalars and arrays and
+    Tensors keep their own dtype (so a NumPy float64 element makes the result float64).
+    """
+    dtype: Optional[numpy.dtype] = None
+    kinds = set(map(type, data))
+    for t in kinds & _PY_DTYPES.keys():  # the common case, with no Python loop over the data
+        dtype = _promote(dtype, _PY_DTYPES[t])
+    if kinds - _PY_DTYPES.keys():
+        for x in data:
+            if type(x) in _PY_DTYPES:
+                continue
+            if isinstance(x, (list, tuple)):
+                dt = _infer_dtype(x)
+                if dt is None:
+                    continue
+            elif isinstance(x, Tensor):
+                dt = x.data.dtype
+            else:
+                dt = xp.asarray(x).dtype  # NumPy scalars and arrays, or anything else
+                if dt.kind not in "biuf":
+                    return dt  # not a number: reported by the caller
+            dtype = _promote(dtype, dt)
+    return dtype
 
 
 def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """Build a tensor from data (copied), inferring dtypes like ``torch.tensor``.
 
-    Python floats become float32 and ints int64; NumPy arrays keep their dtype.
+    Python floats become float32 and ints int64; NumPy arrays and scalars keep their dtype,
+    also inside a list (``[np.float64(1.0), 2.0]`` gives float64, as in PyTorch).
 
     Args:
         data: a number, nested sequence, ndarray or Tensor.
@@ -44,9 +101,11 @@ def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> T
         requires_grad: track operations on the tensor for backward.
 
     Example:
-        >>> import chainrule as cr
+        >>> import chainrule as cr, numpy as np
         >>> cr.tensor([[1, 2]]).dtype, cr.tensor([0.5]).dtype
         (dtype('int64'), dtype('float32'))
+        >>> cr.tensor([np.float64(0.5), 1.0]).dtype
+        dtype('float64')
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -55,11 +114,18 @@ def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> T
     is_array = isinstance(data, (numpy.ndarray, numpy.generic))
     try:
         arr = xp.array(data, dtype=dtype, copy=True)
-    except (ValueError, TypeError) as e:
+    except ValueError as e:  # a ragged nested list
+        raise ValueError(f"tensor: could not convert data of type {type(data).__name__}: "
+                         f"{e}") from None
+    except TypeError as e:
         raise TypeError(f"tensor: could not convert data of type {type(data).__name__}: "
                         f"{e}") from None
     if dtype is None and not is_array:
-        if arr.dtype == numpy.float64:
+        inferred = _infer_dtype(data) if isinstance(data, (list, tuple)) else None
+        if inferred is not None and inferred.kind in "biuf" and arr.dtype.kind in "biuf":
+            if arr.dtype != inferred:
+                arr = arr.astype(inferred)
+        elif arr.dtype == numpy.float64:
             arr = arr.astype(_DEFAULT)
         elif arr.dtype.kind == "i":
             arr = arr.astype(numpy.int64)
@@ -77,64 +143,126 @@ def as_tensor(data: Any, dtype: DTypeLike = None) -> Tensor:
 
 def from_numpy(array: Any) -> Tensor:
     """Wrap an ndarray without copying."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(array).__name__})")
     return Tensor(array)
 
 
-def _filled(fill: Any, size: tuple, dtype: DTypeLike, requires_grad: bool) -> Tensor:
-    return Tensor(xp.full(_shape(size), fill, dtype=dtype or _DEFAULT),
-                  requires_grad=requires_grad)
+def _size_kw(kwargs: dict[str, Any], op: str) -> Any:
+    """The ``size=`` keyword of a varargs factory (``*size`` cannot also be named ``size``)."""
+    size = kwargs.pop("size", None)
+    if kwargs:
+        raise TypeError(f"{op}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    return size
 
 
-def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of the given size."""
-    return _filled(0, size, dtype, requires_grad)
+def _filled(fill: Any, size: tuple, kwargs: dict[str, Any], dtype: DTypeLike,
+            requires_grad: bool, op: str) -> Tensor:
+    shape = _shape(size, _size_kw(kwargs, op), op)
+    return Tensor(xp.full(shape, fill, dtype=dtype or _DEFAULT), requires_grad=requires_grad)
 
 
-def ones(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of the given size."""
-    return _filled(1, size, dtype, requires_grad)
+def zeros(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
+          **kwargs: Any) -> Tensor:
+    """A tensor of zeros of the given size (varargs, one sequence, or ``size=``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.zeros(2, 3).shape, cr.zeros((2,)).tolist(), cr.zeros(size=[1, 2]).shape
+        ((2, 3), [0.0, 0.0], (1, 2))
+    """
+    return _filled(0, size, kwargs, dtype, requires_grad, "zeros")
 
 
-def empty(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor of the given size."""
-    return Tensor(xp.empty(_shape(size), dtype=dtype or _DEFAULT), requires_grad=requires_grad)
+def ones(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
+         **kwargs: Any) -> Tensor:
+    """A tensor of ones of the given size (varargs, one sequence, or ``size=``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ones(size=(2,)).tolist()
+        [1.0, 1.0]
+    """
+    return _filled(1, size, kwargs, dtype, requires_grad, "ones")
+
+
+def empty(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
+          **kwargs: Any) -> Tensor:
+    """An uninitialised tensor of the given size (varargs, one sequence, or ``size=``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.empty(size=(2, 3)).shape
+        (2, 3)
+    """
+    shape = _shape(size, _size_kw(kwargs, "empty"), "empty")
+    return Tensor(xp.empty(shape, dtype=dtype or _DEFAULT), requires_grad=requires_grad)
 
 
 def full(size: Sequence[int], fill_value: Any, dtype: DTypeLike = None,
          requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value`` (float32 for floats, int64 for ints)."""
-    if dtype is None:
+    """A tensor filled with ``fill_value`` (float32 for floats, int64 for ints, bool for bools).
+
+    Example:
+        >>> import chainrule as cr, numpy as np
+        >>> cr.full((2,), 7).dtype, cr.full((2,), np.int32(7)).dtype, cr.full((2,), 0.5).dtype
+        (dtype('int64'), dtype('int64'), dtype('float32'))
+    """
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full: size must be a tuple of ints, got {type(size).__name__}")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if dtype is None:  # a NumPy integer counts as a Python int here, as in PyTorch
         dtype = numpy.bool_ if isinstance(fill_value, bool) else \
-            numpy.int64 if isinstance(fill_value, int) else _DEFAULT
-    return Tensor(xp.full(_shape(tuple(size)), fill_value, dtype=dtype),
+            numpy.int64 if isinstance(fill_value, (int, numpy.integer)) else _DEFAULT
+    return Tensor(xp.full(_shape((tuple(size),), op="full"), fill_value, dtype=dtype),
                   requires_grad=requires_grad)
 
 
-def zeros_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.zeros(x.shape, dtype=dtype or x.dtype), requires_grad=requires_grad)
+def zeros_like(input: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``input``'s shape and (unless given) dtype."""
+    return Tensor(xp.zeros(input.shape, dtype=dtype or input.dtype), requires_grad=requires_grad)
 
 
-def ones_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(xp.ones(x.shape, dtype=dtype or x.dtype), requires_grad=requires_grad)
+def ones_like(input: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Ones with ``input``'s shape and (unless given) dtype."""
+    return Tensor(xp.ones(input.shape, dtype=dtype or input.dtype), requires_grad=requires_grad)
 
 
-def full_like(x: Tensor, fill_value: Any, dtype: DTypeLike = None) -> Tensor:
-    return Tensor(xp.full(x.shape, fill_value, dtype=dtype or x.dtype))
+def full_like(input: Tensor, fill_value: Any, dtype: DTypeLike = None,
+              requires_grad: bool = False) -> Tensor:
+    """``fill_value`` with ``input``'s shape and (unless given) dtype.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.full_like(cr.ones(2), 7, requires_grad=True)
+        tensor([7., 7.], requires_grad=True)
+    """
+    return Tensor(xp.full(input.shape, fill_value, dtype=dtype or input.dtype),
+                  requires_grad=requires_grad)
 
 
-def arange(start: float, end: Optional[float] = None, step: float = 1,
+def _number(v: Any) -> Any:
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def arange(start: float = 0, end: Optional[float] = None, step: float = 1,
            dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 for integer arguments.
 
     Example:
         >>> import chainrule as cr
-        >>> cr.arange(3).tolist(), cr.arange(0, 1, 0.5).tolist()
-        ([0, 1, 2], [0.0, 0.5])
+        >>> cr.arange(3).tolist(), cr.arange(0, 1, 0.5).tolist(), cr.arange(end=2).tolist()
+        ([0, 1, 2], [0.0, 0.5], [0, 1])
     """
+    start, end, step = _number(start), _number(end), _number(step)
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign "
+                         f"(start={start}, end={end}, step={step})")
     if dtype is None:
         ints = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
         dtype = numpy.int64 if ints else _DEFAULT
@@ -156,25 +284,55 @@ def eye(n: int, m: Optional[int] = None, dtype: DTypeLike = None,
     return Tensor(xp.eye(n, m, dtype=dtype or _DEFAULT), requires_grad=requires_grad)
 
 
-def randn(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the global generator (see ``manual_seed``)."""
+def _float_dtype(dtype: DTypeLike, op: str) -> numpy.dtype:
     dt = numpy.dtype(dtype or _DEFAULT)
-    data = get_rng().standard_normal(_shape(size), dtype=dt if dt.kind == "f" and
-                                     dt.itemsize >= 4 else numpy.float64).astype(dt, copy=False)
-    return Tensor(data, requires_grad=requires_grad)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: expected a floating point dtype, got {dt} (use randint for "
+                        f"integers)")
+    return dt
 
 
-def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the global generator."""
-    dt = numpy.dtype(dtype or _DEFAULT)
-    data = get_rng().random(_shape(size), dtype=dt if dt.kind == "f" and dt.itemsize >= 4
-                            else numpy.float64).astype(dt, copy=False)
-    return Tensor(data, requires_grad=requires_grad)
+def randn(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
+          **kwargs: Any) -> Tensor:
+    """Standard normal samples from the global generator (see ``manual_seed``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.randn(2, 3).shape, cr.randn(size=(2,)).dtype
+        ((2, 3), dtype('float32'))
+    """
+    dt = _float_dtype(dtype, "randn")
+    shape = _shape(size, _size_kw(kwargs, "randn"), "randn")
+    data = get_rng().standard_normal(shape, dtype=dt if dt.itemsize >= 4 else numpy.float64)
+    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
 
 
-def randint(low: int, high: Optional[int] = None, size: Union[Sequence[int], None] = None,
-            dtype: DTypeLike = None) -> Tensor:
-    """Integers uniform in [low, high) (``randint(high, size)`` also works, as in PyTorch)."""
+def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
+         **kwargs: Any) -> Tensor:
+    """Uniform samples in [0, 1) from the global generator.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.rand(size=(100,))
+        >>> bool((x >= 0).data.all() and (x < 1).data.all())
+        True
+    """
+    dt = _float_dtype(dtype, "rand")
+    shape = _shape(size, _size_kw(kwargs, "rand"), "rand")
+    data = get_rng().random(shape, dtype=dt if dt.itemsize >= 4 else numpy.float64)
+    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
+
+
+def randint(low: int = 0, high: Optional[int] = None, size: Union[Sequence[int], None] = None,
+            dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high) (``randint(high, size)`` also works, as in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> r = cr.randint(3, (50,))
+        >>> r.dtype, bool(0 <= r.data.min() and r.data.max() < 3)
+        (dtype('int64'), True)
+    """
     if high is None or (size is None and isinstance(high, (tuple, list))):
         if size is None and isinstance(high, (tuple, list)):
             low, high, size = 0, low, high
@@ -182,12 +340,23 @@ def randint(low: int, high: Optional[int] = None, size: Union[Sequence[int], Non
             low, high = 0, low
     if size is None:
         raise TypeError("randint: missing the required argument 'size'")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {type(size).__name__}")
     if high <= low:
         raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
-    return Tensor(get_rng().integers(low, high, size=_shape(tuple(size)))
-                  .astype(dtype or numpy.int64))
+    return Tensor(get_rng().integers(low, high, size=_shape((tuple(size),), op="randint"))
+                  .astype(dtype or numpy.int64), requires_grad=requires_grad)
 
 
-def randperm(n: int) -> Tensor:
-    """A random permutation of 0..n-1 (int64)."""
-    return Tensor(get_rng().permutation(n).astype(numpy.int64))
+def randperm(n: int, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0..n-1 (int64 unless ``dtype`` is given).
+
+    Example:
+        >>> import chainrule as cr
+        >>> sorted(cr.randperm(4).tolist())
+        [0, 1, 2, 3]
+    """
+    if isinstance(n, (bool, numpy.bool_)) or not isinstance(n, (int, numpy.integer)) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    return Tensor(get_rng().permutation(int(n)).astype(dtype or numpy.int64),
+                  requires_grad=requires_grad)

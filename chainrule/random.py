@@ -22,11 +22,15 @@ def manual_seed(seed: int) -> numpy.random.Generator:
         >>> _ = cr.manual_seed(0); b = cr.randn(2)
         >>> a.tolist() == b.tolist()
         True
+        >>> _ = cr.manual_seed(-1); cr.initial_seed() == 2 ** 64 - 1
+        True
     """
     global _rng, _seed
     if not isinstance(seed, (int, numpy.integer)) or isinstance(seed, bool):
         raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
-    _seed = int(seed)
+    if not -2 ** 63 <= seed < 2 ** 64:
+        raise ValueError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
+    _seed = int(seed) % 2 ** 64  # a negative seed wraps around, as in PyTorch
     _rng = numpy.random.default_rng(_seed)
     return _rng
 

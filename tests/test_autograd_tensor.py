@@ -81,3 +81,127 @@ def test_0d_results_are_ndarrays_not_numpy_scalars():
     y.backward()
     for t in (x * 3, y, x.grad, cr.relu(x)):
         assert type(t.data) is np.ndarray and t.shape == ()
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_bitwise_operators_on_integers_like_torch():
+    a, b = [6, 3, -1], [3, 5, 2]
+    for op in ("__and__", "__or__", "__xor__"):
+        ours = getattr(cr.tensor(a), op)(cr.tensor(b))
+        theirs = getattr(torch.tensor(a), op)(torch.tensor(b))
+        assert ours.dtype == np.int64 and ours.tolist() == theirs.tolist()
+    assert (~cr.tensor(a)).tolist() == (~torch.tensor(a)).tolist() == [-7, -4, 0]
+    assert (cr.tensor(a) & 1).tolist() == (torch.tensor(a) & 1).tolist()
+    assert (6 | cr.tensor(b)).tolist() == (6 | torch.tensor(b)).tolist()
+
+
+def test_bitwise_operators_on_bools_and_floats():
+    m, n = cr.tensor([True, False, True]), cr.tensor([True, True, False])
+    assert (m & n).tolist() == [True, False, False] and (m | n).tolist() == [True, True, True]
+    assert (m ^ n).tolist() == [False, True, True] and (~m).tolist() == [False, True, False]
+    assert (True & m).tolist() == [True, False, True] and (m ^ True).dtype == np.bool_
+    with pytest.raises(TypeError, match="invert"):
+        ~cr.tensor([1.0])
+    with pytest.raises(TypeError, match="bitwise_and: only integer and bool"):
+        cr.tensor([1.0]) & cr.tensor([1.0])
+    with pytest.raises(ValueError, match=r"bitwise_or.*shapes \(2,\) and \(3,\)"):
+        cr.tensor([1, 2]) | cr.tensor([1, 2, 3])
+
+
+def test_format_of_0d_tensor_is_its_value():
+    assert f"{cr.tensor(1.2345):.2f}" == f"{torch.tensor(1.2345):.2f}" == "1.23"
+    assert f"{cr.tensor(3):d}" == "3" and f"{cr.tensor(1.5)}" == f"{torch.tensor(1.5)}"
+    assert f"{cr.tensor([1.0])}" == "tensor([1.])"
+
+
+def test_comparison_with_unsupported_operands():
+    x = cr.tensor([1.0, 2.0])
+    assert (x == None) is False and (x != None) is True  # noqa: E711
+    assert (x == "a") is False and x not in (None, "a")
+    with pytest.raises(TypeError, match="not supported"):
+        x < None  # noqa: B015
+    assert (x == 2).tolist() == [False, True]
+
+
+def test_index_from_single_element_integer_tensor():
+    assert [10, 20, 30][cr.tensor([1])] == [10, 20, 30][torch.tensor([1])] == 20
+    with pytest.raises(TypeError, match="single element"):
+        [1, 2][cr.tensor([1.0])]
+
+
+def test_to_accepts_device_and_keywords():
+    x = cr.tensor([1, 2])
+    assert x.to("cpu") is x and x.to(device="cpu", dtype=cr.float64).dtype == np.float64
+    assert x.to("cpu", cr.float32).dtype == np.float32 and x.to(torch.device("cpu")) is x
+    assert x.to(cr.tensor([1.0])).dtype == np.float32
+    c = x.to("cpu", copy=True)
+    assert c is not x and c.tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match="only the 'cpu' device"):
+        x.to("cuda")
+
+
+def test_to_with_device_stays_differentiable():
+    from chainrule.testing import gradcheck
+
+    x = cr.tensor([0.5, -1.5, 2.0], dtype=cr.float64, requires_grad=True)
+    assert gradcheck(lambda t: t.to("cpu", cr.float64) * t.to(dtype=cr.float64), (x,))
+
+
+def test_setitem_errors_and_values():
+    x = cr.zeros(3, 4)
+    x[:, 1] = cr.tensor([7.0, 8.0, 9.0])  # broadcast into the column
+    x[0] = cr.tensor([[1.0, 2.0, 3.0, 4.0]])  # leading 1 dropped, as torch
+    t = torch.zeros(3, 4)
+    t[:, 1] = torch.tensor([7.0, 8.0, 9.0])
+    t[0] = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    assert x.tolist() == t.tolist()
+    with pytest.raises(TypeError, match="can't assign a NoneType"):
+        x[0] = None  # used to write NaN
+    with pytest.raises(ValueError, match=r"value of shape \(3,\) cannot be broadcast to the "
+                                         r"indexed shape \(4,\) \(tensor of shape \(3, 4\)\)"):
+        x[0] = cr.ones(3)
+    with pytest.raises(IndexError, match=r"invalid index 5 for a tensor of shape \(3, 4\)"):
+        x[5] = 1.0
+
+
+def test_inplace_write_of_a_value_requiring_grad_is_refused_not_silently_detached():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    x = cr.zeros(2, 2)
+    for write in (lambda: x.__setitem__(0, w), lambda: x[0].copy_(w), lambda: x.add_(w),
+                  lambda: x.fill_(w.sum())):
+        with pytest.raises(RuntimeError, match="gradient would be lost"):
+            write()
+    with cr.no_grad():
+        x[0] = w
+        x.add_(w)
+    x[1] = w.detach()
+    assert x.tolist() == [[2.0, 4.0], [1.0, 2.0]] and not x.requires_grad
+
+
+def test_inplace_dtype_and_shape_errors_are_clear():
+    with pytest.raises(RuntimeError, match="result type float64 can't be cast to the desired "
+                                           "output type int64"):
+        cr.tensor([1, 2]).add_(1.5)
+    with pytest.raises(RuntimeError, match="result type float64 can't be cast"):
+        cr.tensor([1, 2]).div_(2)
+    with pytest.raises(ValueError, match=r"value of shape \(2, 3\) cannot be broadcast to the "
+                                         r"tensor's shape \(3,\)"):
+        cr.ones(3).add_(cr.ones(2, 3))
+    with pytest.raises(RuntimeError, match="0-dimension"):
+        cr.ones(3).fill_(cr.tensor([4.0]))
+    assert cr.ones(3).fill_(cr.tensor(4.0)).tolist() == [4.0] * 3
+
+
+def test_getitem_repeated_indices_accumulate_gradient():
+    from chainrule.testing import gradcheck
+
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), dtype=cr.float64, requires_grad=True)
+    idx = cr.tensor([0, 0, 1, 0])
+    (x[:, idx] * cr.tensor([1.0, 2.0, 3.0, 4.0], dtype=cr.float64)).sum().backward()
+    t = torch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (t[:, torch.tensor([0, 0, 1, 0])] * torch.tensor([1.0, 2.0, 3.0, 4.0],
+                                                      dtype=torch.float64)).sum().backward()
+    assert x.grad.tolist() == t.grad.tolist() == [[7.0, 3.0, 0.0], [7.0, 3.0, 0.0]]
+    assert gradcheck(lambda a: a[:, idx], (x,))

@@ -18,6 +18,7 @@ _ndarray = xp.ndarray  # read on every op's output
 ArrayLike = Any
 
 _FLOAT_KINDS = ("f",)
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")  # names ``Tensor.to`` reads as a device
 
 
 def _is_float(dtype: Any) -> bool:
@@ -254,9 +255,10 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.ndim != 0 or self.data.dtype.kind not in "iu":
-            raise TypeError("only integer 0-d tensors can be used as an index")
-        return int(self.data)
+        if self.data.size != 1 or self.data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return int(self.data.reshape(-1)[0])
 
     def __hash__(self) -> int:
         return id(self)
@@ -265,6 +267,12 @@ class Tensor:
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its value (``f"{loss:.3f}"``); others as their repr."""
+        if self.data.ndim == 0:
+            return self.data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
         extras = []
@@ -285,9 +293,37 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------------ dtype casts
-    def to(self, dtype: Any) -> "Tensor":
-        """Cast to ``dtype`` (differentiable between float dtypes)."""
-        return _ops.cast(self, dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, **kwargs: Any) -> "Tensor":
+        """Cast to a dtype (differentiable between float dtypes); devices other than the CPU
+        are not supported.
+
+        Accepts ``to(dtype)``, ``to(other)`` (other's dtype), ``to('cpu')``,
+        ``to('cpu', dtype)`` and the keywords ``dtype=``, ``device=``, ``copy=``,
+        ``non_blocking=``, as PyTorch's ``Tensor.to``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor([1, 2])
+            >>> x.to(cr.float64).dtype, x.to("cpu") is x, x.to("cpu", cr.float32).dtype
+            (dtype('float64'), True, dtype('float32'))
+        """
+        unknown = set(kwargs) - {"copy", "non_blocking", "memory_format"}
+        if unknown:
+            raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.data.dtype
+            elif (isinstance(a, str) and a.split(":")[0] in _DEVICES) or \
+                    type(a).__name__ == "device":
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"to() got an unexpected argument {a!r}")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise RuntimeError(f"to(): only the 'cpu' device is supported, got {device!r}")
+        out = self if dtype is None else _ops.cast(self, dtype)
+        return out.clone() if kwargs.get("copy") and out is self else out
 
     def type(self, dtype: Any) -> "Tensor":
         return _ops.cast(self, dtype)
@@ -331,10 +367,33 @@ class Tensor:
                 f"{op}: in-place operations on a tensor that is part of a recorded graph are "
                 f"not supported; use the out-of-place op (e.g. `x = x + y`).")
 
+    @staticmethod
+    def _inplace_value(op: str, value: Any) -> Any:
+        """The array to write from ``value``; a value that requires grad is refused while
+        grad mode is on, since in-place writes are not recorded (its gradient would be lost)."""
+        if isinstance(value, Tensor):
+            if value._requires_grad and state.grad_enabled:
+                raise RuntimeError(
+                    f"{op}: the value requires grad, but in-place writes are not recorded in "
+                    f"the graph, so its gradient would be lost. Use an out-of-place op (e.g. "
+                    f"`x = x + y`, chainrule.where or chainrule.cat), or write value.detach().")
+            return value.data
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError(f"{op}: can't assign a {type(value).__name__} to a Tensor")
+        return value
+
     def _inplace(self, op: str, value: Any) -> "Tensor":
         self._check_inplace(op)
-        value = value.data if isinstance(value, Tensor) else value
-        getattr(self.data, op)(value)  # e.g. ndarray.__iadd__
+        value = self._inplace_value(op, value)
+        try:
+            getattr(self.data, op)(value)  # e.g. ndarray.__iadd__
+        except TypeError:  # NumPy's casting error: e.g. an int tensor += a float
+            result = getattr(self.data, "__" + op[3:])(value)  # the out-of-place op: its dtype
+            raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired "
+                               f"output type {self.dtype}") from None
+        except ValueError:
+            raise ValueError(f"{op}: a value of shape {xp.shape(value)} cannot be broadcast to "
+                             f"the tensor's shape {self.shape}") from None
         self._version += 1
         return self
 
@@ -354,7 +413,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> "Tensor":
         self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else xp.asarray(src)
+        src = xp.asarray(self._inplace_value("copy_", src))
         try:
             fits = xp.broadcast_shapes(src.shape, self.shape) == self.shape
         except ValueError:
@@ -368,6 +427,10 @@ class Tensor:
 
     def fill_(self, value: float) -> "Tensor":
         self._check_inplace("fill_")
+        value = self._inplace_value("fill_", value)
+        if xp.ndim(value) != 0:
+            raise RuntimeError(f"fill_ only supports a 0-dimension value, got one of shape "
+                               f"{xp.shape(value)}")
         self.data.fill(value)
         self._version += 1
         return self
@@ -377,8 +440,17 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
+        value = self._inplace_value("__setitem__", value)
         index = _ops.unwrap_index(index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        try:
+            self.data[index] = value
+        except IndexError as e:
+            raise IndexError(f"__setitem__: invalid index {index!r} for a tensor of shape "
+                             f"{self.shape}: {e}") from None
+        except ValueError:
+            raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
+                             f"broadcast to the indexed shape {self.data[index].shape} (tensor "
+                             f"of shape {self.shape})") from None
         self._version += 1
 
     # ------------------------------------------------------------------ operators
@@ -432,31 +504,59 @@ class Tensor:
         return _ops.getitem(self, index)
 
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented  # e.g. ``x == None`` is False, as in PyTorch
         return _ops.eq(self, other)
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
         return _ops.ne(self, other)
 
     def __lt__(self, other: Any) -> "Tensor":
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
         return _ops.lt(self, other)
 
     def __le__(self, other: Any) -> "Tensor":
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
         return _ops.le(self, other)
 
     def __gt__(self, other: Any) -> "Tensor":
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
         return _ops.gt(self, other)
 
     def __ge__(self, other: Any) -> "Tensor":
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
         return _ops.ge(self, other)
 
     def __invert__(self) -> "Tensor":
-        return _ops.logical_not(self)
+        """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"~ (operator.invert) is only implemented on integer and bool "
+                            f"tensors, got {self.dtype}")
+        return Tensor(xp.invert(self.data))
 
     def __and__(self, other: Any) -> "Tensor":
-        return _ops.logical_and(self, other)
+        return _bitwise(xp.bitwise_and, self, other, "bitwise_and")
+
+    def __rand__(self, other: Any) -> "Tensor":
+        return _bitwise(xp.bitwise_and, other, self, "bitwise_and")
 
     def __or__(self, other: Any) -> "Tensor":
-        return _ops.logical_or(self, other)
+        return _bitwise(xp.bitwise_or, self, other, "bitwise_or")
+
+    def __ror__(self, other: Any) -> "Tensor":
+        return _bitwise(xp.bitwise_or, other, self, "bitwise_or")
+
+    def __xor__(self, other: Any) -> "Tensor":
+        return _bitwise(xp.bitwise_xor, self, other, "bitwise_xor")
+
+    def __rxor__(self, other: Any) -> "Tensor":
+        return _bitwise(xp.bitwise_xor, other, self, "bitwise_xor")
 
     # ------------------------------------------------------------------ methods
     def add(self, other: Any) -> "Tensor":
@@ -626,6 +726,29 @@ class Tensor:
 
 
 from .. import ops as _ops  # noqa: E402  (ops import Tensor; bind them after the class exists)
+from ..ops._util import broadcast_error, result_dtype  # noqa: E402
+
+# what comparisons accept; anything else (None, a string) gives NotImplemented, as in PyTorch
+_OPERANDS = (Tensor, int, float, numpy.ndarray, numpy.generic, list, tuple)
+
+
+def _bitwise(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
+    """``a & b``, ``a | b``, ``a ^ b``: bitwise on integers, logical on bools (not recorded).
+
+    Example:
+        >>> import chainrule as cr
+        >>> (cr.tensor([6, 3]) & 3).tolist(), (cr.tensor([True, False]) | False).tolist()
+        ([2, 3], [True, False])
+    """
+    dtype = result_dtype(a, b)
+    if dtype.kind not in "biu":
+        raise TypeError(f"{op}: only integer and bool tensors are supported, got {dtype}")
+    da = xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype)
+    db = xp.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype)
+    err = broadcast_error(op, da.shape, db.shape)
+    if err is not None:
+        raise err
+    return Tensor(ufunc(da, db))
 
 # The forward arithmetic operators are the op functions themselves: ``a * b`` runs
 # ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).
