@@ -248,12 +248,16 @@ def test_autograd_backward_accepts_a_single_tensor_like_torch():
     assert x.grad.tolist() == [5.0, 1.0]
 
 
-def test_later_backward_accumulates_into_the_same_grad_tensor_like_torch():
+def test_later_backward_accumulates_into_a_new_grad_tensor():
+    """A later pass adds to .grad out of place (PyTorch adds in place): the sum is right and
+    a reference taken before keeps the old value; no version stamp lands mid-backward."""
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
     g = x.grad
+    clock = cr.autograd.grad_mode.state.clock
     (x * 3).sum().backward()
-    assert x.grad is g and g.tolist() == [5.0, 7.0]  # torch: grad += new, in place
+    assert x.grad.tolist() == [5.0, 7.0] and g.tolist() == [2.0, 4.0]
+    assert cr.autograd.grad_mode.state.clock == clock  # nothing was modified in place
     # within one pass, a stolen gradient shared with pending gradients is never mutated
     y = cr.tensor([1.0, 2.0], requires_grad=True)
     w, v = cr.tensor([3.0, 4.0]), cr.tensor([5.0, 6.0])
