@@ -10,6 +10,7 @@ import numpy
 
 from .autograd.tensor import Tensor
 from .backend import xp
+from .ops._util import promote
 from .random import get_rng
 
 DTypeLike = Any
@@ -45,19 +46,6 @@ def _shape(size: tuple, keyword: Any = None, op: str = "size") -> tuple[int, ...
     return tuple(out)
 
 
-def _category(dtype: numpy.dtype) -> int:
-    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
-
-
-def _promote(a: Optional[numpy.dtype], b: numpy.dtype) -> numpy.dtype:
-    """PyTorch's promotion of two element types: a higher category (bool < int < float) wins."""
-    if a is None or _category(b) > _category(a):
-        return b
-    if _category(b) < _category(a):
-        return a
-    return numpy.promote_types(a, b)
-
-
 _PY_DTYPES = {bool: bool_, int: int64, float: _DEFAULT}
 
 
@@ -70,7 +58,7 @@ def _infer_dtype(data: Any) -> Optional[numpy.dtype]:
     dtype: Optional[numpy.dtype] = None
     kinds = set(map(type, data))
     for t in kinds & _PY_DTYPES.keys():  # the common case, with no Python loop over the data
-        dtype = _promote(dtype, _PY_DTYPES[t])
+        dtype = promote(dtype, _PY_DTYPES[t])
     if kinds - _PY_DTYPES.keys():
         for x in data:
             if type(x) in _PY_DTYPES:
@@ -85,7 +73,7 @@ def _infer_dtype(data: Any) -> Optional[numpy.dtype]:
                 dt = xp.asarray(x).dtype  # NumPy scalars and arrays, or anything else
                 if dt.kind not in "biuf":
                     return dt  # not a number: reported by the caller
-            dtype = _promote(dtype, dt)
+            dtype = promote(dtype, dt)
     return dtype
 
 

@@ -503,36 +503,6 @@ class Tensor:
     def __getitem__(self, index: Any) -> "Tensor":
         return _ops.getitem(self, index)
 
-    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented  # e.g. ``x == None`` is False, as in PyTorch
-        return _ops.eq(self, other)
-
-    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return _ops.ne(self, other)
-
-    def __lt__(self, other: Any) -> "Tensor":
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return _ops.lt(self, other)
-
-    def __le__(self, other: Any) -> "Tensor":
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return _ops.le(self, other)
-
-    def __gt__(self, other: Any) -> "Tensor":
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return _ops.gt(self, other)
-
-    def __ge__(self, other: Any) -> "Tensor":
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return _ops.ge(self, other)
-
     def __invert__(self) -> "Tensor":
         """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
         if self.data.dtype.kind not in "biu":
@@ -726,7 +696,7 @@ class Tensor:
 
 
 from .. import ops as _ops  # noqa: E402  (ops import Tensor; bind them after the class exists)
-from ..ops._util import broadcast_error, result_dtype  # noqa: E402
+from ..ops._util import result_dtype  # noqa: E402
 
 # what comparisons accept; anything else (None, a string) gives NotImplemented, as in PyTorch
 _OPERANDS = (Tensor, int, float, numpy.ndarray, numpy.generic, list, tuple)
@@ -743,12 +713,25 @@ def _bitwise(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
     dtype = result_dtype(a, b)
     if dtype.kind not in "biu":
         raise TypeError(f"{op}: only integer and bool tensors are supported, got {dtype}")
-    da = xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype)
-    db = xp.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype)
-    err = broadcast_error(op, da.shape, db.shape)
-    if err is not None:
-        raise err
-    return Tensor(ufunc(da, db))
+    return _ops.arithmetic._compare(  # unwrap, check broadcasting, apply: as comparisons do
+        ufunc, xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype),
+        xp.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype), op)
+
+
+def _comparison(op: Any) -> Any:
+    """``Tensor.__eq__`` and co.: ``op(self, other)``, or NotImplemented for an operand that
+    is no number, array or tensor (so ``x == None`` is False, as in PyTorch)."""
+    def compare(self: Tensor, other: Any) -> Any:
+        if not isinstance(other, _OPERANDS):
+            return NotImplemented
+        return op(self, other)
+
+    compare.__name__ = f"__{op.__name__}__"
+    return compare
+
+
+for _op in (_ops.eq, _ops.ne, _ops.lt, _ops.le, _ops.gt, _ops.ge):
+    setattr(Tensor, f"__{_op.__name__}__", _comparison(_op))
 
 # The forward arithmetic operators are the op functions themselves: ``a * b`` runs
 # ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).

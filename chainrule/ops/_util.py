@@ -21,6 +21,23 @@ def _category(dtype: numpy.dtype) -> int:
     return 0 if dtype.kind == "b" else 2 if dtype.kind in "fc" else 1
 
 
+def promote(a: Optional[numpy.dtype], b: numpy.dtype) -> numpy.dtype:
+    """PyTorch's promotion of two dtypes of the same rank: the higher category (bool < int <
+    float) wins outright (int64 with float32 is float32, not NumPy's float64); within one
+    category, NumPy's ``promote_types``. ``a`` None: ``b``.
+
+    Example:
+        >>> import numpy as np
+        >>> promote(np.dtype(np.int64), np.dtype(np.float32)), promote(None, np.dtype(bool))
+        (dtype('float32'), dtype('bool'))
+    """
+    if a is None or _category(b) > _category(a):
+        return b
+    if _category(b) < _category(a):
+        return a
+    return numpy.promote_types(a, b)
+
+
 def result_dtype(*operands: Any) -> numpy.dtype:
     """The dtype of a binary op's result, by PyTorch's rule.
 
@@ -52,11 +69,7 @@ def result_dtype(*operands: Any) -> numpy.dtype:
                 raise TypeError(f"unsupported operand of type {type(x).__name__} "
                                 f"(dtype {arr.dtype})")
             dt, rank = arr.dtype, (2 if arr.ndim else 1)
-        prev = ranked[rank]
-        if prev is None or _category(dt) > _category(prev):
-            ranked[rank] = dt  # a higher category wins outright: int64 + float32 is float32
-        elif _category(dt) == _category(prev):
-            ranked[rank] = numpy.promote_types(prev, dt)
+        ranked[rank] = promote(ranked[rank], dt)
     top = max(_category(d) for d in ranked if d is not None)
     for dt in reversed(ranked):
         if dt is not None and _category(dt) == top:
