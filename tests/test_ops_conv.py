@@ -283,6 +283,58 @@ def test_output_size_formula() -> None:
     assert output_size(7, 2, 3, 2, 2) == 3  # floor((7 + 2 - 2*2 - 1)/2 + 1)
 
 
+# The compiled direct convolution: conv2d takes it with one group, column dilation 1 and
+# output channels that fill the SIMD vectors (8 or 16 here: 8 float64 lanes with AVX-512).
+DIRECT = [
+    ((2, 3, 7, 9), (8, 3, 3, 3), dict(padding=1)),        # 'same': the input gradient too
+    ((3, 2, 9, 14), (8, 2, 3, 2), dict(stride=(2, 1), dilation=(2, 1))),
+    ((2, 4, 9, 8), (16, 4, 5, 5), dict(padding=2, stride=2)),
+]
+
+
+@pytest.mark.parametrize("keep", sorted(KEEP))
+@pytest.mark.parametrize("x_shape,w_shape,kw", DIRECT)
+def test_direct_kernel_is_taken_and_matches_torch(monkeypatch: pytest.MonkeyPatch,
+                                                  kernel_mode: bool, keep: str, x_shape: tuple,
+                                                  w_shape: tuple, kw: dict,
+                                                  seeded: np.random.Generator) -> None:
+    _set_keep(monkeypatch, keep)
+    ran: list[str] = []
+    if kernel_mode:
+        from chainrule.ops import _direct
+
+        for name in ("conv2d", "conv2d_grad_weight", "conv2d_grad_input"):
+            kernel = getattr(_direct, name)
+            monkeypatch.setattr(_direct, name, lambda *a, _k=kernel, _n=name: ran.append(_n)
+                                or _k(*a))
+    x = seeded.standard_normal(x_shape)
+    w = seeded.standard_normal(w_shape)
+    _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
+    stride_1 = kw.get("stride", 1) == 1 and kw.get("dilation", 1) == 1
+    expected = ["conv2d"] + ["conv2d_grad_input"] * stride_1 + ["conv2d_grad_weight"]
+    assert ran == (expected if kernel_mode else [])  # the backward: input gradient first
+
+
+def test_direct_kernel_needs_one_group_and_full_vectors() -> None:
+    g1 = conv_mod.ConvGeometry((1, 1), (0, 0, 0, 0), (1, 1), 1)
+    x, w = np.zeros((2, 6, 14, 14), np.float32), np.zeros((16, 6, 5, 5), np.float32)
+
+    def pick(OC: int, g: Any = g1, dtype: Any = np.float32) -> Any:
+        return conv_mod._direct_kernels(x.astype(dtype), w.astype(dtype), g, OC)
+
+    if pick(16) is None:
+        pytest.skip("no compiled kernels")
+    vl = pick(16).lanes(np.float32)
+    assert pick(6) is None                       # LeNet's conv1: 6 of 16 lanes
+    assert pick(vl * 3 // 4) is not None and pick(2 * vl) is not None
+    assert pick(vl + 1) is None                  # 17 of 32 lanes
+    assert pick(4 * vl) is None                  # the 3x3 case: 64, a GEMM on every core
+    assert pick(16, g1._replace(groups=2)) is None
+    assert pick(16, g1._replace(dilation=(1, 2))) is None
+    assert pick(16, g1._replace(dilation=(2, 1))) is not None
+    assert pick(16, dtype=np.float16) is None
+
+
 # ----------------------------------------------------------------------------- second order
 GRAD_CASES = [
     ((1, 2, 5, 5), (2, 2, 3, 3), dict(padding=1)),
@@ -291,6 +343,7 @@ GRAD_CASES = [
     ((1, 2, 6, 5), (3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))),
     ((1, 2, 5, 5), (2, 2, 2, 2), dict(padding="same")),
     ((2, 2, 3, 2), (4, 1, 3, 2), dict(groups=2)),                   # dense
+    ((1, 2, 5, 6), (8, 2, 3, 3), dict(padding=1)),                  # direct (8 float64 lanes)
 ]
 
 

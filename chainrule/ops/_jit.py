@@ -25,6 +25,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from . import _direct as direct  # the direct convolution: LLVM IR through Numba's llvmlite
+
 # reassociation lets LLVM vectorise the sums (partial sums per SIMD lane) and contract fuses
 # multiply-adds; no "nnan"/"ninf", so NaN and inf propagate exactly as in NumPy
 _FLAGS = {"reassoc", "contract"}

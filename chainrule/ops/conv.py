@@ -18,7 +18,10 @@ padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations c
     (C*KH*KW, OH*OW), inner run OW) and per-image GEMMs write NCHW directly. A kernel that
     covers the whole input (a 1x1 output, LeNet's conv3) is a fully connected layer: its
     forward and both gradients are single GEMMs on the input as it is. No Python loop
-    over pixels, no ``np.add.at``. Its backward is made of two more Functions,
+    over pixels, no ``np.add.at``. Where Numba is installed, a forward with one group whose
+    output channels fill the CPU's SIMD vectors (LeNet's conv2: 16) runs a compiled, register-
+    blocked direct convolution instead (:mod:`chainrule.ops._direct`, on the same padded
+    channels-last copy; see :func:`_direct_kernels`). Its backward is made of two more Functions,
     :class:`Conv2dGradInput` (the transposed convolution) and :class:`Conv2dGradWeight`, each
     differentiable in terms of the other two, so ``create_graph=True`` (double backward) works.
 
@@ -38,7 +41,7 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.grad_mode import backward_composes, state
 from ..autograd.tensor import Tensor
-from ..backend import xp
+from ..backend import compiled_for, xp
 from ._util import ImplChoice, along_rows, pair as _pair, recycled, scratch
 from .shape import reshape
 
@@ -395,11 +398,13 @@ class _Columns:
     """
 
     def __init__(self, x: Any, KH: int, KW: int, OH: int, OW: int, g: ConvGeometry,
-                 keep: str = "") -> None:
+                 keep: str = "", padded: Any = None) -> None:
         N, C = x.shape[:2]
         self.G, self.Cg = g.groups, C // g.groups
         self.KH, self.KW, self.OH, self.OW = KH, KW, OH, OW
-        padded = _pad_nhwc(x, g.pads, keep == "input")  # (N, Hp, Wp, C)
+        if padded is None:  # else x's channels-last padded copy, already made by the caller
+            padded = _pad_nhwc(x, g.pads, keep == "input")  # (N, Hp, Wp, C)
+        self.padded = padded if keep == "input" else None  # for the direct weight gradient
         sN, sH, sW, sC = padded.strides
         (sh, sw), (dh, dw) = g.stride, g.dilation
         # view (N, OH, OW, KH, KW, C): [n, i, j, kh, kw, c] = padded[n, i*sh+kh*dh, j*sw+kw*dw, c]
@@ -433,6 +438,28 @@ class _Columns:
         """Drop the padded input once every block is cached (only the columns are needed)."""
         if self.keep and len(self.filled) == len(self.blocks):
             self.win = None
+
+
+def _direct_kernels(x: Any, other: Any, g: ConvGeometry, OC: int) -> Any:
+    """The compiled direct convolution (:mod:`chainrule.ops._direct`) when it should run
+    this forward and weight gradient, else None.
+
+    It needs Numba's llvmlite (:func:`chainrule.backend.compiled_for`), one group and column
+    dilation 1, and pays where the ``OC`` channels in its vector lanes (16 float32 lanes with
+    AVX-512) fill at least 3/4 of them, and are at most two vectors: LeNet's conv2 (16), not
+    its conv1 (6 of 16 lanes: the planar unfold + GEMM stays faster) nor the suite's 3x3
+    case (64). The direct kernel runs on one core at its FMA peak; with more channels the
+    GEMM is well shaped and OpenBLAS runs it on every core (the 3x3 case's step took 142 ms
+    direct against ~100 ms).
+    """
+    if g.groups != 1 or g.dilation[1] != 1:
+        return None
+    kernels = compiled_for(x, other)  # other: the weight (forward) or gy (weight gradient)
+    if kernels is None:
+        return None
+    vl = kernels.direct.lanes(x.dtype)
+    lanes = vl * -(-OC // vl)  # OC rounded up to whole vectors
+    return kernels.direct if 4 * OC >= 3 * lanes and lanes <= 2 * vl else None
 
 
 def _use_planar(Cg: int, KW: int, OW: int) -> bool:
@@ -587,6 +614,11 @@ def _fast_forward(x: Any, weight: Any, g: ConvGeometry, keep: str = "",
     OC, Cg, KH, KW = weight.shape
     OH, OW = _out_hw(H, W, KH, KW, g)
     G, OCg = g.groups, OC // g.groups
+    direct = _direct_kernels(x, weight, g, OC)
+    if direct is not None:  # the compiled direct convolution, from x's padded channels-last copy
+        padded = _pad_nhwc(x, g.pads, bool(keep))  # (N, Hp, Wp, C)
+        y = direct.conv2d(padded, weight, bias, g.stride, g.dilation[0], OH, OW)
+        return y, (_Columns(x, KH, KW, OH, OW, g, "input", padded) if keep else None)
     if _use_planar(Cg, KW, OW):
         return _planar_forward(x, weight, g, keep == "columns", bias)
     cols = _Columns(x, KH, KW, OH, OW, g, keep)
@@ -616,6 +648,12 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
     """d<gy, conv2d(x, weight)>/d weight: per block, (gy as a matrix) @ (columns of x)."""
     if _is_dense(x.shape, w_shape, g):
         return _dense_grad_weight(x, gy, w_shape, g)
+    direct = _direct_kernels(x, gy, g, w_shape[0])
+    if direct is not None:  # from the padded channels-last x that forward kept, or a new one
+        padded = getattr(cols, "padded", None)
+        if padded is None:
+            padded = _pad_nhwc(x, g.pads)  # (N, Hp, Wp, C)
+        return direct.conv2d_grad_weight(padded, gy, w_shape, g.stride, g.dilation[0])
     N, C, H, W = x.shape
     OC, Cg, KH, KW = w_shape
     OH, OW = gy.shape[2:]
@@ -646,9 +684,11 @@ def _fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry
 def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeometry) -> Any:
     """d<gy, conv2d(x, weight)>/dx: the transposed convolution of gy with weight.
 
-    A kernel covering the whole input is one GEMM (:func:`_dense_grad_input`); otherwise three
-    schedules, all blocked over images, picked by shape:
+    A kernel covering the whole input is one GEMM (:func:`_dense_grad_input`); otherwise four
+    schedules, picked by shape:
 
+    * stride and dilation 1, few input channels and enough output channels to fill the SIMD
+      vectors, with the compiled kernels: :func:`chainrule.ops._direct.conv2d_grad_input`;
     * stride 1 and as many output as input values: a plain correlation of the zero-padded gy
       with the flipped, channel-swapped weight, so the forward kernel does all the work;
     * column stride 1: fold (kernel column, out channel) into one GEMM over whole rows of a
@@ -664,6 +704,10 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     pt, pb, pl, pr = g.pads
     (sh, sw), (dh, dw) = g.stride, g.dilation
     back_pads = (dh * (KH - 1) - pt, dh * (KH - 1) - pb, dw * (KW - 1) - pl, dw * (KW - 1) - pr)
+    if (sh, sw, dh, dw, G) == (1, 1, 1, 1, 1) and _direct_kernels(gy, weight, g, C) is None:
+        direct = _direct_kernels(gy, weight, g, OC)  # few input channels, out channels enough
+        if direct is not None:  # to fill the vector lanes: LeNet's conv2 (6 and 16)
+            return direct.conv2d_grad_input(gy, weight, x_shape, g.pads)
     if (sh, sw) == (1, 1) and min(back_pads) >= 0 and OC * H * W <= 1.25 * C * OH * OW:
         # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, Cg, OCg, KH, KW), flipped,
         # -> (C, OCg, KH, KW): the weight of a conv from OC to C channels with G groups

@@ -1,0 +1,116 @@
+"""The compiled direct convolution (chainrule.ops._direct) against torch.nn.functional.conv2d.
+
+The kernel is called directly on hypothesis shapes: any number of output channels (so the
+zero-padded last vector and every register blocking run), strides, row dilation, padding
+(already in the channels-last input it reads), pixel tails, float32 and float64; its
+weight and input gradients the same way. How conv2d chooses them is tested in
+test_ops_conv.py.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+pytest.importorskip("numba")
+torch = pytest.importorskip("torch")
+
+from chainrule.ops import _direct  # noqa: E402
+
+TOL = {np.float32: 1e-4, np.float64: 1e-11}
+
+
+@st.composite
+def cases(draw: Any) -> dict:
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    sh, sw, dh = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 6))
+    w = max(1, kw - 2 * pw) + draw(st.integers(0, 40))  # wide rows: several pixel tiles
+    return dict(x_shape=(draw(st.integers(1, 3)), draw(st.integers(1, 7)), h, w),
+                oc=draw(st.integers(1, 70)), kernel=(kh, kw), stride=(sh, sw), dh=dh,
+                padding=(ph, pw), bias=draw(st.booleans()),
+                dtype=draw(st.sampled_from([np.float32, np.float64])))
+
+
+def _run(case: dict, seed: int = 0) -> tuple[tuple, tuple]:
+    """(our output, our weight gradient), (torch's), for a random upstream gradient."""
+    rng = np.random.default_rng(seed)
+    dtype = case["dtype"]
+    x = rng.standard_normal(case["x_shape"]).astype(dtype)
+    w = rng.standard_normal((case["oc"], x.shape[1], *case["kernel"])).astype(dtype)
+    b = rng.standard_normal(case["oc"]).astype(dtype) if case["bias"] else None
+    wt = torch.tensor(w, requires_grad=True)
+    yt = torch.nn.functional.conv2d(
+        torch.tensor(x), wt, None if b is None else torch.tensor(b),
+        stride=case["stride"], padding=case["padding"], dilation=(case["dh"], 1))
+    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    (gwt,) = torch.autograd.grad(yt, [wt], torch.tensor(gy))
+    ph, pw = case["padding"]
+    # (N, C, H, W) -> padded (N, C, Hp, Wp) -> channels-last (N, Hp, Wp, C)
+    padded = np.ascontiguousarray(
+        np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1))
+    y = _direct.conv2d(padded, w, b, case["stride"], case["dh"], *yt.shape[2:])
+    gw = _direct.conv2d_grad_weight(padded, gy, w.shape, case["stride"], case["dh"])
+    return (y, gw), (yt.detach().numpy(), gwt.numpy())
+
+
+@given(cases())
+def test_matches_torch(case: dict) -> None:
+    ours, ref = _run(case)
+    tol = TOL[case["dtype"]]
+    for name, a, r in zip(("output", "weight gradient"), ours, ref):
+        assert a.shape == r.shape and a.dtype == case["dtype"] and a.flags.c_contiguous, name
+        np.testing.assert_allclose(a, r, rtol=tol, atol=tol * 10, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lenet_conv2_and_the_3x3_case(dtype: Any) -> None:
+    """The two shapes conv2d sends here in the benchmark suite, at their real sizes."""
+    for case in (dict(x_shape=(64, 6, 14, 14), oc=16, kernel=(5, 5), padding=(0, 0)),
+                 dict(x_shape=(2, 64, 32, 32), oc=64, kernel=(3, 3), padding=(1, 1))):
+        ours, ref = _run(dict(case, stride=(1, 1), dh=1, bias=True, dtype=dtype))
+        for a, r in zip(ours, ref):  # the weight gradient sums ~10^4-10^5 products
+            np.testing.assert_allclose(a, r, rtol=TOL[dtype], atol=TOL[dtype] * 100)
+
+
+@given(cases())
+def test_grad_input_matches_torch(case: dict) -> None:
+    """The input gradient kernel: stride and dilation 1 (the only ones it takes), any
+    padding up to the kernel size, any channel counts."""
+    kh, kw = case["kernel"]
+    pads = (min(case["padding"][0], kh - 1), min(case["padding"][1], kw - 1))
+    case = dict(case, stride=(1, 1), dh=1, padding=pads)
+    rng = np.random.default_rng(1)
+    dtype = case["dtype"]
+    x = torch.tensor(rng.standard_normal(case["x_shape"]).astype(dtype), requires_grad=True)
+    w = rng.standard_normal((case["oc"], x.shape[1], kh, kw)).astype(dtype)
+    y = torch.nn.functional.conv2d(x, torch.tensor(w), padding=pads)
+    gy = rng.standard_normal(tuple(y.shape)).astype(dtype)
+    (ref,) = torch.autograd.grad(y, [x], torch.tensor(gy))
+    gx = _direct.conv2d_grad_input(gy, w, x.shape, (pads[0], pads[0], pads[1], pads[1]))
+    assert gx.shape == ref.shape and gx.dtype == dtype and gx.flags.c_contiguous
+    np.testing.assert_allclose(gx, ref.numpy(), rtol=TOL[dtype], atol=TOL[dtype] * 10)
+
+
+def test_lanes_and_blocking_fit_the_registers() -> None:
+    vl = _direct.lanes(np.float32)
+    assert vl in (8, 16) and _direct.lanes(np.float64) == vl // 2
+    budget = 24 if vl == 16 else 12
+    for ocp in (vl, 2 * vl, 3 * vl, 4 * vl, 6 * vl, 8 * vl):
+        for ow in (1, 5, 10, 24, 25, 32, 100):
+            ocb, rw, tail = _direct.blocking(np.float32, ocp, ow)
+            assert (ocp // vl) % ocb == 0 and 1 <= ocb <= 4
+            assert ocb * rw <= budget and 1 <= rw <= ow and tail == ow % rw
+    assert _direct.blocking(np.float32, vl, 10)[1:] == (10, 0)  # one tile per row
+    for c in (1, 2, 6, 7, 8, 12, 64):
+        for w in (1, 4, 14, 33):
+            cb, rw, tail = _direct.input_blocking(c, w)
+            assert c % cb == 0 and cb <= 8 and cb * rw <= budget and tail == w % rw
+
+
+def test_each_blocking_compiles_once() -> None:
+    first = _direct._kernel("forward", np.float32, 1, 3, 1)
+    assert _direct._kernel("forward", np.float32, 1, 3, 1) is first
