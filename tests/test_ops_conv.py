@@ -335,6 +335,23 @@ def test_direct_kernel_needs_one_group_and_full_vectors() -> None:
     assert pick(16, dtype=np.float16) is None
 
 
+def test_direct_kernel_falls_back_where_llvm_cannot_target_the_cpu(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("numba")
+    from chainrule.ops import _direct
+
+    def no_target() -> None:
+        raise RuntimeError("no native target")
+
+    monkeypatch.setattr(_direct, "_target", no_target)
+    monkeypatch.setattr(_direct, "available", _direct.available.__wrapped__)  # not cached
+    x = np.random.default_rng(0).standard_normal((2, 6, 9, 9))
+    w = np.random.default_rng(1).standard_normal((8, 6, 3, 3))
+    assert conv_mod._direct_kernels(x, w, conv_mod.ConvGeometry((1, 1), (0,) * 4, (1, 1), 1),
+                                    8) is None
+    _assert_matches_torch(x, w, None, "fast", padding=1)  # im2col + GEMM
+
+
 # ----------------------------------------------------------------------------- second order
 GRAD_CASES = [
     ((1, 2, 5, 5), (2, 2, 3, 3), dict(padding=1)),

@@ -2,16 +2,16 @@
 
 Imported only through :func:`chainrule.backend.compiled` (with the Numba kernels: llvmlite is
 Numba's own code generator, so it needs no extra dependency). Used by the fast conv2d for the
-shapes where it beats im2col + GEMM (see :func:`chainrule.ops.conv._use_direct`); the NumPy
-paths stay the tested reference.
+shapes where it beats im2col + GEMM (see :func:`chainrule.ops.conv._direct_kernels`); the
+NumPy paths stay the tested reference.
 
 Why not Numba: a direct convolution is only fast when its accumulators live in registers and
-every multiply-add works on a whole SIMD vector of output channels. Numba's loops over arrays
-reach LLVM without the two facts that allow this (the output and weight arrays do not alias;
-the channel loop has a vector's length), so LLVM emits scalar multiply-adds into memory. Here
-the IR states both: pointers are ``noalias`` and the arithmetic is on vector types.
+every multiply-add works on a whole SIMD vector of channels. Numba's loops over arrays reach
+LLVM without the two facts that allow this (the output and weight arrays do not alias; the
+channel loop has a vector's length), so LLVM emits scalar multiply-adds into memory. Here the
+IR states both: pointers are ``noalias`` and the arithmetic is on vector types.
 
-The computation, for one output row of one image and a block of ``OCB`` vectors of output
+The forward, for one output row of one image and a block of ``OCB`` vectors of output
 channels (``VL`` channels each: 16 float32 or 8 float64 with AVX-512)::
 
     acc[r, k] = bias[oc0 + k*VL : oc0 + (k+1)*VL]                for r < RW, k < OCB
@@ -24,11 +24,16 @@ channels (``VL`` channels each: 16 float32 or 8 float64 with AVX-512)::
 ``RW`` output pixels times ``OCB`` vectors of channels stay in registers (at most 24 of the
 32 AVX-512 registers); each weight vector loaded is used ``RW`` times and each input value
 ``OCB`` times. The inner loop compiles to one load and ``RW*OCB`` FMAs with an embedded
-broadcast (``vfmadd231ps (mem){1to16}, zmm, zmm``).
+broadcast (``vfmadd231ps (mem){1to16}, zmm, zmm``). The weight gradient is the same tile with
+window values ``j`` in place of pixels, summed over every (n, oh, ow) with gy's vectors in
+place of the weight's. The input gradient (stride 1) holds output channels in the lanes as
+the reduction: ``acc[r, c] += gy[n, ih + pt - kh, iw + r + pl - kw, oc-vector] *
+weight[kh, kw, c, oc-vector]``, the lanes summed at the end.
 
 Layouts: x is the zero-padded channels-last input (N, Hp, Wp, C); weight is (KH, KW*C, OCP)
-with the output channels padded with zeros to OCP, a multiple of OCB*VL; y is channels-last
-(N, OH, OW, OCP). Dilation along the width must be 1 (the window row is then contiguous).
+with the output channels padded with zeros to OCP, a multiple of OCB*VL; y and gy are
+channels-last (N, OH, OW, OCP). Dilation along the width must be 1 (the window row is then
+contiguous).
 """
 from __future__ import annotations
 
@@ -301,6 +306,16 @@ def _target() -> tuple[Any, int]:
     return tm, 32 if features.get("avx512f") else 16
 
 
+@functools.lru_cache(maxsize=None)
+def available() -> bool:
+    """Whether LLVM can target this host (else conv2d keeps im2col + GEMM)."""
+    try:
+        _target()
+    except Exception:  # e.g. llvmlite without a native target for this CPU
+        return False
+    return True
+
+
 def lanes(dtype: Any) -> int:
     """Values per SIMD vector for ``dtype`` on this CPU (16 float32 with AVX-512, else 8)."""
     wide = _target()[1] == 32
@@ -321,8 +336,6 @@ def blocking(dtype: Any, OCP: int, OW: int) -> tuple[int, int, int]:
     tiles = math.ceil(OW / (budget // OCB))
     RW = math.ceil(OW / tiles)
     return OCB, RW, OW % RW
-
-
 
 
 @functools.lru_cache(maxsize=None)

@@ -18,10 +18,11 @@ padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations c
     (C*KH*KW, OH*OW), inner run OW) and per-image GEMMs write NCHW directly. A kernel that
     covers the whole input (a 1x1 output, LeNet's conv3) is a fully connected layer: its
     forward and both gradients are single GEMMs on the input as it is. No Python loop
-    over pixels, no ``np.add.at``. Where Numba is installed, a forward with one group whose
-    output channels fill the CPU's SIMD vectors (LeNet's conv2: 16) runs a compiled, register-
-    blocked direct convolution instead (:mod:`chainrule.ops._direct`, on the same padded
-    channels-last copy; see :func:`_direct_kernels`). Its backward is made of two more Functions,
+    over pixels, no ``np.add.at``. Where Numba is installed, a convolution with one group
+    whose output channels fill one or two of the CPU's SIMD vectors (LeNet's conv2: 16) runs
+    its forward and gradients as compiled, register-blocked direct convolutions instead
+    (:mod:`chainrule.ops._direct`, on the same padded channels-last copy; see
+    :func:`_direct_kernels`). Its backward is made of two more Functions,
     :class:`Conv2dGradInput` (the transposed convolution) and :class:`Conv2dGradWeight`, each
     differentiable in terms of the other two, so ``create_graph=True`` (double backward) works.
 
@@ -441,8 +442,8 @@ class _Columns:
 
 
 def _direct_kernels(x: Any, other: Any, g: ConvGeometry, OC: int) -> Any:
-    """The compiled direct convolution (:mod:`chainrule.ops._direct`) when it should run
-    this forward and weight gradient, else None.
+    """The compiled direct convolution (:mod:`chainrule.ops._direct`) when its kernels
+    should run with ``OC`` channels in the vector lanes, else None.
 
     It needs Numba's llvmlite (:func:`chainrule.backend.compiled_for`), one group and column
     dilation 1, and pays where the ``OC`` channels in its vector lanes (16 float32 lanes with
@@ -455,7 +456,7 @@ def _direct_kernels(x: Any, other: Any, g: ConvGeometry, OC: int) -> Any:
     if g.groups != 1 or g.dilation[1] != 1:
         return None
     kernels = compiled_for(x, other)  # other: the weight (forward) or gy (weight gradient)
-    if kernels is None:
+    if kernels is None or not kernels.direct.available():
         return None
     vl = kernels.direct.lanes(x.dtype)
     lanes = vl * -(-OC // vl)  # OC rounded up to whole vectors
@@ -687,8 +688,8 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     A kernel covering the whole input is one GEMM (:func:`_dense_grad_input`); otherwise four
     schedules, picked by shape:
 
-    * stride and dilation 1, few input channels and enough output channels to fill the SIMD
-      vectors, with the compiled kernels: :func:`chainrule.ops._direct.conv2d_grad_input`;
+    * stride and dilation 1, with the compiled kernels, output channels that suit the SIMD
+      lanes and input channels that do not: :func:`chainrule.ops._direct.conv2d_grad_input`;
     * stride 1 and as many output as input values: a plain correlation of the zero-padded gy
       with the flipped, channel-swapped weight, so the forward kernel does all the work;
     * column stride 1: fold (kernel column, out channel) into one GEMM over whole rows of a
@@ -705,8 +706,10 @@ def _fast_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...], g: ConvGeom
     (sh, sw), (dh, dw) = g.stride, g.dilation
     back_pads = (dh * (KH - 1) - pt, dh * (KH - 1) - pb, dw * (KW - 1) - pl, dw * (KW - 1) - pr)
     if (sh, sw, dh, dw, G) == (1, 1, 1, 1, 1) and _direct_kernels(gy, weight, g, C) is None:
-        direct = _direct_kernels(gy, weight, g, OC)  # few input channels, out channels enough
-        if direct is not None:  # to fill the vector lanes: LeNet's conv2 (6 and 16)
+        # the input channels do not suit the lanes but the output channels do (LeNet's conv2:
+        # 6 and 16), so the kernel holds output channels in the lanes and sums across them
+        direct = _direct_kernels(gy, weight, g, OC)
+        if direct is not None:
             return direct.conv2d_grad_input(gy, weight, x_shape, g.pads)
     if (sh, sw) == (1, 1) and min(back_pads) >= 0 and OC * H * W <= 1.25 * C * OH * OW:
         # weight (OC, Cg, KH, KW) -> (G, OCg, Cg, KH, KW) -> (G, Cg, OCg, KH, KW), flipped,
