@@ -123,6 +123,17 @@ class _Kernel:
             for r in range(rows):
                 self.b.store(v, self.acc[r][k])
 
+    def _tile_offsets(self, rows: int, at: Any, row_step: Any) -> list:
+        b = self.b
+        return [[b.add(at, b.add(b.mul(_const(r), row_step), _const(k * self.VL)))
+                 for k in range(self.OCB)] for r in range(rows)]
+
+    def load(self, rows: int, at: Any, row_step: Any) -> None:
+        """acc[r, k] = out[at + r*row_step + k*VL] (partial sums to continue)."""
+        for r, offsets in enumerate(self._tile_offsets(rows, at, row_step)):
+            for k, offset in enumerate(offsets):
+                self.b.store(self.b.load(self.ptr(self.out, offset), align=4), self.acc[r][k])
+
     def step(self, scalars: list, at: Any) -> None:
         """acc[r, k] += broadcast(x[scalars[r]]) * vectors[at + k*VL], for every r and k."""
         b = self.b
@@ -137,11 +148,9 @@ class _Kernel:
 
     def store(self, rows: int, at: Any, row_step: Any) -> None:
         """out[at + r*row_step + k*VL] = acc[r, k]."""
-        b = self.b
-        for r in range(rows):
-            for k in range(self.OCB):
-                offset = b.add(at, b.add(b.mul(_const(r), row_step), _const(k * self.VL)))
-                b.store(b.load(self.acc[r][k]), self.ptr(self.out, offset), align=4)
+        for r, offsets in enumerate(self._tile_offsets(rows, at, row_step)):
+            for k, offset in enumerate(offsets):
+                self.b.store(self.b.load(self.acc[r][k]), self.ptr(self.out, offset), align=4)
 
     def dot_step(self, rows: list, cols: list) -> None:
         """acc[r, c] += x[rows[r]] * vectors[cols[c]] lane by lane (sums over the lanes later)."""
@@ -209,7 +218,8 @@ def _forward_ir(fty: ir.Type, VL: int, OCB: int, RW: int, TAIL: int) -> ir.Modul
 
 def _grad_weight_ir(fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int) -> ir.Module:
     """``grad_weight(x, gy, -, gw)``: tiles of JB window values x OCB*VL channels, each
-    summed over every (n, oh, ow).
+    summed over every (oh, ow) of one image at a time and added to gw (zeroed by the caller),
+    so an image's x and gy stay in cache while every tile reads them.
 
     x (N, Hp, Wp, C), gy (N, OH, OW, OCP), gw (KH, K2, OCP)."""
     k = _Kernel("grad_weight", fty, VL, OCB, max(JB, TAIL))
@@ -217,26 +227,27 @@ def _grad_weight_ir(fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int) -> ir.M
     mul, add = b.mul, b.add
     C, Wp, OCP, K2, sw = A["C"], A["Wp"], A["OCP"], A["K2"], A["sw"]
 
-    def tile(kh: Any, j0: Any, oc0: Any, jb: int) -> None:
-        k.fill(jb)
-        with _Loop(b, A["N"], "n") as n:
-            with _Loop(b, A["OH"], "oh") as oh:
-                # x[n, oh*sh + kh*dh, 0, j0] of (N, Hp, Wp, C); gy[n, oh, 0, oc0]
-                row = add(add(mul(n, A["Hp"]), mul(oh, A["sh"])), mul(kh, A["dh"]))
-                x_row = add(mul(mul(row, Wp), C), j0)
-                g_row = add(mul(add(mul(n, A["OH"]), oh), mul(A["OW"], OCP)), oc0)
-                with _Loop(b, A["OW"], "ow") as ow:
-                    x_at = add(x_row, mul(ow, mul(sw, C)))
-                    k.step([add(x_at, _const(r)) for r in range(jb)], add(g_row, mul(ow, OCP)))
-        k.store(jb, add(mul(add(mul(kh, K2), j0), OCP), oc0), OCP)  # gw[kh, j0, oc0]
+    def tile(n: Any, kh: Any, j0: Any, oc0: Any, jb: int) -> None:
+        gw_at = add(mul(add(mul(kh, K2), j0), OCP), oc0)  # gw[kh, j0, oc0]
+        k.load(jb, gw_at, OCP)
+        with _Loop(b, A["OH"], "oh") as oh:
+            # x[n, oh*sh + kh*dh, 0, j0] of (N, Hp, Wp, C); gy[n, oh, 0, oc0]
+            row = add(add(mul(n, A["Hp"]), mul(oh, A["sh"])), mul(kh, A["dh"]))
+            x_row = add(mul(mul(row, Wp), C), j0)
+            g_row = add(mul(add(mul(n, A["OH"]), oh), mul(A["OW"], OCP)), oc0)
+            with _Loop(b, A["OW"], "ow") as ow:
+                x_at = add(x_row, mul(ow, mul(sw, C)))
+                k.step([add(x_at, _const(r)) for r in range(jb)], add(g_row, mul(ow, OCP)))
+        k.store(jb, gw_at, OCP)
 
     full = b.sdiv(K2, _const(JB))
-    with _Loop(b, A["KH"], "kh") as kh:
-        with _Loop(b, OCP, "oc", OCB * VL) as oc0:
-            with _Loop(b, full, "t") as t:
-                tile(kh, mul(t, _const(JB)), oc0, JB)
-            if TAIL:
-                tile(kh, mul(full, _const(JB)), oc0, TAIL)
+    with _Loop(b, A["N"], "n") as n:
+        with _Loop(b, A["KH"], "kh") as kh:
+            with _Loop(b, OCP, "oc", OCB * VL) as oc0:
+                with _Loop(b, full, "t") as t:
+                    tile(n, kh, mul(t, _const(JB)), oc0, JB)
+                if TAIL:
+                    tile(n, kh, mul(full, _const(JB)), oc0, TAIL)
     return k.finish()
 
 
@@ -417,7 +428,7 @@ def conv2d_grad_weight(padded: Any, gy: Any, w_shape: tuple[int, ...],
     if OCP > OC:
         gk[..., OC:] = 0
     gk[..., :OC] = gy.transpose(0, 2, 3, 1)  # (N, OC, OH, OW) -> (N, OH, OW, OC)
-    gw = np.empty((KH, KW * C, OCP), dtype)
+    gw = np.zeros((KH, KW * C, OCP), dtype)
     _call("grad_weight", padded, gk, None, gw, KH, KW, KW * C, OH, OW, stride, dilation_h)
     # (KH, KW*C, OCP) -> (KH, KW, C, OC) -> (OC, C, KH, KW)
     return np.ascontiguousarray(gw[..., :OC].reshape(KH, KW, C, OC).transpose(3, 2, 0, 1))
