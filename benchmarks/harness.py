@@ -46,7 +46,7 @@ from typing import Any, Callable, ContextManager, Iterator, Optional, Sequence
 
 import numpy as np
 
-from chainrule.backend import keep_freed_memory
+from chainrule.backend import keep_freed_memory, set_num_threads
 from chainrule.cli import nonnegative_float, nonnegative_int, positive_int
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,7 +222,8 @@ _THREAD_LIMITER: Any = None  # keeps threadpoolctl's limits alive for the proces
 
 
 def configure_threads(threads: Optional[int], with_torch: bool = True) -> dict[str, Any]:
-    """Give NumPy's BLAS (and OpenMP) and PyTorch the same number of threads.
+    """Give NumPy's BLAS (and OpenMP), chainrule's own kernels and PyTorch the same number of
+    threads.
 
     With threadpoolctl installed, ``threads`` (default: what NumPy's BLAS uses now) is applied
     to every BLAS/OpenMP pool loaded in the process; ``torch.set_num_threads`` gets the same
@@ -254,6 +255,8 @@ def configure_threads(threads: Optional[int], with_torch: bool = True) -> dict[s
     else:
         info["pools"] = [f"env {k}={os.environ.get(k)}" for k in
                          ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")]
+    set_num_threads(n)  # chainrule's own threads (the direct convolution's split) too
+    info["chainrule_threads"] = n
     if with_torch:
         torch.set_num_threads(n)
         info["torch_threads"] = torch.get_num_threads()

@@ -20,6 +20,7 @@ from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, 
                   logical_or, logsumexp, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
                   ne, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split,
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
+from .backend import get_num_threads, set_num_threads
 from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
 
 __version__ = "0.1.0"

@@ -58,6 +58,63 @@ def keep_freed_memory() -> bool:
                                                                        256 << 20))
 
 
+# ============================================================================ threads
+def _default_threads() -> int:
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:  # as PyTorch: OMP_NUM_THREADS sets the default
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_num_threads = _default_threads()
+
+
+def get_num_threads() -> int:
+    """The threads chainrule's own parallel kernels use, as ``torch.get_num_threads``.
+
+    Default: ``OMP_NUM_THREADS`` if set, else the CPUs this process may run on.
+
+    Example:
+        >>> get_num_threads() >= 1
+        True
+    """
+    return _num_threads
+
+
+def set_num_threads(num: int) -> None:
+    """Set the threads used for intra-op parallelism, as ``torch.set_num_threads``.
+
+    The compiled direct convolution splits large batches over ``num`` threads; where
+    ``threadpoolctl`` is installed, NumPy's BLAS (and OpenMP) pools are limited to ``num``
+    too, so ``set_num_threads(1)`` makes every kernel single-threaded, as in PyTorch. Without
+    it the BLAS keeps what ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` said at start-up.
+
+    Args:
+        num: a positive int.
+
+    Example:
+        >>> n = get_num_threads()
+        >>> set_num_threads(1)
+        >>> get_num_threads()
+        1
+        >>> set_num_threads(n)
+    """
+    global _num_threads
+    if isinstance(num, bool) or not isinstance(num, int):
+        raise TypeError(f"set_num_threads(): num must be an int, got {type(num).__name__}")
+    if num < 1:
+        raise ValueError(f"set_num_threads(): num must be positive, got {num}")
+    _num_threads = num
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    threadpoolctl.threadpool_limits(limits=num)
+
+
 # ============================================================================ compiled kernels
 _compiled_on = os.environ.get("CHAINRULE_JIT", "1") != "0"
 

@@ -79,3 +79,29 @@ def test_both_modes_give_the_same_batch_norm_step():
                             bn.running_var.numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-4)
+
+
+def test_set_num_threads_as_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend, "_num_threads", backend.get_num_threads())  # restored after
+    cr.set_num_threads(3)
+    assert cr.get_num_threads() == 3
+    for bad, err in ((0, ValueError), (-1, ValueError), (2.0, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="set_num_threads"):
+            cr.set_num_threads(bad)
+    assert cr.get_num_threads() == 3
+
+
+def test_set_num_threads_limits_numpys_blas(monkeypatch: pytest.MonkeyPatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(backend, "_num_threads", backend.get_num_threads())
+    with threadpoolctl.threadpool_limits(limits=None):  # restores the pools' limits after
+        cr.set_num_threads(1)
+        blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+
+
+def test_default_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert backend._default_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert backend._default_threads() >= 1

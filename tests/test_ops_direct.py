@@ -95,6 +95,22 @@ def test_grad_input_matches_torch(case: dict) -> None:
     np.testing.assert_allclose(gx, ref.numpy(), rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_split_over_threads_matches_torch(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Large calls run as runs of images on worker threads (here every call, 5 images in 2
+    or 3 uneven runs); the weight gradient's parts are summed."""
+    monkeypatch.setattr(_direct, "_SPLIT_MACS", 0)
+    monkeypatch.setattr(_direct, "get_num_threads", lambda: threads)
+    runs, split = [], _direct._over_images
+    monkeypatch.setattr(_direct, "_over_images", lambda *a: runs.append(split(*a)) or runs[-1])
+    case = dict(x_shape=(5, 3, 9, 8), oc=16, kernel=(3, 3), stride=(1, 1), dh=1,
+                padding=(1, 1), bias=True, dtype=np.float64)
+    for a, r in zip(*_run(case)):
+        np.testing.assert_allclose(a, r, rtol=1e-11, atol=1e-11)
+    test_grad_input_matches_torch.hypothesis.inner_test(case)
+    assert runs == [threads] * 3  # forward, weight gradient, input gradient
+
+
 def test_lanes_and_blocking_fit_the_registers() -> None:
     vl = _direct.lanes(np.float32)
     assert vl in (8, 16) and _direct.lanes(np.float64) == vl // 2

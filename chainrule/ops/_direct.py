@@ -46,6 +46,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
+from ..backend import get_num_threads
 from ._util import scratch
 
 _I64 = ir.IntType(64)
@@ -370,14 +371,64 @@ def _padded_channels(OC: int, dtype: Any) -> int:
     return -(-OC // vl) * vl
 
 
+# Multiply-adds from which a call is split over threads by images: 2^26 take ~1.5 ms on one
+# AVX-512 core; below that, waking a thread (~0.1 ms, more on a busy machine) costs what it
+# saves (LeNet's conv2 at batch 64: 2^24).
+_SPLIT_MACS = 1 << 26
+_pool: Any = None
+_pool_size = 0
+
+
+def _over_images(N: int, macs: int, work: Any) -> int:
+    """Run ``work(n0, n1, part)`` over equal runs of the N images: one run here and the
+    others on worker threads (``get_num_threads()`` in all; ctypes releases the GIL).
+    Returns the number of runs."""
+    global _pool, _pool_size
+    parts = min(get_num_threads(), N) if macs >= _SPLIT_MACS else 1
+    if parts <= 1:
+        work(0, N, 0)
+        return 1
+    if _pool is None or _pool_size < parts - 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool, _pool_size = ThreadPoolExecutor(parts - 1, "chainrule-conv"), parts - 1
+    bounds = [N * i // parts for i in range(parts + 1)]
+    futures = [_pool.submit(work, bounds[i], bounds[i + 1], i) for i in range(1, parts)]
+    try:
+        work(bounds[0], bounds[1], 0)
+    finally:
+        for f in futures:
+            f.result()
+    return parts
+
+
+def _at(a: Any, n0: int) -> int:
+    """The address of image n0 of a C-contiguous batch."""
+    return a.ctypes.data + n0 * a.strides[0]
+
+
 def _call(name: str, padded: Any, vectors: Any, bias: Any, out: Any, KH: int, KW: int,
-          blocked: int, OH: int, OW: int, stride: tuple[int, int], dilation_h: int) -> None:
+          OH: int, OW: int, stride: tuple[int, int], dilation_h: int) -> None:
+    """Run the forward or weight-gradient kernel, split over images when it is large: the
+    forward's images are independent; the weight gradient's parts sum into gw here."""
     N, Hp, Wp, C = padded.shape
     OCP = out.shape[-1]
-    fn = _kernel(name, padded.dtype, *blocking(padded.dtype, OCP, blocked))[1]
-    fn(padded.ctypes.data, vectors.ctypes.data, bias.ctypes.data if bias is not None else None,
-       out.ctypes.data, N, Hp, Wp, C, OH, OW, KH, KW * C, stride[0], stride[1], dilation_h,
-       OCP)
+    rows = OW if name == "forward" else KW * C
+    fn = _kernel(name, padded.dtype, *blocking(padded.dtype, OCP, rows))[1]
+    partial = {0: out}  # the weight gradient of each part's images
+
+    def work(n0: int, n1: int, part: int) -> None:
+        if name == "forward":  # y[n0:n1] from x[n0:n1]
+            vec, dst = vectors.ctypes.data, _at(out, n0)
+        else:  # gy[n0:n1] into a zeroed gw of this part's own
+            gw = partial.setdefault(part, np.zeros_like(out))
+            vec, dst = _at(vectors, n0), gw.ctypes.data
+        fn(_at(padded, n0), vec, None if bias is None else bias.ctypes.data, dst,
+           n1 - n0, Hp, Wp, C, OH, OW, KH, KW * C, stride[0], stride[1], dilation_h, OCP)
+
+    _over_images(N, N * OH * OW * OCP * KH * KW * C, work)
+    for part in range(1, len(partial)):
+        out += partial[part]
 
 
 def conv2d(padded: Any, weight: Any, bias: Any, stride: tuple[int, int], dilation_h: int,
@@ -404,7 +455,7 @@ def conv2d(padded: Any, weight: Any, bias: Any, stride: tuple[int, int], dilatio
     if bias is not None:
         bk[:OC] = bias
     y = scratch("direct", (N, OH, OW, OCP), dtype)
-    _call("forward", padded, wk, bk, y, KH, KW, OW, OH, OW, stride, dilation_h)
+    _call("forward", padded, wk, bk, y, KH, KW, OH, OW, stride, dilation_h)
     # (N, OH, OW, OCP) -> (N, OC, OH, OW), a copy (y is scratch)
     return y[..., :OC].transpose(0, 3, 1, 2).copy()
 
@@ -429,7 +480,7 @@ def conv2d_grad_weight(padded: Any, gy: Any, w_shape: tuple[int, ...],
         gk[..., OC:] = 0
     gk[..., :OC] = gy.transpose(0, 2, 3, 1)  # (N, OC, OH, OW) -> (N, OH, OW, OC)
     gw = np.zeros((KH, KW * C, OCP), dtype)
-    _call("grad_weight", padded, gk, None, gw, KH, KW, KW * C, OH, OW, stride, dilation_h)
+    _call("grad_weight", padded, gk, None, gw, KH, KW, OH, OW, stride, dilation_h)
     # (KH, KW*C, OCP) -> (KH, KW, C, OC) -> (OC, C, KH, KW)
     return np.ascontiguousarray(gw[..., :OC].reshape(KH, KW, C, OC).transpose(3, 2, 0, 1))
 
@@ -473,6 +524,10 @@ def conv2d_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...],
     gx = scratch("direct", (N, H, W, C), dtype)
     CB, RW, TAIL = input_blocking(C, W)
     fn = _kernel("grad_input", dtype, CB, RW, TAIL)[1]
-    fn(gk.ctypes.data, wk.ctypes.data, None, gx.ctypes.data,
-       N, H, W, C, OH, OWp, KH, KW, pads[0], pads[2], OCP)
+
+    def work(n0: int, n1: int, part: int) -> None:  # gx[n0:n1] from gy[n0:n1]
+        fn(_at(gk, n0), wk.ctypes.data, None, _at(gx, n0),
+           n1 - n0, H, W, C, OH, OWp, KH, KW, pads[0], pads[2], OCP)
+
+    _over_images(N, N * H * W * C * KH * KW * OCP, work)
     return gx.transpose(0, 3, 1, 2).copy()  # (N, H, W, C) -> (N, C, H, W)

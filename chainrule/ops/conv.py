@@ -19,7 +19,7 @@ padding incl. ``'same'``/``'valid'``, dilation, groups). Three implementations c
     covers the whole input (a 1x1 output, LeNet's conv3) is a fully connected layer: its
     forward and both gradients are single GEMMs on the input as it is. No Python loop
     over pixels, no ``np.add.at``. Where Numba is installed, a convolution with one group
-    whose output channels fill one or two of the CPU's SIMD vectors (LeNet's conv2: 16) runs
+    whose output channels fill the CPU's SIMD vectors (LeNet's conv2: 16) runs
     its forward and gradients as compiled, register-blocked direct convolutions instead
     (:mod:`chainrule.ops._direct`, on the same padded channels-last copy; see
     :func:`_direct_kernels`). Its backward is made of two more Functions,
@@ -447,11 +447,8 @@ def _direct_kernels(x: Any, other: Any, g: ConvGeometry, OC: int) -> Any:
 
     It needs Numba's llvmlite (:func:`chainrule.backend.compiled_for`), one group and column
     dilation 1, and pays where the ``OC`` channels in its vector lanes (16 float32 lanes with
-    AVX-512) fill at least 3/4 of them, and are at most two vectors: LeNet's conv2 (16), not
-    its conv1 (6 of 16 lanes: the planar unfold + GEMM stays faster) nor the suite's 3x3
-    case (64). The direct kernel runs on one core at its FMA peak; with more channels the
-    GEMM is well shaped and OpenBLAS runs it on every core (the 3x3 case's step took 142 ms
-    direct against ~100 ms).
+    AVX-512) fill at least 3/4 of them: LeNet's conv2 (16) and the suite's 3x3 case (64),
+    not LeNet's conv1 (6 of 16 lanes), where the planar unfold + GEMM stays faster.
     """
     if g.groups != 1 or g.dilation[1] != 1:
         return None
@@ -460,7 +457,7 @@ def _direct_kernels(x: Any, other: Any, g: ConvGeometry, OC: int) -> Any:
         return None
     vl = kernels.direct.lanes(x.dtype)
     lanes = vl * -(-OC // vl)  # OC rounded up to whole vectors
-    return kernels.direct if 4 * OC >= 3 * lanes and lanes <= 2 * vl else None
+    return kernels.direct if 4 * OC >= 3 * lanes else None
 
 
 def _use_planar(Cg: int, KW: int, OW: int) -> bool:
