@@ -902,8 +902,8 @@ def render_markdown(suite: SuiteResult) -> str:
         f"torch {m.get('torch')}, chainrule {m.get('chainrule')}; compiled kernels: "
         f"{m.get('compiled_kernels', 'off')}",
         f"- threads: {th.get('threads')} (threadpoolctl: {th.get('threadpoolctl')}; pools: "
-        f"{'; '.join(th.get('pools', []))}; torch intra-op {th.get('torch_threads')}, "
-        f"inter-op {th.get('torch_interop_threads')})",
+        f"{'; '.join(th.get('pools', []))}; chainrule {th.get('chainrule_threads')}; torch "
+        f"intra-op {th.get('torch_threads')}, inter-op {th.get('torch_interop_threads')})",
         f"- options: {m.get('options')}",
     ]
     load = (m.get("loadavg_start") or [0])[0]  # before the run: other processes' load
