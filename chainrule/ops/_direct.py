@@ -86,6 +86,16 @@ class _Loop:
         b.position_at_end(self.end)
 
 
+def _tiles(b: ir.IRBuilder, count: Any, rows: int, tail: int, tile: Any) -> None:
+    """``tile(start, rows)`` for each whole tile of ``rows`` along ``count``, then
+    ``tile(start, tail)`` for the last ``tail`` (= count % rows, known when compiling)."""
+    full = b.sdiv(count, _const(rows))
+    with _Loop(b, full, "t") as t:
+        tile(b.mul(t, _const(rows)), rows)
+    if tail:
+        tile(b.mul(full, _const(rows)), tail)
+
+
 class _Kernel:
     """One function ``name(x, vectors, bias, out, *args)`` being emitted, and the few IR
     pieces the kernels are made of. ``acc`` holds ``rows`` x ``OCB`` accumulator vectors."""
@@ -206,14 +216,10 @@ def _forward_ir(fty: ir.Type, VL: int, OCB: int, RW: int, TAIL: int) -> ir.Modul
                        add(w_row, mul(j, OCP)))
         k.store(rw, y0, OCP)
 
-    full = b.sdiv(A["OW"], _const(RW))
     with _Loop(b, A["N"], "n") as n:
         with _Loop(b, A["OH"], "oh") as oh:
             with _Loop(b, OCP, "oc", OCB * VL) as oc0:
-                with _Loop(b, full, "t") as t:
-                    tile(n, oh, mul(t, _const(RW)), oc0, RW)
-                if TAIL:
-                    tile(n, oh, mul(full, _const(RW)), oc0, TAIL)
+                _tiles(b, A["OW"], RW, TAIL, lambda ow0, rw: tile(n, oh, ow0, oc0, rw))
     return k.finish()
 
 
@@ -241,14 +247,10 @@ def _grad_weight_ir(fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int) -> ir.M
                 k.step([add(x_at, _const(r)) for r in range(jb)], add(g_row, mul(ow, OCP)))
         k.store(jb, gw_at, OCP)
 
-    full = b.sdiv(K2, _const(JB))
     with _Loop(b, A["N"], "n") as n:
         with _Loop(b, A["KH"], "kh") as kh:
             with _Loop(b, OCP, "oc", OCB * VL) as oc0:
-                with _Loop(b, full, "t") as t:
-                    tile(n, kh, mul(t, _const(JB)), oc0, JB)
-                if TAIL:
-                    tile(n, kh, mul(full, _const(JB)), oc0, TAIL)
+                _tiles(b, K2, JB, TAIL, lambda j0, jb: tile(n, kh, j0, oc0, jb))
     return k.finish()
 
 
@@ -291,14 +293,10 @@ def _grad_input_ir(fty: ir.Type, VL: int, CB: int, RW: int, TAIL: int) -> ir.Mod
         k.store_sums(rw, CB, add(mul(add(mul(add(mul(n, A["H"]), ih), A["W"]), iw0), C), c0),
                      C)  # gx[n, ih, iw0, c0]
 
-    full = b.sdiv(A["W"], _const(RW))
     with _Loop(b, A["N"], "n") as n:
         with _Loop(b, A["H"], "ih") as ih:
             with _Loop(b, C, "c", CB) as c0:
-                with _Loop(b, full, "t") as t:
-                    tile(n, ih, mul(t, _const(RW)), c0, RW)
-                if TAIL:
-                    tile(n, ih, mul(full, _const(RW)), c0, TAIL)
+                _tiles(b, A["W"], RW, TAIL, lambda iw0, rw: tile(n, ih, iw0, c0, rw))
     return k.finish()
 
 
