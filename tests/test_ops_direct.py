@@ -8,6 +8,8 @@ test_ops_conv.py.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -127,6 +129,27 @@ def test_lanes_and_blocking_fit_the_registers() -> None:
             assert c % cb == 0 and cb <= 8 and cb * rw <= budget and tail == w % rw
 
 
-def test_each_blocking_compiles_once() -> None:
+def test_each_blocking_compiles_once_into_one_engine() -> None:
+    """Kernels share one engine (it owns the target machine: engines that shared one each
+    deleted it when freed, a crash); each blocking compiles once under its own symbol."""
     first = _direct._kernel("forward", np.float32, 1, 3, 1)
     assert _direct._kernel("forward", np.float32, 1, 3, 1) is first
+    assert _direct._kernel("forward", np.float64, 1, 3, 1) is not first
+    assert _direct._engine() is _direct._engine()
+
+
+def test_a_process_compiling_many_kernels_exits_cleanly() -> None:
+    code = ("import numpy as np\n"
+            "from chainrule.ops import _direct as d\n"
+            "for name, dt, ocb, rows, tail in [('forward', np.float32, 1, 10, 0),\n"
+            "        ('grad_input', np.float32, 6, 4, 2), ('grad_weight', np.float64, 2, 5, 1)]:\n"
+            "    d._kernel(name, dt, ocb, rows, tail)\n"
+            "x = np.ones((2, 6, 6, 3), np.float32); w = np.ones((16, 3, 3, 3), np.float32)\n"
+            "print(float(d.conv2d(x, w, None, (1, 1), 1, 4, 4).sum()))\n"
+            "d._kernel.cache_clear()\n"
+            "d._kernel('forward', np.float32, 1, 10, 0)\n"  # again: found in the engine
+            "d._kernel.cache_clear(); d._engine.cache_clear()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout) == 2 * 16 * 4 * 4 * 27

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import threading
 from typing import Any
 
 import llvmlite.binding as llvm
@@ -97,18 +98,18 @@ def _tiles(b: ir.IRBuilder, count: Any, rows: int, tail: int, tile: Any) -> None
 
 
 class _Kernel:
-    """One function ``name(x, vectors, bias, out, *args)`` being emitted, and the few IR
+    """One function ``symbol(x, vectors, bias, out, *args)`` being emitted, and the few IR
     pieces the kernels are made of. ``acc`` holds ``rows`` x ``OCB`` accumulator vectors."""
 
-    def __init__(self, name: str, fty: ir.Type, VL: int, OCB: int, rows: int,
+    def __init__(self, symbol: str, fty: ir.Type, VL: int, OCB: int, rows: int,
                  args: tuple[str, ...] = _ARGS) -> None:
         self.VL, self.OCB = VL, OCB
         self.vty = vty = ir.VectorType(fty, VL)
-        self.module = ir.Module(name=f"chainrule_{name}")
+        self.module = ir.Module(name=symbol)
         self.module.triple = llvm.get_process_triple()
         ptr = fty.as_pointer()
         fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [ptr] * 4 + [_I64] * len(
-            args)), name=name)
+            args)), name=symbol)
         for a in fn.args[:4]:
             a.add_attribute("noalias")
         self.x, self.vectors, self.bias, self.out = fn.args[:4]
@@ -192,11 +193,11 @@ class _Kernel:
         return self.module
 
 
-def _forward_ir(fty: ir.Type, VL: int, OCB: int, RW: int, TAIL: int) -> ir.Module:
+def _forward_ir(symbol: str, fty: ir.Type, VL: int, OCB: int, RW: int, TAIL: int) -> ir.Module:
     """``forward(x, weight, bias, y)``: tiles of RW output pixels x OCB*VL channels.
 
     x (N, Hp, Wp, C), weight (KH, K2, OCP), bias (OCP,), y (N, OH, OW, OCP)."""
-    k = _Kernel("forward", fty, VL, OCB, max(RW, TAIL))
+    k = _Kernel(symbol, fty, VL, OCB, max(RW, TAIL))
     b, A = k.b, k.A
     mul, add = b.mul, b.add
     C, Wp, OCP, K2, sw = A["C"], A["Wp"], A["OCP"], A["K2"], A["sw"]
@@ -223,13 +224,14 @@ def _forward_ir(fty: ir.Type, VL: int, OCB: int, RW: int, TAIL: int) -> ir.Modul
     return k.finish()
 
 
-def _grad_weight_ir(fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int) -> ir.Module:
+def _grad_weight_ir(symbol: str, fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int
+                    ) -> ir.Module:
     """``grad_weight(x, gy, -, gw)``: tiles of JB window values x OCB*VL channels, each
     summed over every (oh, ow) of one image at a time and added to gw (zeroed by the caller),
     so an image's x and gy stay in cache while every tile reads them.
 
     x (N, Hp, Wp, C), gy (N, OH, OW, OCP), gw (KH, K2, OCP)."""
-    k = _Kernel("grad_weight", fty, VL, OCB, max(JB, TAIL))
+    k = _Kernel(symbol, fty, VL, OCB, max(JB, TAIL))
     b, A = k.b, k.A
     mul, add = b.mul, b.add
     C, Wp, OCP, K2, sw = A["C"], A["Wp"], A["OCP"], A["K2"], A["sw"]
@@ -257,7 +259,8 @@ def _grad_weight_ir(fty: ir.Type, VL: int, OCB: int, JB: int, TAIL: int) -> ir.M
 _GI_ARGS = ("N", "H", "W", "C", "OH", "OWp", "KH", "KW", "pt", "pl", "OCP")
 
 
-def _grad_input_ir(fty: ir.Type, VL: int, CB: int, RW: int, TAIL: int) -> ir.Module:
+def _grad_input_ir(symbol: str, fty: ir.Type, VL: int, CB: int, RW: int, TAIL: int
+                   ) -> ir.Module:
     """``grad_input(gy, weight, -, gx)`` for stride and dilation 1: tiles of RW input pixels
     x CB input channels, each a dot product over (kh, kw, out channel) with the out channels
     in the vector lanes (so few input channels, LeNet's 6, waste no lanes).
@@ -265,7 +268,7 @@ def _grad_input_ir(fty: ir.Type, VL: int, CB: int, RW: int, TAIL: int) -> ir.Mod
     gy (N, OH, OWp, OCP) zero-padded by KW-1 columns on each side, weight (KH, KW, C, OCP),
     gx (N, H, W, C). Kernel rows that fall outside gy are skipped, not multiplied by zeros.
     """
-    k = _Kernel("grad_input", fty, VL, CB, max(RW, TAIL), _GI_ARGS)
+    k = _Kernel(symbol, fty, VL, CB, max(RW, TAIL), _GI_ARGS)
     b, A = k.b, k.A
     mul, add, sub = b.mul, b.add, b.sub
     C, KW, OCP, OWp = A["C"], A["KW"], A["OCP"], A["OWp"]
@@ -349,19 +352,37 @@ def blocking(dtype: Any, OCP: int, OW: int) -> tuple[int, int, int]:
 
 
 @functools.lru_cache(maxsize=None)
-def _kernel(name: str, dtype: Any, OCB: int, rows: int, tail: int) -> tuple[Any, Any]:
-    """Compile (once per process and blocking, ~0.1 s) and return (engine, function)."""
-    tm = _target()[0]
-    fty = ir.FloatType() if np.dtype(dtype) == np.float32 else ir.DoubleType()
-    module = llvm.parse_assembly(str(_IR[name](fty, lanes(dtype), OCB, rows, tail)))
-    module.verify()
-    builder = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    builder.getModulePassManager().run(module, builder)
-    engine = llvm.create_mcjit_compiler(module, tm)
-    engine.finalize_object()
+def _engine() -> Any:
+    """The one MCJIT engine every kernel is added to. It owns the target machine (an engine
+    deletes its target machine when it is freed, so engines must not share one)."""
+    return llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target()[0])
+
+
+_compiling = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel(name: str, dtype: Any, OCB: int, rows: int, tail: int) -> Any:
+    """Compile one kernel (once per process and blocking, ~0.1-0.2 s) into the engine and
+    return it as a ctypes function."""
+    dtype = np.dtype(dtype)
+    symbol = f"chainrule_{name}_{dtype.name}_{OCB}_{rows}_{tail}"
+    with _compiling:
+        engine = _engine()
+        address = engine.get_function_address(symbol)  # 0 unless compiled before
+        if not address:
+            fty = ir.FloatType() if dtype == np.float32 else ir.DoubleType()
+            module = llvm.parse_assembly(
+                str(_IR[name](symbol, fty, lanes(dtype), OCB, rows, tail)))
+            module.verify()
+            builder = llvm.create_pass_builder(_target()[0],
+                                               llvm.PipelineTuningOptions(speed_level=3))
+            builder.getModulePassManager().run(module, builder)
+            engine.add_module(module)  # the engine owns the module and its machine code
+            engine.finalize_object()
+            address = engine.get_function_address(symbol)
     n_args = len(_GI_ARGS if name == "grad_input" else _ARGS)
-    prototype = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * n_args)
-    return engine, prototype(engine.get_function_address(name))  # the engine owns the code
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 4, *[ctypes.c_int64] * n_args)(address)
 
 
 def _padded_channels(OC: int, dtype: Any) -> int:
@@ -412,7 +433,7 @@ def _call(name: str, padded: Any, vectors: Any, bias: Any, out: Any, KH: int, KW
     N, Hp, Wp, C = padded.shape
     OCP = out.shape[-1]
     rows = OW if name == "forward" else KW * C
-    fn = _kernel(name, padded.dtype, *blocking(padded.dtype, OCP, rows))[1]
+    fn = _kernel(name, padded.dtype, *blocking(padded.dtype, OCP, rows))
     partial = {0: out}  # the weight gradient of each part's images
 
     def work(n0: int, n1: int, part: int) -> None:
@@ -521,7 +542,7 @@ def conv2d_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...],
     wk[..., :OC] = weight.transpose(2, 3, 1, 0)
     gx = scratch("direct", (N, H, W, C), dtype)
     CB, RW, TAIL = input_blocking(C, W)
-    fn = _kernel("grad_input", dtype, CB, RW, TAIL)[1]
+    fn = _kernel("grad_input", dtype, CB, RW, TAIL)
 
     def work(n0: int, n1: int, part: int) -> None:  # gx[n0:n1] from gy[n0:n1]
         fn(_at(gk, n0), wk.ctypes.data, None, _at(gx, n0),
