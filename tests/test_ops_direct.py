@@ -113,6 +113,26 @@ def test_split_over_threads_matches_torch(monkeypatch: pytest.MonkeyPatch, threa
     assert runs == [threads] * 3  # forward, weight gradient, input gradient
 
 
+def _forward_in_child(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return _direct.conv2d(x, w, None, (1, 1), 1, x.shape[1] - 2, x.shape[2] - 2)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_over_threads_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent's worker threads do not exist in a forked child (a DataLoader worker, say):
+    the child must start its own pool instead of waiting on the parent's forever."""
+    import multiprocessing
+
+    monkeypatch.setattr(_direct, "_SPLIT_MACS", 0)
+    monkeypatch.setattr(_direct, "get_num_threads", lambda: 2)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 8, 8, 3)), rng.standard_normal((16, 3, 3, 3))
+    here = _forward_in_child(x, w)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(_forward_in_child, (x, w)).get(timeout=60)
+    np.testing.assert_array_equal(there, here)
+
+
 def test_lanes_and_blocking_fit_the_registers() -> None:
     vl = _direct.lanes(np.float32)
     assert vl in (8, 16) and _direct.lanes(np.float64) == vl // 2

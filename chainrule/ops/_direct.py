@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import os
 import threading
 from typing import Any
 
@@ -396,6 +397,16 @@ def _padded_channels(OC: int, dtype: Any) -> int:
 _SPLIT_MACS = 1 << 26
 _pool: Any = None
 _pool_size = 0
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: start a new pool (and lock) there."""
+    global _pool, _pool_size, _compiling
+    _pool, _pool_size, _compiling = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _over_images(N: int, macs: int, work: Any) -> int:
