@@ -12,8 +12,8 @@ from . import autograd
 from .autograd import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bool_, empty, eye, float16, float32, float64,
                        from_numpy, full, full_like, int8, int32, int64, linspace, ones,
-                       ones_like, rand, randint, randn, randperm, tensor, uint8, zeros,
-                       zeros_like)
+                       ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                       tensor, uint8, zeros, zeros_like)
 from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, cat, chunk,
                   clamp, clip, clone, concat, cos, div, dot, eq, exp, expand, flatten, gather,
                   ge, gt, isfinite, le, leaky_relu, log, log_softmax, logical_and, logical_not,

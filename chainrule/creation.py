@@ -311,6 +311,22 @@ def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
     return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
 
 
+def randn_like(input: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """:func:`randn` with ``input``'s shape and (unless given) dtype.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.randn_like(cr.zeros(2, 3, dtype=cr.float64)).dtype
+        dtype('float64')
+    """
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """:func:`rand` with ``input``'s shape and (unless given) dtype."""
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
 def randint(low: int = 0, high: Optional[int] = None, size: Union[Sequence[int], None] = None,
             dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
     """Integers uniform in [low, high) (``randint(high, size)`` also works, as in PyTorch).

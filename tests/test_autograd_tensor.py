@@ -205,3 +205,16 @@ def test_getitem_repeated_indices_accumulate_gradient():
                                                       dtype=torch.float64)).sum().backward()
     assert x.grad.tolist() == t.grad.tolist() == [[7.0, 3.0, 0.0], [7.0, 3.0, 0.0]]
     assert gradcheck(lambda a: a[:, idx], (x,))
+
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparison_methods_as_torch(name):
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
+    b = np.array([2.0, 2.0, 2.0])
+    for other, t_other in ((cr.tensor(b), torch.tensor(b)), (2, 2), (2.5, 2.5)):
+        ours = getattr(cr.tensor(a), name)(other)
+        ref = getattr(torch.tensor(a), name)(t_other)
+        assert ours.dtype == np.bool_ and ours.tolist() == ref.tolist()
+    assert getattr(cr.tensor(a), name)(other=2).tolist() == \
+        getattr(torch.tensor(a), name)(other=2).tolist()

@@ -163,3 +163,16 @@ def test_manual_seed_negative_wraps_like_torch():
     with pytest.raises(ValueError, match="seed must be in"):
         cr.manual_seed(2 ** 64)
     cr.manual_seed(0)
+
+
+@pytest.mark.parametrize("like,plain", [(cr.randn_like, cr.randn), (cr.rand_like, cr.rand)])
+def test_random_like_factories(like, plain):
+    x = cr.zeros(2, 3, dtype=cr.float64)
+    cr.manual_seed(7)
+    y = like(x, requires_grad=True)
+    cr.manual_seed(7)
+    assert np.array_equal(y.data, plain(2, 3, dtype=cr.float64).data)  # the same draws
+    assert y.shape == (2, 3) and y.dtype == np.float64 and y.requires_grad
+    assert like(x, dtype=cr.float32).dtype == np.float32
+    with pytest.raises(TypeError, match="floating point dtype"):
+        like(cr.zeros(2, dtype=cr.int64))  # as torch, which has no normal/uniform for ints

@@ -380,3 +380,17 @@ def test_to_rejects_a_device_other_than_cpu():
                                              "got device='cuda"):
             call()
     assert model.weight.dtype == np.float64  # nothing was cast by the refused calls
+
+
+def test_get_submodule_as_torch():
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    ref = torch.nn.Sequential(torch.nn.Linear(2, 3),
+                              torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    assert ours.get_submodule("") is ours
+    assert ours.get_submodule("1.1") is ours[1][1]
+    for target in ("2", "1.5", "0.weight", "0.weight.x", "1.0.inplace"):
+        with pytest.raises(AttributeError) as torch_err:
+            ref.get_submodule(target)
+        with pytest.raises(AttributeError) as our_err:
+            ours.get_submodule(target)
+        assert str(our_err.value) == str(torch_err.value), target

@@ -732,6 +732,7 @@ def _comparison(op: Any) -> Any:
 
 for _op in (_ops.eq, _ops.ne, _ops.lt, _ops.le, _ops.gt, _ops.ge):
     setattr(Tensor, f"__{_op.__name__}__", _comparison(_op))
+    setattr(Tensor, _op.__name__, _op)  # x.eq(y), as torch.Tensor.eq
 
 # The forward arithmetic operators are the op functions themselves: ``a * b`` runs
 # ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).

@@ -269,6 +269,28 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
+    def get_submodule(self, target: str) -> "Module":
+        """The submodule at the dotted path ``target`` (``""``: this module), as PyTorch's.
+
+        Raises:
+            AttributeError: a name on the path is missing, or names something that is not a
+                Module.
+
+        Example:
+            >>> from chainrule import nn
+            >>> net = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU()))
+            >>> net.get_submodule("1.0")
+            ReLU()
+        """
+        module = self
+        for name in target.split(".") if target else ():
+            if not hasattr(module, name):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+            module = getattr(module, name)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{name}` is not an nn.Module")
+        return module
+
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
         """The direct submodules with their names."""
         seen: set[int] = set()
