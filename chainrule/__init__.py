@@ -15,10 +15,12 @@ from .creation import (arange, as_tensor, bool_, empty, eye, float16, float32, f
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm,
                        tensor, uint8, zeros, zeros_like)
 from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, cat, chunk,
-                  clamp, clip, clone, concat, cos, div, dot, eq, exp, expand, flatten, gather,
+                  clamp, clip, clone, concat, cos, div, dot, eq, exp, expand, flatten,
+                  floor_divide, gather,
                   ge, gt, isfinite, le, leaky_relu, log, log_softmax, logical_and, logical_not,
                   logical_or, logsumexp, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
-                  ne, neg, pad, permute, pow, relu, reshape, sigmoid, sign, sin, softmax, split,
+                  ne, neg, pad, permute, pow, relu, remainder, reshape, sigmoid, sign, sin,
+                  softmax, split,
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .backend import get_num_threads, set_num_threads
 from .random import get_rng_state, initial_seed, manual_seed, set_rng_state

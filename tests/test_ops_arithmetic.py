@@ -284,3 +284,73 @@ def test_second_derivative_of_abs_is_zero_like_torch():
     (dxt,) = torch.autograd.grad(xt.abs().sum(), xt, create_graph=True)
     (ddxt,) = torch.autograd.grad(dxt.sum(), xt)
     assert torch.equal(ddxt, torch.zeros(3, dtype=torch.float64))  # a ZeroTensor in torch
+
+
+# ----------------------------------------------------------------------------- // and %
+def _off_the_steps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """b away from 0 and a/b away from whole numbers: remainder jumps there."""
+    b = np.where(np.abs(b) < 0.3, 0.7, b)
+    q = a / b
+    a = np.where(np.abs(q - np.round(q)) < 0.05, a + 0.1 * b, a)
+    return a, b
+
+
+@given(data=st.data())
+def test_remainder_matches_torch_with_broadcasting(data):
+    sa, sb = data.draw(broadcast_pairs())
+    a, b = _off_the_steps(data.draw(arrays(sa, low=-5, high=5)), data.draw(arrays(sb)))
+    assert_parity(lambda lib, x, y: lib.remainder(x, y), a, b, second_order=True,
+                  atol=1e-8, rtol=1e-6)
+    assert_parity(lambda lib, x, y: x % y, a, b, atol=1e-8, rtol=1e-6)
+
+
+def test_remainder_gradcheck_first_and_second_order():
+    rng = np.random.default_rng(0)
+    a, b = _off_the_steps(rng.uniform(-5, 5, (3, 4)), rng.uniform(-2, 2, (4,)))
+    x, y = cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)
+    assert gradcheck(cr.remainder, (x, y))
+    assert gradgradcheck(cr.remainder, (x, y))
+
+
+@given(data=st.data())
+def test_floor_divide_matches_torch(data):
+    torch = pytest.importorskip("torch")
+    sa, sb = data.draw(broadcast_pairs())
+    a, b = data.draw(arrays(sa, low=-5, high=5)), data.draw(arrays(sb))
+    b = np.where(np.abs(b) < 0.3, 0.7, b)
+    np.testing.assert_array_equal((cr.tensor(a) // cr.tensor(b)).data,
+                                  (torch.tensor(a) // torch.tensor(b)).numpy())
+    ai, bi = np.round(a * 3).astype(np.int64), np.where(np.round(b * 3) == 0, 2,
+                                                          np.round(b * 3)).astype(np.int64)
+    for ours, ref in ((cr.tensor(ai) // cr.tensor(bi), torch.tensor(ai) // torch.tensor(bi)),
+                      (cr.tensor(ai) % cr.tensor(bi), torch.tensor(ai) % torch.tensor(bi))):
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours.data, ref.numpy())
+
+
+def test_floor_divide_and_remainder_scalars_dtypes_and_zeros_as_torch():
+    torch = pytest.importorskip("torch")
+    cases = [(lambda lib: 7 // lib.tensor([2, 3])), (lambda lib: 7 % lib.tensor([2.0, -3.0])),
+             (lambda lib: lib.tensor([7, -7]) // 2.5), (lambda lib: lib.tensor([1.0, -1.0]) // 0),
+             (lambda lib: lib.tensor([1.0, 0.0]) % 0),
+             (lambda lib: lib.tensor([5.0]).remainder(lib.tensor([-2.0]))),
+             (lambda lib: lib.tensor([5]).floor_divide(-2))]
+    for case in cases:
+        ours, ref = case(cr), case(torch)
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
+        np.testing.assert_array_equal(ours.data, ref.numpy())
+    for op in (lambda x: x // 0, lambda x: x % 0):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            op(cr.tensor([1, 2]))
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            op(torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="floor_divide: not implemented for bool"):
+        cr.tensor([True]) // cr.tensor([True])
+
+
+def test_floor_divide_is_not_differentiable_as_in_torch():
+    x = cr.tensor([3.0, 4.0], requires_grad=True)
+    y = x // 2
+    assert y.requires_grad  # in the graph, as torch's
+    with pytest.raises(RuntimeError, match="derivative for floor_divide is not implemented"):
+        y.sum().backward()

@@ -467,6 +467,24 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> "Tensor":
         return _ops.div(other, self)
 
+    def __floordiv__(self, other: Any) -> "Tensor":
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> "Tensor":
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other: Any) -> "Tensor":
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> "Tensor":
+        return _ops.remainder(other, self)
+
+    def floor_divide(self, other: Any) -> "Tensor":
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> "Tensor":
+        return _ops.remainder(self, other)
+
     def __pow__(self, other: Any) -> "Tensor":
         return _ops.pow(self, other)
 

@@ -1,10 +1,10 @@
 """The differentiable ops, one module per family; each op's forward and backward side by side."""
 from .activation import (leaky_relu, log_softmax, log_softmax_composed, relu, sigmoid,
                          sigmoid_composed, softmax, softmax_composed, tanh)
-from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div, eq, exp, ge,
-                         gt, isfinite, le, log, logical_and, logical_not, logical_or, lt,
-                         maximum, minimum, mul, ne, neg, pow, sign, sin, sqrt, sub, true_divide,
-                         where)
+from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div, eq, exp,
+                         floor_divide, ge, gt, isfinite, le, log, logical_and, logical_not,
+                         logical_or, lt, maximum, minimum, mul, ne, neg, pow, remainder, sign,
+                         sin, sqrt, sub, true_divide, where)
 from .linalg import dot, matmul, mm
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, pad, permute,

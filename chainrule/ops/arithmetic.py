@@ -128,6 +128,76 @@ def div(input: Any, other: Any) -> Tensor:
 true_divide = div
 
 
+def _check_divisor(x1: Any, op: str) -> None:
+    """Integer division by zero is an error, as in PyTorch (floats give inf and nan)."""
+    if x1.dtype.kind in "iu" and not xp.all(x1):
+        raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
+
+
+class FloorDivide(Function):
+    """floor(a / b) as Python's ``//`` rounds it; not differentiable, as in PyTorch."""
+
+    def forward(self, x0: Any, x1: Any) -> Any:
+        _check_divisor(x1, "floor_divide")
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 1.0 // 0 = inf, as torch
+            return xp.floor_divide(x0, x1)
+
+    def backward(self, gy: Tensor) -> tuple:
+        raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch: "
+                           "its gradient is zero almost everywhere and undefined at the steps)")
+
+
+class Remainder(Function):
+    """a - floor(a / b) * b, with the sign of b (Python's ``%``); d/da = 1, d/db = -floor(a/b)."""
+
+    def forward(self, x0: Any, x1: Any) -> Any:
+        _check_divisor(x1, "remainder")
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # 1.0 % 0 = nan, as torch
+            return xp.remainder(x0, x1)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x0, x1 = self.inputs
+        n0, n1 = self.needs_input_grad
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            quotient = Tensor._const(xp.floor_divide(x0.data, x1.data))  # a step: constant
+        return (unbroadcast(gy, x0.shape) if n0 else None,
+                unbroadcast(-gy * quotient, x1.shape) if n1 else None)
+
+
+def _no_bool(input: Any, other: Any, op: str) -> None:
+    if result_dtype(input, other) == numpy.bool_:
+        raise TypeError(f"{op}: not implemented for bool tensors (as in PyTorch)")
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """``input // other``: the quotient rounded down, with broadcasting.
+
+    Integer tensors stay integer (division by zero raises); floats follow Python's ``//``
+    (``-7.0 // 2 == -4.0``). Not differentiable: backward raises, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> (cr.tensor([7, -7]) // 2).tolist(), (cr.tensor([7.5]) // 2).tolist()
+        ([3, -4], [3.0])
+    """
+    _no_bool(input, other, "floor_divide")
+    return _binary(FloorDivide, input, other, "floor_divide")
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """``input % other``: the remainder with the sign of ``other``, as Python's ``%``.
+
+    Gradient 1 for ``input`` and ``-floor(input / other)`` for ``other``, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> (cr.tensor([7, -7]) % 3).tolist(), (cr.tensor([5.5]) % -2).tolist()
+        ([1, 2], [-0.5])
+    """
+    _no_bool(input, other, "remainder")
+    return _binary(Remainder, input, other, "remainder")
+
+
 class Neg(Function):
     def forward(self, x: Any) -> Any:
         return -x
