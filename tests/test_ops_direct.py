@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ torch = pytest.importorskip("torch")
 from chainrule.ops import _direct  # noqa: E402
 
 TOL = {np.float32: 1e-4, np.float64: 1e-11}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @st.composite
@@ -170,6 +172,38 @@ def test_a_process_compiling_many_kernels_exits_cleanly() -> None:
             "d._kernel('forward', np.float32, 1, 10, 0)\n"  # again: found in the engine
             "d._kernel.cache_clear(); d._engine.cache_clear()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) == 2 * 16 * 4 * 4 * 27
+
+
+def test_kernels_for_a_cpu_without_avx512() -> None:
+    """Compiled for Haswell (AVX2: 8 float32 lanes, 16 registers, 12 accumulators), which this
+    CPU also runs: every kernel and blocking still matches PyTorch."""
+    code = """
+import functools
+import llvmlite.binding as llvm
+import numpy as np
+from chainrule.ops import _direct as d
+
+def haswell():
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu="haswell", features="-avx512f", opt=3), 16
+
+d._target = functools.lru_cache(maxsize=None)(haswell)
+assert d.lanes(np.float32) == 8 and d.blocking(np.float32, 16, 10) == (2, 5, 0)
+import tests.test_ops_direct as t
+for dtype in (np.float32, np.float64):
+    for oc in (5, 16, 24):
+        case = dict(x_shape=(3, 6, 14, 13), oc=oc, kernel=(5, 3), stride=(1, 1), dh=1,
+                    padding=(1, 1), bias=True, dtype=dtype)
+        for a, r in zip(*t._run(case)):
+            np.testing.assert_allclose(a, r, rtol=t.TOL[dtype], atol=t.TOL[dtype] * 10)
+        t.test_grad_input_matches_torch.hypothesis.inner_test(case)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
