@@ -132,46 +132,38 @@ def test_bad_number_of_dims(tmp_path, ndim):
         read_idx(path)
 
 
+def _peak_bytes_refusing(path, match):
+    """Peak memory traced while read_idx(path) raises an IdxFormatError matching ``match``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(IdxFormatError, match=match):
+            read_idx(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_absurd_dimensions_fail_before_allocation(tmp_path, gz):
     path = put(tmp_path / "huge", idx_bytes(bytes(10), (100000, 100000, 1000)), gz=gz)
-    tracemalloc.start()
-    try:
-        with pytest.raises(IdxFormatError, match=r"absurd dimensions \(100000, 100000, 1000\).*"
-                                                 f"over the limit of {MAX_IDX_BYTES}"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_refusing(path, r"absurd dimensions \(100000, 100000, 1000\).*"
+                                      f"over the limit of {MAX_IDX_BYTES}")
     assert peak < 1 << 20
 
 
 def test_bogus_gz_header_fails_before_reading_payload(tmp_path):
     # 32 MB of payload behind a float32 type code: the reader must stop at the header.
     path = put(tmp_path / "big.gz", idx_bytes(bytes(32 << 20), (8 << 20,), type_code=0x0D), gz=True)
-    tracemalloc.start()
-    try:
-        with pytest.raises(IdxFormatError, match="type code"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20
+    assert _peak_bytes_refusing(path, "type code") < 4 << 20
 
 
 def test_gz_declaring_2gib_with_empty_payload_fails_without_allocating_it(tmp_path):
     # A 32-byte gzip file whose header claims 2**31 bytes (the limit, so not "absurd"): the
     # declared size must not be allocated before the data proves it exists.
     path = put(tmp_path / "liar.gz", idx_bytes(b"", (2048, 1024, 1024)), gz=True)
-    tracemalloc.start()
-    try:
-        with pytest.raises(IdxFormatError, match=r"liar\.gz: truncated: dimensions \(2048, 1024, "
-                                                 r"1024\) need a payload of 2147483648 bytes, the "
-                                                 r"decompressed file holds 0"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_refusing(path, r"liar\.gz: truncated: dimensions \(2048, 1024, 1024\) "
+                                      r"need a payload of 2147483648 bytes, the decompressed "
+                                      r"file holds 0")
     assert peak < 4 << 20
 
 

@@ -454,42 +454,9 @@ class Tensor:
         self._version += 1
 
     # ------------------------------------------------------------------ operators
-    # a + b, a - b, a * b and a / b are bound to the ops themselves at the end of this module
-    def __radd__(self, other: Any) -> "Tensor":
-        return _ops.add(other, self)
-
-    def __rsub__(self, other: Any) -> "Tensor":
-        return _ops.sub(other, self)
-
-    def __rmul__(self, other: Any) -> "Tensor":
-        return _ops.mul(other, self)
-
-    def __rtruediv__(self, other: Any) -> "Tensor":
-        return _ops.div(other, self)
-
-    def __floordiv__(self, other: Any) -> "Tensor":
-        return _ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other: Any) -> "Tensor":
-        return _ops.floor_divide(other, self)
-
-    def __mod__(self, other: Any) -> "Tensor":
-        return _ops.remainder(self, other)
-
-    def __rmod__(self, other: Any) -> "Tensor":
-        return _ops.remainder(other, self)
-
-    def floor_divide(self, other: Any) -> "Tensor":
-        return _ops.floor_divide(self, other)
-
-    def remainder(self, other: Any) -> "Tensor":
-        return _ops.remainder(self, other)
-
+    # the binary operators (a + b, b + a, a // b, a & b...) are bound at the end of this module
     def __pow__(self, other: Any) -> "Tensor":
         return _ops.pow(self, other)
-
-    def __rpow__(self, other: Any) -> "Tensor":
-        return _ops.pow(other, self)
 
     def __neg__(self) -> "Tensor":
         return _ops.neg(self)
@@ -527,24 +494,6 @@ class Tensor:
             raise TypeError(f"~ (operator.invert) is only implemented on integer and bool "
                             f"tensors, got {self.dtype}")
         return Tensor(xp.invert(self.data))
-
-    def __and__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_and, self, other, "bitwise_and")
-
-    def __rand__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_and, other, self, "bitwise_and")
-
-    def __or__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_or, self, other, "bitwise_or")
-
-    def __ror__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_or, other, self, "bitwise_or")
-
-    def __xor__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_xor, self, other, "bitwise_xor")
-
-    def __rxor__(self, other: Any) -> "Tensor":
-        return _bitwise(xp.bitwise_xor, other, self, "bitwise_xor")
 
     # ------------------------------------------------------------------ methods
     def add(self, other: Any) -> "Tensor":
@@ -752,9 +701,35 @@ for _op in (_ops.eq, _ops.ne, _ops.lt, _ops.le, _ops.gt, _ops.ge):
     setattr(Tensor, f"__{_op.__name__}__", _comparison(_op))
     setattr(Tensor, _op.__name__, _op)  # x.eq(y), as torch.Tensor.eq
 
+
+def _swapped(op: Any, name: str) -> Any:
+    """The reflected operator ``Tensor.__rNAME__``: ``b OP a`` with a Python number ``b``."""
+    def reflected(self: Tensor, other: Any) -> Any:
+        return op(other, self)
+
+    reflected.__name__ = f"__r{name}__"
+    return reflected
+
+
+def _bitwise_operator(ufunc: Any) -> Any:
+    """``Tensor.__and__`` and co. (see :func:`_bitwise`)."""
+    def operator(self: Tensor, other: Any) -> Tensor:
+        return _bitwise(ufunc, self, other, ufunc.__name__)
+
+    return operator
+
+
 # The forward arithmetic operators are the op functions themselves: ``a * b`` runs
 # ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).
-Tensor.__add__ = _ops.add  # type: ignore[attr-defined]
-Tensor.__sub__ = _ops.sub  # type: ignore[attr-defined]
-Tensor.__mul__ = _ops.mul  # type: ignore[attr-defined]
-Tensor.__truediv__ = _ops.div  # type: ignore[attr-defined]
+for _name, _op in (("add", _ops.add), ("sub", _ops.sub), ("mul", _ops.mul),
+                   ("truediv", _ops.div), ("floordiv", _ops.floor_divide),
+                   ("mod", _ops.remainder)):
+    setattr(Tensor, f"__{_name}__", _op)
+    setattr(Tensor, f"__r{_name}__", _swapped(_op, _name))
+Tensor.__rpow__ = _swapped(_ops.pow, "pow")  # type: ignore[attr-defined]
+Tensor.floor_divide = _ops.floor_divide  # type: ignore[attr-defined]
+Tensor.remainder = _ops.remainder  # type: ignore[attr-defined]
+for _name, _ufunc in (("and", xp.bitwise_and), ("or", xp.bitwise_or),
+                      ("xor", xp.bitwise_xor)):
+    setattr(Tensor, f"__{_name}__", _bitwise_operator(_ufunc))
+    setattr(Tensor, f"__r{_name}__", _swapped(_bitwise_operator(_ufunc), _name))

@@ -391,6 +391,15 @@ def _padded_channels(OC: int, dtype: Any) -> int:
     return -(-OC // vl) * vl
 
 
+def _weight_vectors(weight: Any, OCP: int) -> Any:
+    """The weight as the kernels read it: output channels last, padded with zeros to OCP."""
+    OC, C, KH, KW = weight.shape
+    # weight (OC, C, KH, KW) -> (KH, KW, C, OC) into (KH, KW, C, OCP) = (KH, KW*C, OCP)
+    wk = np.zeros((KH, KW, C, OCP), weight.dtype)
+    wk[..., :OC] = weight.transpose(2, 3, 1, 0)
+    return wk
+
+
 # Multiply-adds from which a call is split over threads by images: 2^26 take ~1.5 ms on one
 # AVX-512 core; below that, waking a thread (~0.1 ms, more on a busy machine) costs what it
 # saves (LeNet's conv2 at batch 64: 2^24).
@@ -478,9 +487,7 @@ def conv2d(padded: Any, weight: Any, bias: Any, stride: tuple[int, int], dilatio
     OC, _, KH, KW = weight.shape
     dtype = padded.dtype
     OCP = _padded_channels(OC, dtype)
-    # weight (OC, C, KH, KW) -> (KH, KW, C, OC) into (KH, KW, C, OCP) = (KH, KW*C, OCP)
-    wk = np.zeros((KH, KW, C, OCP), dtype)
-    wk[..., :OC] = weight.transpose(2, 3, 1, 0)
+    wk = _weight_vectors(weight, OCP)
     bk = np.zeros(OCP, dtype)
     if bias is not None:
         bk[:OC] = bias
@@ -548,9 +555,7 @@ def conv2d_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...],
     if OCP > OC:
         gk[..., OC:] = 0
     gk[:, :, KW - 1:KW - 1 + OW, :OC] = gy.transpose(0, 2, 3, 1)
-    # weight (OC, C, KH, KW) -> (KH, KW, C, OC) into (KH, KW, C, OCP)
-    wk = np.zeros((KH, KW, C, OCP), dtype)
-    wk[..., :OC] = weight.transpose(2, 3, 1, 0)
+    wk = _weight_vectors(weight, OCP)
     gx = scratch("direct", (N, H, W, C), dtype)
     CB, RW, TAIL = input_blocking(C, W)
     fn = _kernel("grad_input", dtype, CB, RW, TAIL)

@@ -128,19 +128,20 @@ def div(input: Any, other: Any) -> Tensor:
 true_divide = div
 
 
-def _check_divisor(x1: Any, op: str) -> None:
-    """Integer division by zero is an error, as in PyTorch (floats give inf and nan)."""
+def _divide(ufunc: Any, x0: Any, x1: Any, op: str) -> Any:
+    """``ufunc(x0, x1)`` for // and %: integer division by zero is an error, as in PyTorch;
+    floats give inf and nan without warnings."""
     if x1.dtype.kind in "iu" and not xp.all(x1):
         raise RuntimeError(f"{op}: ZeroDivisionError (integer division by zero)")
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        return ufunc(x0, x1)
 
 
 class FloorDivide(Function):
     """floor(a / b) as Python's ``//`` rounds it; not differentiable, as in PyTorch."""
 
     def forward(self, x0: Any, x1: Any) -> Any:
-        _check_divisor(x1, "floor_divide")
-        with numpy.errstate(divide="ignore", invalid="ignore"):  # 1.0 // 0 = inf, as torch
-            return xp.floor_divide(x0, x1)
+        return _divide(xp.floor_divide, x0, x1, "floor_divide")  # 1.0 // 0 = inf, as torch
 
     def backward(self, gy: Tensor) -> tuple:
         raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch: "
@@ -151,15 +152,13 @@ class Remainder(Function):
     """a - floor(a / b) * b, with the sign of b (Python's ``%``); d/da = 1, d/db = -floor(a/b)."""
 
     def forward(self, x0: Any, x1: Any) -> Any:
-        _check_divisor(x1, "remainder")
-        with numpy.errstate(divide="ignore", invalid="ignore"):  # 1.0 % 0 = nan, as torch
-            return xp.remainder(x0, x1)
+        return _divide(xp.remainder, x0, x1, "remainder")  # 1.0 % 0 = nan, as torch
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
-        with numpy.errstate(divide="ignore", invalid="ignore"):
-            quotient = Tensor._const(xp.floor_divide(x0.data, x1.data))  # a step: constant
+        # floor(a / b) is a step function: a constant to the gradient
+        quotient = Tensor._const(_divide(xp.floor_divide, x0.data, x1.data, "remainder"))
         return (unbroadcast(gy, x0.shape) if n0 else None,
                 unbroadcast(-gy * quotient, x1.shape) if n1 else None)
 
