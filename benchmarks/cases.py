@@ -3,7 +3,7 @@
 As in :mod:`chainrule.testing.parity`, a case's work is written against the API chainrule and
 PyTorch share, with ``lib`` either module (``lib.nn.functional.conv2d(x, w, b, padding=2)``).
 A ``setup(fw, settings, **options)`` function builds the inputs from a seeded NumPy generator
-(the same arrays for both frameworks) and returns a :class:`~benchmarks.harness.Runner`
+(the same arrays for both frameworks) and returns a :class:`~benchmarks.framework.Runner`
 whose ``step`` is the timed work and whose ``reset`` zeroes the gradients.
 
 The two models are chainrule's own (``chainrule.models.LeNet5`` and ``MLP``: what users
@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .harness import CHAINRULE, PYTORCH, Case, Framework, Runner, Settings, Variant
+from .framework import CHAINRULE, PYTORCH, Case, Framework, Runner, Settings, Variant
 
 SEED = 0
 BATCH_SIZE = 64

@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from chainrule.cli import positive_int
+from chainrule.io.files import write_atomic
 
 from .cases import ChainRunner
-from .harness import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework, now_iso, write_atomic
+from .framework import FRAMEWORKS, LABELS, RESULTS_DIR, ROOT, Framework
+from .harness import now_iso
 
 WARMUP_CHAINS = 3
 _COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
@@ -199,6 +201,7 @@ def main(argv: Optional[Sequence[str]] = None, counter: Counter = count) -> int:
     meta = {"date": now_iso(),
             "python": platform.python_version(), "platform": platform.platform(),
             "length": args.length, "chains": args.chains, "versions": _versions(names)}
+    args.out.mkdir(parents=True, exist_ok=True)
     write_atomic(args.out / "instructions.json", json.dumps(
         {"meta": meta, "results": [dict(asdict(c), total=c.total) for c in results]},
         indent=2) + "\n")

@@ -17,9 +17,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from chainrule.backend import keep_freed_memory
+from chainrule.io.files import write_atomic
 
 from .cases import BATCH_SIZE, LR, MOMENTUM, SEED, build_model
-from .harness import Framework, configure_threads, write_atomic
+from .framework import Framework, configure_threads
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -95,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(table)
     RESULTS.mkdir(exist_ok=True)
     write_atomic(RESULTS / "recipe.json",
-                      json.dumps({"threads": threads, "results": results}, indent=2))
+                 json.dumps({"threads": threads, "results": results}, indent=2))
     write_atomic(RESULTS / "recipe.md", table + "\n")
     return 0
 

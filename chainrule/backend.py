@@ -2,16 +2,15 @@
 
 Every op gets its array functions from here. Today that is NumPy; a CuPy backend would
 return ``cupy`` from :func:`get_array_module` for device arrays without touching the ops.
-:func:`compiled` hands out the optional compiled loop kernels (Numba) that a few
-memory-bound ops use in place of their NumPy formulas.
+Here too: the threads of the parallel kernels, the allocator setting, and the mode switch of
+the optional compiled kernels (:func:`use_compiled`); the kernels themselves live in
+:mod:`chainrule.kernels`, above this floor.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-from types import ModuleType
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import numpy
 
@@ -119,66 +118,19 @@ def set_num_threads(num: int) -> None:
 _compiled_on = os.environ.get("CHAINRULE_JIT", "1") != "0"
 
 
-@functools.lru_cache(maxsize=None)
-def _load_kernels() -> Optional[ModuleType]:
-    """Import :mod:`chainrule.ops._jit` (and Numba) once; None where that fails."""
-    try:
-        from .ops import _jit
-    except ImportError:  # no Numba, or one that does not support this NumPy/Python
-        return None
-    except Exception as err:  # e.g. no writable folder for Numba's on-disk cache
-        import warnings
+def compiled_enabled() -> bool:
+    """Whether the compiled kernels may run (the mode :func:`use_compiled` switches).
 
-        warnings.warn(f"chainrule: compiled kernels unavailable ({err}); using NumPy",
-                      RuntimeWarning, stacklevel=3)
-        return None
-    return _jit
-
-
-def compiled() -> Optional[ModuleType]:
-    """The compiled kernels (:mod:`chainrule.ops._jit`), or None: then ops use NumPy.
-
-    None when Numba is not installed (or cannot load), when the environment variable
-    ``CHAINRULE_JIT`` is ``0``, or inside ``use_compiled(False)``. Numba is imported on the
-    first call, not by ``import chainrule``.
+    True unless the environment variable ``CHAINRULE_JIT`` was ``0`` at start, or inside
+    ``use_compiled(False)``. The kernels themselves (and whether Numba is installed) are
+    :mod:`chainrule.kernels`' business.
 
     Example:
         >>> with use_compiled(False):
-        ...     compiled() is None
-        True
+        ...     compiled_enabled()
+        False
     """
-    return _load_kernels() if _compiled_on else None
-
-
-def compiled_status() -> str:
-    """One line for reports: ``"on (Numba X.Y.Z)"`` or ``"off (NumPy formulas)"``.
-
-    Example:
-        >>> with use_compiled(False):
-        ...     compiled_status()
-        'off (NumPy formulas)'
-    """
-    kernels = compiled()
-    if kernels is None:
-        return "off (NumPy formulas)"
-    return f"on (Numba {kernels.numba.__version__})"
-
-
-_COMPILED_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
-
-
-def compiled_for(*arrays: Any) -> Optional[ModuleType]:
-    """:func:`compiled` when every array is float32 or float64 (what the kernels are built
-    for), else None.
-
-    Example:
-        >>> import numpy as np
-        >>> compiled_for(np.zeros(2, np.float16)) is None
-        True
-    """
-    if all(a.dtype in _COMPILED_DTYPES for a in arrays):
-        return compiled()
-    return None
+    return _compiled_on
 
 
 @contextlib.contextmanager

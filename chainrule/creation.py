@@ -10,7 +10,7 @@ import numpy
 
 from .autograd.tensor import Tensor
 from .backend import xp
-from .ops._util import promote
+from .ops import promote
 from .random import get_rng
 
 DTypeLike = Any

@@ -27,7 +27,8 @@ def kernel_mode(request: pytest.FixtureRequest):
 
     Yields True for the compiled run (skipped where Numba is not installed), False for NumPy.
     """
-    from chainrule.backend import compiled, use_compiled
+    from chainrule.backend import use_compiled
+    from chainrule.kernels import compiled
 
     on = request.param == "compiled"
     with use_compiled(on):

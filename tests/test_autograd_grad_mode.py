@@ -47,28 +47,6 @@ def test_set_grad_enabled_as_function_and_context():
     assert cr.is_grad_enabled()
 
 
-def test_backward_composes_when_recording_or_tracing_only():
-    from chainrule.autograd import Function
-    from chainrule.autograd.grad_mode import backward_composes
-
-    seen = []
-
-    class Probe(Function):
-        def forward(self, x):
-            return x * 2
-
-        def backward(self, gy):
-            seen.append(backward_composes())
-            return gy * 2
-
-    x = cr.tensor([1.0, 2.0], requires_grad=True)
-    Probe()(x).sum().backward()  # first order: may compute on arrays
-    Probe()(x).sum().backward(create_graph=True)  # recorded: must compose
-    with cr.trace():
-        Probe()(x).sum().backward()  # traced: must compose, so the trace lists the ops
-    assert seen == [False, True, True]
-
-
 def test_traced_fused_backward_lists_its_inner_ops():
     x = cr.tensor([[-1.0, 2.0]], requires_grad=True)
     with cr.trace() as t:

@@ -1,4 +1,5 @@
-"""chainrule.backend: the array namespace and the switch for the compiled kernels."""
+"""chainrule.backend: the array namespace and the switch for the compiled kernels (which
+chainrule.kernels hands out)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import backend
+from chainrule import backend, kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,31 +24,43 @@ def test_get_array_module_is_numpy():
 
 
 def test_use_compiled_switches_off_and_restores_even_on_error():
-    before = backend.compiled()
+    before, enabled = kernels.compiled(), backend.compiled_enabled()
     with pytest.raises(RuntimeError):
         with backend.use_compiled(False):
-            assert backend.compiled() is None
+            assert kernels.compiled() is None and not backend.compiled_enabled()
             raise RuntimeError("boom")
-    assert backend.compiled() is before
+    assert kernels.compiled() is before and backend.compiled_enabled() is enabled
 
 
 def test_compiled_is_the_kernel_module_where_numba_is_installed():
     pytest.importorskip("numba")
-    from chainrule.ops import _jit
+    from chainrule.kernels import numba_loops
 
     with backend.use_compiled(True):
-        assert backend.compiled() is _jit
-        assert backend.compiled_status() == f"on (Numba {_jit.numba.__version__})"
+        assert kernels.compiled() is numba_loops
+        assert kernels.compiled_status() == f"on (Numba {numba_loops.numba.__version__})"
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64, np.bool_, np.complex64])
 def test_compiled_for_needs_float32_or_float64(dtype):
-    assert backend.compiled_for(np.zeros(2, dtype)) is None
-    assert backend.compiled_for(np.zeros(2, np.float32), np.zeros(2, dtype)) is None
+    assert kernels.compiled_for(np.zeros(2, dtype)) is None
+    assert kernels.compiled_for(np.zeros(2, np.float32), np.zeros(2, dtype)) is None
 
 
 def test_compiled_for_float_arrays_is_compiled():
-    assert backend.compiled_for(np.zeros(2, np.float32), np.zeros(2)) is backend.compiled()
+    assert kernels.compiled_for(np.zeros(2, np.float32), np.zeros(2)) is kernels.compiled()
+
+
+def test_the_ground_floor_imports_nothing_of_chainrule():
+    """backend is the ground floor: no import of chainrule's own modules, even in a function
+    (the compiled kernels it switches live above, in chainrule.kernels)."""
+    import ast
+
+    tree = ast.parse((ROOT / "chainrule" / "backend.py").read_text())
+    own = [ast.unparse(node) for node in ast.walk(tree)
+           if isinstance(node, ast.ImportFrom) and (node.level or "chainrule" in str(node.module))
+           or isinstance(node, ast.Import) and any("chainrule" in a.name for a in node.names)]
+    assert own == []
 
 
 def test_import_chainrule_does_not_import_numba():
@@ -56,7 +69,7 @@ def test_import_chainrule_does_not_import_numba():
 
 
 def test_environment_variable_turns_the_kernels_off():
-    code = ("import chainrule as cr; from chainrule.backend import compiled; "
+    code = ("import chainrule as cr; from chainrule.kernels import compiled; "
             "x = cr.randn(8, 3, 4, 4, requires_grad=True); "
             "cr.nn.functional.batch_norm(x, None, None, training=True).sum().backward(); "
             "import sys; print(compiled() is None, 'numba' in sys.modules)")

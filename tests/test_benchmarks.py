@@ -20,22 +20,26 @@ if str(REPO) not in sys.path:  # the benchmarks folder is not installed with cha
 
 import chainrule as cr  # noqa: E402
 from benchmarks import cases as bc  # noqa: E402
+from benchmarks import framework as bf  # noqa: E402
 from benchmarks import harness as bh  # noqa: E402
+from benchmarks import memory as bm  # noqa: E402
+from benchmarks import report as br  # noqa: E402
+from benchmarks import timing as bt  # noqa: E402
 
 TINY = bh.Options(repeats=1, warmup=0, tiny=True, memory=False, settle=0.0)
 
 
 @pytest.fixture(scope="module")
-def suite() -> bh.SuiteResult:
+def suite() -> br.SuiteResult:
     return bh.run_suite(TINY)
 
 
-def _dataset_missing(result: bh.CaseResult) -> bool:
+def _dataset_missing(result: br.CaseResult) -> bool:
     return result.case.key == "epoch" and result.error is not None \
         and "NotFound" in result.error
 
 
-def test_every_case_runs_once_in_every_variant(suite: bh.SuiteResult) -> None:
+def test_every_case_runs_once_in_every_variant(suite: br.SuiteResult) -> None:
     assert [r.case.key for r in suite.results] == [c.key for c in bc.CASES]
     for r in suite.results:
         if _dataset_missing(r):
@@ -60,28 +64,43 @@ def _check_table(block: str, header: tuple[str, ...]) -> int:
     return len(lines) - 2
 
 
-def test_markdown_tables_are_well_formed(suite: bh.SuiteResult) -> None:
-    md = bh.render_markdown(suite)
+def test_markdown_tables_are_well_formed(suite: br.SuiteResult) -> None:
+    md = br.render_markdown(suite)
     main, _, rest = md.partition("\n\n## ")
     main_table = main[main.index("| case"):]
     expected = sum(1 + len(c.phases) for c in bc.CASES if c.table == "main")
-    assert _check_table(main_table, bh.MAIN_HEADER) == expected
+    assert _check_table(main_table, br.MAIN_HEADER) == expected
     impl = rest[rest.index("| kernel"):].split("\n\n")[0]
-    assert _check_table(impl, bh.IMPL_HEADER) == 4  # naive, im2col, fast, PyTorch
+    assert _check_table(impl, br.IMPL_HEADER) == 4  # naive, im2col, fast, PyTorch
     for word in ("## Missed targets", "## Notes", "load average", "threads:",
                  "compiled kernels: "):
         assert word in md
-    from chainrule.backend import compiled
+    from chainrule.kernels import compiled
 
     assert suite.meta["compiled_kernels"].startswith("on" if compiled() else "off")
     assert "PASS" in md or "FAIL" in md
 
 
-def test_results_are_written_as_json_and_markdown(suite: bh.SuiteResult,
+def test_an_error_stays_on_one_line_of_its_table() -> None:
+    """An error message over several lines (a missing dataset lists the folders it searched)
+    is one cell of the main table and one item of the missed targets."""
+    case = next(c for c in bc.CASES if c.key == "epoch")
+    failed = br.CaseResult(case, units=1, error="DatasetNotFoundError: not found in:\n"
+                                                "  - /data | root\n  - ~/.cache\nTo get them: ...")
+    suite = br.SuiteResult({}, [failed])
+    md = br.render_markdown(suite)
+    main_table = md[md.index("| case"):].split("\n\n")[0]
+    assert _check_table(main_table, br.MAIN_HEADER) == 1
+    assert "ERROR: DatasetNotFoundError: not found in: - /data / root - ~/.cache To get" in md
+    assert "- epoch: ERROR DatasetNotFoundError: not found in: - /data | root - ~/.cache" in md
+    assert suite.to_json()["results"][0]["error"] == failed.error  # the JSON keeps it whole
+
+
+def test_results_are_written_as_json_and_markdown(suite: br.SuiteResult,
                                                   tmp_path: Path) -> None:
-    json_path, md_path = bh.write_results(suite, tmp_path)
+    json_path, md_path = br.write_results(suite, tmp_path)
     data = json.loads(json_path.read_text())
-    assert md_path.read_text() == bh.render_markdown(suite)
+    assert md_path.read_text() == br.render_markdown(suite)
     assert {"meta", "results", "notes", "misses"} <= set(data)
     assert data["meta"]["threads"]["threads"] >= 1
     row = next(r for r in data["results"] if r["key"] == "conv1")
@@ -91,8 +110,8 @@ def test_results_are_written_as_json_and_markdown(suite: bh.SuiteResult,
 
 
 def test_grad_runner_computes_every_gradient_and_reset_clears_them() -> None:
-    for name in bh.FRAMEWORKS:
-        runner = bc.setup_conv(bh.Framework(name), bh.Settings(tiny=True), name="t", n=2,
+    for name in bf.FRAMEWORKS:
+        runner = bc.setup_conv(bf.Framework(name), bf.Settings(tiny=True), name="t", n=2,
                                c=3, h=8, oc=4, k=3, pad=1)
         runner.step()
         for t in runner.inputs:
@@ -105,7 +124,7 @@ def test_grad_runner_computes_every_gradient_and_reset_clears_them() -> None:
 def test_memory_is_measured_in_a_fresh_process_per_framework() -> None:
     case = next(c for c in bc.CASES if c.key == "maxpool")
     for variant in case.variants:
-        mem = bh.measure_memory(case, variant, bh.Settings(tiny=True), threads=1)
+        mem = bm.measure_memory(case, variant, bf.Settings(tiny=True), threads=1)
         assert mem.error is None, mem.error
         assert mem.rss_peak is not None and mem.rss_peak >= 0
         assert mem.alloc_peak is not None and mem.alloc_peak > 0
@@ -114,8 +133,8 @@ def test_memory_is_measured_in_a_fresh_process_per_framework() -> None:
 
 @pytest.mark.parametrize("name", ["lenet5", "mlp"])
 def test_pytorch_mirrors_match_chainrules_models(name: str) -> None:
-    ours = bc.build_model(bh.Framework("chainrule"), name)
-    theirs = bc.build_model(bh.Framework("torch"), name)
+    ours = bc.build_model(bf.Framework("chainrule"), name)
+    theirs = bc.build_model(bf.Framework("torch"), name)
     generic = {"lenet5": bc.lenet5, "mlp": bc.mlp}[name](cr)
     shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
     assert {k: tuple(v.shape) for k, v in generic.state_dict().items()} == shapes
@@ -142,17 +161,17 @@ def test_select_cases_by_key_and_group() -> None:
 
 
 def test_ratio_verdicts_and_misses() -> None:
-    case = bh.Case(key="k", groups=(), title="k", setup=lambda fw, s: bh.Runner(),
+    case = bf.Case(key="k", groups=(), title="k", setup=lambda fw, s: bf.Runner(),
                    target=1.5, memory=True, mem_target=1.5)
-    result = bh.CaseResult(case, units=1, variants=[
-        bh.VariantResult("chainrule", "chainrule", bh.Timing([3.0, 2.0, 4.0]),
-                         bh.MemoryResult(rss_peak=100)),
-        bh.VariantResult("PyTorch", "torch", bh.Timing([1.0, 1.0, 1.0]),
-                         bh.MemoryResult(rss_peak=100))])
+    result = br.CaseResult(case, units=1, variants=[
+        br.VariantResult("chainrule", "chainrule", bt.Timing([3.0, 2.0, 4.0]),
+                         bm.MemoryResult(rss_peak=100)),
+        br.VariantResult("PyTorch", "torch", bt.Timing([1.0, 1.0, 1.0]),
+                         bm.MemoryResult(rss_peak=100))])
     assert result.ratio() == 3.0 and result.passed is False
     assert result.mem_ratio() == 1.0 and result.mem_passed is True
-    assert bh.misses([result]) == ["k: 3.00x vs target 1.5x (2.00x over)"]
-    assert bh.iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == 2.0
+    assert br.misses([result]) == ["k: 3.00x vs target 1.5x (2.00x over)"]
+    assert bt.iqr([1.0, 2.0, 3.0, 4.0, 5.0]) == 2.0
 
 
 def test_command_line_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -202,7 +221,7 @@ def test_importing_chainrule_does_not_import_the_suite() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-class _CountingRunner(bh.Runner):
+class _CountingRunner(bf.Runner):
     """A runner that records its calls and reports fixed phase times."""
 
     def __init__(self) -> None:
@@ -217,17 +236,17 @@ class _CountingRunner(bh.Runner):
 
 
 def test_steps_per_sample_fills_the_minimum_and_stays_bounded() -> None:
-    assert bh.steps_per_sample(0.01, 0.05) == 5
-    assert bh.steps_per_sample(0.011, 0.05) == 5  # ceil(4.5)
-    assert bh.steps_per_sample(2.0, 0.05) == 1  # a long step is its own sample
-    assert bh.steps_per_sample(0.01, 0.0) == 1  # --min-sample 0: single steps
-    assert bh.steps_per_sample(0.0, 0.05) == 1  # no warm-up timing
-    assert bh.steps_per_sample(1e-9, 0.05) == bh.MAX_STEPS_PER_SAMPLE
+    assert bt.steps_per_sample(0.01, 0.05) == 5
+    assert bt.steps_per_sample(0.011, 0.05) == 5  # ceil(4.5)
+    assert bt.steps_per_sample(2.0, 0.05) == 1  # a long step is its own sample
+    assert bt.steps_per_sample(0.01, 0.0) == 1  # --min-sample 0: single steps
+    assert bt.steps_per_sample(0.0, 0.05) == 1  # no warm-up timing
+    assert bt.steps_per_sample(1e-9, 0.05) == bt.MAX_STEPS_PER_SAMPLE
 
 
 def test_a_sample_is_the_mean_of_back_to_back_steps_each_after_a_reset() -> None:
     runner = _CountingRunner()
-    seconds, phases = bh.timed_sample(runner, steps=3)
+    seconds, phases = bt.timed_sample(runner, steps=3)
     assert runner.calls == ["reset", "step"] * 3
     assert phases == {"forward": 1.0, "backward": 3.0}  # means of the reported phases
     assert 0 < seconds < 1
@@ -235,10 +254,10 @@ def test_a_sample_is_the_mean_of_back_to_back_steps_each_after_a_reset() -> None
 
 def test_time_variants_sizes_samples_from_the_warm_up() -> None:
     fast, one = _CountingRunner(), _CountingRunner()
-    timings = bh.time_variants([("fast", fast), ("one", one)], warmup=1, repeats=2,
+    timings = bt.time_variants([("fast", fast), ("one", one)], warmup=1, repeats=2,
                                settle=0.0, min_sample=1.0)
     assert timings["fast"].steps > 1  # a step of microseconds: many per sample
     assert len(timings["fast"].samples) == 2 and len(timings["fast"].phases["forward"]) == 2
     assert fast.calls.count("step") == 1 + 2 * timings["fast"].steps
-    timings = bh.time_variants([("one", one)], warmup=1, repeats=2, settle=0.0, min_sample=0)
+    timings = bt.time_variants([("one", one)], warmup=1, repeats=2, settle=0.0, min_sample=0)
     assert timings["one"].steps == 1

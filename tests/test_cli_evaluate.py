@@ -2,7 +2,6 @@
 each corruption is a clear message and exit code 1, never a traceback."""
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
@@ -13,13 +12,7 @@ import numpy as np
 import pytest
 
 from chainrule.cli.main import main
-
-
-def write_idx_gz(path: Path, array: np.ndarray) -> None:
-    """An IDX file: magic 00 00 08 ND, ND big-endian uint32 sizes, uint8 payload; gzipped."""
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+from helpers import write_idx_gz
 
 
 @pytest.fixture(scope="module")

@@ -5,42 +5,20 @@ import argparse
 import shutil
 import subprocess
 import sys
-import types
 
 import pytest
 
-import chainrule as cr
 from chainrule import gallery
 from chainrule.cli import explain as ex
+from helpers import stub_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
-
-
-def _stub_module(name: str = "chainrule_test_stub") -> types.ModuleType:
-    """A gallery example following the contract: main(), run(verbose) -> dict with 'graph'."""
-    mod = types.ModuleType(name)
-    mod.__doc__ = "A stub example: q = (a * b) + b with a = 4, b = 5.\n\nMore text here."
-
-    def run(verbose: bool = False):
-        a = cr.tensor(4.0, requires_grad=True)
-        b = cr.tensor(5.0, requires_grad=True)
-        a.name, b.name = "a", "b"
-        q = a * b + b
-        q.name = "q"
-        q.backward(retain_graph=True)
-        if verbose:
-            print(f"q = {q.item():g}; dq/da = {a.grad.item():g}, dq/db = {b.grad.item():g}")
-        return {"q": q.item(), "graph": (q,), "params": {"a": a, "b": b}}
-
-    mod.run = run
-    mod.main = lambda: run(verbose=True)
-    return mod
 
 
 @pytest.fixture
 def stub_gallery(monkeypatch):
     """Replace the registry by a stub example (and one whose module is missing)."""
-    monkeypatch.setitem(sys.modules, "chainrule_test_stub", _stub_module())
+    monkeypatch.setitem(sys.modules, "chainrule_test_stub", stub_example())
     monkeypatch.setattr(gallery, "EXAMPLES", {"stub": "chainrule_test_stub",
                                               "missing": "chainrule_test_no_such_module"})
     return gallery.EXAMPLES
@@ -202,7 +180,7 @@ def test_unwritable_out_is_exit_1_with_a_message(stub_gallery, tmp_path, monkeyp
     def refuse(path, data):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(vg, "_write_atomic", refuse)
+    monkeypatch.setattr(vg, "write_atomic", refuse)
     assert ex.main(["stub", "--out", str(tmp_path / "pics"), "--format", "dot"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"chainrule explain: cannot write the graph picture into "

@@ -3,10 +3,8 @@ the NaN guard and argument errors (exit 2, a usage message, no traceback)."""
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +13,9 @@ import numpy as np
 import pytest
 
 from chainrule.cli.main import main
+from helpers import write_idx_gz
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
-
-
-def write_idx_gz(path: Path, array: np.ndarray) -> None:
-    """An IDX file: magic 00 00 08 ND, ND big-endian uint32 sizes, uint8 payload; gzipped."""
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
 def make_fashion_mnist(folder: Path, n_train: int = 160, n_test: int = 64, seed: int = 0) -> Path:
@@ -60,7 +52,7 @@ def test_train_writes_checkpoint_metrics_and_curves(data_dir, tmp_path, capsys):
     assert lines[-1].startswith("test accuracy: ") and lines[-1].endswith("%")
     assert "epoch 1/2: train loss" in stdout and "epoch 2/2: train loss" in stdout
     assert "img/s" in stdout
-    from chainrule.backend import compiled_status
+    from chainrule.ops import compiled_status
 
     assert f"  compiled kernels: {compiled_status()}\n" in stdout
     for name in ("checkpoint.safetensors", "checkpoint.json", "metrics.csv", "curves.png"):

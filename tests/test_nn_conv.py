@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_nn_module import module_parity
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.testing import gradcheck, gradgradcheck
+from helpers import module_parity
 
 CONFIGS = [
     dict(in_channels=1, out_channels=6, kernel_size=5, padding=2),

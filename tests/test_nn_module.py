@@ -251,34 +251,6 @@ def test_to_double_keeps_parameter_identity():
         model.to(cr.int64)
 
 
-# ============================================================================ shared helper
-def module_parity(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, train: bool = True,
-                  atol: float = 1e-5, steps: int = 1) -> None:
-    """Copy torch's weights and buffers into ``ours``, then for ``steps`` forward/backward
-    passes (in train or eval mode) compare the output, the input gradient, every parameter
-    gradient and every buffer with torch's (used by the per-layer test modules)."""
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    ours.train(train), theirs.train(train)
-    r = np.random.default_rng(7)
-    for _ in range(steps):
-        xo = cr.tensor(x, requires_grad=True)
-        xt = torch.tensor(x, requires_grad=True)
-        yo, yt = ours(xo), theirs(xt)
-        np.testing.assert_allclose(yo.data, yt.detach().numpy(), atol=atol, rtol=1e-4)
-        v = r.standard_normal(yo.shape).astype(x.dtype)
-        ours.zero_grad(), theirs.zero_grad()
-        yo.backward(cr.tensor(v))
-        yt.backward(torch.tensor(v))
-        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), atol=atol, rtol=1e-4)
-        for (name, p), (tname, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-            assert name == tname
-            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=atol, rtol=1e-4,
-                                       err_msg=name)
-        for (name, b), (tname, c) in zip(ours.named_buffers(), theirs.named_buffers()):
-            assert name == tname and b.dtype == c.numpy().dtype
-            np.testing.assert_allclose(b.data, c.numpy(), atol=atol, rtol=1e-4, err_msg=name)
-
-
 def test_train_calls_each_childs_own_train_like_torch():
     """A submodule that overrides ``train`` (here: keep its BatchNorm frozen) is obeyed when
     the parent's ``train()``/``eval()`` or a mode context reaches it, as in torch."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_nn_module import module_parity
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.testing import gradcheck
+from helpers import module_parity
 
 # every test runs twice: with the compiled kernels (Numba) and with the NumPy formulas
 pytestmark = pytest.mark.usefixtures("kernel_mode")

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
+import chainrule.kernels.conv_schedules as sched
 import chainrule.ops.conv as conv_mod
-from chainrule.ops import _util as ops_util
+from chainrule.kernels import scratch
 from chainrule.autograd import grad
 from chainrule.ops.conv import conv2d, conv_impl, output_size
 from chainrule.testing import gradcheck, gradgradcheck
@@ -155,7 +156,7 @@ KEEP = {"columns": (1 << 22, 1 << 22, 0), "input": (0, 0, 1 << 22), "nothing": (
 def _set_keep(monkeypatch: pytest.MonkeyPatch, keep: str) -> None:
     for name, value in zip(("_KEEP_COLS_ELEMS", "_KEEP_CHANNELS_LAST_COLS_ELEMS",
                             "_KEEP_INPUT_ELEMS"), KEEP[keep]):
-        monkeypatch.setattr(conv_mod, name, value)
+        monkeypatch.setattr(sched, name, value)
 
 
 @pytest.mark.parametrize("images_per_block", [1, 2, None])  # None: the default sizing
@@ -166,7 +167,7 @@ def test_fast_schedules_and_blocks(monkeypatch: pytest.MonkeyPatch, x_shape: tup
                                    keep: str, seeded: np.random.Generator) -> None:
     if images_per_block is not None:  # N=3 in blocks of 2: a short last block
         nb = images_per_block
-        monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
+        monkeypatch.setattr(sched, "_blocks", lambda N, per_image: (
             [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
     _set_keep(monkeypatch, keep)
     x = seeded.standard_normal(x_shape)
@@ -186,10 +187,10 @@ def test_fast_unfold_layouts(monkeypatch: pytest.MonkeyPatch, x_shape: tuple, w_
                              seeded: np.random.Generator) -> None:
     if images_per_block is not None:
         nb = images_per_block
-        monkeypatch.setattr(conv_mod, "_blocks", lambda N, per_image: (
+        monkeypatch.setattr(sched, "_blocks", lambda N, per_image: (
             [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], min(nb, N)))
     _set_keep(monkeypatch, keep)
-    monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
+    monkeypatch.setattr(sched, "_use_planar", lambda *a: planar)
     x = seeded.standard_normal(x_shape)
     w = seeded.standard_normal(w_shape)
     _assert_matches_torch(x, w, seeded.standard_normal(w_shape[0]), "fast", **kw)
@@ -199,10 +200,10 @@ def test_fast_unfold_layouts(monkeypatch: pytest.MonkeyPatch, x_shape: tuple, w_
 def test_kept_columns_of_live_graphs_are_not_recycled(monkeypatch: pytest.MonkeyPatch,
                                                       planar: bool) -> None:
     """Several graphs alive at once each keep their own columns (more than the pool holds)."""
-    monkeypatch.setattr(conv_mod, "_use_planar", lambda *a: planar)
+    monkeypatch.setattr(sched, "_use_planar", lambda *a: planar)
     rng = np.random.default_rng(5)
     w = cr.Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
-    xs = [rng.standard_normal((2, 2, 9, 9)) for _ in range(ops_util.KEEP_POOL_SIZE + 2)]
+    xs = [rng.standard_normal((2, 2, 9, 9)) for _ in range(scratch.KEEP_POOL_SIZE + 2)]
     ys = [conv2d(cr.Tensor(x), w, padding=1) for x in xs]  # all built before any backward
     for x, y in zip(xs, ys):
         (gw,) = grad(y, [w], cr.ones_like(y))
@@ -214,18 +215,18 @@ def test_kept_columns_of_live_graphs_are_not_recycled(monkeypatch: pytest.Monkey
 
 def test_each_input_gradient_schedule_is_exercised(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    rows, fwd = conv_mod._grad_input_rows, conv_mod._fast_forward
-    monkeypatch.setattr(conv_mod, "_grad_input_rows",
+    rows, fwd = sched._grad_input_rows, sched.fast_forward
+    monkeypatch.setattr(sched, "_grad_input_rows",
                         lambda *a: calls.append("rows") or rows(*a))
     seen = []
     for x_shape, w_shape, kw in SCHEDULES[:4]:
         calls.clear()
         x = cr.randn(*x_shape, dtype=cr.float64, requires_grad=True)
         y = conv2d(x, cr.randn(*w_shape, dtype=cr.float64), **kw)
-        monkeypatch.setattr(conv_mod, "_fast_forward",
+        monkeypatch.setattr(sched, "fast_forward",
                             lambda *a: calls.append("corr") or fwd(*a))
         grad(y, x, cr.ones_like(y))
-        monkeypatch.setattr(conv_mod, "_fast_forward", fwd)
+        monkeypatch.setattr(sched, "fast_forward", fwd)
         seen.append(calls[0] if calls else "col2im")
     assert seen == ["corr", "rows", "rows", "col2im"]
 
@@ -235,8 +236,8 @@ def test_dense_kernels_take_the_gemm_path(monkeypatch: pytest.MonkeyPatch,
     """A kernel covering the whole input runs three GEMMs, none of the unfold kernels."""
     calls: list[str] = []
     for name in ("_dense_forward", "_dense_grad_input", "_dense_grad_weight"):
-        real = getattr(conv_mod, name)
-        monkeypatch.setattr(conv_mod, name, lambda *a, _n=name, _f=real: calls.append(_n)
+        real = getattr(sched, name)
+        monkeypatch.setattr(sched, name, lambda *a, _n=name, _f=real: calls.append(_n)
                             or _f(*a))
     x = seeded.standard_normal((3, 4, 5, 5))
     w = seeded.standard_normal((6, 4, 5, 5))
@@ -245,9 +246,9 @@ def test_dense_kernels_take_the_gemm_path(monkeypatch: pytest.MonkeyPatch,
     calls.clear()
     _assert_matches_torch(x, w[:, :, :4], None, "fast")  # 5x4 kernel on 5x5: 1x2 output
     assert calls == []
-    assert conv_mod._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
+    assert sched._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
         (1, 1), (0, 0, 0, 0), (1, 1), 1))
-    assert not conv_mod._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
+    assert not sched._is_dense((3, 4, 5, 5), (6, 4, 5, 5), conv_mod.ConvGeometry(
         (1, 1), (1, 1, 1, 1), (1, 1), 1))  # padded: a 3x3 output
 
 
@@ -301,11 +302,11 @@ def test_direct_kernel_is_taken_and_matches_torch(monkeypatch: pytest.MonkeyPatc
     _set_keep(monkeypatch, keep)
     ran: list[str] = []
     if kernel_mode:
-        from chainrule.ops import _direct
+        from chainrule.kernels import direct_conv
 
         for name in ("conv2d", "conv2d_grad_weight", "conv2d_grad_input"):
-            kernel = getattr(_direct, name)
-            monkeypatch.setattr(_direct, name, lambda *a, _k=kernel, _n=name: ran.append(_n)
+            kernel = getattr(direct_conv, name)
+            monkeypatch.setattr(direct_conv, name, lambda *a, _k=kernel, _n=name: ran.append(_n)
                                 or _k(*a))
     x = seeded.standard_normal(x_shape)
     w = seeded.standard_normal(w_shape)
@@ -320,7 +321,7 @@ def test_direct_kernel_needs_one_group_and_full_vectors() -> None:
     x, w = np.zeros((2, 6, 14, 14), np.float32), np.zeros((16, 6, 5, 5), np.float32)
 
     def pick(OC: int, g: Any = g1, dtype: Any = np.float32) -> Any:
-        return conv_mod._direct_kernels(x.astype(dtype), w.astype(dtype), g, OC)
+        return sched.direct_kernels(x.astype(dtype), w.astype(dtype), g, OC)
 
     if pick(16) is None:
         pytest.skip("no compiled kernels")
@@ -338,17 +339,17 @@ def test_direct_kernel_needs_one_group_and_full_vectors() -> None:
 def test_direct_kernel_falls_back_where_llvm_cannot_target_the_cpu(
         monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("numba")
-    from chainrule.ops import _direct
+    from chainrule.kernels import direct_conv
 
     def no_target() -> None:
         raise RuntimeError("no native target")
 
-    monkeypatch.setattr(_direct, "_target", no_target)
-    monkeypatch.setattr(_direct, "available", _direct.available.__wrapped__)  # not cached
+    monkeypatch.setattr(direct_conv, "_target", no_target)
+    monkeypatch.setattr(direct_conv, "available", direct_conv.available.__wrapped__)  # not cached
     x = np.random.default_rng(0).standard_normal((2, 6, 9, 9))
     w = np.random.default_rng(1).standard_normal((8, 6, 3, 3))
-    assert conv_mod._direct_kernels(x, w, conv_mod.ConvGeometry((1, 1), (0,) * 4, (1, 1), 1),
-                                    8) is None
+    assert sched.direct_kernels(x, w, conv_mod.ConvGeometry((1, 1), (0,) * 4, (1, 1), 1),
+                                8) is None
     _assert_matches_torch(x, w, None, "fast", padding=1)  # im2col + GEMM
 
 

@@ -1,4 +1,5 @@
-"""The compiled direct convolution (chainrule.ops._direct) against torch.nn.functional.conv2d.
+"""The compiled direct convolution (chainrule.kernels.direct_conv) against
+torch.nn.functional.conv2d.
 
 The kernel is called directly on hypothesis shapes: any number of output channels (so the
 zero-padded last vector and every register blocking run), strides, row dilation, padding
@@ -20,7 +21,7 @@ from hypothesis import given, strategies as st
 pytest.importorskip("numba")
 torch = pytest.importorskip("torch")
 
-from chainrule.ops import _direct  # noqa: E402
+from chainrule.kernels import direct_conv  # noqa: E402
 
 TOL = {np.float32: 1e-4, np.float64: 1e-11}
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +57,8 @@ def _run(case: dict, seed: int = 0) -> tuple[tuple, tuple]:
     # (N, C, H, W) -> padded (N, C, Hp, Wp) -> channels-last (N, Hp, Wp, C)
     padded = np.ascontiguousarray(
         np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))).transpose(0, 2, 3, 1))
-    y = _direct.conv2d(padded, w, b, case["stride"], case["dh"], *yt.shape[2:])
-    gw = _direct.conv2d_grad_weight(padded, gy, w.shape, case["stride"], case["dh"])
+    y = direct_conv.conv2d(padded, w, b, case["stride"], case["dh"], *yt.shape[2:])
+    gw = direct_conv.conv2d_grad_weight(padded, gy, w.shape, case["stride"], case["dh"])
     return (y, gw), (yt.detach().numpy(), gwt.numpy())
 
 
@@ -94,7 +95,7 @@ def test_grad_input_matches_torch(case: dict) -> None:
     y = torch.nn.functional.conv2d(x, torch.tensor(w), padding=pads)
     gy = rng.standard_normal(tuple(y.shape)).astype(dtype)
     (ref,) = torch.autograd.grad(y, [x], torch.tensor(gy))
-    gx = _direct.conv2d_grad_input(gy, w, x.shape, (pads[0], pads[0], pads[1], pads[1]))
+    gx = direct_conv.conv2d_grad_input(gy, w, x.shape, (pads[0], pads[0], pads[1], pads[1]))
     assert gx.shape == ref.shape and gx.dtype == dtype and gx.flags.c_contiguous
     np.testing.assert_allclose(gx, ref.numpy(), rtol=TOL[dtype], atol=TOL[dtype] * 10)
 
@@ -103,10 +104,11 @@ def test_grad_input_matches_torch(case: dict) -> None:
 def test_split_over_threads_matches_torch(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     """Large calls run as runs of images on worker threads (here every call, 5 images in 2
     or 3 uneven runs); the weight gradient's parts are summed."""
-    monkeypatch.setattr(_direct, "_SPLIT_MACS", 0)
-    monkeypatch.setattr(_direct, "get_num_threads", lambda: threads)
-    runs, split = [], _direct._over_images
-    monkeypatch.setattr(_direct, "_over_images", lambda *a: runs.append(split(*a)) or runs[-1])
+    monkeypatch.setattr(direct_conv, "_SPLIT_MACS", 0)
+    monkeypatch.setattr(direct_conv, "get_num_threads", lambda: threads)
+    runs, split = [], direct_conv._over_images
+    monkeypatch.setattr(direct_conv, "_over_images",
+                        lambda *a: runs.append(split(*a)) or runs[-1])
     case = dict(x_shape=(5, 3, 9, 8), oc=16, kernel=(3, 3), stride=(1, 1), dh=1,
                 padding=(1, 1), bias=True, dtype=np.float64)
     for a, r in zip(*_run(case)):
@@ -116,7 +118,7 @@ def test_split_over_threads_matches_torch(monkeypatch: pytest.MonkeyPatch, threa
 
 
 def _forward_in_child(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    return _direct.conv2d(x, w, None, (1, 1), 1, x.shape[1] - 2, x.shape[2] - 2)
+    return direct_conv.conv2d(x, w, None, (1, 1), 1, x.shape[1] - 2, x.shape[2] - 2)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
@@ -125,8 +127,8 @@ def test_a_forked_child_splits_over_threads_of_its_own(monkeypatch: pytest.Monke
     the child must start its own pool instead of waiting on the parent's forever."""
     import multiprocessing
 
-    monkeypatch.setattr(_direct, "_SPLIT_MACS", 0)
-    monkeypatch.setattr(_direct, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(direct_conv, "_SPLIT_MACS", 0)
+    monkeypatch.setattr(direct_conv, "get_num_threads", lambda: 2)
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((4, 8, 8, 3)), rng.standard_normal((16, 3, 3, 3))
     here = _forward_in_child(x, w)  # the parent's pool now exists
@@ -136,33 +138,33 @@ def test_a_forked_child_splits_over_threads_of_its_own(monkeypatch: pytest.Monke
 
 
 def test_lanes_and_blocking_fit_the_registers() -> None:
-    vl = _direct.lanes(np.float32)
-    assert vl in (8, 16) and _direct.lanes(np.float64) == vl // 2
+    vl = direct_conv.lanes(np.float32)
+    assert vl in (8, 16) and direct_conv.lanes(np.float64) == vl // 2
     budget = 24 if vl == 16 else 12
     for ocp in (vl, 2 * vl, 3 * vl, 4 * vl, 6 * vl, 8 * vl):
         for ow in (1, 5, 10, 24, 25, 32, 100):
-            ocb, rw, tail = _direct.blocking(np.float32, ocp, ow)
+            ocb, rw, tail = direct_conv.blocking(np.float32, ocp, ow)
             assert (ocp // vl) % ocb == 0 and 1 <= ocb <= 4
             assert ocb * rw <= budget and 1 <= rw <= ow and tail == ow % rw
-    assert _direct.blocking(np.float32, vl, 10)[1:] == (10, 0)  # one tile per row
+    assert direct_conv.blocking(np.float32, vl, 10)[1:] == (10, 0)  # one tile per row
     for c in (1, 2, 6, 7, 8, 12, 64):
         for w in (1, 4, 14, 33):
-            cb, rw, tail = _direct.input_blocking(c, w)
+            cb, rw, tail = direct_conv.input_blocking(c, w)
             assert c % cb == 0 and cb <= 8 and cb * rw <= budget and tail == w % rw
 
 
 def test_each_blocking_compiles_once_into_one_engine() -> None:
     """Kernels share one engine (it owns the target machine: engines that shared one each
     deleted it when freed, a crash); each blocking compiles once under its own symbol."""
-    first = _direct._kernel("forward", np.float32, 1, 3, 1)
-    assert _direct._kernel("forward", np.float32, 1, 3, 1) is first
-    assert _direct._kernel("forward", np.float64, 1, 3, 1) is not first
-    assert _direct._engine() is _direct._engine()
+    first = direct_conv._kernel("forward", np.float32, 1, 3, 1)
+    assert direct_conv._kernel("forward", np.float32, 1, 3, 1) is first
+    assert direct_conv._kernel("forward", np.float64, 1, 3, 1) is not first
+    assert direct_conv._engine() is direct_conv._engine()
 
 
 def test_a_process_compiling_many_kernels_exits_cleanly() -> None:
     code = ("import numpy as np\n"
-            "from chainrule.ops import _direct as d\n"
+            "from chainrule.kernels import direct_conv as d\n"
             "for name, dt, ocb, rows, tail in [('forward', np.float32, 1, 10, 0),\n"
             "        ('grad_input', np.float32, 6, 4, 2), ('grad_weight', np.float64, 2, 5, 1)]:\n"
             "    d._kernel(name, dt, ocb, rows, tail)\n"
@@ -184,7 +186,7 @@ def test_kernels_for_a_cpu_without_avx512() -> None:
 import functools
 import llvmlite.binding as llvm
 import numpy as np
-from chainrule.ops import _direct as d
+from chainrule.kernels import direct_conv as d
 
 def haswell():
     llvm.initialize_native_target()

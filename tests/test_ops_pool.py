@@ -125,11 +125,11 @@ def test_tiling_windows_take_the_contiguous_taps_path(monkeypatch: pytest.Monkey
                                                        kernel_mode: bool) -> None:
     """kernel = stride, no padding: the taps are copied once (or, for 2x2, the compiled
     kernel runs); ties, NaN and -inf as torch."""
-    from chainrule.ops import pool as pool_mod
+    from chainrule.kernels import pool_schedules
 
     taken: list[bool] = []
-    real = pool_mod._taps
-    monkeypatch.setattr(pool_mod, "_taps", lambda *a: taken.append(real(*a) is not None)
+    real = pool_schedules._taps
+    monkeypatch.setattr(pool_schedules, "_taps", lambda *a: taken.append(real(*a) is not None)
                         or real(*a))
     rng = np.random.default_rng(3)
     x = rng.integers(-2, 2, (2, 3, 6, 9)).astype(np.float64)  # ties in most windows

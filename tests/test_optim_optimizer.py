@@ -1,12 +1,7 @@
 """The Optimizer base: parameter groups, zero_grad, closures, version bumps, float32
 arithmetic, and state_dict in torch's layout (JSON-friendly, round trip resumes exactly).
-
-``torch_parity`` and ``resume_is_exact`` are shared with the per-optimizer test modules.
 """
 from __future__ import annotations
-
-import json
-from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -14,87 +9,12 @@ import torch
 
 import chainrule as cr
 from chainrule import nn, optim
-
-SHAPES = ((3, 4), (4,), (2, 1, 3))
+from helpers import optim_data, param_groups
 
 
 @pytest.fixture(autouse=True)
 def seed() -> None:
     cr.manual_seed(0)
-
-
-def _data(seed: int, steps: int) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
-    r = np.random.default_rng(seed)
-    inits = [r.standard_normal(s).astype(np.float32) for s in SHAPES]
-    grads = [[r.standard_normal(s).astype(np.float32) for s in SHAPES] for _ in range(steps)]
-    return inits, grads
-
-
-def _groups(params: list, split: bool) -> Any:
-    """All parameters in one group, or two groups (the second with its own lr)."""
-    return [{"params": params[:2]}, {"params": params[2:], "lr": 0.003}] if split else params
-
-
-def torch_parity(ours_cls: type, theirs_cls: type, kwargs: dict[str, Any], steps: int = 50,
-                 split_groups: bool = False) -> None:
-    """Same weights, same gradients, ``steps`` steps: the parameters agree with torch's to
-    float32 rounding after every step."""
-    inits, grads = _data(1, steps)
-    ours = [nn.Parameter(cr.tensor(a.copy())) for a in inits]
-    theirs = [torch.nn.Parameter(torch.tensor(a.copy())) for a in inits]
-    opt_o = ours_cls(_groups(ours, split_groups), **kwargs)
-    opt_t = theirs_cls(_groups(theirs, split_groups), **kwargs)
-    for g in grads:
-        for p, q, gi in zip(ours, theirs, g):
-            p.grad, q.grad = cr.tensor(gi), torch.tensor(gi)
-        opt_o.step()
-        opt_t.step()
-        for p, q in zip(ours, theirs):
-            assert p.dtype == np.float32
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6)
-
-
-def _json_ready(sd: dict[str, Any]) -> dict[str, Any]:
-    """What a checkpoint does: arrays aside, the rest through JSON (int keys become str)."""
-    arrays = {}
-
-    def default(v: Any) -> Any:
-        assert isinstance(v, np.ndarray), f"not JSON-friendly: {type(v).__name__}"
-        arrays[str(len(arrays))] = v
-        return {"__array__": str(len(arrays) - 1)}
-
-    def hook(d: dict) -> Any:
-        return arrays[d["__array__"]] if "__array__" in d else d
-
-    return json.loads(json.dumps(sd, default=default), object_hook=hook)
-
-
-def resume_is_exact(make: Callable[[list], optim.Optimizer], steps: int = 20) -> None:
-    """Saving after half the steps and resuming in a fresh optimizer gives bit-identical
-    parameters to an uninterrupted run."""
-    inits, grads = _data(2, steps)
-    straight = [nn.Parameter(cr.tensor(a.copy())) for a in inits]
-    opt = make(straight)
-    first = [nn.Parameter(cr.tensor(a.copy())) for a in inits]
-    opt1 = make(first)
-    for k, g in enumerate(grads):
-        for p, gi in zip(straight, g):
-            p.grad = cr.tensor(gi)
-        opt.step()
-        if k < steps // 2:
-            for p, gi in zip(first, g):
-                p.grad = cr.tensor(gi)
-            opt1.step()
-    saved = _json_ready(opt1.state_dict())
-    resumed = [nn.Parameter(cr.tensor(p.data.copy())) for p in first]
-    opt2 = make(resumed)
-    opt2.load_state_dict(saved)
-    for g in grads[steps // 2:]:
-        for p, gi in zip(resumed, g):
-            p.grad = cr.tensor(gi)
-        opt2.step()
-    for p, q in zip(straight, resumed):
-        np.testing.assert_array_equal(p.data, q.data)
 
 
 # ============================================================================ the base class
@@ -191,11 +111,11 @@ def test_numpy_scalar_hyper_parameters_do_not_upcast():
 
 
 def test_state_dict_layout_matches_torch():
-    inits, grads = _data(3, 2)
+    inits, grads = optim_data(3, 2)
     ours = [nn.Parameter(cr.tensor(a)) for a in inits]
     theirs = [torch.nn.Parameter(torch.tensor(a)) for a in inits]
-    opt_o = optim.Adam(_groups(ours, True), lr=0.01, amsgrad=True)
-    opt_t = torch.optim.Adam(_groups(theirs, True), lr=0.01, amsgrad=True)
+    opt_o = optim.Adam(param_groups(ours, True), lr=0.01, amsgrad=True)
+    opt_t = torch.optim.Adam(param_groups(theirs, True), lr=0.01, amsgrad=True)
     for g in grads:
         for p, q, gi in zip(ours, theirs, g):
             p.grad, q.grad = cr.tensor(gi), torch.tensor(gi)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_optim_optimizer import resume_is_exact, torch_parity
 
 import chainrule as cr
 from chainrule import nn, optim
+from helpers import resume_is_exact, torch_parity
 
 CONFIGS = [
     dict(lr=0.1),

@@ -10,8 +10,7 @@ import pytest
 
 from chainrule import gallery
 from chainrule.cli import explain as ex
-
-from test_cli_explain import _stub_module
+from helpers import stub_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +28,7 @@ def assert_small_png(path: Path) -> None:
 
 @pytest.fixture
 def stub_only(monkeypatch):
-    monkeypatch.setitem(sys.modules, "chainrule_test_stub", _stub_module())
+    monkeypatch.setitem(sys.modules, "chainrule_test_stub", stub_example())
     monkeypatch.setattr(gallery, "EXAMPLES", {"stub": "chainrule_test_stub"})
 
 
@@ -65,7 +64,7 @@ def test_docs_for_a_stub_example(stub_only, tmp_path, capsys):
 
 @needs_dot
 def test_docs_report_a_broken_example_and_write_the_rest(monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(sys.modules, "chainrule_test_stub", _stub_module())
+    monkeypatch.setitem(sys.modules, "chainrule_test_stub", stub_example())
     monkeypatch.setattr(gallery, "EXAMPLES", {"stub": "chainrule_test_stub",
                                               "missing": "chainrule_test_no_such_module"})
     assert ex.main(["--docs", str(tmp_path)]) == 1

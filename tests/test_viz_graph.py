@@ -13,6 +13,7 @@ import chainrule as cr
 from chainrule.viz import graph as vg
 from chainrule.viz.graph import (DotGraph, GraphvizUnavailableError, draw_graph, save_graph,
                                  to_dot)
+from helpers import named_leaf, shop_graph
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 
@@ -26,26 +27,6 @@ def parse_dot(src: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return nodes, _EDGE.findall(src)
 
 
-def _leaf(value, name):
-    t = cr.tensor(value, requires_grad=True)
-    t.name = name
-    return t
-
-
-def _shop():
-    a, an, o, on, tax = (_leaf(100.0, "apple"), _leaf(2.0, "apple_num"), _leaf(150.0, "orange"),
-                         _leaf(3.0, "orange_num"), _leaf(1.1, "tax"))
-    ap = a * an
-    ap.name = "apple_price"
-    op = o * on
-    op.name = "orange_price"
-    al = ap + op
-    al.name = "all_price"
-    price = al * tax
-    price.name = "price"
-    return price
-
-
 def _by_label(nodes: dict[str, str], first_line: str) -> str:
     ids = [k for k, v in nodes.items() if v.split("\\n")[0] == first_line]
     assert len(ids) == 1, (first_line, nodes)
@@ -54,7 +35,7 @@ def _by_label(nodes: dict[str, str], first_line: str) -> str:
 
 # ============================================================================ content
 def test_shop_dot_has_one_node_per_op_and_tensor_and_data_flow_edges():
-    src = to_dot(_shop())
+    src = to_dot(shop_graph()[0])
     nodes, edges = parse_dot(src)
     ops = [v for k, v in nodes.items() if k.startswith("op")]
     tensors = [v for k, v in nodes.items() if k.startswith("t")]
@@ -79,7 +60,7 @@ def test_shop_dot_has_one_node_per_op_and_tensor_and_data_flow_edges():
 
 
 def test_values_and_grads_in_labels():
-    price = _shop()
+    price = shop_graph()[0]
     price.backward(retain_graph=True)
     nodes, _ = parse_dot(draw_graph(price, show_values=True, show_grads=True).source)
     assert nodes[_by_label(nodes, "price")] == "price\\n() float32\\nvalue 715"
@@ -132,7 +113,7 @@ def test_params_name_the_parameters():
 
 
 def test_freed_graph_still_draws():
-    x = _leaf([1.0, 2.0], "x")
+    x = named_leaf([1.0, 2.0], "x")
     h = x * 3
     h.name = "h"
     y = (h * h).sum()
@@ -147,7 +128,7 @@ def test_freed_graph_still_draws():
 
 
 def test_shared_inputs_are_one_node():
-    a = _leaf(2.0, "a")
+    a = named_leaf(2.0, "a")
     b = a + a
     c = b + b
     nodes, edges = parse_dot(to_dot(c))
@@ -157,7 +138,7 @@ def test_shared_inputs_are_one_node():
 
 
 def test_ten_thousand_op_chain_draws_without_recursion():
-    x = _leaf(1.0, "x")
+    x = named_leaf(1.0, "x")
     y = x
     for _ in range(10_000):
         y = y * 1.0
@@ -169,7 +150,7 @@ def test_ten_thousand_op_chain_draws_without_recursion():
 
 
 def test_leaf_and_several_roots():
-    a = _leaf(1.0, "a")
+    a = named_leaf(1.0, "a")
     b = a * 2
     c = a + 1
     nodes, _ = parse_dot(to_dot([b, c]))
@@ -197,7 +178,7 @@ def test_errors_name_the_function_and_rule():
 
 # ============================================================================ without graphviz
 def test_without_graphviz_package_dot_text_still_works(monkeypatch, tmp_path):
-    y = _shop()
+    y = shop_graph()[0]
     with_pkg = draw_graph(y).source
     monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ImportError
     g = draw_graph(y)
@@ -210,7 +191,7 @@ def test_without_graphviz_package_dot_text_still_works(monkeypatch, tmp_path):
 
 def test_image_without_dot_program_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(vg.shutil, "which", lambda name: None)
-    g = draw_graph(_shop())
+    g = draw_graph(shop_graph()[0])
     with pytest.raises(GraphvizUnavailableError) as info:
         save_graph(g, tmp_path / "shop.png")
     msg = str(info.value)
@@ -226,7 +207,7 @@ def test_image_without_dot_program_is_a_clear_error(monkeypatch, tmp_path):
 def test_png_and_svg_render(tmp_path):
     import matplotlib.image
 
-    price = _shop()
+    price = shop_graph()[0]
     price.backward(retain_graph=True)
     g = draw_graph(price, show_values=True, show_grads=True)
     png = save_graph(g, tmp_path / "sub" / "shop.png")
@@ -242,7 +223,7 @@ def test_png_and_svg_render(tmp_path):
 
 @needs_dot
 def test_dot_graph_renders_and_shows_in_jupyter(monkeypatch, tmp_path):
-    y = _shop()
+    y = shop_graph()[0]
     assert "image/svg+xml" in draw_graph(y)._repr_mimebundle_()  # graphviz.Digraph
     monkeypatch.setitem(sys.modules, "graphviz", None)
     g = draw_graph(y)
@@ -255,7 +236,7 @@ def test_dot_graph_renders_and_shows_in_jupyter(monkeypatch, tmp_path):
 
 @needs_dot
 def test_odd_names_are_escaped(tmp_path):
-    x = _leaf(1.0, 'say "hi" \\ <b>')
+    x = named_leaf(1.0, 'say "hi" \\ <b>')
     src = to_dot(x * 2)
     proc = subprocess.run(["dot", "-Tsvg"], input=src.encode(), capture_output=True)
     assert proc.returncode == 0, proc.stderr
@@ -266,7 +247,7 @@ def test_odd_names_are_escaped(tmp_path):
 def test_save_graph_accepts_dot_text(tmp_path):
     p = save_graph("digraph { a -> b }", tmp_path / "g.dot")
     assert p.read_text() == "digraph { a -> b }"
-    x = _leaf(np.float32(1.0), "x")
+    x = named_leaf(np.float32(1.0), "x")
     save_graph(to_dot(x.exp()), tmp_path / "e.gv")
     assert "Exp" in (tmp_path / "e.gv").read_text()
 

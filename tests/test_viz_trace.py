@@ -9,34 +9,13 @@ import pytest
 import chainrule as cr
 from chainrule.autograd.grad_mode import state
 from chainrule.viz.trace import COLUMNS, Trace, trace
-
-
-def _leaf(value, name, dtype=None):
-    t = cr.tensor(value, dtype=dtype, requires_grad=True)
-    t.name = name
-    return t
-
-
-def _shop(dtype=None):
-    """The shop graph of the book: returns (price, leaves)."""
-    leaves = {n: _leaf(v, n, dtype) for n, v in [("apple", 100.0), ("apple_num", 2.0),
-                                                 ("orange", 150.0), ("orange_num", 3.0),
-                                                 ("tax", 1.1)]}
-    apple_price = leaves["apple"] * leaves["apple_num"]
-    apple_price.name = "apple_price"
-    orange_price = leaves["orange"] * leaves["orange_num"]
-    orange_price.name = "orange_price"
-    all_price = apple_price + orange_price
-    all_price.name = "all_price"
-    price = all_price * leaves["tax"]
-    price.name = "price"
-    return price, leaves
+from helpers import named_leaf, shop_graph
 
 
 @pytest.fixture
 def shop_trace() -> Trace:
     with cr.trace() as t:
-        price, _ = _shop()
+        price, _ = shop_graph()
         price.backward()
     return t
 
@@ -183,8 +162,8 @@ def test_json_is_strict_with_non_finite_values():
 
 # ============================================================================ semantics
 def test_ops_run_inside_backward_are_not_forward_rows():
-    a = _leaf([1.0, 2.0], "a")
-    b = _leaf([3.0, 4.0], "b")
+    a = named_leaf([1.0, 2.0], "a")
+    b = named_leaf([3.0, 4.0], "b")
     with cr.trace() as t:
         (a * b).sum().backward()
     assert [r.op for r in t.forward_rows] == ["Mul", "Sum"]
@@ -195,8 +174,8 @@ def test_ops_run_inside_backward_are_not_forward_rows():
 
 
 def test_broadcast_note_names_the_input_and_shapes():
-    a = _leaf(np.arange(6.0).reshape(2, 3), "a")
-    b = _leaf([1.0, 2.0, 3.0], "b", dtype=cr.float64)
+    a = named_leaf(np.arange(6.0).reshape(2, 3), "a")
+    b = named_leaf([1.0, 2.0, 3.0], "b", dtype=cr.float64)
     with cr.trace() as t:
         (a * b).sum().backward()
     mul = [r for r in t.backward_rows if r.op == "MulBackward"][0]
@@ -208,8 +187,8 @@ def test_broadcast_note_names_the_input_and_shapes():
 
 
 def test_broadcast_note_for_add_with_keepdim_shape():
-    a = _leaf(np.ones((2, 3)), "a")
-    b = _leaf(np.ones((1, 3)), "b", dtype=cr.float64)
+    a = named_leaf(np.ones((2, 3)), "a")
+    b = named_leaf(np.ones((1, 3)), "b", dtype=cr.float64)
     with cr.trace() as t:
         (a + b).sum().backward()
     add = [r for r in t.backward_rows if r.op == "AddBackward"][0]
@@ -228,7 +207,7 @@ def test_large_tensors_are_summarised():
 
 
 def test_local_derivative_of_small_elementwise_ops_is_grad_over_upstream():
-    x = _leaf([0.0, 1.0], "x", dtype=cr.float64)
+    x = named_leaf([0.0, 1.0], "x", dtype=cr.float64)
     with cr.trace() as t:
         y = cr.sigmoid(x)
         y.name = "y"
@@ -241,7 +220,7 @@ def test_local_derivative_of_small_elementwise_ops_is_grad_over_upstream():
 
 
 def test_names_given_after_the_op_are_used():
-    x = _leaf(2.0, "x")
+    x = named_leaf(2.0, "x")
     with cr.trace() as t:
         y = x * x
         y.name = "y"  # named after the op ran
@@ -258,7 +237,7 @@ def test_params_label_parameters():
 
 
 def test_two_backward_passes_and_create_graph():
-    x = _leaf(3.0, "x", dtype=cr.float64)
+    x = named_leaf(3.0, "x", dtype=cr.float64)
     with cr.trace() as t:
         y = x ** 3
         (dx,) = cr.autograd.grad(y, x, create_graph=True)
@@ -274,7 +253,7 @@ def test_two_backward_passes_and_create_graph():
 
 
 def test_trace_records_nothing_outside_and_restores_state():
-    x = _leaf(1.0, "x")
+    x = named_leaf(1.0, "x")
     with cr.trace() as t:
         assert state.tracer is t
         x * 2
@@ -326,7 +305,7 @@ def test_user_function_documenting_its_derivative():
         def backward(self, gy):
             return gy * 3 * self.inputs[0] ** 2
 
-    x = _leaf(2.0, "x", dtype=cr.float64)
+    x = named_leaf(2.0, "x", dtype=cr.float64)
     with cr.trace() as t:
         y = Cube()(x)
         y.name = "y"

@@ -10,7 +10,8 @@ class detect_anomaly:
     """Check every backward output for NaN/inf and name the op and its forward call's file:line.
 
     While active, each recorded op remembers the file:line of the user code that called it
-    (a small cost, so it is off by default).
+    (a small cost, so it is off by default); an error raised by an op's backward then carries
+    a note naming the op and that call site.
 
     Args:
         check_nan: set False to record call sites without checking values.
@@ -31,14 +32,19 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self) -> "detect_anomaly":
-        self._prev = state.anomaly
-        state.anomaly = self.check_nan
+        self._prev = (state.anomaly, state.anomaly_check_nan)
+        state.anomaly, state.anomaly_check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        state.anomaly = self._prev
+        state.anomaly, state.anomaly_check_nan = self._prev
 
 
 def is_anomaly_enabled() -> bool:
-    """True inside ``detect_anomaly``."""
+    """True inside ``detect_anomaly`` (whatever its ``check_nan``), as torch's."""
     return state.anomaly
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """True inside ``detect_anomaly(check_nan=True)``, as torch's."""
+    return state.anomaly and state.anomaly_check_nan

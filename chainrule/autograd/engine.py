@@ -143,6 +143,10 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
         producers = {id(t.grad_fn) for t in capture or () if t.grad_fn is not None}
         order = [fn for fn in order if id(fn) in needed or id(fn) in producers]
     tracer, anomaly = state.tracer, state.anomaly
+    check_nan = anomaly and state.anomaly_check_nan
+    # the formula (``backward``, on Tensors) runs when the backward is recorded or traced; else a
+    # declared first-order path (``fast_backward``, on arrays) runs where an op has one
+    composing = create_graph or tracer is not None
     pop = grads.pop
     prev_mode = state.grad_enabled
     state.grad_enabled = create_graph
@@ -174,14 +178,31 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                     f"calling backward.")
             if state.clock != fn._clock:
                 fn._check_versions()
-            gxs = fn.backward(*gys)
+            try:
+                fast = fn.fast_backward
+                if fast is None or (composing and not fn.first_order_only):
+                    gxs = fn.backward(*gys)
+                    if type(gxs) is not tuple:
+                        gxs = (gxs,)
+                else:
+                    if create_graph:
+                        raise RuntimeError(
+                            f"{fn.name}: {type(fn).__name__} has a first-order backward only; "
+                            f"it cannot be differentiated twice (create_graph=True)"
+                            f"{fn.double_backward_hint}")
+                    gxs = fast(gys[0].data) if len(gys) == 1 else fast(*[g.data for g in gys])
+                    gxs = _as_tensors(gxs)
+            except Exception as err:
+                if anomaly and hasattr(err, "add_note"):  # Python >= 3.11
+                    # as torch's anomaly mode: say which forward call made the failing node
+                    err.add_note(f"Error detected in {fn.name}. The forward call that "
+                                 f"created it: {fn._site}")
+                raise
             inputs = fn.inputs
-            if type(gxs) is not tuple:
-                gxs = (gxs,)
             if len(gxs) != len(inputs):
                 raise RuntimeError(f"{fn.name} returned {len(gxs)} gradients for "
                                    f"{len(inputs)} inputs")
-            if anomaly:
+            if check_nan:
                 _check_finite(fn, gxs)
             if tracer is not None:
                 tracer.on_backward(fn, tuple(gys), gxs)
@@ -209,6 +230,16 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
     finally:
         state.grad_enabled = prev_mode
     return captured
+
+
+def _as_tensors(arrays: Any) -> tuple:
+    """A fast backward's arrays (one, or a tuple with Nones) as constant Tensors."""
+    if type(arrays) is not tuple:
+        return (None if arrays is None else _const(arrays),)
+    return tuple([None if a is None else _const(a) for a in arrays])
+
+
+_const = Tensor._const
 
 
 def _output_grad(fn: Function, i: int, g: Tensor, out: Optional[Tensor], create_graph: bool,

@@ -1,8 +1,12 @@
 """``Function``: a node of the computational graph, with its forward and backward side by side.
 
-A ``Function`` subclass implements ``forward`` on arrays and ``backward`` on Tensors::
+The op contract. A ``Function`` subclass implements ``forward`` on arrays and ``backward`` on
+Tensors, and states its local derivative once, beside them::
 
     class Mul(Function):
+        derivative = ("{x1}", "{x0}")     # d(x0*x1)/dx0, d(x0*x1)/dx1: shown in traces, docs/ops.md
+        elementwise = True
+
         def forward(self, x0, x1):        # ndarrays in, ndarray out
             return x0 * x1
 
@@ -10,21 +14,34 @@ A ``Function`` subclass implements ``forward`` on arrays and ``backward`` on Ten
             x0, x1 = self.inputs
             return unbroadcast(gy * x1, x0.shape), unbroadcast(gy * x0, x1.shape)
 
+        def fast_backward(self, gy):      # optional: the same formula on ndarrays
+            x0, x1 = self.inputs
+            return (sum_to_shape(gy * x1.data, x0.shape),
+                    sum_to_shape(gy * x0.data, x1.shape))
+
+- ``backward`` is always the formula a learner reads, written with differentiable ops, so running
+  it while recording (``create_graph=True``) builds the graph of the derivative itself.
+- ``fast_backward`` (optional) is a first-order path on arrays, for speed. The engine chooses it
+  (never the op): when the backward is not recorded and no trace is running. An op whose
+  gradient exists only on arrays (the reference convolutions) defines ``fast_backward`` alone:
+  it is then *first order only*, and a double backward through it raises an error naming it.
+
 Calling an instance (``Mul()(a, b)``) runs ``forward`` and, when grad mode is on and an
 input requires grad, links the node into the graph: it keeps its inputs, holds its outputs by
 weak reference (so a dropped graph is freed at once by reference counting) and becomes their
-``grad_fn``. ``backward`` is written with differentiable ops, so running it while recording
-(``create_graph=True``) builds the graph of the derivative itself.
+``grad_fn``.
 """
 from __future__ import annotations
 
 import weakref
 from operator import itemgetter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional, Union
 
 from ..backend import xp
 from .grad_mode import state
+from .tensor import Tensor
 
+_new_tensor = Tensor._new  # bound once: the constructor every op's outputs go through
 
 
 class _FreedInput(tuple):
@@ -60,6 +77,33 @@ class Function:
     """Set True in ops whose backward calls ``self.output(i)``: the node then keeps the output
     arrays alive, as PyTorch's saved outputs, even if the output tensors are dropped."""
 
+    derivative: ClassVar[Union[str, tuple[str, ...]]] = ""
+    """The local derivative, stated once: one template per input (a single string serves every
+    input), with ``{x0}``, ``{x1}`` for the input labels and ``{y}`` for the output's. Traces
+    show it; ``docs/ops.md`` lists every primitive's."""
+
+    elementwise: ClassVar[bool] = False
+    """True when output element i depends only on input element i (after broadcasting): a
+    trace then shows the local derivative's value as grad_input / upstream."""
+
+    fast_backward: ClassVar[Optional[Callable[..., Any]]] = None
+    """Optional first-order path: ``fast_backward(self, *gys)`` takes the upstream gradients as
+    ndarrays and returns one ndarray (or None) per input, computing what ``backward`` computes
+    without building graph nodes. The engine runs it instead of ``backward`` when the backward
+    is not recorded (``create_graph=False``) and no trace is running."""
+
+    first_order_only: ClassVar[bool] = False
+    """Set by the class itself: True for a Function with a ``fast_backward`` and no
+    ``backward`` (its gradient exists only on arrays), which cannot be differentiated twice."""
+
+    double_backward_hint: ClassVar[str] = ""
+    """Appended to the error a double backward through a first-order-only Function raises."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.first_order_only = (cls.fast_backward is not None
+                                and cls.backward is Function.backward)
+
     # ------------------------------------------------------------------ to override
     def forward(self, *xs: Any) -> Any:
         """Compute the outputs from the input arrays (ndarrays, or None)."""
@@ -69,6 +113,17 @@ class Function:
         """Return one gradient (Tensor or None) per input, given one gradient per output."""
         raise NotImplementedError(
             f"{type(self).__name__} is not differentiable (it has no backward)")
+
+    def local_derivative(self, i: int, number: Callable[[Any], str] = str) -> Optional[str]:
+        """The template of the local derivative for input ``i`` (see ``derivative``), or None.
+
+        Ops holding a constant (a power's exponent, a slope) override it to write the constant
+        in, formatted by ``number`` (traces pass their number format).
+        """
+        d = type(self).derivative
+        if isinstance(d, str):
+            return d or None
+        return d[min(i, len(d) - 1)] if d else None
 
     # ------------------------------------------------------------------ machinery
     @property
@@ -171,11 +226,6 @@ class Function:
         if self._hooks is None:
             self._hooks = {}
         self._hooks.setdefault(index, []).append(hook)
-
-
-from .tensor import Tensor  # noqa: E402  (tensor.py does not import this module)
-
-_new_tensor = Tensor._new  # bound once: the constructor every op's outputs go through
 
 
 def _user_site() -> str:

@@ -14,7 +14,8 @@ class _State:
     """Process-wide autograd switches (read on every op, so kept as plain attributes)."""
 
     grad_enabled: bool = True
-    anomaly: bool = False
+    anomaly: bool = False  # inside detect_anomaly: ops record their call sites
+    anomaly_check_nan: bool = True  # ... and backward outputs are checked for NaN/inf
     tracer: Any = None  # a chainrule.viz.trace.Trace while one is recording, else None
     clock: int = 0  # counts in-place modifications; nodes compare it to detect stale inputs
 
@@ -25,17 +26,6 @@ state = _State()
 def is_grad_enabled() -> bool:
     """Return True when operations record a graph for backward."""
     return state.grad_enabled
-
-
-def backward_composes() -> bool:
-    """Whether a backward running now must build its gradient from differentiable ops.
-
-    True while the backward is recorded (``create_graph=True``: higher derivatives need the
-    graph) or while a :func:`chainrule.trace` files the ops each backward step runs (so the
-    trace shows them). Otherwise a first-order backward may compute the same formula directly
-    on the arrays, with no graph ops (as most fused and elementwise ops do).
-    """
-    return state.grad_enabled or state.tracer is not None
 
 
 class _GradMode:
@@ -121,3 +111,5 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self) -> None:
         state.grad_enabled = self._target
+
+

@@ -1,7 +1,9 @@
 """``Tensor``: an ndarray plus what autograd needs (``requires_grad``, ``grad``, ``grad_fn``).
 
 Methods mirror PyTorch's and delegate to the ops in :mod:`chainrule.ops`, where each op's
-forward and backward live side by side.
+forward and backward live side by side. This floor does not import the ops (they import it):
+``chainrule.ops`` hands itself over once, at its import, through :func:`bind_ops`, and binds
+the binary operators (``a + b``, ``a == b``, ...) to its functions.
 """
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ _ndarray = xp.ndarray  # read on every op's output
 ArrayLike = Any
 
 _FLOAT_KINDS = ("f",)
+_ops: Any = None  # the chainrule.ops namespace, handed over by bind_ops when ops is imported
+
+
+def bind_ops(namespace: Any) -> None:
+    """Give Tensor's methods the ops they delegate to (called once by ``chainrule.ops``)."""
+    global _ops
+    _ops = namespace
+
 _DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")  # names ``Tensor.to`` reads as a device
 
 
@@ -454,7 +464,8 @@ class Tensor:
         self._version += 1
 
     # ------------------------------------------------------------------ operators
-    # the binary operators (a + b, b + a, a // b, a & b...) are bound at the end of this module
+    # the binary operators (a + b, b + a, a // b, a == b, a & b...) are bound by
+    # chainrule.ops.operators to the op functions themselves
     def __pow__(self, other: Any) -> "Tensor":
         return _ops.pow(self, other)
 
@@ -660,76 +671,3 @@ class Tensor:
 
     def where(self, condition: Any, other: Any) -> "Tensor":
         return _ops.where(condition, self, other)
-
-
-from .. import ops as _ops  # noqa: E402  (ops import Tensor; bind them after the class exists)
-from ..ops._util import result_dtype  # noqa: E402
-
-# what comparisons accept; anything else (None, a string) gives NotImplemented, as in PyTorch
-_OPERANDS = (Tensor, int, float, numpy.ndarray, numpy.generic, list, tuple)
-
-
-def _bitwise(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
-    """``a & b``, ``a | b``, ``a ^ b``: bitwise on integers, logical on bools (not recorded).
-
-    Example:
-        >>> import chainrule as cr
-        >>> (cr.tensor([6, 3]) & 3).tolist(), (cr.tensor([True, False]) | False).tolist()
-        ([2, 3], [True, False])
-    """
-    dtype = result_dtype(a, b)
-    if dtype.kind not in "biu":
-        raise TypeError(f"{op}: only integer and bool tensors are supported, got {dtype}")
-    return _ops.arithmetic._compare(  # unwrap, check broadcasting, apply: as comparisons do
-        ufunc, xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype),
-        xp.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype), op)
-
-
-def _comparison(op: Any) -> Any:
-    """``Tensor.__eq__`` and co.: ``op(self, other)``, or NotImplemented for an operand that
-    is no number, array or tensor (so ``x == None`` is False, as in PyTorch)."""
-    def compare(self: Tensor, other: Any) -> Any:
-        if not isinstance(other, _OPERANDS):
-            return NotImplemented
-        return op(self, other)
-
-    compare.__name__ = f"__{op.__name__}__"
-    return compare
-
-
-for _op in (_ops.eq, _ops.ne, _ops.lt, _ops.le, _ops.gt, _ops.ge):
-    setattr(Tensor, f"__{_op.__name__}__", _comparison(_op))
-    setattr(Tensor, _op.__name__, _op)  # x.eq(y), as torch.Tensor.eq
-
-
-def _swapped(op: Any, name: str) -> Any:
-    """The reflected operator ``Tensor.__rNAME__``: ``b OP a`` with a Python number ``b``."""
-    def reflected(self: Tensor, other: Any) -> Any:
-        return op(other, self)
-
-    reflected.__name__ = f"__r{name}__"
-    return reflected
-
-
-def _bitwise_operator(ufunc: Any) -> Any:
-    """``Tensor.__and__`` and co. (see :func:`_bitwise`)."""
-    def operator(self: Tensor, other: Any) -> Tensor:
-        return _bitwise(ufunc, self, other, ufunc.__name__)
-
-    return operator
-
-
-# The forward arithmetic operators are the op functions themselves: ``a * b`` runs
-# ``ops.mul(a, b)`` with no method frame in between (the hottest call of every graph).
-for _name, _op in (("add", _ops.add), ("sub", _ops.sub), ("mul", _ops.mul),
-                   ("truediv", _ops.div), ("floordiv", _ops.floor_divide),
-                   ("mod", _ops.remainder)):
-    setattr(Tensor, f"__{_name}__", _op)
-    setattr(Tensor, f"__r{_name}__", _swapped(_op, _name))
-Tensor.__rpow__ = _swapped(_ops.pow, "pow")  # type: ignore[attr-defined]
-Tensor.floor_divide = _ops.floor_divide  # type: ignore[attr-defined]
-Tensor.remainder = _ops.remainder  # type: ignore[attr-defined]
-for _name, _ufunc in (("and", xp.bitwise_and), ("or", xp.bitwise_or),
-                      ("xor", xp.bitwise_xor)):
-    setattr(Tensor, f"__{_name}__", _bitwise_operator(_ufunc))
-    setattr(Tensor, f"__r{_name}__", _swapped(_bitwise_operator(_ufunc), _name))

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from . import (EXIT_ERROR, EXIT_OK, error, existing_dir, positive_int, usage_error)
+from ..data import DataLoader, DatasetNotFoundError, IdxFormatError
+from ..io.checkpoint import checkpoint_paths
+from ..io.safetensors import CheckpointError
+from ..training import evaluate, model_from_checkpoint, per_class_accuracy, read_training_checkpoint
+from ..training.data import DATASETS, load_split
+from ..viz.plots import plot_confusion_matrix
+from . import EXIT_ERROR, EXIT_OK, error, existing_dir, positive_int, usage_error
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -53,11 +59,6 @@ def load_checkpoint_and_data(args: argparse.Namespace,
         FileNotFoundError, CheckpointError: the checkpoint is absent or does not fit.
         SystemExit(2): the dataset files are not found (usage error).
     """
-    from ..data import DatasetNotFoundError
-    from ..io.safetensors import CheckpointError
-    from ..training import model_from_checkpoint, read_training_checkpoint
-    from ..training.data import DATASETS, load_split
-
     state, meta = read_training_checkpoint(args.checkpoint)
     model = model_from_checkpoint(state, meta)
     model.eval()
@@ -86,11 +87,6 @@ def load_checkpoint_and_data(args: argparse.Namespace,
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule evaluate``; returns the exit code."""
-    from ..data import DataLoader, IdxFormatError
-    from ..io.checkpoint import checkpoint_paths
-    from ..io.safetensors import CheckpointError
-    from ..training import evaluate, per_class_accuracy
-
     try:
         model, meta, ds = load_checkpoint_and_data(args, args.limit)
     except (FileNotFoundError, CheckpointError, IdxFormatError) as exc:
@@ -112,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
     png = Path(args.confusion) if args.confusion else \
         checkpoint_paths(args.checkpoint).meta.parent / "confusion_matrix.png"
     try:
-        from ..viz.plots import plot_confusion_matrix
-
         png.parent.mkdir(parents=True, exist_ok=True)
         plot_confusion_matrix(cm, classes, os.fspath(png))
         print(f"confusion matrix: {png}")

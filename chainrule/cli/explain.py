@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
 
 from .. import gallery
+from ..io.files import write_atomic
 from ..random import manual_seed
 from ..viz.graph import (GraphvizUnavailableError, dot_available, draw_graph, escape_label,
                          render_dot, save_graph)
@@ -259,9 +260,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    from ..viz.graph import _write_atomic
-
-    _write_atomic(path, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
 
 
 def _compact_png(data: bytes, colors: int = 64) -> bytes:

@@ -11,8 +11,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from .. import __version__
 from ..backend import keep_freed_memory
-
 from . import EXIT_ERROR, error
 
 CORE_COMMANDS = ("train", "evaluate", "predict")
@@ -37,8 +37,6 @@ def _load_optional(name: str) -> Optional[object]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``chainrule`` argument parser with every available subcommand."""
-    from .. import __version__
-
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="chainrule: reverse-mode autodiff and neural networks on NumPy. "

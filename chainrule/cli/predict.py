@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.tensor import Tensor
+from ..data import IdxFormatError
+from ..io.safetensors import CheckpointError
+from ..training import predict_proba
 from . import EXIT_ERROR, EXIT_OK, error, nonnegative_int, usage_error
 from .evaluate import add_checkpoint_arguments, load_checkpoint_and_data
 
@@ -59,11 +63,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule predict``; returns the exit code."""
-    from ..autograd.tensor import Tensor
-    from ..data import IdxFormatError
-    from ..io.safetensors import CheckpointError
-    from ..training import predict_proba
-
     indices = args.index or [0]
     try:
         model, meta, ds = load_checkpoint_and_data(args)

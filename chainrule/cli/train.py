@@ -14,22 +14,26 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import manual_seed, nn
+from ..data import DataLoader, DatasetNotFoundError, IdxFormatError
+from ..io.checkpoint import load_into
+from ..io.safetensors import CheckpointError
+from ..models.registry import build_model, model_config
+from ..ops import compiled_status
+from ..training import (NonFiniteLossError, evaluate, read_training_checkpoint,
+                        restore_training_state, save_training_checkpoint, train_one_epoch,
+                        write_metrics_csv)
+from ..training.config import (DEFAULT_LR, DEFAULT_MOMENTUM, MODELS, OPTIMIZERS, SCHEDULES,
+                               TrainConfig, TrainConfigError, saved_recipe)
+from ..training.data import DATASETS, load_split
+from ..viz.plots import plot_curves
 from . import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NONFINITE, EXIT_OK, error, existing_dir,
                nonnegative_float, nonnegative_int, positive_float, positive_int, unit_interval,
                usage_error)
 
-DEFAULT_MODEL = "lenet5"
-DEFAULT_DATASET = "fashion-mnist"
-DEFAULT_EPOCHS = 5
-DEFAULT_BATCH_SIZE = 64
-DEFAULT_OPTIMIZER = "sgd"
-DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}
-DEFAULT_MOMENTUM = 0.9
-DEFAULT_SEED = 0
-DEFAULT_SCHEDULE = "cosine"
 EVAL_BATCH_SIZE = 500
-IMAGE_MODELS = ("lenet5", "mlp")
-DATASET_NAMES = ("fashion-mnist", "mnist")
+DEFAULTS = TrainConfig()
+"""The recipe of a run given no flag."""
 
 # the flags that define a run's recipe: a resumed run must keep them
 _RECIPE = (("model", "--model"), ("dataset", "--dataset"), ("batch_size", "--batch-size"),
@@ -48,10 +52,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "OUT/checkpoint.safetensors + .json, OUT/metrics.csv and OUT/curves.png.",
         epilog="exit codes: 0 done, 1 bad checkpoint or data file, 2 bad arguments, "
                "3 the loss became NaN/inf, 130 interrupted")
-    p.add_argument("--model", choices=IMAGE_MODELS, default=None,
-                   help=f"model to train [default: {DEFAULT_MODEL}]")
-    p.add_argument("--dataset", choices=DATASET_NAMES, default=None,
-                   help=f"dataset [default: {DEFAULT_DATASET}]")
+    p.add_argument("--model", choices=MODELS, default=None,
+                   help=f"model to train [default: {DEFAULTS.model}]")
+    p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
+                   help=f"dataset [default: {DEFAULTS.dataset}]")
     p.add_argument("--data", type=existing_dir, default=None, metavar="DIR",
                    help="folder holding the IDX files [default: $CHAINRULE_DATA, the user cache, "
                         "/usr/share/datasets/DATASET; on --resume: the run's folder]")
@@ -59,23 +63,23 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="download the dataset (checksums verified) if it is not found "
                         "[default: yes, unless --data is given]")
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                   help=f"total number of epochs [default: {DEFAULT_EPOCHS}]")
+                   help=f"total number of epochs [default: {DEFAULTS.epochs}]")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                   help=f"images per step [default: {DEFAULT_BATCH_SIZE}]")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default=None,
-                   help=f"optimizer [default: {DEFAULT_OPTIMIZER}]")
+                   help=f"images per step [default: {DEFAULTS.batch_size}]")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help=f"optimizer [default: {DEFAULTS.optimizer}]")
     p.add_argument("--lr", type=positive_float, default=None,
                    help=f"learning rate [default: {DEFAULT_LR['sgd']} for sgd, "
                         f"{DEFAULT_LR['adam']} for adam]")
     p.add_argument("--momentum", type=unit_interval, default=None,
                    help=f"SGD momentum [default: {DEFAULT_MOMENTUM}]")
-    p.add_argument("--schedule", choices=("cosine", "constant"), default=None,
+    p.add_argument("--schedule", choices=SCHEDULES, default=None,
                    help="learning-rate schedule: cosine decay to 0 over all steps, or constant "
-                        f"[default: {DEFAULT_SCHEDULE}]")
+                        f"[default: {DEFAULTS.schedule}]")
     p.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",
-                   help="L2 weight decay [default: 0]")
+                   help=f"L2 weight decay [default: {DEFAULTS.weight_decay:g}]")
     p.add_argument("--seed", type=nonnegative_int, default=None,
-                   help=f"seed of the weights, dropout and shuffling [default: {DEFAULT_SEED}]")
+                   help=f"seed of the weights, dropout and shuffling [default: {DEFAULTS.seed}]")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder [default: runs/MODEL-DATASET]")
     p.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
@@ -93,90 +97,41 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 # -- configuration ---------------------------------------------------------------------------
 
-def _new_config(args: argparse.Namespace) -> dict[str, Any]:
-    optimizer = args.optimizer or DEFAULT_OPTIMIZER
-    if optimizer != "sgd" and args.momentum is not None:
+def _new_config(args: argparse.Namespace) -> TrainConfig:
+    if args.optimizer not in (None, "sgd") and args.momentum is not None:
         usage_error(args, "--momentum applies to --optimizer sgd only")
-    return {
-        "model": args.model or DEFAULT_MODEL,
-        "dataset": args.dataset or DEFAULT_DATASET,
-        "epochs": args.epochs or DEFAULT_EPOCHS,
-        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
-        "optimizer": optimizer,
-        "lr": args.lr if args.lr is not None else DEFAULT_LR[optimizer],
-        "momentum": (args.momentum if args.momentum is not None else DEFAULT_MOMENTUM)
-        if optimizer == "sgd" else 0.0,
-        "weight_decay": args.weight_decay if args.weight_decay is not None else 0.0,
-        "schedule": args.schedule or DEFAULT_SCHEDULE,
-        "seed": args.seed if args.seed is not None else DEFAULT_SEED,
-        "limit_train": args.limit_train,
-        "limit_test": args.limit_test,
-    }
+    given = {key: getattr(args, key) for key, _ in _RECIPE if getattr(args, key) is not None}
+    if args.epochs is not None:
+        given["epochs"] = args.epochs
+    return TrainConfig(**given)  # the argument types have checked each flag
 
 
-def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> dict[str, Any]:
-    train, data = meta["train"], meta["data"]
-    saved = {"model": meta["model"], "dataset": data.get("name"),
-             "limit_train": data.get("limit_train"), "limit_test": data.get("limit_test")}
-    for key in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay",
-                "schedule", "seed"):
-        saved[key] = train.get(key)
+def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> TrainConfig:
+    saved = saved_recipe(meta)
     for key, flag in _RECIPE:
         given = getattr(args, key)
         if given is not None and given != saved[key]:
             usage_error(args, f"{flag} {given} differs from the run being resumed "
                               f"({flag} {saved[key]}); a resumed run keeps its recipe (use "
                               "another --out to start a new run)")
-    if args.epochs is not None:
-        saved["epochs"] = args.epochs
-    saved.setdefault("schedule", "constant")
-    if saved["schedule"] is None:  # written before schedules existed
-        saved["schedule"] = "constant"
-    expected = {"model": str, "dataset": str, "epochs": int, "batch_size": int, "optimizer": str,
-                "lr": (int, float), "momentum": (int, float), "weight_decay": (int, float),
-                "schedule": str, "seed": int}
-    bad = [k for k, t in expected.items()
-           if not isinstance(saved[k], t) or isinstance(saved[k], bool)]
-    bad += [k for k in ("limit_train", "limit_test") if saved[k] is not None and (
-        not isinstance(saved[k], int) or isinstance(saved[k], bool) or saved[k] < 1)]
-    if not bad:  # the ranges the command-line flags enforce
-        bad += [k for k, ok in (("epochs", saved["epochs"] >= 1),
-                                ("lr", math.isfinite(saved["lr"]) and saved["lr"] > 0),
-                                ("momentum", 0 <= saved["momentum"] < 1),
-                                ("weight_decay", math.isfinite(saved["weight_decay"])
-                                 and saved["weight_decay"] >= 0),
-                                ("schedule", saved["schedule"] in ("cosine", "constant")),
-                                ("seed", saved["seed"] >= 0)) if not ok]
-    if bad or saved["model"] not in IMAGE_MODELS or saved["dataset"] not in DATASET_NAMES \
-            or saved["optimizer"] not in DEFAULT_LR or saved["batch_size"] < 1:
-        from ..io.safetensors import CheckpointError
-
-        raise CheckpointError(f"the checkpoint's training recipe is invalid ({bad or saved})")
-    return saved
+    try:
+        return TrainConfig.from_meta(meta, **({} if args.epochs is None
+                                              else {"epochs": args.epochs}))
+    except TrainConfigError as exc:
+        raise CheckpointError(f"the checkpoint's training recipe is invalid ({exc.fields}): "
+                              f"{exc.details}") from None
 
 
-def _load_data(args: argparse.Namespace, cfg: dict[str, Any]) -> tuple[Any, Any]:
-    from ..data import DatasetNotFoundError
-    from ..training.data import load_split
-
+def _load_data(args: argparse.Namespace, cfg: TrainConfig) -> tuple[Any, Any]:
     download = args.download if args.download is not None else args.data is None
     try:
-        train = load_split(cfg["dataset"], train=True, root=args.data, limit=cfg["limit_train"],
+        train = load_split(cfg.dataset, train=True, root=args.data, limit=cfg.limit_train,
                            download=download)
-        test = load_split(cfg["dataset"], train=False, root=args.data, limit=cfg["limit_test"],
+        test = load_split(cfg.dataset, train=False, root=args.data, limit=cfg.limit_test,
                           download=download)
     except DatasetNotFoundError as exc:
         usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
     return train, test
-
-
-def _make_optimizer(cfg: dict[str, Any], params: Any) -> Any:
-    from .. import optim
-
-    if cfg["optimizer"] == "sgd":
-        return optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"],
-                         weight_decay=cfg["weight_decay"])
-    return optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
 
 
 class _Plotter:
@@ -188,8 +143,6 @@ class _Plotter:
 
     def __call__(self, rows: list[dict[str, Any]]) -> None:
         try:
-            from ..viz.plots import plot_curves
-
             keys = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
             plot_curves([{k: r[k] for k in keys} for r in rows], os.fspath(self.path))
         except Exception as exc:  # a plot is a convenience: report and keep training
@@ -202,18 +155,7 @@ class _Plotter:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule train``; returns the exit code."""
-    from .. import manual_seed, nn
-    from ..backend import compiled_status
-    from ..data import DataLoader, IdxFormatError
-    from ..io.checkpoint import load_into
-    from ..io.safetensors import CheckpointError
-    from ..models.registry import build_model, model_config
-    from ..training import (NonFiniteLossError, cosine_schedule, evaluate,
-                            read_training_checkpoint,
-                            restore_training_state, save_training_checkpoint, train_one_epoch,
-                            write_metrics_csv)
-
-    name_hint = f"{args.model or DEFAULT_MODEL}-{args.dataset or DEFAULT_DATASET}"
+    name_hint = f"{args.model or DEFAULTS.model}-{args.dataset or DEFAULTS.dataset}"
     out = Path(args.out) if args.out else Path("runs") / name_hint
     if out.exists() and not out.is_dir():
         usage_error(args, f"--out {out} exists and is not a folder")
@@ -254,21 +196,21 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     classes = list(train_ds.classes)
     if mcfg is None:
-        mcfg = model_config(cfg["model"], {"num_classes": len(classes)}
-                            if cfg["model"] == "lenet5" else None)
+        mcfg = model_config(cfg.model, {"num_classes": len(classes)}
+                            if cfg.model == "lenet5" else None)
 
-    manual_seed(cfg["seed"])
+    manual_seed(cfg.seed)
     try:
-        model = build_model(cfg["model"], mcfg)
+        model = build_model(cfg.model, mcfg)
     except (ValueError, TypeError, MemoryError) as exc:  # only a checkpoint's config can be
         # wrong here (MemoryError: an absurd size such as num_classes=10**12)
         error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
         return EXIT_ERROR
-    optimizer = _make_optimizer(cfg, model.parameters())
+    optimizer = cfg.make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
-    bs = cfg["batch_size"]
+    bs = cfg.batch_size
     # a last batch of one image cannot be batch-normalised in train mode: drop it
-    loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg["seed"],
+    loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg.seed,
                         drop_last=len(train_ds) % bs == 1)
     if len(loader) == 0:
         why = " (a batch of a single image is dropped: batch norm needs 2)" \
@@ -288,22 +230,19 @@ def run(args: argparse.Namespace) -> int:
         metrics = list(meta["metrics"])
         start_epoch = meta["epoch"] + 1
 
-    train_cfg = {k: cfg[k] for k in ("epochs", "batch_size", "optimizer", "lr", "momentum",
-                                     "weight_decay", "schedule", "seed")}
-    data_cfg = {"name": cfg["dataset"], "mean": _spec(cfg["dataset"]).mean,
-                "std": _spec(cfg["dataset"]).std, "classes": classes,
-                "limit_train": cfg["limit_train"], "limit_test": cfg["limit_test"],
+    data_cfg = {"name": cfg.dataset, "mean": DATASETS[cfg.dataset].mean,
+                "std": DATASETS[cfg.dataset].std, "classes": classes,
+                "limit_train": cfg.limit_train, "limit_test": cfg.limit_test,
                 "root": os.path.abspath(args.data) if args.data else None}
     n_params = sum(int(p.numel()) for p in model.parameters())
-    opt_desc = f"{cfg['optimizer']} lr={cfg['lr']:g}" + (
-        f" momentum={cfg['momentum']:g}" if cfg["optimizer"] == "sgd" else "") + (
-        " (cosine decay)" if cfg["schedule"] == "cosine" else "")
-    schedule = cosine_schedule(cfg["lr"], cfg["epochs"], len(loader)) \
-        if cfg["schedule"] == "cosine" else None
-    print(f"chainrule train: {cfg['model']} ({n_params:,} parameters) on {cfg['dataset']} "
+    opt_desc = f"{cfg.optimizer} lr={cfg.lr:g}" + (
+        f" momentum={cfg.momentum:g}" if cfg.optimizer == "sgd" else "") + (
+        " (cosine decay)" if cfg.schedule == "cosine" else "")
+    schedule = cfg.lr_schedule(len(loader))
+    print(f"chainrule train: {cfg.model} ({n_params:,} parameters) on {cfg.dataset} "
           f"({len(train_ds)} train / {len(test_ds)} test images)", flush=True)
-    plural = "s" if cfg["epochs"] != 1 else ""
-    print(f"  {opt_desc}, batch size {bs}, {cfg['epochs']} epoch{plural}, seed {cfg['seed']} "
+    plural = "s" if cfg.epochs != 1 else ""
+    print(f"  {opt_desc}, batch size {bs}, {cfg.epochs} epoch{plural}, seed {cfg.seed} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
     print(f"  compiled kernels: {compiled_status()}", flush=True)
@@ -312,9 +251,9 @@ def run(args: argparse.Namespace) -> int:
 
     epoch = start_epoch
     try:
-        for epoch in range(start_epoch, cfg["epochs"] + 1):
+        for epoch in range(start_epoch, cfg.epochs + 1):
             result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
-                                     epochs=cfg["epochs"], progress=not args.no_progress,
+                                     epochs=cfg.epochs, progress=not args.no_progress,
                                      lr_schedule=schedule)
             ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
             if ev.loss is None or not math.isfinite(ev.loss):
@@ -326,11 +265,11 @@ def run(args: argparse.Namespace) -> int:
                    "images_per_second": round(result.images_per_second, 1)}
             metrics.append(row)
             save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
-                                     model_name=cfg["model"], model_config=mcfg, data=data_cfg,
-                                     train=train_cfg, epoch=epoch, metrics=metrics)
+                                     model_name=cfg.model, model_config=mcfg, data=data_cfg,
+                                     train=cfg.train_meta(), epoch=epoch, metrics=metrics)
             write_metrics_csv(metrics, out / "metrics.csv")
             plot(metrics)
-            print(f"epoch {epoch}/{cfg['epochs']}: train loss {result.loss:.4f} acc "
+            print(f"epoch {epoch}/{cfg.epochs}: train loss {result.loss:.4f} acc "
                   f"{result.accuracy:.2%} | test loss {ev.loss:.4f} acc {ev.accuracy:.2%} | "
                   f"{result.seconds:.1f} s ({result.images_per_second:.0f} img/s)", flush=True)
     except NonFiniteLossError as exc:
@@ -349,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
         ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
-        print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg['epochs']}); "
+        print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg.epochs}); "
               "nothing to train", flush=True)
         accuracy = ev.accuracy
     else:
@@ -357,8 +296,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"test accuracy: {accuracy:.2%}", flush=True)
     return EXIT_OK
 
-
-def _spec(name: str) -> Any:
-    from ..training.data import DATASETS
-
-    return DATASETS[name]

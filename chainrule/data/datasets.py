@@ -17,12 +17,12 @@ import gzip
 import hashlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Optional
 
 import numpy as np
 
+from ..io.files import atomic_path
 from .idx import IdxFormatError, PathLike, load_idx_pair
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -125,7 +125,7 @@ def user_cache_dir(name: str) -> Path:
     return Path(base) / "chainrule" / name
 
 
-def _fetch_url(url: str, dest: str, timeout: float = 60.0) -> None:
+def _fetch_url(url: str, dest: PathLike, timeout: float = 60.0) -> None:
     """Download ``url`` into the file ``dest`` (tests replace this function)."""
     import shutil
     import urllib.request
@@ -134,7 +134,7 @@ def _fetch_url(url: str, dest: str, timeout: float = 60.0) -> None:
         shutil.copyfileobj(response, out, length=1 << 20)
 
 
-def _md5_file(path: str) -> str:
+def _md5_file(path: PathLike) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -142,7 +142,7 @@ def _md5_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _md5_gunzipped(path: str) -> Optional[str]:
+def _md5_gunzipped(path: PathLike) -> Optional[str]:
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with gzip.open(path, "rb") as f:
@@ -242,9 +242,7 @@ class _MnistLike(Dataset):
                 continue
             url = self.base_url + filename
             print(f"{type(self).__name__}: downloading {url} -> {folder}", file=sys.stderr)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
-            os.close(fd)
-            try:
+            with atomic_path(folder / filename) as tmp:  # renamed into place once checked
                 _fetch_url(url, tmp)
                 actual = _md5_file(tmp)
                 # A mirror may recompress the same content: accept the official payload too.
@@ -253,11 +251,6 @@ class _MnistLike(Dataset):
                         f"{type(self).__name__}: {url}: MD5 checksum mismatch: expected {gz_md5} "
                         f"(or decompressed {raw_md5}), got {actual}; the download is corrupt or "
                         "not the official file, and was discarded")
-                os.chmod(tmp, 0o644)  # mkstemp creates 0o600
-                os.replace(tmp, folder / filename)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
 
     # -- the dataset protocol ----------------------------------------------------------------
 

@@ -6,12 +6,13 @@ weights file under ``__meta__.<path>`` (``__meta__.optim.state.0.momentum_buffer
 referenced from the JSON as ``{"__tensor__": "<name>"}``. Dicts with int keys (as in optimizer
 state) are kept as ``{"__items__": [[key, value], ...]}`` so the keys come back as ints.
 
-Crash safety: each file is written to a temporary file, fsynced and renamed with
-``os.replace``. The weights go first (the old weights are kept as ``<stem>.safetensors.prev``
-until the JSON is renamed), the JSON last; it carries the SHA-256 of the weights file. So at
-every instant the JSON on disk matches either ``<stem>.safetensors`` or the ``.prev`` copy, and
-:func:`load_checkpoint` picks the one whose hash matches: a killed save leaves the previous
-checkpoint loadable, and a half-updated pair is detected, never silently mixed.
+Crash safety: each file is written atomically (:func:`chainrule.io.files.write_atomic`: a
+temporary file, fsynced and renamed with ``os.replace``). The weights go first (the old
+weights are kept as ``<stem>.safetensors.prev`` until the JSON is renamed), the JSON last; it
+carries the SHA-256 of the weights file. So at every instant the JSON on disk matches either
+``<stem>.safetensors`` or the ``.prev`` copy, and :func:`load_checkpoint` picks the one whose
+hash matches: a killed save leaves the previous checkpoint loadable, and a half-updated pair is
+detected, never silently mixed.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from typing import Any, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
-from .safetensors import (CheckpointError, _pickle_hint, _read_file_bytes, _serialize,
-                          atomic_write, load_bytes)
+from .files import write_atomic
+from .safetensors import CheckpointError, _pickle_hint, _read_file_bytes, _serialize, load_bytes
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -253,8 +254,8 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any],
         os.replace(weights, prev)  # keep the weights the current JSON describes
         moved = True
     try:
-        atomic_write(weights, chunks)
-        atomic_write(meta_path, [text.encode("utf-8")])
+        write_atomic(weights, chunks)
+        write_atomic(meta_path, text)
     except BaseException:
         if moved and not weights.exists():
             try:  # best effort; load_checkpoint also falls back to .prev

@@ -6,18 +6,19 @@ Layout: 8 bytes little-endian unsigned header length ``N``; ``N`` bytes of UTF-8
 buffer exactly: contiguous, non-overlapping, no gap, no trailing byte.
 
 :func:`load_file` validates every field before returning anything; :func:`save_file` writes
-atomically (temporary file in the same folder, flush + fsync, ``os.replace``), so a crash
-mid-save leaves the previous file intact.
+atomically (:func:`chainrule.io.files.write_atomic`), so a crash mid-save leaves the previous
+file intact.
 """
 from __future__ import annotations
 
 import json
 import os
 import struct
-import tempfile
 from typing import Any, Mapping, Optional, Union
 
 import numpy as np
+
+from .files import write_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -98,52 +99,6 @@ def _serialize(tensors: Mapping[str, np.ndarray],
     return struct.pack("<Q", len(blob)) + blob, buffers
 
 
-def atomic_write(path: PathLike, chunks: Any) -> None:
-    """Write ``chunks`` (bytes-like objects) to ``path`` atomically.
-
-    The data goes to a temporary file in the same folder, which is flushed, fsynced and then
-    renamed over ``path`` with ``os.replace``; on any error the temporary file is removed and
-    ``path`` is untouched. The file keeps the permissions of the one it replaces (0o644 if new).
-
-    Args:
-        path: destination file (its folder must exist).
-        chunks: an iterable of bytes-like objects, written in order.
-
-    Example:
-        >>> import tempfile, os
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     atomic_write(os.path.join(d, "a.txt"), [b"hello ", b"world"])
-        ...     open(os.path.join(d, "a.txt"), "rb").read(), os.listdir(d)
-        (b'hello world', ['a.txt'])
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp creates 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable; not possible on every platform
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def save_file(tensors: Mapping[str, np.ndarray], path: PathLike,
               metadata: Optional[Mapping[str, str]] = None) -> None:
     """Write arrays to a safetensors file, atomically.
@@ -163,7 +118,7 @@ def save_file(tensors: Mapping[str, np.ndarray], path: PathLike,
         [[1.0, 0.0], [0.0, 1.0]]
     """
     header, buffers = _serialize(tensors, metadata)
-    atomic_write(path, [header] + [a.reshape(-1).view(np.uint8) for a in buffers])
+    write_atomic(path, [header] + [a.reshape(-1).view(np.uint8) for a in buffers])
 
 
 def _pickle_hint(head: bytes) -> str:

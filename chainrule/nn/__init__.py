@@ -6,14 +6,15 @@ switch every submodule's ``training`` flag: ``Dropout`` drops only in training m
 """
 from . import functional, init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import Identity, ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
 from .flatten import Flatten, Unflatten
 from .linear import Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss)
-from .module import (Identity, Module, ModuleList, Parameter, Sequential, eval_mode,
-                     train_mode)
+from .module import Module, eval_mode, train_mode
 from .normalization import BatchNorm1d, BatchNorm2d
+from .parameter import Parameter
 from .pooling import AvgPool2d, MaxPool2d
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Identity", "eval_mode",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 from ..autograd.tensor import Tensor
-from ..ops._util import pair
+from ..ops.window_args import conv_options
 from . import functional as F
 from .init import default_init_, init_weight_and_bias
 from .module import Module, factory_dtype
@@ -57,8 +57,10 @@ class Conv2d(Module):
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         op = "Conv2d"
-        for name, v in (("in_channels", in_channels), ("out_channels", out_channels),
-                        ("groups", groups)):
+        # kernel_size, stride, padding, dilation and groups: the rules conv2d applies too
+        opts = conv_options(kernel_size, stride, padding, dilation, groups, op)
+        self.kernel_size, self.stride, self.padding, self.dilation, self.groups = opts
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{op}: {name} must be a positive int, got {v!r}")
         if in_channels % groups:
@@ -71,20 +73,6 @@ class Conv2d(Module):
             raise ValueError(f"{op}: only padding_mode='zeros' is supported, got "
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", op, 1)
-        self.stride = pair(stride, "stride", op, 1)
-        self.dilation = pair(dilation, "dilation", op, 1)
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of "
-                                 f"'valid', 'same'")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"{op}: padding='same' is not supported for strided "
-                                 f"convolutions (stride={self.stride})")
-            self.padding: Union[tuple[int, int], str] = padding
-        else:
-            self.padding = pair(padding, "padding", op, 0)
-        self.groups = groups
         self.padding_mode = padding_mode
         dtype = factory_dtype(device, dtype, op)
         kh, kw = self.kernel_size

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..random import get_rng
+from .parameter import Parameter
 
 _LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "sigmoid")
@@ -195,8 +196,6 @@ def init_weight_and_bias(module: Any, weight_shape: tuple[int, ...], bias: bool,
                          dtype: Any) -> None:
     """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` (or None), then call
     ``module.reset_parameters()`` (as PyTorch's Linear and Conv2d constructors do)."""
-    from .module import Parameter
-
     module.weight = Parameter(xp.empty(weight_shape, dtype=dtype))
     if bias:
         module.bias = Parameter(xp.empty((weight_shape[0],), dtype=dtype))

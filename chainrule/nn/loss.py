@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..autograd.tensor import Tensor
-from ..ops.loss import _check_reduction, _legacy_reduction
+from ..ops.loss import check_reduction, legacy_reduction
 from . import functional as F
 from .module import Module
 
@@ -18,8 +18,8 @@ class _Loss(Module):
     def __init__(self, size_average: Optional[bool] = None, reduce: Optional[bool] = None,
                  reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = _legacy_reduction(size_average, reduce, reduction)
-        _check_reduction(self.reduction, type(self).__name__)
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
+        check_reduction(self.reduction, type(self).__name__)
 
 
 class _WeightedLoss(_Loss):

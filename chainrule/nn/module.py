@@ -1,4 +1,4 @@
-"""``Module``, ``Parameter`` and the containers ``Sequential``, ``ModuleList``, ``Identity``.
+"""``Module``: the base class of every layer and model, and the ``train``/``eval`` contexts.
 
 A ``Module`` registers what is assigned to it in ``__setattr__``: a :class:`Parameter` goes to
 ``_parameters``, a sub-``Module`` to ``_modules``, a tensor already registered with
@@ -11,55 +11,24 @@ activations only in training mode (eval: identity), ``BatchNorm`` normalises wit
 statistics and updates its running averages in training mode, and uses the running averages
 (updating nothing) in eval mode. :func:`eval_mode` and :func:`train_mode` are context
 managers that restore every submodule's previous flag on exit.
+
+:class:`Parameter` lives in :mod:`chainrule.nn.parameter`, the containers (``Sequential``,
+``ModuleList``, ``Identity``) in :mod:`chainrule.nn.containers`.
 """
 from __future__ import annotations
 
 import contextlib
-import operator
 from collections import OrderedDict, namedtuple
-from typing import (Any, Callable, Iterable, Iterator, Mapping, Optional, TypeVar, Union,
-                    overload)
+from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 import numpy
 
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import RemovableHandle, Tensor
 from ..backend import xp
+from .parameter import Parameter
 
 M = TypeVar("M", bound="Module")
-
-
-# ============================================================================ Parameter
-class Parameter(Tensor):
-    """A leaf Tensor that a :class:`Module` registers as one of its parameters.
-
-    Args:
-        data: the initial value (a Tensor or array; its array is shared, not copied).
-            ``None`` gives an empty float32 tensor.
-        requires_grad: whether the parameter is trained (default True).
-
-    Example:
-        >>> import chainrule as cr
-        >>> p = cr.nn.Parameter(cr.zeros(2))
-        >>> p.requires_grad, p.is_leaf
-        (True, True)
-        >>> p
-        Parameter containing:
-        tensor([0., 0.], requires_grad=True)
-    """
-
-    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
-        if data is None:
-            data = xp.empty((0,), dtype=numpy.float32)
-        if isinstance(data, Tensor):
-            data = data.data
-        super().__init__(data, requires_grad=requires_grad)
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:  # copy.deepcopy support
-        return (Parameter, (self.data.copy(), self.requires_grad))
 
 
 # ============================================================================ Module
@@ -581,166 +550,3 @@ def train_mode(module: Module) -> contextlib.AbstractContextManager:
     """Put ``module`` in training mode inside a ``with`` block, then restore each submodule's
     previous mode."""
     return _mode(module, True)
-
-
-# ============================================================================ containers
-class Identity(Module):
-    """Return the input unchanged (a placeholder layer); constructor arguments are ignored.
-
-    Shape:
-        Input ``(*)``; output ``(*)``, the same tensor.
-
-    Example:
-        >>> import chainrule as cr
-        >>> x = cr.ones(2)
-        >>> cr.nn.Identity(54, unused="x")(x) is x
-        True
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-
-    def forward(self, input: Tensor) -> Tensor:
-        return input
-
-
-class Sequential(Module):
-    """Chain modules: the output of each is the input of the next.
-
-    Args:
-        *args: modules (named ``'0'``, ``'1'``, ...), or one ``OrderedDict`` name -> module.
-
-    Example:
-        >>> import chainrule as cr
-        >>> from chainrule import nn
-        >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-        >>> net(cr.zeros(5, 4)).shape
-        (5, 2)
-        >>> net
-        Sequential(
-          (0): Linear(in_features=4, out_features=3, bias=True)
-          (1): ReLU()
-          (2): Linear(in_features=3, out_features=2, bias=True)
-        )
-    """
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for name, m in args[0].items():
-                self.add_module(name, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def _index(self, idx: int) -> str:
-        n = len(self._modules)
-        idx = operator.index(idx)  # TypeError for a str or float index, as PyTorch
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of "
-                             f"length {n}")
-        return list(self._modules)[idx % n]
-
-    @overload
-    def __getitem__(self, idx: int) -> Module: ...
-
-    @overload
-    def __getitem__(self, idx: slice) -> "Sequential": ...
-
-    def __getitem__(self, idx: Union[int, slice]) -> Any:
-        if isinstance(idx, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return self._modules[self._index(idx)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, self._index(idx), module)
-
-    def __delitem__(self, idx: Union[int, slice]) -> None:
-        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
-        for k in keys:
-            del self._modules[k]
-        # renumber '0', '1', ... as PyTorch does, so append() cannot overwrite a module
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())  # type: ignore[arg-type]
-
-    def append(self, module: Module) -> "Sequential":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def forward(self, input: Any) -> Any:
-        for m in self._modules.values():
-            input = m(input)  # type: ignore[misc]
-        return input
-
-
-class ModuleList(Module):
-    """A list of modules, registered as submodules ``'0'``, ``'1'``, ... (no forward).
-
-    Args:
-        modules: an iterable of modules.
-
-    Example:
-        >>> from chainrule import nn
-        >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
-        >>> len(layers), len(list(layers.parameters()))
-        (3, 6)
-    """
-
-    def __init__(self, modules: Optional[Iterable[Module]] = None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def _key(self, idx: int) -> str:
-        n = len(self._modules)
-        idx = operator.index(idx)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return str(idx % n)
-
-    def __getitem__(self, idx: Union[int, slice]) -> Any:
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])  # type: ignore[arg-type]
-        return self._modules[self._key(idx)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(self._key(idx), module)
-
-    def __delitem__(self, idx: Union[int, slice]) -> None:
-        items = list(self._modules.values())
-        del items[idx]
-        self._modules.clear()
-        self.extend(items)  # type: ignore[arg-type]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())  # type: ignore[arg-type]
-
-    def append(self, module: Module) -> "ModuleList":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
-        """Add each of ``modules`` at the end."""
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index``."""
-        items = list(self._modules.values())
-        items.insert(index, module)
-        self._modules.clear()
-        self.extend(items)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import functional as F
 from . import init
-from .module import Module, Parameter, factory_dtype
+from .module import Module, factory_dtype
+from .parameter import Parameter
 
 
 class _BatchNorm(Module):

@@ -1,11 +1,20 @@
-"""The differentiable ops, one module per family; each op's forward and backward side by side."""
+"""The differentiable ops, one module per family; each op's forward and backward side by side.
+
+Importing this package also binds Tensor's operators and methods to these functions
+(:mod:`.operators`): the floor below, :mod:`chainrule.autograd`, never imports the ops.
+"""
+import sys as _sys
+
 from .activation import (leaky_relu, log_softmax, log_softmax_composed, relu, sigmoid,
                          sigmoid_composed, softmax, softmax_composed, tanh)
 from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div, eq, exp,
                          floor_divide, ge, gt, isfinite, le, log, logical_and, logical_not,
                          logical_or, lt, maximum, minimum, mul, ne, neg, pow, remainder, sign,
                          sin, sqrt, sub, true_divide, where)
+from ..kernels import compiled_status  # the kernels are imported only by ops: re-exported
 from .linalg import dot, matmul, mm
+from . import operators as _operators
+from ._util import promote, result_dtype
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, pad, permute,
                     reshape, split, squeeze, stack, sum_to, take_along_dim, transpose,
@@ -16,3 +25,5 @@ concatenate = cat
 multiply = mul
 subtract = sub
 divide = div
+
+_operators.bind(_sys.modules[__name__])

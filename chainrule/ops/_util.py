@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import sys
-import threading
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy
@@ -133,74 +130,36 @@ def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[Val
     return None
 
 
-def along_rows(v: Any, S: int) -> Any:
-    """A per-channel (C,) vector as a (C*S,) row that broadcasts over (N, C*S).
+def as_tensor_arg(x: Any, name: str = "input", op: str = "", *, optional: bool = False,
+                  array_like: bool = False) -> Optional[Tensor]:
+    """A tensor argument of ``op``: a Tensor as it is, an ndarray as a constant Tensor.
 
-    NumPy broadcasts a (C, 1) vector over (N, C, S) one (n, c) run of S values at a time;
-    over the rows of (N, C*S) its inner loop runs C*S values: 1.5x-2x faster at LeNet's sizes
-    (batch norm, convolution bias).
+    Args:
+        x: the argument.
+        name: its name in the error message (``"input"``, ``"weight"``).
+        op: the op's name in the error message.
+        optional: None is allowed (an absent optional tensor, e.g. a bias) and returned.
+        array_like: anything ``numpy.asarray`` takes (numbers, nested lists) becomes a
+            constant Tensor too (the shape ops); else only Tensors and ndarrays are accepted.
+
+    Raises:
+        TypeError: ``"{op}: {name} must be a Tensor[ or None], got {type}"``.
 
     Example:
-        >>> along_rows(numpy.array([1.0, 2.0]), 3).tolist()
-        [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+        >>> as_tensor_arg(numpy.zeros(2), "weight", "conv2d").shape
+        (2,)
+        >>> as_tensor_arg([1.0], "weight", "conv2d")
+        Traceback (most recent call last):
+        TypeError: conv2d: weight must be a Tensor, got list
     """
-    return v if S == 1 else xp.repeat(v, S)
-
-
-# ============================================================================ scratch memory
-# Temporaries of the fast kernels up to this size are kept per thread and reused: allocating
-# them afresh makes the C allocator hand pages back to the OS and fault them in again on every
-# call (thousands of page faults per training step, as much time as the GEMMs at LeNet sizes).
-SCRATCH_MAX_BYTES = 64 << 20
-_scratch_local = threading.local()
-
-
-def scratch(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
-    """A reusable temporary array of ``shape`` whose contents are undefined.
-
-    One buffer per ``key`` and thread; a caller must be done with a key's array before it (or
-    a function it calls) asks for that key again.
-    """
-    pool = getattr(_scratch_local, "pool", None)
-    if pool is None:
-        pool = _scratch_local.pool = {}
-    dtype = numpy.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    buf = pool.get(key)
-    if buf is None or buf.nbytes < nbytes:
-        buf = xp.empty(max(nbytes, 1), dtype=numpy.uint8)
-        if nbytes <= SCRATCH_MAX_BYTES:
-            pool[key] = buf
-    return buf[:nbytes].view(dtype).reshape(shape)
-
-
-KEEP_POOL_SIZE = 4  # recycled long-lived buffers per key and thread
-
-
-def recycled(key: str, shape: tuple[int, ...], dtype: Any) -> Any:
-    """A fresh-contents array of ``shape`` that may outlive the call (unlike :func:`scratch`).
-
-    Up to ``KEEP_POOL_SIZE`` buffers per key and thread are recycled once nothing but the
-    pool refers to them (every view of a buffer holds a reference to it), so the columns kept
-    for the weight gradient do not page-fault a fresh multi-MiB allocation every step.
-    """
-    pool = getattr(_scratch_local, "recycled", None)
-    if pool is None:
-        pool = _scratch_local.recycled = {}
-    dtype = numpy.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    bufs = pool.setdefault(key, [])
-    found = None
-    for buf in bufs:
-        # references: the list, ``buf`` and getrefcount's argument: no view is alive
-        if buf.nbytes >= nbytes and sys.getrefcount(buf) <= 3:
-            found = buf
-            break
-    if found is None:
-        found = xp.empty(max(nbytes, 1), dtype=numpy.uint8)
-        if nbytes <= SCRATCH_MAX_BYTES and len(bufs) < KEEP_POOL_SIZE:
-            bufs.append(found)
-    return found[:nbytes].view(dtype).reshape(shape)
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, xp.ndarray) or array_like:
+        return Tensor(xp.asarray(x))
+    if x is None and optional:
+        return None
+    allowed = "a Tensor or None" if optional else "a Tensor"
+    raise TypeError(f"{op}: {name} must be {allowed}, got {type(x).__name__}")
 
 
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:

@@ -2,17 +2,17 @@
 
 sigmoid, softmax and log_softmax are fused for speed and stability; each keeps a twin composed
 from primitives (``sigmoid_composed``, ``softmax_composed``, ``log_softmax_composed``) that
-the tests compare against. The four-primitive sigmoid of the worked example lives in
-``examples/sigmoid_primitives.py``.
+the tests compare against. The worked example that builds sigmoid from four primitives and
+traces its backward is :mod:`chainrule.gallery.sigmoid` (``chainrule explain sigmoid``).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
-from ..backend import compiled_for, xp
+from ..backend import xp
+from ..kernels import compiled_for
 from ._util import as_float, normalize_dims
 from .arithmetic import exp
 from .reduce import logsumexp, sum
@@ -26,6 +26,8 @@ _ONE = xp.ones((), xp.float32)
 
 class Sigmoid(Function):
     saves_output = True
+    derivative = "{y}*(1-{y})"
+    elementwise = True
 
     def forward(self, x: Any) -> Any:
         # exp of a non-positive number never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) else
@@ -34,14 +36,15 @@ class Sigmoid(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
-        if backward_composes():  # recording or tracing: differentiable ops
-            return gy * y * (1 - y)
-        yd = y.data  # first order: the same formula in NumPy, no graph, in one buffer
+        return gy * y * (1 - y)
+
+    def fast_backward(self, gy: Any) -> Any:
+        yd = self.output(0).data  # the same formula in one buffer
         g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
         xp.subtract(_ONE, yd, g)
         xp.multiply(g, yd, g)
-        xp.multiply(g, gy.data, g)
-        return Tensor._const(g)
+        xp.multiply(g, gy, g)
+        return g
 
 
 def sigmoid(input: Any) -> Tensor:
@@ -62,27 +65,30 @@ def sigmoid_composed(x: Tensor) -> Tensor:
 
 class Tanh(Function):
     saves_output = True
+    derivative = "1-{y}^2"
+    elementwise = True
 
     def forward(self, x: Any) -> Any:
         return xp.tanh(x)
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
-        if backward_composes():  # recording or tracing: differentiable ops
-            return gy * (1 - y * y)
-        yd, gd = y.data, gy.data
+        return gy * (1 - y * y)
+
+    def fast_backward(self, gd: Any) -> Any:
+        yd = self.output(0).data
         jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype and \
             yd.shape == gd.shape and yd.flags.c_contiguous else None
         if jit is not None:
             g = xp.empty(yd.shape, yd.dtype)  # one compiled pass instead of three below
             jit.tanh_grad(yd.reshape(-1), xp.ascontiguousarray(gd).reshape(-1), g.reshape(-1))
-            return Tensor._const(g)
-        # first order: the same formula in NumPy, no graph, in one buffer
+            return g
+        # its NumPy twin: the same formula in one buffer
         g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
         xp.multiply(yd, yd, g)
         xp.subtract(_ONE, g, g)
         xp.multiply(g, gd, g)
-        return Tensor._const(g)
+        return g
 
 
 def tanh(input: Any) -> Tensor:
@@ -91,17 +97,21 @@ def tanh(input: Any) -> Tensor:
 
 
 class ReLU(Function):
+    derivative = "1 where {x0} > 0, else 0"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return xp.maximum(x, 0)
 
     def backward(self, gy: Tensor) -> Tensor:
         # the mask is a constant: relu's derivative at 0 is taken as 0, as PyTorch does
         mask = self.inputs[0].data > 0
-        if backward_composes():  # recording or tracing: differentiable ops
-            return gy * Tensor(mask.astype(gy.dtype))
-        # first order: one NumPy multiply by the bool mask (no float copy of the mask; 10x
-        # faster than copyto(where=) or where() here)
-        return Tensor._const(xp.multiply(gy.data, mask))
+        return gy * Tensor(mask.astype(gy.dtype))
+
+    def fast_backward(self, gy: Any) -> Any:
+        # one NumPy multiply by the bool mask (no float copy of the mask; 10x faster than
+        # copyto(where=) or where() here)
+        return xp.multiply(gy, self.inputs[0].data > 0)
 
 
 def relu(input: Any) -> Tensor:
@@ -118,8 +128,14 @@ def relu(input: Any) -> Tensor:
 
 
 class LeakyReLU(Function):
+    derivative = "1 where {x0} > 0, else negative_slope"
+    elementwise = True
+
     def __init__(self, slope: float) -> None:
         self.slope = slope
+
+    def local_derivative(self, i: int, number: Any = str) -> str:
+        return f"1 where {{x0}} > 0, else {number(self.slope)}"
 
     def forward(self, x: Any) -> Any:
         return xp.where(x > 0, x, x * x.dtype.type(self.slope))
@@ -160,6 +176,7 @@ def shift_by_max(x: Any, axis: int) -> Any:
 
 class Softmax(Function):
     saves_output = True
+    derivative = "{y}*(upstream - sum(upstream*{y}))"
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -176,6 +193,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     saves_output = True
+    derivative = "upstream - softmax*sum(upstream)"
 
     def __init__(self, axis: int) -> None:
         self.axis = axis

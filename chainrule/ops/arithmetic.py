@@ -10,11 +10,10 @@ from typing import Any, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, as_operand, broadcast_error, result_dtype
-from .shape import unbroadcast
+from .shape import sum_to_shape, unbroadcast
 
 
 def _binary(fn_cls: type, a: Any, b: Any, op: str) -> Tensor:
@@ -51,6 +50,9 @@ def _promote(a: Any, b: Any) -> tuple[Tensor, Tensor]:
 
 # ============================================================================ binary
 class Add(Function):
+    derivative = ("1", "1")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return x0 + x1
 
@@ -67,6 +69,9 @@ def add(input: Any, other: Any) -> Tensor:
 
 
 class Sub(Function):
+    derivative = ("1", "-1")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return x0 - x1
 
@@ -83,18 +88,23 @@ def sub(input: Any, other: Any) -> Tensor:
 
 
 class Mul(Function):
+    derivative = ("{x1}", "{x0}")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return x0 * x1
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
-        if backward_composes():  # recording or tracing: differentiable ops
-            return (unbroadcast(gy * x1, x0.shape) if n0 else None,
-                    unbroadcast(gy * x0, x1.shape) if n1 else None)
-        g = gy.data  # first order: the same products in NumPy, no graph nodes
-        return (unbroadcast(Tensor._const(g * x1.data), x0.shape) if n0 else None,
-                unbroadcast(Tensor._const(g * x0.data), x1.shape) if n1 else None)
+        return (unbroadcast(gy * x1, x0.shape) if n0 else None,
+                unbroadcast(gy * x0, x1.shape) if n1 else None)
+
+    def fast_backward(self, gy: Any) -> tuple:
+        x0, x1 = self.inputs
+        n0, n1 = self.needs_input_grad
+        return (sum_to_shape(gy * x1.data, x0.shape) if n0 else None,
+                sum_to_shape(gy * x0.data, x1.shape) if n1 else None)
 
 
 def mul(input: Any, other: Any) -> Tensor:
@@ -103,6 +113,9 @@ def mul(input: Any, other: Any) -> Tensor:
 
 
 class Div(Function):
+    derivative = ("1/{x1}", "-{x0}/{x1}^2")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         with numpy.errstate(divide="ignore", invalid="ignore"):  # 1/0 = inf, as torch
             return x0 / x1
@@ -140,6 +153,8 @@ def _divide(ufunc: Any, x0: Any, x1: Any, op: str) -> Any:
 class FloorDivide(Function):
     """floor(a / b) as Python's ``//`` rounds it; not differentiable, as in PyTorch."""
 
+    derivative = "not differentiable (a step function)"
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return _divide(xp.floor_divide, x0, x1, "floor_divide")  # 1.0 // 0 = inf, as torch
 
@@ -150,6 +165,8 @@ class FloorDivide(Function):
 
 class Remainder(Function):
     """a - floor(a / b) * b, with the sign of b (Python's ``%``); d/da = 1, d/db = -floor(a/b)."""
+
+    derivative = ("1", "-floor({x0}/{x1})")
 
     def forward(self, x0: Any, x1: Any) -> Any:
         return _divide(xp.remainder, x0, x1, "remainder")  # 1.0 % 0 = nan, as torch
@@ -198,6 +215,9 @@ def remainder(input: Any, other: Any) -> Tensor:
 
 
 class Neg(Function):
+    derivative = "-1"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return -x
 
@@ -213,8 +233,15 @@ def neg(input: Any) -> Tensor:
 class PowScalar(Function):
     """``x ** c`` for a constant exponent ``c``."""
 
+    derivative = "c*{x0}^(c-1)"
+    elementwise = True
+
     def __init__(self, c: float) -> None:
         self.c = c
+
+    def local_derivative(self, i: int, number: Any = str) -> str:
+        c = self.c
+        return f"{number(c)}*{{x0}}" + ("" if c == 2 else f"^{number(c - 1)}")
 
     def forward(self, x: Any) -> Any:
         with numpy.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as torch
@@ -229,6 +256,9 @@ class PowScalar(Function):
 
 class Pow(Function):
     """``x0 ** x1`` for tensor base and tensor exponent."""
+
+    derivative = ("{x1}*{x0}^({x1}-1)", "{x0}^{x1}*log({x0})")
+    elementwise = True
 
     def forward(self, x0: Any, x1: Any) -> Any:
         with numpy.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 = inf, as torch
@@ -270,16 +300,19 @@ def pow(input: Any, exponent: Any) -> Tensor:
 
 # ============================================================================ unary math
 class Exp(Function):
+    derivative = "exp({x0}) = {y}"
+    elementwise = True
+
     saves_output = True
 
     def forward(self, x: Any) -> Any:
         return xp.exp(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        y = self.output(0)
-        if backward_composes():  # recording or tracing: differentiable ops
-            return gy * y
-        return Tensor._const(gy.data * y.data)  # first order, no graph
+        return gy * self.output(0)
+
+    def fast_backward(self, gy: Any) -> Any:
+        return gy * self.output(0).data
 
 
 def exp(input: Any) -> Tensor:
@@ -288,6 +321,9 @@ def exp(input: Any) -> Tensor:
 
 
 class Log(Function):
+    derivative = "1/{x0}"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         with numpy.errstate(divide="ignore", invalid="ignore"):
             return xp.log(x)
@@ -302,6 +338,9 @@ def log(input: Any) -> Tensor:
 
 
 class Sqrt(Function):
+    derivative = "1/(2*sqrt({x0}))"
+    elementwise = True
+
     saves_output = True
 
     def forward(self, x: Any) -> Any:
@@ -319,6 +358,9 @@ def sqrt(input: Any) -> Tensor:
 
 
 class Abs(Function):
+    derivative = "sign({x0})"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return xp.abs(x)
 
@@ -334,13 +376,17 @@ def abs(input: Any) -> Tensor:
 
 
 class Sin(Function):
+    derivative = "cos({x0})"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return xp.sin(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        if backward_composes():  # recording or tracing: differentiable ops
-            return gy * cos(self.inputs[0])
-        return Tensor._const(xp.cos(self.inputs[0].data) * gy.data)  # first order, no graph
+        return gy * cos(self.inputs[0])
+
+    def fast_backward(self, gy: Any) -> Any:
+        return xp.cos(self.inputs[0].data) * gy
 
 
 def sin(input: Any) -> Tensor:
@@ -349,13 +395,17 @@ def sin(input: Any) -> Tensor:
 
 
 class Cos(Function):
+    derivative = "-sin({x0})"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return xp.cos(x)
 
     def backward(self, gy: Tensor) -> Tensor:
-        if backward_composes():  # recording or tracing: differentiable ops
-            return -gy * sin(self.inputs[0])
-        return Tensor._const(-xp.sin(self.inputs[0].data) * gy.data)  # first order, no graph
+        return -gy * sin(self.inputs[0])
+
+    def fast_backward(self, gy: Any) -> Any:
+        return -xp.sin(self.inputs[0].data) * gy
 
 
 def cos(input: Any) -> Tensor:
@@ -366,6 +416,9 @@ def cos(input: Any) -> Tensor:
 # ============================================================================ selection
 class Where(Function):
     """``where(cond, a, b)``; ``cond`` is a constant held on the node."""
+
+    derivative = ("1 where the condition holds, else 0", "0 where the condition holds, else 1")
+    elementwise = True
 
     def __init__(self, cond: Any) -> None:
         self.cond = cond
@@ -403,6 +456,9 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
 
 
 class Maximum(Function):
+    derivative = ("1 where {x0} > {x1}, 1/2 at ties", "1 where {x1} > {x0}, 1/2 at ties")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return xp.maximum(x0, x1)
 
@@ -430,6 +486,9 @@ def maximum(input: Any, other: Any) -> Tensor:
 
 
 class Minimum(Function):
+    derivative = ("1 where {x0} < {x1}, 1/2 at ties", "1 where {x1} < {x0}, 1/2 at ties")
+    elementwise = True
+
     def forward(self, x0: Any, x1: Any) -> Any:
         return xp.minimum(x0, x1)
 
@@ -447,6 +506,9 @@ def minimum(input: Any, other: Any) -> Tensor:
 
 
 class Clamp(Function):
+    derivative = "1 inside [min, max], else 0"
+    elementwise = True
+
     def __init__(self, lo: Optional[float], hi: Optional[float]) -> None:
         self.lo, self.hi = lo, hi
 
@@ -470,6 +532,8 @@ class ClampTensor(Function):
     equal to ``x`` gets nothing); ``lo`` where ``x < lo < hi``; ``hi`` where ``x > hi`` or
     ``hi < lo`` (the result is then ``hi``).
     """
+
+    derivative = ("1 where min <= {x0} <= max, else 0", "1 where {x0} < min < max, else 0", "1 where {x0} > max or max < min, else 0")
 
     def forward(self, x: Any, lo: Any, hi: Any) -> Any:
         y = x if lo is None else xp.maximum(x, lo)
@@ -536,6 +600,9 @@ clip = clamp
 
 # ============================================================================ casts and copies
 class Cast(Function):
+    derivative = "1 (the gradient is cast back)"
+    elementwise = True
+
     def __init__(self, dtype: Any) -> None:
         self.dtype = numpy.dtype(dtype)
 
@@ -557,6 +624,9 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
 
 
 class Clone(Function):
+    derivative = "1"
+    elementwise = True
+
     def forward(self, x: Any) -> Any:
         return x.copy()
 
@@ -570,7 +640,7 @@ def clone(input: Tensor) -> Tensor:
 
 
 # ============================================================================ comparisons
-def _compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
+def compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
     da = a.data if isinstance(a, Tensor) else a
     db = b.data if isinstance(b, Tensor) else b
     err = broadcast_error(op, xp.shape(da), xp.shape(db))
@@ -581,35 +651,35 @@ def _compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
 
 def eq(input: Any, other: Any) -> Tensor:
     """Elementwise ``a == b`` as a bool tensor (not differentiable)."""
-    return _compare(xp.equal, input, other, "eq")
+    return compare(xp.equal, input, other, "eq")
 
 
 def ne(input: Any, other: Any) -> Tensor:
-    return _compare(xp.not_equal, input, other, "ne")
+    return compare(xp.not_equal, input, other, "ne")
 
 
 def lt(input: Any, other: Any) -> Tensor:
-    return _compare(xp.less, input, other, "lt")
+    return compare(xp.less, input, other, "lt")
 
 
 def le(input: Any, other: Any) -> Tensor:
-    return _compare(xp.less_equal, input, other, "le")
+    return compare(xp.less_equal, input, other, "le")
 
 
 def gt(input: Any, other: Any) -> Tensor:
-    return _compare(xp.greater, input, other, "gt")
+    return compare(xp.greater, input, other, "gt")
 
 
 def ge(input: Any, other: Any) -> Tensor:
-    return _compare(xp.greater_equal, input, other, "ge")
+    return compare(xp.greater_equal, input, other, "ge")
 
 
 def logical_and(input: Any, other: Any) -> Tensor:
-    return _compare(xp.logical_and, input, other, "logical_and")
+    return compare(xp.logical_and, input, other, "logical_and")
 
 
 def logical_or(input: Any, other: Any) -> Tensor:
-    return _compare(xp.logical_or, input, other, "logical_or")
+    return compare(xp.logical_or, input, other, "logical_or")
 
 
 def logical_not(input: Any) -> Tensor:
@@ -617,6 +687,8 @@ def logical_not(input: Any) -> Tensor:
 
 
 class Sign(Function):
+    derivative = "0"
+
     def forward(self, x: Any) -> Any:
         return xp.sign(x)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_operand, result_dtype
@@ -14,6 +13,8 @@ from .shape import reshape, squeeze, transpose, unbroadcast, unsqueeze
 
 class MatMul(Function):
     """``a @ b`` for operands of at least 2 dimensions (batch dimensions broadcast)."""
+
+    derivative = ("upstream @ {x1}^T", "{x0}^T @ upstream")
 
     def forward(self, a: Any, b: Any) -> Any:
         return xp.matmul(a, b)
@@ -119,6 +120,8 @@ class Linear(Function):
     being recorded (``create_graph=True``), so second order works.
     """
 
+    derivative = ("upstream @ weight", "upstream^T @ input", "upstream summed over the batch")
+
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
         y = xp.matmul(x, weight.T)  # (*, in) @ (in, out) -> (*, out)
         if bias is not None:
@@ -128,13 +131,6 @@ class Linear(Function):
     def backward(self, gy: Tensor) -> tuple:
         x, weight, bias = self.inputs
         need_x, need_w, need_b = self.needs_input_grad
-        if not backward_composes():  # first order: the same three products in NumPy
-            g = gy.data.astype(weight.dtype, copy=False)
-            g2 = g.reshape(-1, g.shape[-1])  # (*, out) -> (N, out)
-            return (Tensor._const(xp.matmul(g, weight.data)) if need_x else None,
-                    Tensor._const(xp.matmul(g2.T, x.data.reshape(-1, x.shape[-1])))
-                    if need_w else None,
-                    Tensor._const(g2.sum(axis=0)) if need_b else None)
         gy2 = reshape(gy, -1, gy.shape[-1]) if gy.ndim != 2 else gy  # (N, out)
         gx = matmul(gy, weight) if need_x else None  # (*, out) @ (out, in) -> (*, in)
         gw = gb = None
@@ -144,6 +140,15 @@ class Linear(Function):
         if need_b:
             gb = _sum(gy2, 0)  # (out,)
         return gx, gw, gb
+
+    def fast_backward(self, gy: Any) -> tuple:
+        x, weight, bias = self.inputs
+        need_x, need_w, need_b = self.needs_input_grad
+        g = gy.astype(weight.dtype, copy=False)
+        g2 = g.reshape(-1, g.shape[-1])  # (*, out) -> (N, out)
+        return (xp.matmul(g, weight.data) if need_x else None,  # (*, out) @ (out, in)
+                xp.matmul(g2.T, x.data.reshape(-1, x.shape[-1])) if need_w else None,
+                g2.sum(axis=0) if need_b else None)  # (out,)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import backward_composes
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_float, broadcast_error
@@ -31,7 +30,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 # ============================================================================ helpers
-def _legacy_reduction(size_average: Optional[bool], reduce: Optional[bool],
+def legacy_reduction(size_average: Optional[bool], reduce: Optional[bool],
                       reduction: str) -> str:
     """Map the deprecated ``size_average``/``reduce`` flags to a reduction, as PyTorch does."""
     if size_average is None and reduce is None:
@@ -43,7 +42,7 @@ def _legacy_reduction(size_average: Optional[bool], reduce: Optional[bool],
     return "none" if not reduce else "mean" if size_average else "sum"
 
 
-def _check_reduction(reduction: str, op: str) -> None:
+def check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; expected "
                          f"one of {_REDUCTIONS}")
@@ -89,8 +88,8 @@ def _warn_if_broadcast(input: Tensor, target: Tensor, op: str) -> None:
 def _prepare(input: Any, size_average: Optional[bool], reduce: Optional[bool],
              reduction: str, op: str) -> tuple[Tensor, str]:
     """Every loss's first step: resolve the legacy flags, check ``reduction``, check input."""
-    reduction = _legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, op)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, op)
     return _as_input(input, op), reduction
 
 
@@ -184,10 +183,11 @@ class BinaryCrossEntropy(Function):
     ``gp = gy (p - t) / max(p (1 - p), 1e-12)`` and ``gt = gy (log(1 - p) - log(p))``: a
     confident wrong prediction (p = 0 with t > 0) is pushed towards t with a large finite
     gradient, where differentiating the clamped logs would give the wrong sign (or 0) and a
-    tiny p (1e-40) an infinite one. When a graph is being recorded (``create_graph=True``)
-    backward builds the same formulas from differentiable ops, so second order works (and
-    agrees with PyTorch wherever ``p (1 - p) >= 1e-12``).
+    tiny p (1e-40) an infinite one. ``backward`` builds these formulas from differentiable
+    ops, so second order works (and agrees with PyTorch wherever ``p (1 - p) >= 1e-12``).
     """
+
+    derivative = ("({x0} - {x1}) / max({x0}*(1-{x0}), 1e-12)", "log(1-{x0}) - log({x0})")
 
     def forward(self, p: Any, t: Any) -> Any:
         with xp.errstate(divide="ignore"):  # log(0) = -inf, then clamped to -100
@@ -198,17 +198,20 @@ class BinaryCrossEntropy(Function):
     def backward(self, gy: Tensor) -> tuple:
         p, t = self.inputs
         np_, nt = self.needs_input_grad
-        if backward_composes():  # recording or tracing: the formulas from differentiable ops
-            gp = gy * (p - t) / clamp(p * (1 - p), min=_BCE_EPS) if np_ else None
-            gt = gy * (log(1 - p) - log(p)) if nt else None
-            return gp, gt
-        g, pd, td = gy.data, p.data, t.data
+        gp = gy * (p - t) / clamp(p * (1 - p), min=_BCE_EPS) if np_ else None
+        gt = gy * (log(1 - p) - log(p)) if nt else None
+        return gp, gt
+
+    def fast_backward(self, g: Any) -> tuple:
+        p, t = self.inputs
+        np_, nt = self.needs_input_grad
+        pd, td = p.data, t.data
         gp = gt = None
         if np_:
-            gp = Tensor(g * (pd - td) / xp.maximum(pd * (1 - pd), _BCE_EPS))
+            gp = g * (pd - td) / xp.maximum(pd * (1 - pd), _BCE_EPS)
         if nt:
             with xp.errstate(divide="ignore"):  # -logit(p): +-inf at p = 0 or 1, as PyTorch
-                gt = Tensor(g * (xp.log1p(-pd) - xp.log(pd)))
+                gt = g * (xp.log1p(-pd) - xp.log(pd))
         return gp, gt
 
 
@@ -377,9 +380,11 @@ class CrossEntropy(Function):
     Forward saves the softmax ``p``; backward is ``(p - onehot(target)) * coef`` with ``coef
     = gy * weight[target]`` (divided by the total weight for ``'mean'``). Ignored entries
     weigh 0; with every entry ignored ``'mean'`` is nan and its gradient 0, as in PyTorch.
-    When a graph is being recorded (``create_graph=True``) backward builds the same formula
-    from differentiable ops, so second order works.
+    ``backward`` builds the formula from differentiable ops, so second order works;
+    ``fast_backward`` computes it in place on the saved softmax.
     """
+
+    derivative = "(softmax({x0}) - onehot(target)) * weight[target] (/ total weight for 'mean')"
 
     def __init__(self, cdim: int, targets: _ClassTargets, reduction: str) -> None:
         self.cdim, self.targets, self.reduction = cdim, targets, reduction
@@ -419,19 +424,19 @@ class CrossEntropy(Function):
     def backward(self, gy: Tensor) -> Tensor:
         # coef (N, d1, ...) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'; it
         # broadcasts over the class dimension as (N, 1, d1, ...)
-        scale = self.scale
-        batched = self.cdim == 1
-        if backward_composes():  # recording or tracing: the formula from differentiable ops
-            x = self.inputs[0]
-            onehot = xp.zeros(x.shape, x.dtype)
-            onehot.reshape(-1)[self.flat] = 1
-            coef = gy * Tensor(scale)
-            coef = unsqueeze(coef, 1) if batched else coef
-            return (softmax(x, self.cdim) - Tensor(onehot)) * coef
-        coef = gy.data * scale
-        g = self.probs * (xp.expand_dims(coef, 1) if batched else coef)  # (N, C, d1, ...)
+        x = self.inputs[0]
+        onehot = xp.zeros(x.shape, x.dtype)
+        onehot.reshape(-1)[self.flat] = 1
+        coef = gy * Tensor(self.scale)
+        coef = unsqueeze(coef, 1) if self.cdim == 1 else coef  # (N, d1, ...) -> (N, 1, d1, ...)
+        return (softmax(x, self.cdim) - Tensor(onehot)) * coef
+
+    def fast_backward(self, gy: Any) -> Any:
+        coef = gy * self.scale  # (N, d1, ...) or a scalar
+        # (N, 1, d1, ...) broadcast over the class dimension: (N, C, d1, ...)
+        g = self.probs * (xp.expand_dims(coef, 1) if self.cdim == 1 else coef)
         g.reshape(-1)[self.flat] -= coef.reshape(-1)
-        return Tensor(g)
+        return g
 
 
 def cross_entropy_composed(input: Tensor, target: Any, weight: Any = None,

@@ -13,11 +13,11 @@ Both follow ``torch.nn.functional.batch_norm`` on (N, C), (N, C, L), (N, C, H, W
     gx = weight * invstd * (gy - mean(gy) - xhat * mean(gy * xhat)),
     gweight = sum(gy * xhat), gbias = sum(gy)        (sums and means per channel),
 
-computed in NumPy for a first-order backward and written with differentiable ops when the
-graph is recorded (``create_graph=True``), so second derivatives work. Where Numba is
-installed, the statistics, the normalisation and the first-order backward run as compiled
-loops (:mod:`chainrule.ops._jit`: two passes over x instead of five, float64 sums); the NumPy
-lines beside them are the formula they are tested against. ``batch_norm_composed``
+written once with differentiable ops (``backward``: second derivatives work) and once on
+arrays for the first-order pass (``fast_backward``). Where Numba is installed, the
+statistics, the normalisation and the first-order backward run as compiled loops
+(:mod:`chainrule.kernels.numba_loops`: two passes over x instead of five, float64 sums); the
+NumPy lines beside each call are the formula it is tested against. ``batch_norm_composed``
 builds the same forward from primitives (mean, sub, mul, sqrt, div) and is what the tests
 compare the fused op against.
 """
@@ -27,20 +27,20 @@ import numbers
 from typing import Any, Optional
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import backward_composes, no_grad
+from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
-from ..backend import compiled_for, xp
-from ._util import along_rows
+from ..backend import xp
+from ..kernels import along_rows, compiled_for
+from ._util import as_tensor_arg
 from .arithmetic import sqrt
 from .reduce import mean, sum
 
 
-def _as_tensor(x: Any, name: str) -> Optional[Tensor]:
-    if x is None or isinstance(x, Tensor):
-        return x
-    if isinstance(x, xp.ndarray):
-        return Tensor(x)
-    raise TypeError(f"batch_norm: {name} must be a Tensor or None, got {type(x).__name__}")
+def _tensor_args(input: Any, *optional: Any) -> list:
+    """(input, running_mean, running_var, weight, bias) as Tensors (the last four or None)."""
+    names = ("running_mean", "running_var", "weight", "bias")
+    return [as_tensor_arg(input, "input", "batch_norm")] + [
+        as_tensor_arg(a, name, "batch_norm", optional=True) for a, name in zip(optional, names)]
 
 
 def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
@@ -123,6 +123,10 @@ class BatchNorm(Function):
     statistics, passed in as arrays (constants of the graph).
     """
 
+    derivative = ("{x1}*invstd*(upstream - mean(upstream) - xhat*mean(upstream*xhat)) per "
+                  "channel, xhat = ({x0} - mean)*invstd ({x1}*invstd*upstream in eval)",
+                  "upstream*xhat summed per channel", "upstream summed per channel")
+
     def __init__(self, training: bool, eps: float, momentum: float,
                  running: Optional[tuple[Tensor, Tensor]]) -> None:
         self.training, self.eps, self.momentum = training, eps, momentum
@@ -170,59 +174,14 @@ class BatchNorm(Function):
         return y.reshape(x.shape)
 
     def backward(self, gy: Tensor) -> tuple:
-        x, weight, bias = self.inputs
+        x, weight, _ = self.inputs
         nx, nw, nb = self.needs_input_grad
-        if backward_composes():  # recording or tracing: the same formula, differentiably
-            return self._backward_graph(gy, x, weight, nx, nw, nb)
-        g = gy.data.astype(x.dtype, copy=False)
-        N, C = g.shape[:2]
-        g3 = g.reshape(N, C, -1)  # (N, C, S)
-        S = g3.shape[2]
-        M = N * S
-        xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
-        jit = compiled_for(g) if xc is None else None  # as forward
-        if jit is not None:
-            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x.data.reshape(N, C, S))
-            sum_g, sum_gxc = jit.grad_sums(g3, x3, self.mean)  # float64 sums, one pass
-        else:
-            if xc is None:  # forward ran compiled, this backward does not: centre x now
-                xc = _centre(x.data.reshape(N, C, S), self.mean)
-            sum_g = _sum_channels(g3)
-            sum_gxc = _dot_channels(g3, xc)
-        gw = Tensor((sum_gxc * self.invstd).astype(x.dtype)) if nw else None  # sum(gy * xhat)
-        gb = Tensor(sum_g.astype(x.dtype)) if nb else None
-        gx = None
-        if nx:
-            a = self.invstd if weight is None else self.invstd * weight.data
-            gx_data = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
-            gx2 = gx_data.reshape(N, C * S)
-            if not self.training:  # the statistics are constants: gx = a * gy
-                xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx2)
-            else:  # gx = a * (gy + d - xc * k), k = invstd^2 * sum_gxc/M, d = -sum_g/M
-                k = (self.invstd * self.invstd * sum_gxc / M).astype(x.dtype)
-                d = (-sum_g / M).astype(x.dtype)
-                if jit is not None:  # one compiled pass
-                    jit.batch_norm_grad(g3, x3, self.mean, a, a * k, a * d,
-                                        gx2.reshape(N, C, S))
-                else:
-                    # the first pass writes gx, the next three update it in place (no
-                    # temporary, fewer streams through the cache)
-                    xp.multiply(xc.reshape(N, C * S), along_rows(-k, S), out=gx2)
-                    gx2 += along_rows(d, S)
-                    gx2 += g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
-                    gx2 *= along_rows(a, S)
-            gx = Tensor(gx_data)
-        return gx, gw, gb
-
-    def _backward_graph(self, gy: Tensor, x: Tensor, weight: Optional[Tensor], nx: bool,
-                        nw: bool, nb: bool) -> tuple:
-        axes = (0,) + tuple(range(2, x.ndim))
+        axes = (0,) + tuple(range(2, x.ndim))  # every axis but C
         cshape = _channel_shape(x)
-        if self.training:
-            mu = mean(x, axes, keepdim=True)
-            xc = x - mu
+        if self.training:  # the batch statistics depend on x
+            xc = x - mean(x, axes, keepdim=True)
             invstd = 1 / sqrt(mean(xc * xc, axes, keepdim=True) + self.eps)
-        else:
+        else:  # the running statistics are constants
             xc = x - Tensor(self.mean.reshape(cshape))
             invstd = Tensor(self.invstd.reshape(cshape))
         xhat = xc * invstd
@@ -235,6 +194,48 @@ class BatchNorm(Function):
             else:
                 gx = gyw * invstd
         return (gx, sum(gy * xhat, axes) if nw else None, sum(gy, axes) if nb else None)
+
+    def fast_backward(self, gy: Any) -> tuple:
+        x, weight, _ = self.inputs
+        nx, nw, nb = self.needs_input_grad
+        g = gy.astype(x.dtype, copy=False)
+        N, C = g.shape[:2]
+        g3 = g.reshape(N, C, -1)  # (N, C, S)
+        S = g3.shape[2]
+        M = N * S
+        xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
+        jit = compiled_for(g) if xc is None else None  # as forward
+        if jit is not None:  # float64 sums, one pass
+            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x.data.reshape(N, C, S))
+            sum_g, sum_gxc = jit.grad_sums(g3, x3, self.mean)
+        else:
+            if xc is None:  # forward ran compiled, this backward does not: centre x now
+                xc = _centre(x.data.reshape(N, C, S), self.mean)
+            sum_g = _sum_channels(g3)
+            sum_gxc = _dot_channels(g3, xc)
+        gw = (sum_gxc * self.invstd).astype(x.dtype) if nw else None  # sum(gy * xhat)
+        gb = sum_g.astype(x.dtype) if nb else None
+        if not nx:
+            return None, gw, gb
+        a = self.invstd if weight is None else self.invstd * weight.data
+        gx = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
+        gx2 = gx.reshape(N, C * S)
+        if not self.training:  # the statistics are constants: gx = a * gy
+            xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx2)
+            return gx, gw, gb
+        # gx = a * (gy + d - xc * k), k = invstd^2 * sum_gxc/M, d = -sum_g/M
+        k = (self.invstd * self.invstd * sum_gxc / M).astype(x.dtype)
+        d = (-sum_g / M).astype(x.dtype)
+        if jit is not None:  # one compiled pass
+            jit.batch_norm_grad(g3, x3, self.mean, a, a * k, a * d, gx2.reshape(N, C, S))
+        else:
+            # the first pass writes gx, the next three update it in place (no temporary,
+            # fewer streams through the cache)
+            xp.multiply(xc.reshape(N, C * S), along_rows(-k, S), out=gx2)
+            gx2 += along_rows(d, S)
+            gx2 += g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
+            gx2 *= along_rows(a, S)
+        return gx, gw, gb
 
 
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
@@ -269,9 +270,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         >>> [round(v, 4) for v in rm.tolist()], [round(v, 4) for v in rv.tolist()]
         ([0.2, 2.0], [1.1, 20.9])
     """
-    x = _as_tensor(input, "input")
-    rm, rv = _as_tensor(running_mean, "running_mean"), _as_tensor(running_var, "running_var")
-    weight, bias = _as_tensor(weight, "weight"), _as_tensor(bias, "bias")
+    x, rm, rv, weight, bias = _tensor_args(input, running_mean, running_var, weight, bias)
     _check(x, rm, rv, weight, bias, training, momentum, eps)
     running = None if rm is None else (rm, rv)
     return BatchNorm(bool(training), float(eps), float(momentum), running)(x, weight, bias)
@@ -291,9 +290,7 @@ def batch_norm_composed(input: Any, running_mean: Any, running_var: Any, weight:
         >>> bool(cr.allclose(a, batch_norm(x, None, None, training=True), atol=1e-5))
         True
     """
-    x = _as_tensor(input, "input")
-    rm, rv = _as_tensor(running_mean, "running_mean"), _as_tensor(running_var, "running_var")
-    weight, bias = _as_tensor(weight, "weight"), _as_tensor(bias, "bias")
+    x, rm, rv, weight, bias = _tensor_args(input, running_mean, running_var, weight, bias)
     _check(x, rm, rv, weight, bias, training, momentum, eps)
     axes = (0,) + tuple(range(2, x.ndim))
     cshape = _channel_shape(x)

@@ -49,6 +49,8 @@ def _count(shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> int:
 
 
 class Sum(Function):
+    derivative = "1: upstream copied to every summed element"
+
     def __init__(self, axes: Optional[tuple[int, ...]], keepdim: bool) -> None:
         self.axes, self.keepdim = axes, keepdim
 
@@ -105,6 +107,8 @@ class Var(Function):
     the mean's own path cancelling analytically, so a ``correction`` of ``n`` or more gives
     PyTorch's gradient (finite for ``n < correction`` over ``dim``) instead of ``inf - inf``.
     """
+
+    derivative = "2*({x0} - mean)/(n - correction)"
 
     def __init__(self, axes: Optional[tuple[int, ...]], keepdim: bool, correction: float) -> None:
         self.axes, self.keepdim, self.correction = axes, keepdim, correction
@@ -164,6 +168,8 @@ class StdFromVar(Function):
     gives ``inf * 0 = nan``; PyTorch defines the gradient of the std there as 0.
     """
 
+    derivative = "1/(2*{y})"
+
     saves_output = True
 
     def forward(self, v: Any) -> Any:
@@ -195,6 +201,8 @@ def std(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: b
 
 class Amax(Function):
     """Maximum over axes; tied maxima share the gradient evenly (as ``torch.amax``)."""
+
+    derivative = "1 at the extremum (shared among ties), else 0"
 
     saves_output = True
 

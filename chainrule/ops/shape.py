@@ -13,7 +13,7 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import normalize_dims
+from ._util import as_tensor_arg, normalize_dims
 
 ShapeLike = Union[int, Sequence[int]]
 
@@ -29,24 +29,36 @@ def _shape_args(shape: tuple, keyword: Any = None, name: str = "", op: str = "")
     return tuple(int(s) for s in shape)
 
 
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
-
-
 # ============================================================================ broadcasting
+def sum_to_shape(x: Any, shape: Sequence[int]) -> Any:
+    """Sum the array ``x`` down to ``shape``, undoing a broadcast (on arrays: the fast paths').
+
+    Example:
+        >>> import numpy as np
+        >>> sum_to_shape(np.ones((2, 3, 4)), (3, 1)).tolist()
+        [[8.0], [8.0], [8.0]]
+    """
+    if x.shape == shape:
+        return x
+    shape = tuple(shape)
+    lead = x.ndim - len(shape)
+    # axes added in front by broadcasting, then axes stretched from size 1
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+    y = x.sum(axis=axes, keepdims=True) if axes else x
+    return y.reshape(shape)
+
+
 class SumTo(Function):
     """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
+
+    derivative = "1: upstream broadcast back"
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def forward(self, x: Any) -> Any:
-        lead = x.ndim - len(self.shape)
-        # axes added in front by broadcasting, then axes stretched from size 1
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(self.shape) if s == 1 and x.shape[lead + i] != 1)
-        y = x.sum(axis=axes, keepdims=True) if axes else x
-        return y.reshape(self.shape)
+        return sum_to_shape(x, self.shape)
 
     def backward(self, gy: Tensor) -> Tensor:
         return broadcast_to(gy, self.inputs[0].shape)
@@ -75,6 +87,8 @@ def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 class BroadcastTo(Function):
+    derivative = "1: upstream summed over the broadcast axes"
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -98,7 +112,7 @@ def broadcast_to(input: Any, *sizes: Any, size: Any = None) -> Tensor:
         >>> cr.broadcast_to(cr.zeros(2, 1), (-1, 3)).shape
         (2, 3)
     """
-    input = _as_tensor(input)
+    input = as_tensor_arg(input, "input", "broadcast_to", array_like=True)
     shape = _shape_args(sizes, size, "size", "broadcast_to")
     if -1 in shape:  # keep an existing dimension's size
         lead = len(shape) - input.ndim
@@ -136,6 +150,8 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
 
 # ============================================================================ reshape & co
 class Reshape(Function):
+    derivative = "1: upstream reshaped back"
+
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
@@ -158,7 +174,7 @@ def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
         >>> cr.reshape(cr.arange(6), shape=(3, 2)).shape
         (3, 2)
     """
-    input = _as_tensor(input)
+    input = as_tensor_arg(input, "input", "reshape", array_like=True)
     shape = _shape_args(sizes, shape, "shape", "reshape")
     if shape == input.shape:
         return input
@@ -229,6 +245,8 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 class Permute(Function):
+    derivative = "1: upstream permuted back"
+
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
@@ -279,6 +297,8 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
 
 # ============================================================================ joining & splitting
 class Cat(Function):
+    derivative = "1: each input gets its slice of upstream"
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -303,7 +323,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
         >>> cr.cat([cr.zeros(2, 3), cr.ones(1, 3)]).shape
         (3, 3)
     """
-    tensors = [_as_tensor(t) for t in tensors]
+    tensors = [as_tensor_arg(t, "tensors", "cat", array_like=True) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty list of Tensors")
     ref = tensors[0]
@@ -324,7 +344,7 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new dimension."""
-    tensors = [_as_tensor(t) for t in tensors]
+    tensors = [as_tensor_arg(t, "tensors", "stack", array_like=True) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
@@ -366,6 +386,8 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 # ============================================================================ padding
 class Pad(Function):
+    derivative = "1: upstream with the padding cropped off"
+
     def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
         self.widths = widths
         self.value = value
@@ -428,6 +450,8 @@ def _is_basic(index: Any) -> bool:
 
 
 class GetItem(Function):
+    derivative = "1 at the picked positions, else 0"
+
     def __init__(self, index: Any) -> None:
         self.index = index
 
@@ -441,6 +465,8 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """Scatter ``gy`` into zeros of ``shape`` at ``index``, summing repeated positions."""
+
+    derivative = "1: upstream gathered back at the index"
 
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index = index
@@ -475,6 +501,8 @@ class Gather(Function):
     axis, only the leading part of ``x`` along it is read (``x`` is never broadcast).
     """
 
+    derivative = "1 at the gathered positions, else 0"
+
     def __init__(self, axis: int, index: Any) -> None:
         self.axis = axis
         self.index = index
@@ -491,6 +519,8 @@ class Gather(Function):
 
 
 class ScatterAdd(Function):
+    derivative = "1: upstream gathered back at the index"
+
     def __init__(self, axis: int, index: Any, shape: tuple[int, ...]) -> None:
         self.axis = axis
         self.index = index

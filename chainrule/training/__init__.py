@@ -6,6 +6,7 @@ notebook can drive it directly::
     from chainrule.training import train_one_epoch, evaluate
     result = train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, epoch=1)
 """
+from .config import TrainConfig, TrainConfigError
 from .data import DATASETS, AddChannel, DatasetSpec, Limited, image_transform, load_split
 from .loop import (EpochResult, EvalResult, NonFiniteLossError, check_parameters_finite,
                    cosine_schedule, evaluate, predict_proba, train_one_epoch)
@@ -15,6 +16,7 @@ from .state import (KIND, model_from_checkpoint, read_training_checkpoint,
                     restore_training_state, save_training_checkpoint)
 
 __all__ = [
+    "TrainConfig", "TrainConfigError",
     "DATASETS", "DatasetSpec", "AddChannel", "Limited", "image_transform", "load_split",
     "EpochResult", "EvalResult", "NonFiniteLossError", "check_parameters_finite",
     "cosine_schedule",

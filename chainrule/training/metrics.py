@@ -5,10 +5,11 @@ import csv
 import io
 import math
 import os
-import tempfile
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
+
+from ..io.files import write_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -76,7 +77,7 @@ def _format(value: Any) -> str:
 
 def write_metrics_csv(rows: Sequence[Mapping[str, Any]], path: PathLike,
                       fields: Sequence[str] = METRIC_FIELDS) -> None:
-    """Write ``rows`` as CSV to ``path`` atomically (temporary file, fsync, ``os.replace``).
+    """Write ``rows`` as CSV to ``path`` atomically (see :func:`chainrule.io.files.write_atomic`).
 
     The whole file is rewritten each time, so a crash leaves either the old or the new file,
     never a torn one. Floats are written exactly (``repr``), missing keys as empty cells.
@@ -93,20 +94,7 @@ def write_metrics_csv(rows: Sequence[Mapping[str, Any]], path: PathLike,
     writer.writerow(fields)
     for row in rows:
         writer.writerow([_format(row.get(f)) for f in fields])
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".metrics.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, buf.getvalue())
 
 
 def read_metrics_csv(path: PathLike) -> list[dict[str, Any]]:

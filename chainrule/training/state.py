@@ -21,6 +21,7 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from .. import __version__
 from ..io.checkpoint import CheckpointPaths, checkpoint_paths, load_checkpoint, load_into, \
     save_checkpoint
 from ..io.safetensors import CheckpointError
@@ -52,8 +53,6 @@ def save_training_checkpoint(path: PathLike, *, model: Any, optimizer: Any, load
     Raises:
         ValueError: a weight or buffer holds NaN or inf (nothing is written).
     """
-    from .. import __version__
-
     meta = {
         "kind": KIND,
         "version": __version__,

@@ -16,11 +16,11 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from ..autograd.tensor import Tensor
+from ..io.files import write_atomic
 from .format import format_dtype, format_shape, format_value
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -481,20 +481,6 @@ def render_dot(source: str, format: str = "svg", dpi: Optional[int] = None) -> b
     return proc.stdout
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:  # a fresh file: permissions follow the umask
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_graph(graph: Any, path: PathLike, format: Optional[str] = None,
                dpi: Optional[int] = None) -> Path:
     """Save a graph picture, choosing the format from the file's suffix.
@@ -543,5 +529,6 @@ def save_graph(graph: Any, path: PathLike, format: Optional[str] = None,
             raise GraphvizUnavailableError(
                 f"save_graph: cannot write {str(path)!r}: {_INSTALL_HINT}")
         data = render_dot(source, fmt, dpi)
-    _write_atomic(path, data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, data)
     return path

@@ -3,17 +3,20 @@ matrices.
 
 matplotlib is imported inside the functions (importing chainrule never needs it). Figures are
 built with ``matplotlib.figure.Figure`` directly, not pyplot: no global state, no GUI backend,
-and files are rendered by Agg. Files are written atomically (a temp file, then
-``os.replace``), so an interrupted save never leaves half a PNG behind.
+and files are rendered by Agg. Files are written atomically
+(:func:`chainrule.io.files.atomic_open`), so an interrupted save never leaves half a PNG behind.
 """
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy
+
+from ..creation import float64, tensor
+from ..io.files import atomic_open
+from ..ops import leaky_relu, relu, sigmoid, tanh
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -62,15 +65,8 @@ def save_figure(fig: Any, path: PathLike, dpi: int = 100) -> Path:
         raise ValueError(f"save_figure: cannot tell the image format of {str(path)!r}; use a "
                          f"suffix among {_FORMATS}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format=fmt, dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -95,19 +91,17 @@ def activation_curves(x: Optional[Sequence[float]] = None,
         >>> c["relu"][1].tolist(), float(c["sigmoid"][1][1])
         ([0.0, 0.0, 1.0], 0.25)
     """
-    import chainrule as cr
-
     xs = numpy.linspace(-5.0, 5.0, 401) if x is None else numpy.asarray(x, dtype=numpy.float64)
     if xs.ndim != 1 or xs.size == 0:
         raise ValueError(f"activation_curves: x must be a non-empty 1-D sequence, got shape "
                          f"{xs.shape}")
-    fns = {"relu": cr.relu,
-           "leaky_relu": lambda t: cr.leaky_relu(t, negative_slope),
-           "sigmoid": cr.sigmoid,
-           "tanh": cr.tanh}
+    fns = {"relu": relu,
+           "leaky_relu": lambda t: leaky_relu(t, negative_slope),
+           "sigmoid": sigmoid,
+           "tanh": tanh}
     out: dict[str, Any] = {"x": xs}
     for name, f in fns.items():
-        t = cr.tensor(xs, dtype=cr.float64, requires_grad=True)
+        t = tensor(xs, dtype=float64, requires_grad=True)
         y = f(t)
         y.sum().backward()
         out[name] = (y.detach().numpy().copy(), t.grad.numpy().copy())  # type: ignore[union-attr]

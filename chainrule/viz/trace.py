@@ -5,16 +5,23 @@ order, each forward op (its inputs and output) and each backward step (the upstr
 the op's local derivative, the gradient passed to each input, and a note where a broadcast
 was summed back). ``t.to_markdown()`` and ``t.to_json()`` export the same rows.
 
+This module records (the :class:`Trace`, and what its rows hold); :mod:`.trace_render` turns
+the rows into the text and Markdown tables and the JSON document.
+
 How it hooks in: while a trace is recording it is ``autograd.grad_mode.state.tracer``, which
 ``Function.__call__`` and the backward engine call (``on_forward``/``on_backward``); outside a
 trace that attribute is None and nothing else runs. Ops that a backward itself runs (``Mul``'s
 backward computes ``gy * x1``; ``unbroadcast`` calls ``SumTo``) also reach ``on_forward``: they
 are told apart by the engine's ``on_backward_begin``/``on_backward_end`` calls, and kept with the
 backward step they belong to (``inner_ops``), not as forward rows.
+
+The local derivative of a row is the one its Function states (``Function.derivative``, through
+``local_derivative``); a Function that states none but documents ``dy/dx = ...`` on its
+docstring's first paragraph (a user's own) is shown with that. Where the op is elementwise
+(``Function.elementwise``) the table also shows the derivative's value, grad_input / upstream.
 """
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -24,100 +31,37 @@ import numpy
 
 from ..autograd.grad_mode import state
 from ..autograd.tensor import Tensor
+from . import trace_render
 from .format import (MAX_ELEMS, format_dtype, format_number, format_shape, format_summary,
-                     format_value, jsonable_value, truncate)
+                     format_value, jsonable_value)
 from .graph import param_names
+from .trace_render import COLUMNS
+
+__all__ = ["trace", "Trace", "TraceRow", "TensorInfo", "COLUMNS"]
 
 # ============================================================================ derivative notes
-# The local derivative of each op with respect to each input, by op name; {x0}, {x1}: the
-# input labels, {y}: the output label. Used for the table's "local derivative" column.
-_FORMULAS: dict[str, tuple[str, ...]] = {
-    "Add": ("1", "1"),
-    "Sub": ("1", "-1"),
-    "Mul": ("{x1}", "{x0}"),
-    "Div": ("1/{x1}", "-{x0}/{x1}^2"),
-    "Neg": ("-1",),
-    "Pow": ("{x1}*{x0}^({x1}-1)", "{x0}^{x1}*log({x0})"),
-    "Exp": ("exp({x0}) = {y}",),
-    "Log": ("1/{x0}",),
-    "Sqrt": ("1/(2*sqrt({x0}))",),
-    "Abs": ("sign({x0})",),
-    "Sin": ("cos({x0})",),
-    "Cos": ("-sin({x0})",),
-    "Sigmoid": ("{y}*(1-{y})",),
-    "Tanh": ("1-{y}^2",),
-    "ReLU": ("1 where {x0} > 0, else 0",),
-    "Where": ("1 where the condition holds, else 0", "0 where the condition holds, else 1"),
-    "Maximum": ("1 where {x0} > {x1}, 1/2 at ties", "1 where {x1} > {x0}, 1/2 at ties"),
-    "Minimum": ("1 where {x0} < {x1}, 1/2 at ties", "1 where {x1} < {x0}, 1/2 at ties"),
-    "Clamp": ("1 inside [min, max], else 0",),
-    "Cast": ("1 (the gradient is cast back)",),
-    "Clone": ("1",),
-    "MatMul": ("upstream @ {x1}^T", "{x0}^T @ upstream"),
-    "Sum": ("1: upstream copied to every summed element",),
-    "SumTo": ("1: upstream broadcast back",),
-    "BroadcastTo": ("1: upstream summed over the broadcast axes",),
-    "Reshape": ("1: upstream reshaped back",),
-    "Permute": ("1: upstream permuted back",),
-    "GetItem": ("1 at the picked positions, else 0",),
-    "Gather": ("1 at the gathered positions, else 0",),
-    "IndexAdd": ("1: upstream gathered back at the index",),
-    "ScatterAdd": ("1: upstream gathered back at the index",),
-    "Cat": ("1: each input gets its slice of upstream",),
-    "Pad": ("1: upstream with the padding cropped off",),
-    "Amax": ("1 at the extremum (shared among ties), else 0",),
-    "Softmax": ("{y}*(upstream - sum(upstream*{y}))",),
-    "LogSoftmax": ("upstream - softmax*sum(upstream)",),
-    "Conv2d": ("upstream correlated with the flipped {x1} (a transposed conv)",
-               "{x0} correlated with upstream", "upstream summed over N, OH, OW"),
-    "MaxPool2d": ("1 at each window's maximum, else 0",),
-    "AvgPool2d": ("1/(KH*KW) for each window the element is in",),
-}
-# ops whose output element i depends only on input element i (after broadcasting): there the
-# local derivative is grad_input / upstream, element by element
-_ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowScalar", "Exp", "Log", "Sqrt",
-                "Abs", "Sin", "Cos", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Where",
-                "Maximum", "Minimum", "Clamp", "Cast", "Clone"}
 _DOC_DERIVATIVE = re.compile(r"\bd(\w+)/d(\w+)\s*=\s*([^;\n]+?)\.?\s*(?:;|$)", re.MULTILINE)
 
 
 def _formula(fn: Any, i: int) -> Optional[str]:
-    """The local derivative of ``fn`` for input ``i`` as a template, or None."""
-    name = type(fn).__name__
-    if name == "PowScalar":
-        c = getattr(fn, "c", None)
-        if c is None:
-            return None
-        return f"{format_number(c)}*{{x0}}" + ("" if c == 2 else f"^{format_number(c - 1)}")
-    if name == "LeakyReLU":
-        slope = getattr(fn, "slope", None)
-        return f"1 where {{x0}} > 0, else {format_number(slope)}" if slope is not None else None
-    if not _is_core(type(fn)):
-        doc = _doc_derivative(type(fn))  # a user Function documenting its derivative
-        if doc is not None:
-            return doc
-    table = _FORMULAS.get(name)
-    if table is None:
-        return None
-    return table[min(i, len(table) - 1)]
+    """The local derivative of ``fn`` for input ``i`` as a template, or None: what the Function
+    states, else what its docstring documents."""
+    template = fn.local_derivative(i, format_number)
+    return template if template is not None else _doc_derivative(type(fn))
 
 
 def _doc_derivative(cls: type) -> Optional[str]:
-    """``-1 / x^2`` from a docstring line like ``y = 1 / x; dy/dx = -1 / x^2.``"""
+    """``-1 / x^2`` from a docstring line like ``y = 1 / x; dy/dx = -1 / x^2.``, for a Function
+    that states no ``derivative`` of its own."""
+    if cls.derivative:
+        return None
     m = _DOC_DERIVATIVE.search((cls.__doc__ or "").strip().split("\n\n")[0])
     return m.group(3).strip().replace("{", "{{").replace("}", "}}") if m else None
 
 
-def _is_core(cls: type) -> bool:
-    """True for chainrule's own ops (whose derivatives the table above describes)."""
-    return cls.__module__.startswith(("chainrule.ops", "chainrule.nn"))
-
-
 def _is_elementwise(fn: Any) -> bool:
     cls = type(fn)
-    if _is_core(cls):
-        return cls.__name__ in _ELEMENTWISE
-    return _doc_derivative(cls) is not None  # a user Function documenting dy/dx
+    return cls.elementwise or _doc_derivative(cls) is not None  # a documented dy/dx
 
 
 # ============================================================================ records
@@ -186,11 +130,6 @@ class TraceRow:
     _templates: list[tuple[Optional[str], Optional[str]]] = field(
         default_factory=list, repr=False, compare=False)
     _note_templates: list[str] = field(default_factory=list, repr=False, compare=False)
-
-
-COLUMNS = ("step", "phase", "op", "inputs", "output", "upstream grad", "local derivative",
-           "grad to inputs", "note")
-"""The columns of the trace table."""
 
 
 # ============================================================================ the tracer
@@ -396,17 +335,26 @@ class Trace:
                     return name
         return info.label
 
+    def _settle(self) -> list[TraceRow]:
+        """The rows, their labels and local-derivative texts brought up to date (a name given
+        to a tensor after its op ran is picked up); once the block has ended they are fixed."""
+        if not self._frozen:
+            for row in self.rows:
+                for info in (*row.inputs, *row.outputs):
+                    if info is not None:
+                        info.label = self._resolve(info)
+            for row in self.rows:
+                self._fill_local(row)
+        return self.rows
+
     def _freeze(self) -> None:
-        """Fix labels and local-derivative texts (names given late are picked up)."""
+        """Fix labels and local-derivative texts for good (the block has ended)."""
         if self._frozen:
             return
-        for row in self.rows:
-            for info in [*row.inputs, *row.outputs]:
+        for row in self._settle():
+            for info in (*row.inputs, *row.outputs):
                 if info is not None:
-                    info.label = self._resolve(info)
                     info.ref = None
-        for row in self.rows:
-            self._fill_local(row)
         self._frozen = True
 
     def _fill_local(self, row: TraceRow) -> None:
@@ -468,27 +416,8 @@ class Trace:
             >>> t.cells(t.rows[0])[:5]
             [['1'], ['forward'], ['Mul'], ['2 ()', '3 ()'], ['out1 = 6']]
         """
-        if not self._frozen:
-            self._fill_local(row)
-        ins = [t for t in row.inputs]
-        in_cell = [f"{self._resolve(t)} {format_shape(t.shape)}" for t in ins if t is not None]
-        if row.phase == "forward":
-            out_cell = [f"{self._resolve(o)} = {o.text}" for o in row.outputs]
-            return [[str(row.step)], [row.phase], [row.op], in_cell, out_cell, [], [], [], []]
-        op = row.op + (f" (of {row.forward_step})" if row.forward_step else "")
-        upstream = [u.text if u is not None else "-" for u in row.upstream]
-        local, grads = [], []
-        locs = row.local or [None] * len(row.inputs)
-        for i, (t, g, loc) in enumerate(zip(row.inputs, row.grads, locs)):
-            if t is None:
-                continue
-            label = self._resolve(t)
-            local.append(loc if loc is not None else f"{label}: no gradient needed")
-            unused = g is not None and i < len(row.needs_grad) and not row.needs_grad[i]
-            grads.append(f"{label}: {g.text if g is not None else '-'}"
-                         + (" (not needed, dropped)" if unused else ""))
-        return [[str(row.step)], [row.phase], [op], in_cell, [], upstream, local, grads,
-                list(row.notes)]
+        self._settle()
+        return trace_render.cells(row)
 
     def table(self, max_rows: Optional[int] = None) -> tuple[list[str], list[list[list[str]]]]:
         """The header and cells of the table, without the columns that are empty everywhere.
@@ -506,9 +435,7 @@ class Trace:
             >>> t.table()[0]
             ['step', 'phase', 'op', 'inputs', 'output']
         """
-        rows = [self.cells(r) for r in self.rows[:max_rows]]
-        keep = [j for j in range(len(COLUMNS)) if j < 3 or any(r[j] for r in rows)]
-        return [COLUMNS[j] for j in keep], [[r[j] for j in keep] for r in rows]
+        return trace_render.table(self._settle(), max_rows)
 
     def to_text(self, max_rows: Optional[int] = None, max_width: int = 72) -> str:
         """The trace as a plain-text table for a terminal.
@@ -532,24 +459,7 @@ class Trace:
             >>> [cell.strip() for cell in lines[4].split(" | ")]  # step 2, first input
             ['2', 'backward', 'MulBackward (of 1)', 'x ()', '', '1', 'dout1/dx = x = 3', 'x: 3']
         """
-        header, rows = self.table(max_rows)
-        if not rows:
-            return "(empty trace)"
-        rows = [[[truncate(line, max_width) for line in cell] for cell in r] for r in rows]
-        widths = [max([len(h)] + [len(line) for r in rows for line in r[j]])
-                  for j, h in enumerate(header)]
-        sep = " | "
-        out = [sep.join(h.ljust(w) for h, w in zip(header, widths)).rstrip(),
-               "-+-".join("-" * w for w in widths)]
-        for r in rows:
-            height = max(1, *(len(c) for c in r))
-            for k in range(height):
-                out.append(sep.join((c[k] if k < len(c) else "").ljust(w)
-                                    for c, w in zip(r, widths)).rstrip())
-        more = len(self.rows) - len(rows)
-        if more > 0:
-            out.append(f"... {more} more rows")
-        return "\n".join(out)
+        return trace_render.text(self._settle(), max_rows, max_width)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -572,17 +482,7 @@ class Trace:
             |---|---|---|---|---|
             | 1 | forward | Add | 2 ()<br>1 () | out1 = 3 |
         """
-        header, rows = self.table(max_rows)
-        if not rows:
-            return "*(empty trace)*\n"
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for r in rows:
-            lines.append("| " + " | ".join("<br>".join(_md_escape(line) for line in cell)
-                                           for cell in r) + " |")
-        more = len(self.rows) - len(rows)
-        if more > 0:
-            lines.append(f"\n*... {more} more rows*")
-        return "\n".join(lines) + "\n"
+        return trace_render.markdown(self._settle(), max_rows)
 
     def to_dict(self) -> dict[str, Any]:
         """All rows as JSON-ready dicts (see :meth:`to_json`).
@@ -597,26 +497,7 @@ class Trace:
             >>> t.to_dict()["rows"][0]["outputs"]
             [{'label': 'out1', 'shape': [], 'dtype': 'float32', 'value': 6.0}]
         """
-        if not self._frozen:
-            for row in self.rows:
-                self._fill_local(row)
-        rows = []
-        for r in self.rows:
-            d: dict[str, Any] = {
-                "step": r.step, "phase": r.phase, "op": r.op,
-                "inputs": [None if t is None else {**t.to_dict(), "label": self._resolve(t)}
-                           for t in r.inputs],
-                "outputs": [{**o.to_dict(), "label": self._resolve(o)} for o in r.outputs]}
-            if r.phase == "backward":
-                d.update({
-                    "forward_step": r.forward_step, "backward_pass": r.backward_pass,
-                    "upstream": [None if g is None else g.to_dict() for g in r.upstream],
-                    "grads": [None if g is None else g.to_dict() for g in r.grads],
-                    "local_derivatives": list(r.local), "notes": list(r.notes),
-                    "needs_grad": list(r.needs_grad),
-                    "inner_ops": list(r.inner_ops)})
-            rows.append(d)
-        return {"format": "chainrule.trace", "version": 1, "rows": rows}
+        return trace_render.document(self._settle())
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         """The trace as strict JSON (non-finite numbers written as ``"nan"``/``"inf"``).
@@ -634,7 +515,7 @@ class Trace:
             >>> json.loads(t.to_json())["rows"][0]["outputs"][0]["value"]
             [2.0, 4.0]
         """
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return trace_render.json_text(self._settle(), indent)
 
 
 def trace(params: Any = None, max_elems: int = MAX_ELEMS) -> Trace:
@@ -701,9 +582,3 @@ def _broadcast_note(inner: list[dict[str, Any]], gx: Tensor, t: Any, gy: Optiona
 def _paren(label: str) -> str:
     """``x`` stays ``x``; a label that is not a name (``2``, ``out1.0``) gets parentheses."""
     return label if label.isidentifier() else f"({label})"
-
-
-def _md_escape(text: str) -> str:
-    """Escape a table cell: pipes split cells, ``*`` pairs italicise, ``<`` opens HTML."""
-    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
-            .replace("<", "&lt;").replace(">", "&gt;"))

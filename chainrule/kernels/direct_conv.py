@@ -1,9 +1,10 @@
 """A register-blocked direct convolution, written as LLVM IR and compiled with llvmlite.
 
-Imported only through :func:`chainrule.backend.compiled` (with the Numba kernels: llvmlite is
+Imported only through :func:`chainrule.kernels.compiled` (with the Numba kernels: llvmlite is
 Numba's own code generator, so it needs no extra dependency). Used by the fast conv2d for the
-shapes where it beats im2col + GEMM (see :func:`chainrule.ops.conv._direct_kernels`); the
-NumPy paths stay the tested reference.
+shapes where it beats im2col + GEMM (see
+:func:`chainrule.kernels.conv_schedules.direct_kernels`); the NumPy paths stay the tested
+reference.
 
 Why not Numba: a direct convolution is only fast when its accumulators live in registers and
 every multiply-add works on a whole SIMD vector of channels. Numba's loops over arrays reach
@@ -49,7 +50,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from ..backend import get_num_threads
-from ._util import scratch
+from .scratch import scratch
 
 _I64 = ir.IntType(64)
 _ARGS = ("N", "Hp", "Wp", "C", "OH", "OW", "KH", "K2", "sh", "sw", "dh", "OCP")

@@ -1,9 +1,9 @@
 """Compiled loop kernels (Numba) for batch norm, tanh's backward and 2x2 max pooling.
 
-Imported only through :func:`chainrule.backend.compiled`, never by ``import chainrule``: this
+Imported only through :func:`chainrule.kernels.compiled`, never by ``import chainrule``: this
 module imports Numba (about 0.3 s) and compiles each kernel on first use (cached on disk
-afterwards). Every kernel has a NumPy twin in the op that calls it (the formula the tests
-compare it against), used whenever Numba is missing or switched off with
+afterwards). Every kernel has a NumPy twin beside the call (the formula the tests compare it
+against), used whenever Numba is missing or switched off with
 :func:`chainrule.backend.use_compiled`.
 
 Why loops: these ops are a few operations per value, so their cost is the passes over
@@ -25,15 +25,15 @@ from typing import Any
 import numba
 import numpy as np
 
-from . import _direct as direct  # the direct convolution: LLVM IR through Numba's llvmlite
+from . import direct_conv as direct  # the direct convolution: LLVM IR through Numba's llvmlite
 
 # reassociation lets LLVM vectorise the sums (partial sums per SIMD lane) and contract fuses
 # multiply-adds; no "nnan"/"ninf", so NaN and inf propagate exactly as in NumPy
 _FLAGS = {"reassoc", "contract"}
-_jit = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
+_njit = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
 
 
-@_jit
+@_njit
 def channel_stats(x3: Any) -> tuple[Any, Any]:
     """Per-channel mean and biased variance of x3 (N, C, S) over N and S, in float64.
 
@@ -62,7 +62,7 @@ def channel_stats(x3: Any) -> tuple[Any, Any]:
     return mean, var
 
 
-@_jit
+@_njit
 def scale_shift(x3: Any, mean: Any, scale: Any, shift: Any, out3: Any) -> None:
     """out3 = (x3 - mean) * scale + shift, per channel (the batch-norm output), one pass."""
     N, C, S = x3.shape
@@ -75,7 +75,7 @@ def scale_shift(x3: Any, mean: Any, scale: Any, shift: Any, out3: Any) -> None:
                 yr[i] = (xr[i] - m) * a + b
 
 
-@_jit
+@_njit
 def grad_sums(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
     """Per-channel sum(g) and sum(g * (x - mean)) of (N, C, S) arrays, in float64, one pass."""
     N, C, S = x3.shape
@@ -97,7 +97,7 @@ def grad_sums(g3: Any, x3: Any, mean: Any) -> tuple[Any, Any]:
     return sum_g, sum_gxc
 
 
-@_jit
+@_njit
 def batch_norm_grad(g3: Any, x3: Any, mean: Any, a: Any, k: Any, d: Any, out3: Any) -> None:
     """out3 = a * g - k * (x - mean) + d, per channel (the batch-norm input gradient), one pass."""
     N, C, S = x3.shape
@@ -111,7 +111,7 @@ def batch_norm_grad(g3: Any, x3: Any, mean: Any, a: Any, k: Any, d: Any, out3: A
                 o[i] = ac * gr[i] - kc * (xr[i] - m) + dc
 
 
-@_jit
+@_njit
 def tanh_grad(y: Any, g: Any, out: Any) -> None:
     """out = g * (1 - y*y) over flat arrays (tanh's backward from its output), one pass."""
     one = y.dtype.type(1)  # typed: a float64 literal would upcast a float32 loop
