@@ -28,3 +28,40 @@ def test_without_anomaly_mode_no_error():
     cr.sqrt(x).sum().backward()
     assert x.grad.item() == float("inf")
     assert not cr.autograd.is_anomaly_enabled()
+
+
+def test_check_nan_false_records_call_sites_without_checking_values():
+    """As torch: the mode is on (call sites recorded, is_anomaly_enabled) but NaN passes."""
+    import inspect
+
+    x = cr.tensor([0.0], requires_grad=True)
+    with cr.autograd.detect_anomaly(check_nan=False):
+        assert cr.autograd.is_anomaly_enabled()
+        assert not cr.autograd.is_anomaly_check_nan_enabled()
+        y = cr.sqrt(x)
+        line = inspect.currentframe().f_lineno - 1
+        assert y.grad_fn._site.endswith(f"test_autograd_anomaly.py:{line}")
+        y.sum().backward()  # inf, not checked
+    assert x.grad.item() == float("inf")
+    assert not cr.autograd.is_anomaly_enabled()
+
+
+@pytest.mark.skipif(__import__("sys").version_info < (3, 11), reason="notes need Python 3.11")
+def test_an_error_in_backward_names_the_forward_call_site_under_anomaly_mode():
+    import inspect
+
+    class Broken(cr.autograd.Function):
+        def forward(self, x):
+            return x * 1
+
+        def backward(self, gy):
+            raise ValueError("broken backward")
+
+    x = cr.tensor([1.0], requires_grad=True)
+    with cr.autograd.detect_anomaly(check_nan=False):
+        y = Broken()(x)
+        line = inspect.currentframe().f_lineno - 1
+        with pytest.raises(ValueError, match="broken backward") as err:
+            y.sum().backward()
+    notes = "\n".join(getattr(err.value, "__notes__", []))
+    assert "BrokenBackward" in notes and f"test_autograd_anomaly.py:{line}" in notes

@@ -30,6 +30,11 @@ Calling an instance (``Mul()(a, b)``) runs ``forward`` and, when grad mode is on
 input requires grad, links the node into the graph: it keeps its inputs, holds its outputs by
 weak reference (so a dropped graph is freed at once by reference counting) and becomes their
 ``grad_fn``.
+
+PyTorch's custom-Function form (static ``forward(ctx, ...)``/``backward(ctx, ...)``,
+``ctx.save_for_backward``, ``Fn.apply``) maps onto this one class: the node is the ``ctx``, and
+what ``forward`` saves on it is what ``backward`` reads. It is to be added here, as another
+way to write a Function, not as a second class.
 """
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ def haswell():
 
 d._target = functools.lru_cache(maxsize=None)(haswell)
 assert d.lanes(np.float32) == 8 and d.blocking(np.float32, 16, 10) == (2, 5, 0)
-import tests.test_ops_direct as t
+import tests.test_kernels_direct_conv as t
 for dtype in (np.float32, np.float64):
     for oc in (5, 16, 24):
         case = dict(x_shape=(3, 6, 14, 13), oc=oc, kernel=(5, 3), stride=(1, 1), dh=1,
