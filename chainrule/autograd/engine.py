@@ -191,7 +191,12 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                             f"it cannot be differentiated twice (create_graph=True)"
                             f"{fn.double_backward_hint}")
                     gxs = fast(gys[0].data) if len(gys) == 1 else fast(*[g.data for g in gys])
-                    gxs = _as_tensors(gxs)
+                    # its arrays as constant Tensors (inlined: this runs once per node)
+                    if type(gxs) is tuple:
+                        gxs = tuple([None if a is None else _new(a, None, 0, False)
+                                     for a in gxs])
+                    else:
+                        gxs = (None if gxs is None else _new(gxs, None, 0, False),)
             except Exception as err:
                 if anomaly and hasattr(err, "add_note"):  # Python >= 3.11
                     # as torch's anomaly mode: say which forward call made the failing node
@@ -232,14 +237,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
     return captured
 
 
-def _as_tensors(arrays: Any) -> tuple:
-    """A fast backward's arrays (one, or a tuple with Nones) as constant Tensors."""
-    if type(arrays) is not tuple:
-        return (None if arrays is None else _const(arrays),)
-    return tuple([None if a is None else _const(a) for a in arrays])
-
-
-_const = Tensor._const
+_new = Tensor._new  # bound once: a fast backward's arrays become Tensors through it
 
 
 def _output_grad(fn: Function, i: int, g: Tensor, out: Optional[Tensor], create_graph: bool,
