@@ -38,6 +38,8 @@ way to write a Function, not as a second class.
 """
 from __future__ import annotations
 
+import os
+import sys
 import weakref
 from operator import itemgetter
 from typing import Any, Callable, ClassVar, Optional, Union
@@ -235,9 +237,6 @@ class Function:
 
 def _user_site() -> str:
     """The file:line of the innermost stack frame outside the chainrule package."""
-    import os
-    import sys
-
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame = sys._getframe(2)
     while frame is not None:

@@ -188,6 +188,8 @@ class Tensor:
             create_graph: record the backward pass itself, for higher derivatives.
             inputs: accumulate only into these leaves.
         """
+        # the engine is built on Tensor (engine.py imports this module), so it is looked up
+        # when called, within this floor, as torch.Tensor.backward calls torch.autograd
         from .engine import backward
 
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph,

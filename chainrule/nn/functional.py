@@ -12,7 +12,7 @@ import warnings
 from typing import Any, Optional
 
 from ..autograd.tensor import Tensor
-from ..ops.arithmetic import cast
+from ..ops.dtypes import cast
 from ..ops.activation import leaky_relu as _leaky_relu
 from ..ops.activation import log_softmax as _log_softmax
 from ..ops.activation import relu as _relu

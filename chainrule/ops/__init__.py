@@ -14,7 +14,7 @@ from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div,
 from ..kernels import compiled_status  # the kernels are imported only by ops: re-exported
 from .linalg import dot, matmul, mm
 from . import operators as _operators
-from ._util import promote, result_dtype
+from .dtypes import promote, result_dtype
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, pad, permute,
                     reshape, split, squeeze, stack, sum_to, take_along_dim, transpose,

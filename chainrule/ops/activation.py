@@ -13,7 +13,8 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels import compiled_for
-from ._util import as_float, normalize_dims
+from ._util import normalize_dims
+from .dtypes import as_float
 from .arithmetic import exp
 from .reduce import logsumexp, sum
 

@@ -12,7 +12,8 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_float, as_operand, broadcast_error, result_dtype
+from ._util import broadcast_error
+from .dtypes import as_float, as_operand, cast, result_dtype  # noqa: F401 (cast: public here too)
 from .shape import sum_to_shape, unbroadcast
 
 
@@ -599,30 +600,6 @@ clip = clamp
 
 
 # ============================================================================ casts and copies
-class Cast(Function):
-    derivative = "1 (the gradient is cast back)"
-    elementwise = True
-
-    def __init__(self, dtype: Any) -> None:
-        self.dtype = numpy.dtype(dtype)
-
-    def forward(self, x: Any) -> Any:
-        return x.astype(self.dtype)
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return Cast(self.inputs[0].dtype)(gy)
-
-
-def cast(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` converted to ``dtype``; differentiable between float dtypes."""
-    dtype = numpy.dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    if dtype.kind != "f" and x.requires_grad:
-        return Tensor(x.data.astype(dtype))  # leaves the graph, as PyTorch does
-    return Cast(dtype)(x)
-
-
 class Clone(Function):
     derivative = "1"
     elementwise = True

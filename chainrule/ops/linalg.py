@@ -6,7 +6,7 @@ from typing import Any
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_operand, result_dtype
+from .dtypes import as_operand, result_dtype
 from .reduce import sum as _sum
 from .shape import reshape, squeeze, transpose, unbroadcast, unsqueeze
 

@@ -20,7 +20,8 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_float, broadcast_error
+from ._util import broadcast_error
+from .dtypes import as_float
 from .activation import log_softmax, shift_by_max, softmax
 from .arithmetic import abs, clamp, log
 from .reduce import logsumexp, mean, sum

@@ -17,7 +17,7 @@ from ..autograd import tensor as tensor_module
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import arithmetic
-from ._util import result_dtype
+from .dtypes import result_dtype
 
 # what comparisons accept; anything else (None, a string) gives NotImplemented, as in PyTorch
 _OPERANDS = (Tensor, int, float, numpy.ndarray, numpy.generic, list, tuple)

@@ -16,7 +16,9 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_float, normalize_dims
+from ._util import normalize_dims
+from .arithmetic import exp, log, maximum, minimum, where
+from .dtypes import as_float
 from .shape import broadcast_to, gather, reshape, squeeze
 
 min_max = namedtuple("min_max", ["values", "indices"])
@@ -177,7 +179,6 @@ class StdFromVar(Function):
             return xp.sqrt(v)
 
     def backward(self, gy: Tensor) -> Tensor:
-        from .arithmetic import where
 
         y = self.output(0)
         zero = Tensor(y.data == 0)
@@ -268,7 +269,6 @@ def max(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
         [[3.0, 5.0], [4.0, 3.0]]
     """
     if isinstance(dim, Tensor):
-        from .arithmetic import maximum
 
         return maximum(input, dim)
     return _max_min(input, dim, keepdim, True)
@@ -278,7 +278,6 @@ def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
     """``min(x)`` is the overall minimum; ``min(x, dim)`` returns ``(values, indices)``;
     ``min(x, other)`` with a tensor ``other`` is the elementwise ``minimum``, as PyTorch."""
     if isinstance(dim, Tensor):
-        from .arithmetic import minimum
 
         return minimum(input, dim)
     return _max_min(input, dim, keepdim, False)
@@ -316,7 +315,6 @@ def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
         >>> round(cr.logsumexp(cr.tensor([1000.0, 1000.0]), 0).item(), 2)
         1000.69
     """
-    from .arithmetic import exp, log
 
     input = as_float(input)
     with no_grad():

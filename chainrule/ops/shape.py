@@ -14,6 +14,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_tensor_arg, normalize_dims
+from .dtypes import as_operand, result_dtype
 
 ShapeLike = Union[int, Sequence[int]]
 
@@ -336,7 +337,6 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
             raise ValueError(f"cat: Sizes of tensors must match except in dimension {axis}. "
                              f"Expected shape like {ref.shape} but got {t.shape} for tensor "
                              f"number {i} in the list")
-    from ._util import result_dtype, as_operand
 
     dtype = result_dtype(*tensors)
     return Cat(axis)(*[as_operand(t, dtype) for t in tensors])
