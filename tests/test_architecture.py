@@ -115,3 +115,12 @@ def test_the_ground_floors_import_without_the_rest() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['autograd', 'backend']"
+
+
+def test_the_op_contract_shown_in_architecture_md_is_the_real_mul() -> None:
+    """docs/ARCHITECTURE.md quotes ops/arithmetic.py's Mul; a quote that drifts fails here."""
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    start = doc.index("```python\n# chainrule/ops/arithmetic.py\n") + len("```python\n")
+    quoted = doc[start:doc.index("```", start)].split("\n", 1)[1]
+    assert "class Mul(Function):" in quoted
+    assert quoted in (PACKAGE / "ops" / "arithmetic.py").read_text()

@@ -111,5 +111,3 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self) -> None:
         state.grad_enabled = self._target
-
-

@@ -20,6 +20,7 @@ _ndarray = xp.ndarray  # read on every op's output
 ArrayLike = Any
 
 _FLOAT_KINDS = ("f",)
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")  # names ``Tensor.to`` reads as a device
 _ops: Any = None  # the chainrule.ops namespace, handed over by bind_ops when ops is imported
 
 
@@ -27,8 +28,6 @@ def bind_ops(namespace: Any) -> None:
     """Give Tensor's methods the ops they delegate to (called once by ``chainrule.ops``)."""
     global _ops
     _ops = namespace
-
-_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")  # names ``Tensor.to`` reads as a device
 
 
 def _is_float(dtype: Any) -> bool:

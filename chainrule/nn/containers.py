@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Optional, Union, overload
+from typing import Any, Iterable, Iterator, Optional, TypeVar, Union, overload
 
 from ..autograd.tensor import Tensor
 from .module import Module
+
+_N = TypeVar("_N", bound="_Numbered")
 
 
 def _position(container: Module, idx: int) -> int:
@@ -40,7 +42,30 @@ class Identity(Module):
         return input
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """What Sequential and ModuleList share: submodules numbered ``'0'``, ``'1'``, ..."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())  # type: ignore[arg-type]
+
+    def __delitem__(self, idx: Union[int, slice]) -> None:
+        items = list(self._modules.values())
+        del items[idx if isinstance(idx, slice) else _position(self, idx)]
+        # renumber '0', '1', ... as PyTorch does, so append() cannot overwrite a module
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
+
+    def append(self: _N, module: Module) -> _N:
+        """Add ``module`` at the end."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Numbered):
     """Chain modules: the output of each is the input of the next.
 
     Args:
@@ -86,34 +111,13 @@ class Sequential(Module):
     def __setitem__(self, idx: int, module: Module) -> None:
         setattr(self, self._index(idx), module)
 
-    def __delitem__(self, idx: Union[int, slice]) -> None:
-        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._index(idx)]
-        for k in keys:
-            del self._modules[k]
-        # renumber '0', '1', ... as PyTorch does, so append() cannot overwrite a module
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())  # type: ignore[arg-type]
-
-    def append(self, module: Module) -> "Sequential":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
-
     def forward(self, input: Any) -> Any:
         for m in self._modules.values():
             input = m(input)  # type: ignore[misc]
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules, registered as submodules ``'0'``, ``'1'``, ... (no forward).
 
     Args:
@@ -141,23 +145,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(self._key(idx), module)
-
-    def __delitem__(self, idx: Union[int, slice]) -> None:
-        items = list(self._modules.values())
-        del items[idx]
-        self._modules.clear()
-        self.extend(items)  # type: ignore[arg-type]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())  # type: ignore[arg-type]
-
-    def append(self, module: Module) -> "ModuleList":
-        """Add ``module`` at the end."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
         """Add each of ``modules`` at the end."""

@@ -98,6 +98,10 @@ def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
     return result
 
 
+FAST_ONLY_HINT = "; double backward needs impl='fast'"
+"""The ``double_backward_hint`` of the reference (first-order-only) kernels of an op family."""
+
+
 class ImplChoice:
     """Which implementation an op family uses (``"fast"`` by default), switchable in a block.
 

@@ -39,7 +39,7 @@ from ..backend import xp
 from ..kernels.conv_schedules import (Columns, ConvGeometry, fast_forward, fast_grad_input,
                                       fast_grad_weight, sum_nhw, what_to_keep)
 from ..kernels.conv_schedules import output_size  # noqa: F401 (PyTorch's formula, public here)
-from ._util import ImplChoice, as_tensor_arg
+from ._util import FAST_ONLY_HINT, ImplChoice, as_tensor_arg
 from .shape import reshape
 from .window_args import check_conv2d
 
@@ -212,9 +212,6 @@ def _im2col_backward(cols: Any, x_shape: tuple[int, ...], weight: Any, gy: Any,
 
 
 # ============================================================================ Functions
-_FAST_ONLY = "; double backward needs impl='fast'"
-
-
 class Conv2d(Function):
     """y = conv2d(x, weight) + bias by the fast schedules; backward is differentiable.
 
@@ -306,7 +303,7 @@ class Conv2dIm2col(Function):
     """conv2d by one im2col GEMM; caches the columns; backward is first order only."""
 
     derivative = Conv2d.derivative
-    double_backward_hint = _FAST_ONLY
+    double_backward_hint = FAST_ONLY_HINT
 
     def __init__(self, geometry: ConvGeometry) -> None:
         self.g = geometry
@@ -329,7 +326,7 @@ class Conv2dNaive(Function):
     """conv2d by nested Python loops (the reference); backward is first order only."""
 
     derivative = Conv2d.derivative
-    double_backward_hint = _FAST_ONLY
+    double_backward_hint = FAST_ONLY_HINT
 
     def __init__(self, geometry: ConvGeometry) -> None:
         self.g = geometry

@@ -35,7 +35,7 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels.pool_schedules import (PoolGeometry, avg_adjoint, avg_forward, max_forward,
                                       max_gather, max_scatter)
-from ._util import ImplChoice, as_tensor_arg
+from ._util import FAST_ONLY_HINT, ImplChoice, as_tensor_arg
 from .shape import reshape
 from .window_args import check_pool2d
 from .window_args import pool_output_size  # noqa: F401 (PyTorch's formula, public here)
@@ -100,9 +100,6 @@ def _max_backward_naive(gy: Any, arg: Any, x_shape: tuple[int, ...]) -> Any:
 
 
 # ============================================================================ max: Functions
-_FAST_ONLY = "; double backward needs impl='fast'"
-
-
 class MaxPool2d(Function):
     """y = max over each window; backward routes gy to the arg-max (differentiably)."""
 
@@ -156,7 +153,7 @@ class MaxPool2dNaive(Function):
     """max_pool2d by loops (the reference); backward is first order only."""
 
     derivative = MaxPool2d.derivative
-    double_backward_hint = _FAST_ONLY
+    double_backward_hint = FAST_ONLY_HINT
 
     def __init__(self, geometry: PoolGeometry) -> None:
         self.g = geometry
@@ -335,7 +332,7 @@ class AvgPool2dNaive(Function):
     """avg_pool2d by loops (the reference); backward is first order only."""
 
     derivative = AvgPool2d.derivative
-    double_backward_hint = _FAST_ONLY
+    double_backward_hint = FAST_ONLY_HINT
 
     def __init__(self, geometry: PoolGeometry, count_include_pad: bool,
                  divisor_override: Optional[int]) -> None:
