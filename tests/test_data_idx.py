@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import struct
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,103 @@ def test_labels_must_be_1d(tmp_path):
 def test_num_classes_validated(tmp_path, bad):
     with pytest.raises(ValueError, match="num_classes must be a positive int"):
         load_idx_pair(tmp_path / "i", tmp_path / "l", num_classes=bad)
+
+
+# -- gzip bombs: refused from the header, before the body is decompressed (issue 20, item 7) ---
+
+def _zeros_gz(path: Path, dims: tuple[int, ...], body_bytes: int) -> Path:
+    """A gzip IDX file declaring ``dims`` whose body is ``body_bytes`` zeros (a bomb: about
+    1/1000 of that on disk), compressed in 1 MiB pieces so building it stays small."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    parts = [co.compress(idx_bytes(b"", dims))]
+    block = bytes(1 << 20)
+    for start in range(0, body_bytes, len(block)):
+        parts.append(co.compress(block[:body_bytes - start]))
+    path.write_bytes(b"".join(parts) + co.flush())
+    return path
+
+
+def _peak_bytes(call, error, match):
+    """Peak memory traced while ``call()`` raises ``error`` matching ``match``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(error, match=match):
+            call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_bomb_of_the_wrong_image_shape_is_refused_from_the_header(tmp_path):
+    """The issue's bomb declares (1, 46340, 46340) images (2 GiB); here one declaring
+    (1, 4096, 4096) holds its 16 MiB of zeros in 16 kB. Told what it expects, the reader
+    refuses it from the header: nothing is decompressed past the 16 header bytes."""
+    path = _zeros_gz(tmp_path / "bomb.gz", (1, 4096, 4096), 16 << 20)
+    assert path.stat().st_size < 64 << 10
+    match = (r"bomb\.gz: expected items of shape \(N, 28, 28\), the header declares "
+             r"\(1, 4096, 4096\)")
+    for call in (lambda: read_idx(path, item_shape=(28, 28)),
+                 lambda: read_idx_header(path, item_shape=(28, 28))):
+        assert _peak_bytes(call, IdxFormatError, match) < 1 << 20
+    huge = put(tmp_path / "huge.gz", idx_bytes(bytes(3), (1, 46340, 46340)), gz=True)
+    with pytest.raises(IdxFormatError, match=r"expected items of shape \(N, 28, 28\), the "
+                                             r"header declares \(1, 46340, 46340\)"):
+        read_idx(huge, item_shape=(28, 28))
+    assert read_idx(path).shape == (1, 4096, 4096)  # nothing expected: a valid file
+
+
+def test_gzip_declaring_more_than_deflate_can_expand_to_is_refused_from_the_header(tmp_path):
+    """Deflate expands at most 1032:1, so a 33 kB file cannot hold the 64 MiB its header
+    declares: refused before the 32 MiB it does hold are decompressed."""
+    n = (64 << 20) // 784
+    path = _zeros_gz(tmp_path / "liar.gz", (n, 28, 28), 32 << 20)
+    size = path.stat().st_size
+    match = (rf"liar\.gz: truncated: dimensions \({n}, 28, 28\) need a payload of {n * 784} "
+             rf"bytes, the decompressed file holds 0 to {1032 * size - 16} bytes \(a {size}-byte "
+             r"gzip file decompresses to at most 1032 times its size\)")
+    assert _peak_bytes(lambda: read_idx(path), IdxFormatError, match) < 1 << 20
+    with pytest.raises(IdxFormatError, match=match):
+        read_idx_header(path)
+
+
+def test_pair_declaring_more_items_than_the_split_is_refused_from_the_headers(tmp_path):
+    """A pair declaring 3,000 images where the split holds at most 1,000: refused from the
+    headers, before either body is read (the issue's pair declared 2.7 million)."""
+    images = _zeros_gz(tmp_path / "i.gz", (3000, 28, 28), 3000 * 784)
+    labels = _zeros_gz(tmp_path / "l.gz", (3000,), 3000)
+    match = (r"i\.gz: too many items: expected at most 1000, the header declares 3000 "
+             r"\(shape \(3000, 28, 28\)\)")
+    peak = _peak_bytes(lambda: load_idx_pair(images, labels, item_shape=(28, 28),
+                                             max_items=1000), IdxFormatError, match)
+    assert peak < 1 << 20
+    with pytest.raises(IdxFormatError, match=r"l\.gz: too many items: expected at most 1000, "
+                                             r"the header declares 3000"):
+        read_idx(labels, max_items=1000)
+    x, y = load_idx_pair(images, labels, item_shape=(28, 28), max_items=3000)
+    assert x.shape == (3000, 28, 28) and y.shape == (3000,)
+    with pytest.raises(IdxFormatError, match=r"i\.gz: expected items of shape \(N, 14, 56\), "
+                                             r"the header declares \(3000, 28, 28\)"):
+        load_idx_pair(images, labels, item_shape=(14, 56))
+
+
+@pytest.mark.parametrize("bad", [-1, 2.0, True, "28"])
+def test_expectations_are_validated(tmp_path, bad):
+    path = put(tmp_path / "x", idx_bytes(bytes(4), (4,)))
+    with pytest.raises(ValueError, match="max_items must be an int >= 0"):
+        read_idx(path, max_items=bad)
+    with pytest.raises(ValueError, match="item_shape must be a tuple of ints >= 0"):
+        read_idx(path, item_shape=(bad,))
+
+
+def test_trailing_bomb_is_refused_after_a_bounded_read(tmp_path):
+    """One image followed by 64 MiB of zeros (64 kB on disk): the trailing bytes are
+    refused without decompressing them all to count them."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [co.compress(idx_bytes(bytes(784), (1, 28, 28)))]
+    parts += [co.compress(bytes(1 << 20)) for _ in range(64)]
+    path = tmp_path / "tail.gz"
+    path.write_bytes(b"".join(parts) + co.flush())
+    with pytest.raises(IdxFormatError, match=r"tail\.gz: trailing bytes: dimensions "
+                                             r"\(1, 28, 28\) need a payload of 784 bytes, the "
+                                             r"decompressed file holds more than 1049360"):
+        read_idx(path)

@@ -366,3 +366,144 @@ def test_get_submodule_as_torch():
         with pytest.raises(AttributeError) as our_err:
             ours.get_submodule(target)
         assert str(our_err.value) == str(torch_err.value), target
+
+
+# -- load_state_dict: validate every entry, convert, then assign (issue 20, item 6) -------------
+
+def _lenet_with_other_values():
+    """LeNet-5 and a state dict of it whose every entry differs from the model's values."""
+    model = cr.models.LeNet5()
+    with cr.no_grad():
+        model(cr.randn(4, 1, 28, 28))  # training mode: the running stats and counts move
+    other = cr.models.LeNet5()
+    return model, {k: v.data.copy() for k, v in other.state_dict().items()}
+
+
+def _snapshot(model):
+    return {k: (v.data.copy(), v._version) for k, v in model.state_dict(keep_vars=True).items()}
+
+
+def _assert_untouched(model, before):
+    after = _snapshot(model)
+    assert list(after) == list(before)
+    for k, (data, version) in before.items():
+        assert after[k][0].dtype == data.dtype and after[k][0].shape == data.shape, k
+        assert after[k][0].tobytes() == data.tobytes(), f"{k} was overwritten"  # bit-identical
+        assert after[k][1] == version, k
+
+
+_LAST = "fc2.bias"  # the last of LeNet-5's 25 entries: everything before it would be written
+_BAD_ENTRIES = {
+    "wrong shape": (lambda v: np.zeros(v.shape + (1,), v.dtype),
+                    r"size mismatch for fc2\.bias: copying a param with shape \(10, 1\)"),
+    "string array": (lambda v: np.array(["w"] * v.size),
+                     r'parameter named "fc2\.bias".*<U1.*not numbers'),
+    "numeric strings": (lambda v: np.array(["1.0"] * v.size),  # NumPy would parse them
+                        r'parameter named "fc2\.bias".*<U3.*not numbers'),
+    "object array of None": (lambda v: np.array([None] * v.size, dtype=object),
+                             r'parameter named "fc2\.bias".*object.*not numbers'),
+    "complex": (lambda v: v.astype(np.complex64) + 1j,
+                r'parameter named "fc2\.bias".*model is float32.*checkpoint is complex64.*'
+                r"imaginary part"),
+    "a list": (lambda v: v.tolist(),
+               r'parameter named "fc2\.bias", expected a Tensor or a NumPy array from the '
+               r"checkpoint but received <class 'list'>"),
+    "a float": (lambda v: 1.0, r'parameter named "fc2\.bias".*received <class \'float\'>'),
+    "None": (lambda v: None, r'parameter named "fc2\.bias".*received <class \'NoneType\'>'),
+}
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("case", list(_BAD_ENTRIES))
+def test_load_state_dict_bad_last_entry_leaves_every_tensor_bit_identical(case, strict):
+    """A bad value in the last key used to leave the 24 entries before it overwritten (then
+    raise), turn None into NaN weights and drop imaginary parts: now every key is checked
+    before anything is written, the error names the key, and every parameter and buffer keeps
+    its bits and its version."""
+    model, sd = _lenet_with_other_values()
+    make, match = _BAD_ENTRIES[case]
+    sd[_LAST] = make(sd[_LAST])
+    before = _snapshot(model)
+    with pytest.raises(RuntimeError, match=match) as info:
+        model.load_state_dict(sd, strict=strict)
+    assert str(info.value).startswith("Error(s) in loading state_dict for LeNet5:")
+    _assert_untouched(model, before)
+
+
+@pytest.mark.parametrize("case", ["missing key", "unexpected key"])
+def test_load_state_dict_bad_keys_leave_every_tensor_bit_identical(case):
+    model, sd = _lenet_with_other_values()
+    if case == "missing key":
+        del sd[_LAST]
+        match = r'Missing key\(s\) in state_dict: "fc2\.bias"\.'
+    else:
+        sd["fc3.weight"] = np.zeros(3, np.float32)
+        match = r'Unexpected key\(s\) in state_dict: "fc3\.weight"\.'
+    before = _snapshot(model)
+    with pytest.raises(RuntimeError, match=match):
+        model.load_state_dict(sd)
+    _assert_untouched(model, before)
+
+
+def test_load_state_dict_lists_every_bad_entry_at_once():
+    model, sd = _lenet_with_other_values()
+    sd["conv1.weight"] = "weights"
+    sd["bn1.running_mean"] = sd["bn1.running_mean"].astype(np.complex128)
+    sd[_LAST] = np.array([None] * 10, dtype=object)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(sd)
+    named = [line.split('"')[1] for line in str(info.value).split("\n\t")[1:]]
+    assert named == ["conv1.weight", "bn1.running_mean", _LAST]  # the module's order
+
+
+def test_load_state_dict_converts_dtypes_as_torch_does():
+    """float64 -> float32 (and int/bool -> float) convert as torch's ``copy_`` does; the
+    model keeps its dtypes and each tensor its identity."""
+    ours, theirs = nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    rng = np.random.default_rng(0)
+    values = {"weight": rng.standard_normal(3), "bias": np.array([1, -2, 3]),
+              "running_mean": np.array([True, False, True]),
+              "running_var": rng.random(3) + 0.5, "num_batches_tracked": np.array(7, np.uint8)}
+    weight = ours.weight
+    ours.load_state_dict(values)
+    theirs.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in values.items()})
+    assert ours.weight is weight
+    for k, v in ours.state_dict().items():
+        ref = theirs.state_dict()[k].numpy()
+        assert v.dtype == ref.dtype, k
+        np.testing.assert_array_equal(v.data, ref)
+
+
+def test_load_state_dict_refuses_a_float_into_an_integer_buffer():
+    """torch's copy_ truncates 2.5 to 2 in num_batches_tracked; a lossy cross-kind cast is
+    refused here (only casts within a kind or to a wider kind are made)."""
+    model = nn.BatchNorm1d(2)
+    sd = {k: v.data.copy() for k, v in model.state_dict().items()}
+    sd["num_batches_tracked"] = np.array(2.5)
+    before = _snapshot(model)
+    with pytest.raises(RuntimeError, match=r'parameter named "num_batches_tracked".*float64.*'
+                                           r"int64"):
+        model.load_state_dict(sd)
+    _assert_untouched(model, before)
+
+
+def test_load_state_dict_copies_sources_before_writing():
+    """Sources that alias the model's own arrays (here two parameters swapped) are read before
+    anything is written."""
+    model = nn.Linear(2, 2, bias=False)
+    model2 = nn.Linear(2, 2, bias=False)
+    seq = nn.Sequential(model, model2)
+    w0, w1 = model.weight.data.copy(), model2.weight.data.copy()
+    seq.load_state_dict({"0.weight": model2.weight.data, "1.weight": model.weight.data})
+    np.testing.assert_array_equal(model.weight.data, w1)
+    np.testing.assert_array_equal(model2.weight.data, w0)
+
+
+def test_load_state_dict_non_strict_returns_torchs_named_tuple():
+    ours, theirs = nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    state = {"weight": [[1.0, 2.0]], "junk": [0.0]}
+    got = ours.load_state_dict({k: np.array(v) for k, v in state.items()}, strict=False)
+    ref = theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    assert isinstance(got, tuple) and got._fields == ref._fields
+    assert got == ref and got.missing_keys == ["bias"] and got.unexpected_keys == ["junk"]
+    np.testing.assert_array_equal(ours.weight.data, theirs.weight.detach().numpy())
