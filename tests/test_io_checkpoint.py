@@ -217,9 +217,42 @@ def test_json_not_json(saved):
 
 def test_deeply_nested_json_is_a_checkpoint_error(saved):
     saved.with_suffix(".json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(CheckpointError, match=r"c\.json: not a checkpoint JSON: it is nested too "
-                                              "deeply to parse"):
+    with pytest.raises(CheckpointError, match=r"c\.json: the file is nested too deeply to parse"):
         load_checkpoint(saved)
+
+
+@pytest.mark.parametrize("old, new, msg", [
+    ('"epoch": 3', '"epoch": NaN', "holds NaN, which is not a JSON number"),
+    ('"epoch": 3', '"epoch": -Infinity', "holds -Infinity, which is not a JSON number"),
+    ('"epoch": 3', '"epoch": 1e999', "holds the number 1e999, beyond the range of a float"),
+    ('"epoch": 3', '"epoch": ' + "3" * 5000, "holds an integer of 5000 digits"),
+    ('"epoch": 3', '"epoch": 3, "epoch": 4', "names 'epoch' twice in one object"),
+])
+def test_json_that_python_accepts_but_json_does_not_is_refused(saved, old, new, msg):
+    path = saved.with_suffix(".json")
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(CheckpointError, match=r"load_checkpoint: .*c\.json: the file " + msg):
+        load_checkpoint(saved)
+
+
+def test_save_refuses_integers_that_load_would_refuse(tmp_path):
+    state = {"w": np.zeros(2, np.float32)}
+    save_checkpoint(tmp_path / "ok", state, {"big": 10 ** 99, "rng": 2 ** 128 - 1})
+    assert load_checkpoint(tmp_path / "ok")[1]["big"] == 10 ** 99
+    with pytest.raises(ValueError, match=r"meta\.big is an integer of over 100 digits"):
+        save_checkpoint(tmp_path / "bad", state, {"big": 10 ** 100})
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_resave_over_a_json_python_cannot_parse(tmp_path):
+    # save_checkpoint reads the old JSON's hash: a broken old JSON must not break the save
+    save_checkpoint(tmp_path / "c", {"w": np.zeros(2, np.float32)}, {"epoch": 1})
+    (tmp_path / "c.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "c.safetensors.prev").write_bytes((tmp_path / "c.safetensors").read_bytes())
+    save_checkpoint(tmp_path / "c", {"w": np.ones(2, np.float32)}, {"epoch": 2})
+    assert load_checkpoint(tmp_path / "c")[1]["epoch"] == 2
 
 
 @pytest.mark.parametrize("depth", [600, 900])

@@ -237,7 +237,16 @@ GOOD = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
      r"9223372036854775807"),
     ({"w": {"dtype": "F32", "shape": [0, 2**31, 2**31], "data_offsets": [0, 0]}}, b"", None,
      "is too big for an array"),
-    (b"[" * 100_000 + b"]" * 100_000, b"", None, "its JSON is nested too deeply to parse"),
+    (b"[" * 100_000 + b"]" * 100_000, b"", None, "the header is nested too deeply to parse"),
+    # what Python's json accepts but JSON does not (parse_json): NaN, overflow, long integers
+    (b'{"w": {"dtype": "U8", "shape": [NaN], "data_offsets": [0, 1]}}', bytes(1), None,
+     "the header holds NaN, which is not a JSON number"),
+    (b'{"w": {"dtype": "U8", "shape": [1e999], "data_offsets": [0, 1]}}', bytes(1), None,
+     "the header holds the number 1e999, beyond the range of a float"),
+    (b'{"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, ' + b"1" * 5000 + b']}}',
+     bytes(1), None, "the header holds an integer of 5000 digits"),
+    (b'{"__metadata__": {"a": "b"}, "__metadata__": {"a": "c"}}', b"", None,
+     "the header names '__metadata__' twice in one object"),
 ])
 def test_malformed_files(tmp_path, header, buffer, length, msg):
     path = tmp_path / "bad.safetensors"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -233,7 +234,8 @@ def test_optimizer_buffer_of_wrong_shape_is_refused(tmp_path):
     state, meta = read_training_checkpoint(tmp_path / "ck")
     meta["optimizer"]["state"][0]["momentum_buffer"] = np.zeros((3, 3), np.float32)
     fresh = MLP((4, 8, 4))
-    with pytest.raises(CheckpointError, match=r"'momentum_buffer' has shape \(3, 3\)"):
+    with pytest.raises(CheckpointError,
+                       match=r"'momentum_buffer' of parameter 0 has shape \(3, 3\)"):
         restore_training_state(meta, model=fresh,
                                optimizer=cr.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9))
 
@@ -248,3 +250,144 @@ def test_nan_weights_are_never_saved(tmp_path):
         _save(tmp_path / "ck", model, opt, loader, epoch=2)
     assert (tmp_path / "ck.safetensors").read_bytes() == good
     assert load_checkpoint(tmp_path / "ck")[1]["epoch"] == 1
+
+
+# -- a tampered training checkpoint: refused before anything changes ---------------------------
+
+def _edit_json(stem, edit):
+    """Edit the meta of a saved checkpoint's JSON in place (the weights hash stays valid)."""
+    import json
+
+    path = stem.with_name(stem.name + ".json")
+    doc = json.loads(path.read_text())
+    edit(doc["meta"])
+    path.write_text(json.dumps(doc))
+
+
+def _state_of(model, opt, loader):
+    return ({k: np.array(v.data) for k, v in model.state_dict().items()},
+            repr(opt.param_groups), {id(p): {n: np.array(v) for n, v in s.items()}
+                                     for p, s in opt.state.items()},
+            loader.state_dict(), cr.get_rng_state())
+
+
+def _assert_same(a, b):
+    for x, y in zip(a, b):
+        if isinstance(x, dict) and x and isinstance(next(iter(x.values())), np.ndarray):
+            assert x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+        else:
+            assert repr(x) == repr(y)
+
+
+def _restore_into_fresh(stem, make_optimizer=None):
+    """Read the checkpoint at ``stem`` and restore it into a fresh model, optimizer and loader;
+    return the error and whether they were left untouched."""
+    state, meta = read_training_checkpoint(stem)
+    clone = model_from_checkpoint(state, meta)
+    opt = (make_optimizer or (lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9)))(
+        clone.parameters())
+    loader = toy_loader(loader_seed=5)
+    cr.manual_seed(99)
+    before = _state_of(clone, opt, loader)
+    with pytest.raises(CheckpointError) as info:
+        restore_training_state(meta, model=clone, optimizer=opt, loader=loader)
+    _assert_same(_state_of(clone, opt, loader), before)
+    return str(info.value)
+
+
+def _group(**change):
+    return lambda m: m["optimizer"]["param_groups"][0].update(change)
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (_group(lr="fast"), r"cannot restore the optimizer state into SGD: loaded state dict: "
+                        r"param_groups\[0\]\['lr'\] must be a finite number >= 0, got 'fast'"),
+    (_group(lr=-1), r"\['lr'\] must be a finite number >= 0, got -1"),  # was gradient ascent
+    (_group(momentum="0.9"), r"\['momentum'\] must be a finite number >= 0, got '0.9'"),
+    (_group(weight_decay="0"), r"\['weight_decay'\] must be a finite number >= 0, got '0'"),
+    (_group(nesterov="yes"), r"\['nesterov'\] must be true or false"),
+    (lambda m: m["optimizer"]["param_groups"][0].pop("dampening"), r"lacks \['dampening'\]"),
+    (lambda m: m["rng"]["state"].update(state=2 ** 200),
+     r"the checkpoint's rng: state\['state'\] must be an int in \[0, 2\*\*128\), got 16069"),
+    (lambda m: m["rng"]["state"].update(state=-5), r"rng: state\['state'\] must be an int in"),
+    (lambda m: m["rng"]["state"].update(inc=1.5), r"rng: state\['inc'\] must be an int in"),
+    (lambda m: m["rng"]["state"].update(inc=2), r"rng: state\['inc'\] must be odd"),
+    (lambda m: m["rng"].update(uinteger=2 ** 40), r"rng: 'uinteger' must be an int in "
+                                                  r"\[0, 2\*\*32\)"),
+    (lambda m: m["rng"].update(has_uint32=5), r"rng: 'has_uint32' must be 0 or 1, got 5"),
+    (lambda m: m["rng"].update(extra=1), r"rng must have the keys"),
+    (lambda m: m["rng"].update(bit_generator="MT19937"),
+     r"rng is not a PCG64 generator state \(its 'bit_generator' is 'MT19937'\)"),
+    (lambda m: m.update(rng=[1]), r"rng is not a PCG64 generator state"),
+    (lambda m: m["loader"]["generator"]["state"].update(state=2 ** 200),
+     r"the checkpoint's loader generator: state\['state'\] must be an int in \[0, 2\*\*128\)"),
+    (lambda m: m["loader"].update(batches_done=-1), "cannot restore the data loader state"),
+])
+def test_tampered_state_is_refused_and_nothing_changes(tmp_path, edit, msg):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    _edit_json(tmp_path / "ck", edit)
+    assert re.search(msg, _restore_into_fresh(tmp_path / "ck"))
+
+
+def test_state_of_another_optimizer_is_refused(tmp_path):
+    # the recipe switched to adam: the saved SGD state used to fail mid-step with KeyError
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    msg = _restore_into_fresh(tmp_path / "ck", lambda ps: cr.optim.Adam(ps, lr=1e-3))
+    assert "cannot restore the optimizer state into Adam: loaded state dict: param_groups[0] " \
+           "does not fit Adam: it lacks ['betas', 'eps', 'amsgrad', 'decoupled_weight_decay']" \
+           in msg
+
+
+@pytest.mark.parametrize("buffer, msg", [
+    (np.array(0.5, np.float32), r"state 'momentum_buffer' of parameter 0 has shape \(\), but "
+                                r"the parameter has shape \(8, 4\)"),
+    (np.ones((8, 4), np.int32), r"'momentum_buffer' must be a float array, got dtype int32"),
+])
+def test_bad_momentum_buffer_in_the_weights_file_is_refused(tmp_path, buffer, msg):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    state, meta = load_checkpoint(tmp_path / "ck")
+    meta["optimizer"]["state"][0]["momentum_buffer"] = buffer
+    save_checkpoint(tmp_path / "ck", state, meta)
+    assert re.search(msg, _restore_into_fresh(tmp_path / "ck"))
+
+
+@pytest.mark.parametrize("old, new, msg", [
+    ('"epoch": 1}]', '"epoch": 1, "test_loss": NaN}]', "the file holds NaN"),
+    ('"epoch": 1}]', '"epoch": 1, "test_loss": 1e999}]', "the file holds the number 1e999"),
+    ('"epoch": 1,', '"epoch": ' + "1" * 5000 + ",", "the file holds an integer of 5000 digits"),
+    ('"epoch": 1}]', '"epoch": 1, "test_loss": "low"}]',
+     r"meta 'metrics'\[0\]\['test_loss'\] must be a finite number, got 'low'"),
+    ('"epoch": 1}]', '"epoch": 1, "train_acc": true}]',
+     r"meta 'metrics'\[0\]\['train_acc'\] must be a finite number, got True"),
+    ('"metrics": [{"epoch": 1}]', '"metrics": [{"epoch": 2}]',
+     r"meta 'metrics'\[0\] is for epoch 2, expected 1: one row per epoch, in order"),
+    ('"metrics": [{"epoch": 1}]', '"metrics": [{"epoch": 1}, {"epoch": 2}]',
+     r"meta 'metrics' has 2 rows but 'epoch' is 1"),
+])
+def test_bad_metrics_are_refused_when_read(tmp_path, old, new, msg):
+    # a NaN used to be accepted: the resumed run trained an epoch, then its save failed
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    path = tmp_path / "ck.json"
+    text = path.read_text().replace("\n", "").replace("  ", "")
+    text = re.sub(r'"metrics": \[\s*\{\s*"epoch": 1\s*\}\s*\]', '"metrics": [{"epoch": 1}]', text)
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(CheckpointError, match=msg):
+        read_training_checkpoint(tmp_path / "ck")
+
+
+def test_recipe_seed_must_fit_manual_seed():
+    from chainrule.training import TrainConfig, TrainConfigError
+
+    meta = {"model": "mlp", "data": {"name": "mnist"},
+            "train": {**TrainConfig().train_meta(), "seed": 2 ** 70}}
+    with pytest.raises(TrainConfigError, match=r"seed must be an int in \[0, 2\*\*64\), got "
+                                               r"1180591620717411303424") as info:
+        TrainConfig.from_meta(meta)
+    assert info.value.fields == ["seed"]
+    meta["train"]["seed"] = 2 ** 64 - 1
+    cr.manual_seed(TrainConfig.from_meta(meta).seed)  # the largest seed is a valid one

@@ -5,11 +5,14 @@ Nothing here uses pickle: a checkpoint is data only, so loading one can never ru
 """
 from .checkpoint import (CheckpointPaths, IncompatibleKeys, checkpoint_paths, load_checkpoint,
                          load_into, save_checkpoint)
-from .files import atomic_open, atomic_path, write_atomic
-from .safetensors import CheckpointError, load_file, read_header, save_file
+from .errors import CheckpointError
+from .files import atomic_open, atomic_path, remove_stale_temps, write_atomic
+from .jsonio import MAX_INT_DIGITS, parse_json
+from .safetensors import load_file, read_header, save_file
 
 __all__ = [
     "CheckpointError", "save_file", "load_file", "read_header",
     "save_checkpoint", "load_checkpoint", "load_into", "checkpoint_paths",
     "CheckpointPaths", "IncompatibleKeys", "write_atomic", "atomic_open", "atomic_path",
+    "remove_stale_temps", "parse_json", "MAX_INT_DIGITS",
 ]

@@ -12,7 +12,13 @@ weights are kept as ``<stem>.safetensors.prev`` until the JSON is renamed), the 
 carries the SHA-256 of the weights file. So at every instant the JSON on disk matches either
 ``<stem>.safetensors`` or the ``.prev`` copy, and :func:`load_checkpoint` picks the one whose
 hash matches: a killed save leaves the previous checkpoint loadable, and a half-updated pair is
-detected, never silently mixed.
+detected, never silently mixed. What a killed save cannot remove is its temporary file
+(``.<stem>.safetensors.<hex>.tmp``, ``.<stem>.json.<hex>.tmp``):
+:func:`chainrule.io.files.remove_stale_temps` removes those where no save is running.
+
+Reading trusts nothing: the JSON is parsed strictly (:func:`chainrule.io.jsonio.parse_json`:
+no NaN or Infinity, no integer of over 100 digits, no key named twice), so a meta that loads
+is one that :func:`save_checkpoint` can write again.
 """
 from __future__ import annotations
 
@@ -25,8 +31,10 @@ from typing import Any, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
+from .errors import CheckpointError
 from .files import write_atomic
-from .safetensors import CheckpointError, _pickle_hint, _read_file_bytes, _serialize, load_bytes
+from .jsonio import MAX_INT_DIGITS, int_fits, parse_json
+from .safetensors import _pickle_hint, _read_file_bytes, _serialize, load_bytes
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -94,6 +102,10 @@ def _encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, (int, np.integer)):
+        if not int_fits(int(value)):
+            raise ValueError(f"save_checkpoint: meta{where or ' '} is an integer of over "
+                             f"{MAX_INT_DIGITS} digits, more than a checkpoint JSON holds; "
+                             "store it as a string instead")
         return int(value)
     if isinstance(value, (float, np.floating)):
         f = float(value)
@@ -164,9 +176,9 @@ def _sha256_file(path: Path) -> str:
 def _recorded_sha(meta_path: Path) -> Optional[str]:
     """The weights hash the JSON on disk records, or None if there is no readable one."""
     try:
-        doc = json.loads(meta_path.read_text(encoding="utf-8"))
+        doc = parse_json(meta_path.read_text(encoding="utf-8"), os.fspath(meta_path))
         return str(doc["weights"]["sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # CheckpointError is a ValueError
         return None
 
 
@@ -179,7 +191,9 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any],
         path: the stem, either file name, or an existing folder (see :func:`checkpoint_paths`).
         state: parameter name -> array or Tensor (e.g. ``model.state_dict()``).
         meta: JSON-like dict (str/int/float/bool/None, lists, dicts); arrays anywhere inside
-            are stored in the weights file. Non-finite floats are refused (JSON has none).
+            are stored in the weights file. Non-finite floats are refused (JSON has none),
+            and so are integers of over ``MAX_INT_DIGITS`` (100) digits, which
+            :func:`load_checkpoint` would refuse to read.
         check_finite: refuse NaN or inf in any floating array, so a diverged run never
             overwrites a good checkpoint.
 
@@ -278,13 +292,10 @@ def _read_json(meta_path: Path) -> dict[str, Any]:
                               f"{MAX_JSON_BYTES} for a checkpoint JSON")
     raw = meta_path.read_bytes()
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = parse_json(raw.decode("utf-8"), f"load_checkpoint: {label}: the file")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"load_checkpoint: {label}: not a valid JSON file ({exc})."
                               + _pickle_hint(raw[:8])) from None
-    except RecursionError:
-        raise CheckpointError(f"load_checkpoint: {label}: not a checkpoint JSON: it is nested "
-                              "too deeply to parse") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise CheckpointError(f"load_checkpoint: {label}: expected format {FORMAT!r}, got {got!r}")
@@ -323,7 +334,9 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
 
     Raises:
         FileNotFoundError: the JSON file does not exist.
-        CheckpointError: any inconsistency, with the file and the expected vs actual value.
+        CheckpointError: any inconsistency, with the file and the expected vs actual value;
+            a JSON file that :func:`~chainrule.io.jsonio.parse_json` refuses (NaN or Infinity,
+            an integer of over 100 digits, a key named twice, nesting too deep).
 
     Example:
         >>> import tempfile, numpy as np

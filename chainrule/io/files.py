@@ -2,8 +2,9 @@
 
 Every file chainrule writes (weights, checkpoints, metrics, plots, graph pictures, downloads,
 benchmark results) goes through :func:`atomic_path`: the data goes to a temporary file in the
-same folder (``.<name>.<random>.tmp``), which is flushed, fsynced and renamed over the target
-with ``os.replace``; on any error the temporary file is removed and the target is untouched.
+same folder (``.<name>.<12 random hex digits>.tmp``), which is flushed, fsynced and renamed over
+the target with ``os.replace``; on any error the temporary file is removed and the target is
+untouched.
 
 The new file keeps the permissions of the file it replaces; a new file gets the usual ones
 (``0o666`` less the umask, as ``open`` gives).
@@ -13,22 +14,96 @@ The new file keeps the permissions of the file it replaces; a new file gets the 
   matplotlib's ``savefig``).
 - :func:`atomic_path`: the temporary path itself (for writers that take a path, such as a
   download), renamed into place when the block ends.
+
+A process killed in the middle of a write (SIGKILL, a power cut) cannot remove its temporary
+file; :func:`remove_stale_temps` removes such leftovers from a folder that no other process is
+writing to (e.g. a training run's folder when the run starts or resumes).
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import uuid
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+_TOKEN_DIGITS = 12
+"""Hex digits of the random part of a temporary file's name (48 bits)."""
+_TEMP_NAME = re.compile(rf"\.(?P<target>.+)\.[0-9a-f]{{{_TOKEN_DIGITS}}}\.tmp")
+"""What :func:`_temp_name` makes, and the only names :func:`remove_stale_temps` removes."""
+
+
+def _temp_name(name: str) -> str:
+    """A fresh temporary name for the file ``name``: ``.<name>.<12 hex digits>.tmp``."""
+    return f".{name}.{uuid.uuid4().hex[:_TOKEN_DIGITS]}.tmp"
+
+
+def temp_target(name: str) -> Optional[str]:
+    """The file that a temporary file named ``name`` was to become, or None if ``name`` is not
+    a temporary name of :func:`atomic_path`.
+
+    Example:
+        >>> temp_target(".checkpoint.json.0123456789ab.tmp"), temp_target("notes.tmp")
+        ('checkpoint.json', None)
+    """
+    match = _TEMP_NAME.fullmatch(name)
+    return match["target"] if match else None
+
+
+def remove_stale_temps(folder: PathLike, targets: Optional[Iterable[str]] = None) -> list[Path]:
+    """Remove the temporary files that writes killed mid-way left in ``folder``.
+
+    Only regular files named as :func:`atomic_path` names its temporary files
+    (``.<name>.<12 hex digits>.tmp``) are removed, and with ``targets``, only those of the
+    files named there; nothing else in the folder, and nothing in its subfolders, is touched.
+    A temporary file of a write still in progress looks the same as a stale one, so call this
+    only where no other process writes into ``folder``: a training run owns its folder, so its
+    start (or resume) is such a place.
+
+    Args:
+        folder: the folder to clean; a folder that does not exist holds nothing to remove.
+        targets: file names (not paths) whose leftovers to remove; None: every file's.
+
+    Returns:
+        The paths removed, sorted.
+
+    Example:
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     for name in (".metrics.csv.0123456789ab.tmp", "notes.tmp", "metrics.csv"):
+        ...         _ = open(os.path.join(d, name), "w").close()
+        ...     [p.name for p in remove_stale_temps(d)], sorted(os.listdir(d))
+        (['.metrics.csv.0123456789ab.tmp'], ['metrics.csv', 'notes.tmp'])
+    """
+    wanted = None if targets is None else set(targets)
+    try:
+        with os.scandir(folder) as it:
+            entries = list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    removed = []
+    for entry in entries:
+        target = temp_target(entry.name)
+        if target is None or (wanted is not None and target not in wanted):
+            continue
+        try:
+            if stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone meanwhile, or not ours to remove: a clean-up never fails a run
+            continue
+    return sorted(removed)
+
 
 def _create_temp(path: Path) -> Path:
-    """Create an empty, unique ``.<name>.<random>.tmp`` beside ``path`` (mode 0o666 - umask)."""
+    """Create an empty, unique temporary file (:func:`_temp_name`) beside ``path`` (mode
+    0o666 - umask)."""
     while True:
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        tmp = path.with_name(_temp_name(path.name))
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:  # pragma: no cover - 48 random bits collided

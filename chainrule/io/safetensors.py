@@ -18,7 +18,9 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from .errors import CheckpointError
 from .files import write_atomic
+from .jsonio import parse_json
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -36,11 +38,6 @@ DTYPES: dict[str, np.dtype] = {
     "BOOL": np.dtype("?"),
 }
 _NAME_OF = {(dt.kind, dt.itemsize): name for name, dt in DTYPES.items()}
-
-
-class CheckpointError(ValueError):
-    """A weights or checkpoint file is malformed, inconsistent or does not fit; the message
-    names the file, the tensor and the expected vs actual value."""
 
 
 def _dtype_name(fn: str, key: str, dtype: np.dtype) -> str:
@@ -135,17 +132,6 @@ def _fail(path: str, message: str) -> CheckpointError:
     return CheckpointError(f"load_file: {path}: {message}")
 
 
-def _no_duplicates(path: str):
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise _fail(path, f"the header names {k!r} twice")
-            out[k] = v
-        return out
-    return hook
-
-
 def _is_uint(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -169,12 +155,9 @@ def _validate(label: str, file_size: int, head: bytes, raw: bytes
     except UnicodeDecodeError as exc:
         raise _fail(label, f"the header is not valid UTF-8 ({exc}).{_pickle_hint(head)}") from None
     try:
-        header = json.loads(text, object_pairs_hook=_no_duplicates(label))
+        header = parse_json(text, f"load_file: {label}: the header")
     except json.JSONDecodeError as exc:
         raise _fail(label, f"the header is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise _fail(label, "the header is not a valid safetensors header: its JSON is nested "
-                           "too deeply to parse") from None
     if not isinstance(header, dict):
         raise _fail(label, f"the header must be a JSON object, got {type(header).__name__}")
 
@@ -340,7 +323,9 @@ def load_file(path: PathLike) -> dict[str, np.ndarray]:
 
     Raises :class:`CheckpointError` (naming the file, the tensor, expected vs actual) for: a
     file shorter than 8 bytes, a header length past the file end, a header that is not UTF-8
-    JSON (or nested too deeply) or not an object, an unknown dtype, a shape that is not a list
+    JSON or not an object, or that holds what :func:`~chainrule.io.jsonio.parse_json` refuses
+    (NaN or Infinity, an integer of over ``MAX_INT_DIGITS`` digits, a name given twice,
+    nesting too deep to parse), an unknown dtype, a shape that is not a list
     of non-negative ints or that NumPy cannot hold (over 64 dimensions, over 2**63 - 1 bytes),
     offsets outside the buffer, overlapping or leaving gaps, a byte length other than
     ``prod(shape) * itemsize``, and trailing bytes. A pickle offered instead is rejected

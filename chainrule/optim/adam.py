@@ -1,11 +1,11 @@
 """Adam and AdamW (decoupled weight decay), with optional AMSGrad."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from .optimizer import Optimizer, ParamsT, check_hyper, lerp_
+from .optimizer import Hyper, Optimizer, ParamsT, lerp_
 
 
 class Adam(Optimizer):
@@ -38,20 +38,28 @@ class Adam(Optimizer):
         [0.9, -0.9]
     """
 
+    hypers = {"lr": Hyper("nonnegative", "learning rate"),
+              "eps": Hyper("nonnegative", "epsilon value"),
+              "betas": Hyper("betas", "beta parameter"),
+              "weight_decay": Hyper("nonnegative", "weight_decay value"),
+              "amsgrad": Hyper("flag"), "maximize": Hyper("flag"),
+              "decoupled_weight_decay": Hyper("flag")}
+    state_kinds = {"step": "step", "exp_avg": "buffer", "exp_avg_sq": "buffer",
+                   "max_exp_avg_sq": "buffer"}
+
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False) -> None:
-        check_hyper("learning rate", lr)
-        check_hyper("epsilon value", eps)
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-        check_hyper("weight_decay value", weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        self._check_arguments(defaults)
+        super().__init__(params, defaults)
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        needed = {"step", "exp_avg", "exp_avg_sq"}
+        return frozenset(needed | {"max_exp_avg_sq"} if group["amsgrad"] else needed)
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

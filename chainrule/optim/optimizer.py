@@ -10,10 +10,16 @@ refuses to backpropagate through the stale value.
 "params": [index, ...]}]}`` with parameters numbered in group order. Buffers are NumPy arrays
 (copies), everything else is JSON-friendly (numbers, bools, lists), so a checkpoint stores the
 arrays in safetensors and the rest in JSON.
+
+Each subclass also declares its rules once: ``hypers`` (every hyper-parameter and what it must
+be: the constructor checks them with PyTorch's wording, :meth:`Optimizer.load_state_dict` checks
+a restored state against them) and ``state_kinds`` (the names of a parameter's state and what
+each holds), so a state dict from a file is refused before it can fail mid-step.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+import math
+from typing import Any, Callable, ClassVar, Iterable, Mapping, NamedTuple, Optional, Union
 
 import numpy
 
@@ -25,10 +31,59 @@ from ..nn.module import reset_grad
 ParamsT = Union[Iterable[Tensor], Iterable[dict[str, Any]]]
 
 
-def check_hyper(name: str, value: float, minimum: float = 0.0) -> None:
-    """Raise ``ValueError("Invalid <name>: <value>")`` (PyTorch's wording) below ``minimum``."""
-    if not minimum <= value:
-        raise ValueError(f"Invalid {name}: {value}")
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, numpy.integer, numpy.floating)) \
+        and not isinstance(value, (bool, numpy.bool_)) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
+# kind of hyper-parameter -> (the test of a restored value, what the value must be)
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "number": (_is_number, "a finite number"),
+    "nonnegative": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
+    "flag": (lambda v: isinstance(v, (bool, numpy.bool_)), "true or false"),
+    "betas": (lambda v: isinstance(v, (list, tuple)) and len(v) == 2
+              and all(_is_number(b) and 0 <= b < 1 for b in v),
+              "two finite numbers in [0, 1)"),
+}
+
+
+class Hyper(NamedTuple):
+    """The rule of one hyper-parameter.
+
+    Attributes:
+        kind: what a restored value must be: ``"number"`` (finite), ``"nonnegative"``
+            (finite, >= 0), ``"flag"`` (a bool) or ``"betas"`` (two finite numbers in [0, 1)).
+        label: PyTorch's name of it in the constructor's ``Invalid <label>: <value>`` error;
+            ``""`` where PyTorch's constructor does not check it.
+
+    Example:
+        >>> Hyper("nonnegative", "learning rate").problem(-1)
+        'must be a finite number >= 0, got -1'
+    """
+
+    kind: str
+    label: str = ""
+
+    def check_argument(self, value: Any) -> None:
+        """The constructor's check, as PyTorch makes it (a value of another type fails on its
+        comparison, with a TypeError, as in PyTorch)."""
+        if not self.label:
+            return
+        if self.kind == "betas":
+            for i, beta in enumerate(value):
+                if not 0.0 <= beta < 1.0:
+                    raise ValueError(f"Invalid {self.label} at index {i}: {beta}")
+        elif not 0.0 <= value:
+            raise ValueError(f"Invalid {self.label}: {value}")
+
+    def problem(self, value: Any) -> Optional[str]:
+        """What is wrong with ``value`` as a restored hyper-parameter; None when it is good."""
+        test, rule = _KINDS[self.kind]
+        return None if test(value) else f"must be {rule}, got {value!r}"
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
@@ -60,6 +115,13 @@ class Optimizer:
         >>> opt.state_dict()["param_groups"][0]["params"]
         [0]
     """
+
+    hypers: ClassVar[dict[str, Hyper]] = {}
+    """Every hyper-parameter of the subclass and its rule, in the order PyTorch checks them."""
+    state_kinds: ClassVar[Optional[dict[str, str]]] = None
+    """Every entry a parameter's state may hold: name -> ``"buffer"`` (a float array of the
+    parameter's shape) or ``"step"`` (an int >= 1); None: not declared (then any name is loaded
+    and only the shapes of arrays are checked)."""
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -148,6 +210,25 @@ class Optimizer:
         its state dict and its group's hyper-parameters."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")
 
+    # ------------------------------------------------------------------ the rules
+    def _check_arguments(self, defaults: Mapping[str, Any]) -> None:
+        """The constructor's checks of ``hypers``, with PyTorch's errors, then the rule across
+        hyper-parameters (:meth:`_group_problem`)."""
+        for name, hyper in self.hypers.items():
+            hyper.check_argument(defaults[name])
+        problem = self._group_problem(defaults)
+        if problem is not None:
+            raise ValueError(problem)
+
+    def _group_problem(self, group: Mapping[str, Any]) -> Optional[str]:
+        """A rule across the hyper-parameters of one group that ``group`` breaks, or None."""
+        return None
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        """The entries of ``state_kinds`` that a step with ``group`` needs in a parameter's
+        state once it has one."""
+        return frozenset()
+
     # ------------------------------------------------------------------ state dict
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state in PyTorch's layout, with parameters replaced by indices.
@@ -176,39 +257,138 @@ class Optimizer:
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a state from :meth:`state_dict` (its arrays are copied in).
 
-        Everything is validated first (group count and sizes, buffer shapes); on error the
-        optimizer is unchanged.
+        Everything is validated first (see :meth:`validate_state_dict`); on error the optimizer
+        is unchanged.
         """
+        self.state, self.param_groups = self._restored(state_dict)
+
+    def validate_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Check that :meth:`load_state_dict` would accept ``state_dict``, changing nothing.
+
+        Checked: the layout (``state`` and ``param_groups``), the number of groups and of
+        parameters in each, distinct int parameter indices; in each group exactly the keys of
+        this optimizer's group (an Adam state given to SGD lacks ``momentum``) and every
+        hyper-parameter's rule (``hypers``: type, finiteness, range); in each parameter's state
+        every entry a step with its group needs and none this optimizer never keeps
+        (``state_kinds``), each buffer a finite float array of the parameter's shape, each
+        step count an int in [1, 2**63).
+
+        Raises:
+            ValueError: naming the group or parameter, the entry and the rule broken.
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.nn.Parameter(cr.ones(2))], lr=0.1)
+            >>> bad = opt.state_dict()
+            >>> bad["param_groups"][0]["lr"] = -1
+            >>> opt.validate_state_dict(bad)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: loaded state dict: param_groups[0]['lr'] must be a finite number >= 0...
+        """
+        self._restored(state_dict)
+
+    def _restored(self, state_dict: Mapping[str, Any]
+                  ) -> tuple[dict[Tensor, dict[str, Any]], list[dict[str, Any]]]:
+        """The validated ``(state, param_groups)`` that ``state_dict`` restores."""
+        fail = "loaded state dict:"
         if not isinstance(state_dict, Mapping) or "param_groups" not in state_dict:
             raise ValueError("optimizer state_dict must be a dict with 'state' and "
                              "'param_groups'")
         saved_groups = state_dict["param_groups"]
+        if not isinstance(saved_groups, (list, tuple)):
+            raise ValueError(f"{fail} 'param_groups' must be a list, got "
+                             f"{type(saved_groups).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has a different number of parameter groups "
                              f"({len(saved_groups)}) than the optimizer "
                              f"({len(self.param_groups)})")
-        params: dict[int, Tensor] = {}
-        for group, saved in zip(self.param_groups, saved_groups):
-            if len(group["params"]) != len(saved["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group that doesn't "
-                                 f"match the size of optimizer's group ({len(saved['params'])} "
-                                 f"vs {len(group['params'])} parameters)")
+        params: dict[int, tuple[Tensor, Mapping[str, Any]]] = {}
+        for g, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            self._check_group(g, group, saved)
             for i, p in zip(saved["params"], group["params"]):
-                params[int(i)] = p
+                if int(i) in params:
+                    raise ValueError(f"{fail} parameter index {i} appears twice in "
+                                     "'param_groups'")
+                params[int(i)] = (p, saved)
+        saved_state = state_dict.get("state", {})
+        if not isinstance(saved_state, Mapping):
+            raise ValueError(f"{fail} 'state' must be a dict, got {type(saved_state).__name__}")
         new_state: dict[Tensor, dict[str, Any]] = {}
-        for key, values in state_dict.get("state", {}).items():
-            p = params.get(int(key))
-            if p is None:
-                raise ValueError(f"loaded state dict has state for parameter {key}, which is in "
-                                 f"no parameter group")
-            new_state[p] = {name: _load_value(v, p, key, name) for name, v in values.items()}
+        for key, values in saved_state.items():
+            index = _index_of(key)
+            if index not in params:
+                raise ValueError(f"loaded state dict has state for parameter {key!r}, which is "
+                                 f"in no parameter group")
+            p, saved = params[index]
+            new_state[p] = self._restored_param_state(values, p, index, saved)
         groups = []
         for group, saved in zip(self.param_groups, saved_groups):
             restored = {k: tuple(_plain(v)) if isinstance(group.get(k), tuple) else _plain(v)
                         for k, v in saved.items() if k != "params"}
             groups.append({**restored, "params": group["params"]})
-        self.state = new_state
-        self.param_groups = groups
+        return new_state, groups
+
+    def _check_group(self, g: int, group: Mapping[str, Any], saved: Any) -> None:
+        """``saved``, the ``g``-th group of a state dict, fits this optimizer's ``group``."""
+        name, where = type(self).__name__, f"loaded state dict: param_groups[{g}]"
+        if not isinstance(saved, Mapping) or not isinstance(saved.get("params"), (list, tuple)) \
+                or not all(_is_int(i) for i in saved["params"]):
+            raise ValueError(f"{where} must be a dict whose 'params' is a list of parameter "
+                             "indices (ints)")
+        if len(group["params"]) != len(saved["params"]):
+            raise ValueError(f"loaded state dict contains a parameter group that doesn't "
+                             f"match the size of optimizer's group ({len(saved['params'])} "
+                             f"vs {len(group['params'])} parameters)")
+        missing = [k for k in group if k not in saved]
+        unexpected = [k for k in saved if k not in group]
+        if missing or unexpected:
+            raise ValueError(f"{where} does not fit {name}: it lacks {missing} and has "
+                             f"{unexpected}, which {name} does not use (a state saved by "
+                             "another optimizer?)")
+        for key, hyper in self.hypers.items():
+            problem = hyper.problem(saved[key])
+            if problem is not None:
+                raise ValueError(f"{where}[{key!r}] {problem}")
+        problem = self._group_problem(saved)
+        if problem is not None:
+            raise ValueError(f"{where}: {problem}")
+
+    def _restored_param_state(self, values: Any, param: Tensor, key: int,
+                              group: Mapping[str, Any]) -> dict[str, Any]:
+        """The state of parameter ``key`` as stored, validated against ``state_kinds``."""
+        where = f"loaded state dict: state of parameter {key}"
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{where} must be a dict, got {type(values).__name__}")
+        kinds = self.state_kinds
+        if kinds is None:  # a subclass that does not declare its state
+            return {name: _load_value(v, param, key, name) for name, v in values.items()}
+        unexpected = [k for k in values if k not in kinds]
+        missing = sorted(self._required_state(group) - set(values)) if values else []
+        if missing or unexpected:
+            raise ValueError(f"{where} does not fit {type(self).__name__}: it lacks {missing} "
+                             f"and has {unexpected}; expected the entries {sorted(kinds)}")
+        out = {}
+        for name, value in values.items():
+            if kinds[name] == "step":
+                if not _is_int(value) or not 1 <= value < 2 ** 63:
+                    raise ValueError(f"{where}: {name!r} must be an int in [1, 2**63), got "
+                                     f"{value!r}")
+                out[name] = int(value)
+                continue
+            array = value.data if isinstance(value, Tensor) else value
+            if not isinstance(array, xp.ndarray) or array.shape != param.shape:
+                got = f"shape {array.shape}" if isinstance(array, xp.ndarray) else \
+                    f"a {type(array).__name__}"
+                raise ValueError(f"loaded state dict: state '{name}' of parameter {key} has "
+                                 f"{got}, but the parameter has shape {param.shape}")
+            if array.dtype.kind != "f":
+                raise ValueError(f"{where}: {name!r} must be a float array, got dtype "
+                                 f"{array.dtype}")
+            if not numpy.isfinite(array).all():
+                raise ValueError(f"{where}: {name!r} holds NaN or inf")
+            out[name] = numpy.array(array, dtype=param.dtype)
+        return out
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -233,6 +413,16 @@ def _check_ordered(params: Any) -> None:
         raise TypeError("optimizer parameters need to be organized in ordered collections, but "
                         "the ordering of tensors in sets will change between runs. Please use a "
                         "list instead.")
+
+
+def _index_of(key: Any) -> Optional[int]:
+    """A parameter index of a state dict's ``state``: an int, or its decimal text (the key
+    after a plain JSON round trip); None for anything else."""
+    if _is_int(key):
+        return int(key)
+    if isinstance(key, str) and key.isascii() and key.isdigit():
+        return int(key)
+    return None
 
 
 def _load_value(value: Any, param: Tensor, key: Any, name: str) -> Any:

@@ -1,11 +1,11 @@
 """RMSprop, optionally centered and with momentum."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from .optimizer import Optimizer, ParamsT, check_hyper, lerp_
+from .optimizer import Hyper, Optimizer, ParamsT, lerp_
 
 
 class RMSprop(Optimizer):
@@ -38,17 +38,27 @@ class RMSprop(Optimizer):
         0.9
     """
 
+    hypers = {"lr": Hyper("nonnegative", "learning rate"),
+              "eps": Hyper("nonnegative", "epsilon value"),
+              "momentum": Hyper("nonnegative", "momentum value"),
+              "weight_decay": Hyper("nonnegative", "weight_decay value"),
+              "alpha": Hyper("nonnegative", "alpha value"),
+              "centered": Hyper("flag"), "maximize": Hyper("flag")}
+    state_kinds = {"step": "step", "square_avg": "buffer", "momentum_buffer": "buffer",
+                   "grad_avg": "buffer"}
+
     def __init__(self, params: ParamsT, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0, momentum: float = 0,
                  centered: bool = False, *, maximize: bool = False) -> None:
-        check_hyper("learning rate", lr)
-        check_hyper("epsilon value", eps)
-        check_hyper("momentum value", momentum)
-        check_hyper("weight_decay value", weight_decay)
-        check_hyper("alpha value", alpha)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered,
-                                      maximize=maximize))
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered, maximize=maximize)
+        self._check_arguments(defaults)
+        super().__init__(params, defaults)
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset({"step", "square_avg"}
+                         | ({"momentum_buffer"} if group["momentum"] > 0 else set())
+                         | ({"grad_avg"} if group["centered"] else set()))
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -1,10 +1,10 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Optional
 
 from ..autograd.tensor import Tensor
-from .optimizer import Optimizer, ParamsT, check_hyper
+from .optimizer import Hyper, Optimizer, ParamsT
 
 
 class SGD(Optimizer):
@@ -39,17 +39,28 @@ class SGD(Optimizer):
         0.46
     """
 
+    hypers = {"lr": Hyper("nonnegative", "learning rate"),
+              "momentum": Hyper("nonnegative", "momentum value"),
+              "dampening": Hyper("number"),
+              "weight_decay": Hyper("nonnegative", "weight_decay value"),
+              "nesterov": Hyper("flag"), "maximize": Hyper("flag")}
+    state_kinds = {"momentum_buffer": "buffer"}
+
     def __init__(self, params: ParamsT, lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False,
                  *, maximize: bool = False) -> None:
-        check_hyper("learning rate", lr)
-        check_hyper("momentum value", momentum)
-        check_hyper("weight_decay value", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        self._check_arguments(defaults)
+        super().__init__(params, defaults)
+
+    def _group_problem(self, group: Mapping[str, Any]) -> Optional[str]:
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            return "Nesterov momentum requires a momentum and zero dampening"
+        return None
+
+    def _required_state(self, group: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset({"momentum_buffer"} if group["momentum"] != 0 else ())
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

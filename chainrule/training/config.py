@@ -24,6 +24,8 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}
 """The learning rate of each optimizer when none is given."""
 DEFAULT_MOMENTUM = 0.9
 """SGD's momentum when none is given."""
+SEED_BOUND = 2 ** 64
+"""Seeds are in [0, SEED_BOUND): what ``chainrule.manual_seed`` takes (PyTorch's range)."""
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
               "seed")
 """The fields a checkpoint keeps under ``meta["train"]``."""
@@ -89,7 +91,7 @@ class TrainConfig:
     momentum: Optional[float] = None   # SGD momentum in [0, 1); None: 0.9 (sgd), 0.0 (adam)
     weight_decay: float = 0.0          # L2 weight decay, >= 0
     schedule: str = "cosine"           # "cosine": decay to 0 over all steps; or "constant"
-    seed: int = 0                      # seed of the weights, dropout and shuffling
+    seed: int = 0                      # seed of the weights, dropout and shuffling, < 2**64
     limit_train: Optional[int] = None  # train on the first N images only (None: all)
     limit_test: Optional[int] = None   # test on the first N images only (None: all)
 
@@ -177,6 +179,12 @@ def _int_at_least(minimum: int, optional: bool = False) -> Callable[[Any], Optio
     return rule
 
 
+def _int_below(bound: int, text: str) -> Callable[[Any], Optional[str]]:
+    def rule(value: Any) -> Optional[str]:
+        return None if _is_int(value) and 0 <= value < bound else f"must be an int in [0, {text})"
+    return rule
+
+
 def _number(check: Callable[[float], bool], what: str) -> Callable[[Any], Optional[str]]:
     def rule(value: Any) -> Optional[str]:
         return None if _is_number(value) and check(value) else f"must be a finite number {what}"
@@ -194,7 +202,7 @@ _RULES: dict[str, Callable[[Any], Optional[str]]] = {
     "momentum": _number(lambda v: 0 <= v < 1, "in [0, 1)"),
     "weight_decay": _number(lambda v: v >= 0, ">= 0"),
     "schedule": _one_of(SCHEDULES),
-    "seed": _int_at_least(0),
+    "seed": _int_below(SEED_BOUND, "2**64"),
     "limit_train": _int_at_least(1, optional=True),
     "limit_test": _int_at_least(1, optional=True),
 }
