@@ -52,6 +52,7 @@ SAMPLES: dict[str, Callable[[np.random.Generator], cr.Tensor]] = {
     "mul same shape": lambda r: _rand(r, 2, 3) * _rand(r, 2, 3),
     "exp sin cos": lambda r: cr.cos(cr.sin(cr.exp(_rand(r, 4, 3)))),
     "sigmoid tanh relu": lambda r: cr.relu(cr.tanh(cr.sigmoid(_rand(r, 3, 5)))),
+    "relu both signs": lambda r: cr.relu(_rand(r, 6, 7)),  # blocked and passed positions
     "tanh large": lambda r: cr.tanh(_rand(r, 130, 130)),
     "linear": lambda r: F.linear(_rand(r, 4, 2, 3), _rand(r, 5, 3), _rand(r, 5)),
     "linear no bias": lambda r: F.linear(_rand(r, 4, 3), _rand(r, 5, 3)),

@@ -146,3 +146,96 @@ def test_relu_and_leaky_relu_refuse_what_torch_refuses():
         torch.relu(torch.tensor([True]))
     with pytest.raises(NotImplementedError):
         torch.nn.functional.leaky_relu(torch.tensor([1, -2]))
+
+
+# ------------------------------------------------------- special values (NaN, inf, huge, tiny)
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e308, 1e-308, -1e-308, 2.0,
+                    -3.0])
+"""The values where masked backwards and NaN rules can differ from PyTorch's."""
+
+
+def _with_upstream(fn, upstream: float):
+    """``fn`` times a constant: its input's gradient then sees ``upstream`` (times
+    assert_parity's random upstream gradient) coming back through ``fn``."""
+    return lambda lib, x: fn(lib, x) * lib.tensor(np.full(x.shape, upstream))
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("second_order", [False, True], ids=["fast path", "formula"])
+@pytest.mark.parametrize("upstream", [np.inf, -np.inf, np.nan, 2.0])
+@pytest.mark.parametrize("name", ["relu", "leaky_relu"])
+def test_relu_backward_matches_torch_at_special_values_and_upstreams(name, upstream,
+                                                                     second_order, compiled):
+    """relu passes the gradient where x > 0 or x is NaN (torch's threshold_backward blocks
+    x <= 0) and gives exactly 0 elsewhere, also for an inf or NaN upstream gradient;
+    leaky_relu multiplies (torch: inf * slope at x < 0). Fast path (compiled and NumPy) and
+    formula alike."""
+    from chainrule.backend import use_compiled
+
+    x = np.concatenate([SPECIAL, np.linspace(-2, 2, 20000)])  # past any compiled-size bar
+    with use_compiled(compiled):
+        assert_parity(_with_upstream(ACT[name], upstream), x, second_order=second_order)
+
+
+@pytest.mark.parametrize("fn", [lambda lib, x: lib.relu(x).sqrt(),
+                                lambda lib, x: lib.relu(x).log(),
+                                lambda lib, x: 1 / lib.relu(x)],
+                         ids=["relu sqrt", "relu log", "1/relu"])
+def test_relu_before_sqrt_log_or_reciprocal_gives_torch_gradients(fn, kernel_mode):
+    """The issue's case: relu(x).sqrt() at x <= 0 sends an inf gradient back into relu,
+    which must block it (torch: 0), not give NaN; relu(-0.0) is -0.0, as torch's."""
+    x = np.array([-0.5, 4.0, 0.0, -0.0, np.inf, -np.inf, np.nan, 1e-308])
+    assert_parity(fn, x)
+    assert_parity(fn, x, second_order=True)
+    t = cr.tensor([-0.5, 4.0], requires_grad=True)
+    cr.relu(t).sqrt().sum().backward()
+    assert t.grad.tolist() == [0.0, 0.25]
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_row_holding_inf_is_nan_like_torch(name):
+    """torch subtracts the row's maximum: a row holding +inf gives inf - inf, so NaN
+    throughout (values and gradients); a row of -inf is NaN too."""
+    rows = np.array([[np.inf, 1.0, 2.0], [-np.inf, 1.0, 2.0], [np.inf, np.inf, 0.0],
+                     [-np.inf, -np.inf, -np.inf], [np.inf, -np.inf, 0.0],
+                     [1e308, -1e308, 0.0], [1e308, 1e308, 1e-308], [np.nan, 1.0, 0.0]])
+    for dim, x in ((1, rows), (0, rows.T.copy())):
+        assert_parity(lambda lib, t: ACT[name](lib, t) if dim == 1 else
+                      getattr(lib, name)(t, dim=0), x, second_order=True)
+    y = ACT[name](cr, cr.tensor(rows[:1]))
+    assert np.isnan(y.data).all()
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (2, 0, 3)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_over_any_dim_of_a_zero_size_tensor_is_empty_like_torch(name, shape):
+    """softmax(dim=0) of a (0, 3) tensor: an empty result as torch, not NumPy's
+    'zero-size array to reduction operation maximum' error, and no warning."""
+    x = np.zeros(shape)
+    for dim in range(len(shape)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert_parity(lambda lib, t: getattr(lib, name)(t, dim=dim), x, second_order=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_compiled_backward_equals_its_numpy_twin(dtype):
+    """The compiled relu_grad kernel against the NumPy formula beside its call, with NaN and
+    inf in x and in the gradient, and a strided gradient."""
+    from chainrule.kernels import compiled
+    from chainrule.ops.activation import _relu_passes
+    from chainrule.ops.arithmetic import keep_where_array
+
+    kernels = compiled()
+    if kernels is None:
+        pytest.skip("Numba is not installed: no compiled kernels")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 7)).astype(dtype)
+    g = rng.standard_normal((7, 5)).astype(dtype).T  # strided
+    x[0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    g[1, :3] = [np.inf, np.nan, -np.inf]
+    out = np.empty(x.shape, dtype)
+    kernels.relu_grad(x.reshape(-1), np.ascontiguousarray(g).reshape(-1), out.reshape(-1))
+    np.testing.assert_array_equal(out, keep_where_array(_relu_passes(x), g))
+    np.testing.assert_array_equal(keep_where_array(_relu_passes(x), g),
+                                  np.where(_relu_passes(x), g, 0))

@@ -219,6 +219,11 @@ def test_clamp_tensor_bounds_gradcheck():
 
 def test_clamp_integer_tensor_with_float_bound_is_float32_like_torch():
     assert_parity(lambda lib, x: lib.clamp(x, 2.5), np.array([1, 5]), requires_grad=[False])
+    # NumPy scalars as bounds are numbers too: they never upcast the tensor (torch's rule)
+    for lo in (np.float64(0.5), np.int64(1)):
+        assert_parity(lambda lib, x: lib.clamp(x, lo), np.array([0.25, 3.0], np.float32))
+        assert_parity(lambda lib, x: lib.clamp(x, None, lo), np.array([0.25, 3.0], np.float32))
+        assert_parity(lambda lib, x: lib.clamp(x, lo), np.array([0, 5]), requires_grad=[False])
     y = cr.clamp(cr.tensor([1, 5]), 2, 4)
     assert y.dtype == np.int64 and y.tolist() == [2, 4]
 
@@ -354,3 +359,116 @@ def test_floor_divide_is_not_differentiable_as_in_torch():
     assert y.requires_grad  # in the graph, as torch's
     with pytest.raises(RuntimeError, match="derivative for floor_divide is not implemented"):
         y.sum().backward()
+
+
+# ------------------------------------------------------- special values (NaN, inf, huge, tiny)
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e308, 1e-308, -1e-308, 2.0,
+                    -3.0])
+"""The values where masked backwards and NaN rules can differ from PyTorch's."""
+
+UPSTREAM = [np.inf, -np.inf, np.nan, 2.0]
+"""Upstream gradients: an inf one is what sqrt or log sends back from 0."""
+
+
+def _pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of special values, as two flat arrays."""
+    a, b = np.meshgrid(SPECIAL, SPECIAL)
+    return a.ravel(), b.ravel()
+
+
+def _triples() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of special values with a third special value beside each (flat arrays)."""
+    a, b = _pairs()
+    return a, b, np.roll(b, 5)
+
+
+def _with_upstream(fn, upstream: float):
+    """``fn`` times a constant: its inputs' gradients then see ``upstream`` (times
+    assert_parity's random upstream gradient) coming back through ``fn``."""
+    return lambda lib, *ts: fn(lib, *ts) * lib.tensor(np.full(ts[0].shape, upstream))
+
+
+MASKED = {  # (fn, how many special-value inputs)
+    "clamp min": (lambda lib, x: lib.clamp(x, min=0.0), 1),
+    "clamp max": (lambda lib, x: lib.clamp(x, max=0.0), 1),
+    "clamp both": (lambda lib, x: lib.clamp(x, -1.0, 1.0), 1),
+    "clamp nan bound": (lambda lib, x: lib.clamp(x, float("nan"), 1.0), 1),
+    "clamp tensor min": (lambda lib, x, lo: lib.clamp(x, min=lo), 2),
+    "clamp tensor max": (lambda lib, x, hi: lib.clamp(x, max=hi), 2),
+    "clamp tensor both": (lambda lib, x, lo, hi: lib.clamp(x, lo, hi), 3),
+    "maximum": (lambda lib, a, b: lib.maximum(a, b), 2),
+    "minimum": (lambda lib, a, b: lib.minimum(a, b), 2),
+    "where": (lambda lib, a, b: lib.where(a > b, a, b), 2),
+    "abs": (lambda lib, x: lib.abs(x), 1),
+    "sign": (lambda lib, x: lib.sign(x), 1),
+}
+
+
+@pytest.mark.parametrize("second_order", [False, True], ids=["fast path", "formula"])
+@pytest.mark.parametrize("upstream", UPSTREAM)
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_masked_backwards_match_torch_at_special_values_and_upstreams(name, upstream,
+                                                                      second_order):
+    """A blocked position gets exactly 0, also for an inf or NaN upstream gradient (torch's
+    ``where(mask, grad, 0)``; ``grad * mask`` gives NaN), on the fast path and the formula
+    (recorded, with its own derivative)."""
+    fn, arity = MASKED[name]
+    arrays = {1: (SPECIAL,), 2: _pairs(), 3: _triples()}[arity]
+    assert_parity(_with_upstream(fn, upstream), *arrays, second_order=second_order)
+
+
+@pytest.mark.parametrize("fn", [lambda lib, x: lib.clamp(x, min=0).sqrt(),
+                                lambda lib, x: lib.clamp(x, max=0).neg().sqrt(),
+                                lambda lib, x: lib.maximum(x, lib.zeros_like(x)).log()],
+                         ids=["clamp sqrt", "clamp max sqrt", "maximum log"])
+def test_a_masked_op_before_sqrt_or_log_gives_torch_gradients(fn):
+    """The issue's case: x.clamp(min=0).sqrt() at x < 0 sends an inf gradient back into
+    clamp, which must block it (torch: 0), not give NaN."""
+    x = np.array([-0.5, 4.0, 0.0, np.inf, -np.inf, -2.0])
+    assert_parity(fn, x)
+    assert_parity(fn, x, second_order=True)
+    t = cr.tensor([-0.5, 4.0], requires_grad=True)
+    t.clamp(min=0).sqrt().sum().backward()
+    assert t.grad.tolist() == [0.0, 0.25]
+
+
+def test_sign_of_nan_is_zero_and_abs_gradient_there_too_like_torch():
+    assert_parity(lambda lib, x: lib.sign(x), SPECIAL)
+    assert cr.sign(cr.tensor([np.nan, -np.nan])).tolist() == [0.0, 0.0]
+    x = cr.tensor([np.nan, -2.0], requires_grad=True)
+    x.abs().sum().backward()
+    assert x.grad.tolist() == [0.0, -1.0]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM)
+def test_div_and_pow_gradients_at_special_values_match_torch(upstream):
+    """Torch's groupings: d(a/b)/db = -g * ((a / b) / b), d(a**b)/da = g * (b * a**(b-1)),
+    d(a**b)/db = g * where(a == 0 and b >= 0, 0, a**b * log(a)): huge and tiny values overflow
+    or underflow differently in another order.
+
+    Second order away from zero bases and exponents: there torch's double backward is NaN
+    (0 * inf from the branch its where masks), ours the limit, 0 (a documented difference).
+    """
+    a, b = _pairs()
+    for fn in (lambda lib, x, y: x / y, lambda lib, x, y: x ** y):
+        assert_parity(_with_upstream(fn, upstream), a, b)
+        away = (a != 0) & (b != 0)
+        assert_parity(_with_upstream(fn, upstream), a[away], b[away], second_order=True)
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM)
+@pytest.mark.parametrize("c", [0, 0.5, -0.5, 1, 1.5, 2, 3, -1, -2, -1.5, 2.5])
+def test_pow_scalar_at_special_values_matches_torch(c, upstream):
+    """x ** c: torch computes c = 0.5, -0.5, 2, 3, -1, -2 by sqrt, rsqrt, products and
+    reciprocals (rsqrt(-0.0) = -inf, rsqrt(-inf) = NaN), and the gradient of x ** 0 is 0."""
+    assert_parity(_with_upstream(lambda lib, x: x ** c, upstream), SPECIAL)
+    assert_parity(_with_upstream(lambda lib, x: x ** c, upstream), SPECIAL, second_order=True)
+
+
+@pytest.mark.parametrize("bounds", [(0.0, None), (None, 0.0), (-0.0, None), (None, -0.0),
+                                    (0.0, -0.0), (-0.0, 0.0)])
+def test_clamp_keeps_x_at_ties_so_signed_zeros_follow_torch(bounds):
+    """torch.clamp keeps x at a tie with a number bound: clamp(-0.0, min=0) is -0.0; 1 / y
+    shows the sign of a zero (-inf or inf). (With tensor bounds, and in maximum and minimum,
+    torch's own signed zero at ties depends on where the element falls in its vector loop.)"""
+    assert_parity(lambda lib, x: 1 / lib.clamp(x, *bounds), SPECIAL)

@@ -16,7 +16,7 @@ import chainrule as cr
 import chainrule.ops.pool as pool_mod
 from chainrule.autograd import grad
 from chainrule.ops.pool import avg_pool2d, max_pool2d, pool_impl, pool_output_size
-from chainrule.testing import gradcheck, gradgradcheck
+from chainrule.testing import assert_parity, gradcheck, gradgradcheck
 
 # every test runs twice: with the compiled kernels (Numba) and with the NumPy formulas
 pytestmark = pytest.mark.usefixtures("kernel_mode")
@@ -269,3 +269,45 @@ def test_max_pool2d_return_indices_match_torch(impl, shape, kw):
     np.testing.assert_array_equal(y.data, y_t.numpy())
     assert idx.dtype == np.int64
     np.testing.assert_array_equal(idx.data, idx_t.numpy())
+
+
+# ------------------------------------------------- special values and inf/NaN upstream gradients
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e308, -1e308, 1e-308, -1e-308])
+POOLS = {  # every fast kernel: the compiled 2x2, tiling taps, overlapping and padded windows
+    "2x2": dict(kernel_size=2), "2x3 tiles": dict(kernel_size=(2, 3)),
+    "3x3 stride 2 pad 1": dict(kernel_size=3, stride=2, padding=1),
+    "2x2 stride 1": dict(kernel_size=2, stride=1),
+}
+
+
+@pytest.mark.parametrize("upstream", [np.inf, -np.inf, np.nan, 2.0])
+@pytest.mark.parametrize("path", ["fast", "fast formula", "naive"])
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_max_pool_at_special_values_and_upstreams_matches_torch(pool: str, path: str,
+                                                                upstream: float) -> None:
+    """Windows holding NaN, +-inf, huge and tiny values; an inf or NaN upstream gradient
+    reaches each window's arg-max only (every other position gets exactly 0, not NaN), on
+    the compiled and NumPy kernels, the naive loops and the recorded formula."""
+    x = np.random.default_rng(5).standard_normal((2, 2, 6, 6))
+    flat = x.reshape(-1)
+    flat[np.random.default_rng(6).permutation(flat.size)[:40]] = np.resize(SPECIAL, 40)
+    impl = "naive" if path == "naive" else "fast"
+
+    def fn(lib: Any, t: Any) -> Any:
+        y = lib.nn.functional.max_pool2d(t, **POOLS[pool]) if lib is torch else \
+            max_pool2d(t, impl=impl, **POOLS[pool])
+        return y * lib.tensor(np.full(tuple(y.shape), upstream))
+
+    assert_parity(fn, x, second_order=path == "fast formula")
+
+
+@pytest.mark.parametrize("impl", ["fast", "naive"])
+@pytest.mark.parametrize("shape", [(0, 2, 4, 4), (0, 1, 1, 1)])
+def test_pools_of_an_empty_batch_are_empty_like_torch(impl: str, shape: tuple) -> None:
+    """N = 0: empty outputs and gradients, as torch; a zero channel or spatial size is an
+    error in both (checked by test_value_errors)."""
+    for pool in (lambda lib, t: lib.nn.functional.max_pool2d(t, 1), lambda lib, t:
+                 lib.nn.functional.avg_pool2d(t, 1), lambda lib, t:
+                 lib.nn.functional.max_pool2d(t, 3, 1, 1)):
+        with pool_impl(impl):
+            assert_parity(pool, np.zeros(shape))

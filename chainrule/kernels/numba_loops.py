@@ -1,4 +1,4 @@
-"""Compiled loop kernels (Numba) for batch norm, tanh's backward and 2x2 max pooling.
+"""Compiled loop kernels (Numba) for batch norm, tanh's and relu's backward and 2x2 max pooling.
 
 Imported only through :func:`chainrule.kernels.compiled`, never by ``import chainrule``: this
 module imports Numba (about 0.3 s) and compiles each kernel on first use (cached on disk
@@ -10,9 +10,9 @@ Why loops: these ops are a few operations per value, so their cost is the passes
 memory. NumPy makes one pass per ufunc (batch-norm training forward: sum,
 subtract, square-sum, scale, shift = five passes and two written arrays); a loop does the
 same arithmetic in two passes (statistics, then normalise) and one written array, and
-accumulates the statistics in float64 on the way. Tanh's backward (three NumPy passes) and each
-direction of 2x2 max pooling (a copy of the four window offsets, then a dozen passes) become
-one pass each.
+accumulates the statistics in float64 on the way. Tanh's backward (three NumPy passes), relu's
+(a mask, then a multiply or a select) and each direction of 2x2 max pooling (a copy of the
+four window offsets, then a dozen passes) become one pass each.
 
 Array arguments are C-contiguous (the callers make sure), float32 or float64; per-channel
 vectors have the input's dtype; sums are accumulated and returned in float64.
@@ -118,6 +118,18 @@ def tanh_grad(y: Any, g: Any, out: Any) -> None:
     for i in range(y.size):
         v = y[i]
         out[i] = g[i] * (one - v * v)
+
+
+@numba.njit(cache=True, nogil=True)  # no fastmath: comparisons must see NaN
+def relu_grad(x: Any, g: Any, out: Any) -> None:
+    """out = g where x > 0 or x is NaN, else exactly 0, over flat arrays (relu's backward).
+
+    A select, not ``g * (x > 0)``: an inf or NaN g must give 0 where relu is flat, as
+    PyTorch's ``threshold_backward``; one pass, and the select vectorises.
+    """
+    zero = g.dtype.type(0)
+    for i in range(x.size):
+        out[i] = zero if x[i] <= 0 else g[i]
 
 
 @numba.njit(cache=True, nogil=True)  # no fastmath: comparisons must see NaN

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels import compiled_for
 from ._util import normalize_dims
 from .dtypes import as_float
-from .arithmetic import exp
+from .arithmetic import exp, keep_where, keep_where_array
 from .reduce import logsumexp, sum
 
 # below this many values a compiled kernel's call costs more than NumPy's passes
@@ -98,25 +100,39 @@ def tanh(input: Any) -> Tensor:
 
 
 class ReLU(Function):
-    derivative = "1 where {x0} > 0, else 0"
+    derivative = "1 where {x0} > 0, else 0"  # (and 1 at NaN, as torch: see _relu_passes)
     elementwise = True
 
     def forward(self, x: Any) -> Any:
-        return xp.maximum(x, 0)
+        # 0 first: NumPy returns its second operand at a tie, so relu(-0.0) is -0.0, as torch's
+        return xp.maximum(0, x)
 
     def backward(self, gy: Tensor) -> Tensor:
         # the mask is a constant: relu's derivative at 0 is taken as 0, as PyTorch does
-        mask = self.inputs[0].data > 0
-        return gy * Tensor(mask.astype(gy.dtype))
+        return keep_where(_relu_passes(self.inputs[0].data), gy)
 
     def fast_backward(self, gy: Any) -> Any:
-        # one NumPy multiply by the bool mask (no float copy of the mask; 10x faster than
-        # copyto(where=) or where() here)
-        return xp.multiply(gy, self.inputs[0].data > 0)
+        x = self.inputs[0].data
+        jit = compiled_for(x) if x.dtype == gy.dtype and x.shape == gy.shape else None
+        if jit is not None:  # one compiled pass, ~2x faster than a NumPy multiply by the mask
+            g = xp.empty(x.shape, x.dtype)
+            jit.relu_grad(xp.ascontiguousarray(x).reshape(-1),
+                          xp.ascontiguousarray(gy).reshape(-1), g.reshape(-1))
+            return g
+        return keep_where_array(_relu_passes(x), gy)  # its NumPy twin
+
+
+def _relu_passes(x: Any) -> Any:
+    """Where relu passes the gradient, as torch's threshold_backward: not ``x <= 0``, so at
+    x > 0 and at NaN (relu(NaN) is NaN, with gradient 1)."""
+    return ~(x <= 0)
 
 
 def relu(input: Any) -> Tensor:
     """``max(x, 0)``; the gradient at 0 is 0. A bool tensor is refused, as in PyTorch.
+
+    As PyTorch's: relu(NaN) is NaN with gradient 1, relu(-0.0) is -0.0, and where x <= 0 the
+    gradient is exactly 0 even when the upstream one is inf or NaN (``relu(x).sqrt()``).
 
     Example:
         >>> import chainrule as cr
@@ -162,17 +178,21 @@ def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
 
 
 def shift_by_max(x: Any, axis: int) -> Any:
-    """``x`` minus its maximum along ``axis`` (0 where that maximum is +-inf or nan): the
-    shift that keeps ``exp`` from overflowing in softmax, log_softmax and the fused
-    cross-entropy.
+    """``x`` minus its maximum along ``axis``: the shift that keeps ``exp`` from overflowing in
+    softmax, log_softmax and the fused cross-entropy.
+
+    As PyTorch's: a slice holding +inf becomes NaN throughout (inf - inf, and every other
+    exp is then 0 or NaN), so its softmax is NaN; so does a slice of -inf values. An empty
+    ``axis`` gives an empty result (its maximum is taken as -inf), not NumPy's error.
 
     Example:
         >>> import numpy as np
-        >>> shift_by_max(np.array([[1000.0, 999.0], [-np.inf, -np.inf]]), 1).tolist()
-        [[0.0, -1.0], [-inf, -inf]]
+        >>> shift_by_max(np.array([[1000.0, 999.0], [np.inf, 0.0]]), 1).tolist()
+        [[0.0, -1.0], [nan, -inf]]
     """
-    m = x.max(axis=axis, keepdims=True)
-    return x - xp.where(xp.isfinite(m), m, 0)
+    m = x.max(axis=axis, keepdims=True, initial=-numpy.inf)
+    with numpy.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as torch, quietly
+        return x - m
 
 
 class Softmax(Function):
@@ -201,7 +221,8 @@ class LogSoftmax(Function):
 
     def forward(self, x: Any) -> Any:
         shifted = shift_by_max(x, self.axis)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        with numpy.errstate(divide="ignore"):  # an empty axis sums to 0: log(0), no warning
+            return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy: Tensor) -> Tensor:
         y = self.output(0)
