@@ -196,8 +196,9 @@ def test_shape_mismatch_leaves_model_untouched(tmp_path):
     _save(tmp_path / "ck", model, opt, loader,
           model_config={"sizes": [4, 9, 4], "activation": "relu"})
     state, meta = read_training_checkpoint(tmp_path / "ck")
-    with pytest.raises(CheckpointError, match=r"fc1.weight: checkpoint shape \(8, 4\) vs model "
-                                              r"shape \(9, 4\)"):
+    with pytest.raises(CheckpointError, match=r"size mismatch for fc1.weight: copying a param "
+                                              r"with shape \(8, 4\) from checkpoint, the shape "
+                                              r"in current model is \(9, 4\)"):
         model_from_checkpoint(state, meta)
 
 

@@ -23,6 +23,7 @@ is one that :func:`save_checkpoint` can write again.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
+from ..autograd.state_load import assign_state, plan_state_load
 from .errors import CheckpointError
 from .files import write_atomic
 from .jsonio import MAX_INT_DIGITS, int_fits, parse_json
@@ -398,8 +400,10 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
 def load_into(module: Any, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
     """Copy ``state`` into a module's parameters, after checking that it fits.
 
-    Keys, shapes and dtypes are all checked against ``module.state_dict()`` first; only then
-    is anything copied, so a checkpoint that does not fit leaves the model untouched. The copy
+    Keys, value types, shapes and dtypes are all checked against ``module.state_dict()`` and
+    every value converted first (the checks of ``Module.load_state_dict``, in
+    :mod:`chainrule.autograd.state_load`); only then is anything copied, so a checkpoint that
+    does not fit leaves the model untouched. The copy
     is in place (``np.copyto`` into each ``tensor.data``), which keeps parameter identity (an
     optimizer holding them still works); it relies on ``state_dict()`` returning the live
     tensors or arrays, as PyTorch's does.
@@ -414,7 +418,9 @@ def load_into(module: Any, state: Mapping[str, Any], strict: bool = True) -> Inc
         The missing and unexpected keys (both empty when strict).
 
     Raises:
-        CheckpointError: missing/unexpected keys (strict), a shape mismatch, an uncastable dtype.
+        CheckpointError: missing/unexpected keys (strict), a value that is not an array or
+            Tensor, a shape mismatch, a dtype that does not convert (text, objects, complex
+            into real, float into int); every problem is listed, each naming its key.
 
     Example:
         >>> import numpy as np
@@ -430,34 +436,13 @@ def load_into(module: Any, state: Mapping[str, Any], strict: bool = True) -> Inc
     fn, name = "load_into", type(module).__name__
     if not isinstance(state, Mapping):
         raise TypeError(f"{fn}: state must be a dict, got {type(state).__name__}")
-    target = module.state_dict()
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    if strict and (missing or unexpected):
-        raise CheckpointError(f"{fn}: the state does not fit {name}: missing keys {missing}, "
-                              f"unexpected keys {unexpected}")
-    plan, problems = [], []
-    for k in target:
-        if k not in state:
-            continue
-        dst, src = _array_of(target[k]), _array_of(state[k])
-        if src is None:
-            src = np.asarray(state[k])
-        if dst is None:
-            problems.append(f"{k}: the module's value is a {type(target[k]).__name__}, not an "
-                            "array or Tensor")
-        elif src.shape != dst.shape:
-            problems.append(f"{k}: checkpoint shape {src.shape} vs model shape {dst.shape}")
-        elif not np.can_cast(src.dtype, dst.dtype, "same_kind"):
-            problems.append(f"{k}: checkpoint dtype {src.dtype} cannot become model dtype "
-                            f"{dst.dtype}")
-        elif not dst.flags.writeable:
-            problems.append(f"{k}: the model's array is read-only")
-        else:
-            plan.append((dst, src))
-    if problems:
+    takes_keep_vars = "keep_vars" in inspect.signature(module.state_dict).parameters
+    # keep_vars: the live tensors themselves, so an in-place write bumps their versions
+    target = module.state_dict(keep_vars=True) if takes_keep_vars else module.state_dict()
+    plan = plan_state_load(target, state, strict)
+    if plan.errors:
         raise CheckpointError(f"{fn}: the state does not fit {name} (nothing was copied): "
-                              + "; ".join(problems))
-    for dst, src in plan:
-        np.copyto(dst, src, casting="same_kind")
-    return IncompatibleKeys(missing if not strict else [], unexpected if not strict else [])
+                              + " ".join(plan.errors))
+    assign_state(target, plan.values)
+    return IncompatibleKeys(plan.missing_keys if not strict else [],
+                            plan.unexpected_keys if not strict else [])
