@@ -19,7 +19,8 @@ from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, 
                   floor_divide, gather,
                   ge, gt, isfinite, le, leaky_relu, log, log_softmax, logical_and, logical_not,
                   logical_or, logsumexp, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
-                  ne, neg, pad, permute, pow, relu, remainder, reshape, sigmoid, sign, sin,
+                  ne, neg, pad, permute, pow, reciprocal, relu, remainder, reshape, sigmoid,
+                  sign, sin,
                   softmax, split,
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .backend import get_num_threads, set_num_threads

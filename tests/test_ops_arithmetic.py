@@ -472,3 +472,15 @@ def test_clamp_keeps_x_at_ties_so_signed_zeros_follow_torch(bounds):
     shows the sign of a zero (-inf or inf). (With tensor bounds, and in maximum and minimum,
     torch's own signed zero at ties depends on where the element falls in its vector loop.)"""
     assert_parity(lambda lib, x: 1 / lib.clamp(x, *bounds), SPECIAL)
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM)
+@pytest.mark.parametrize("c", [0.5, 2.0, 0.0, -3.0])
+def test_number_divided_by_a_tensor_is_reciprocal_times_the_number_like_torch(c, upstream):
+    """``c / x`` is ``reciprocal(x) * c`` in torch (Tensor.__rtruediv__): at tiny x (5e-309)
+    1 / x overflows to inf first, where c / x alone would not."""
+    tiny = np.array([5e-309, -5e-309, 1e-308, 0.0, -0.0])
+    xs = np.concatenate([SPECIAL, tiny])
+    assert_parity(_with_upstream(lambda lib, x: c / x, upstream), xs)
+    assert_parity(_with_upstream(lambda lib, x: lib.reciprocal(x), upstream), xs,
+                  second_order=True)

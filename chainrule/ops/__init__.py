@@ -9,7 +9,8 @@ from .activation import (leaky_relu, log_softmax, log_softmax_composed, relu, si
                          sigmoid_composed, softmax, softmax_composed, tanh)
 from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div, eq, exp,
                          floor_divide, ge, gt, isfinite, le, log, logical_and, logical_not,
-                         logical_or, lt, maximum, minimum, mul, ne, neg, pow, remainder, sign,
+                         logical_or, lt, maximum, minimum, mul, ne, neg, pow, reciprocal,
+                         remainder, sign,
                          sin, sqrt, sub, true_divide, where)
 from ..kernels import compiled_status  # the kernels are imported only by ops: re-exported
 from .linalg import dot, matmul, mm

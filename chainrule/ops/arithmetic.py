@@ -328,6 +328,33 @@ def exp(input: Any) -> Tensor:
     return Exp()(as_float(input))
 
 
+class Reciprocal(Function):
+    derivative = "-1/{x0}^2 = -{y}^2"
+    elementwise = True
+
+    saves_output = True
+
+    def forward(self, x: Any) -> Any:
+        with numpy.errstate(divide="ignore", over="ignore"):  # 1/0 and 1/tiny: inf
+            return 1 / x
+
+    def backward(self, gy: Tensor) -> Tensor:
+        y = self.output(0)
+        return -gy * (y * y)  # torch's grouping: y * y first (tiny y underflow as there)
+
+
+def reciprocal(input: Any) -> Tensor:
+    """Elementwise ``1 / x`` (integers give float32). ``c / x`` for a number ``c`` is
+    ``reciprocal(x) * c``, as in PyTorch, so it overflows and underflows where PyTorch does.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.reciprocal(cr.tensor([2.0, 0.0])).tolist()
+        [0.5, inf]
+    """
+    return Reciprocal()(as_float(input))
+
+
 class Log(Function):
     derivative = "1/{x0}"
     elementwise = True

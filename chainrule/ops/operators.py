@@ -60,6 +60,12 @@ def _swapped(op: Any, name: str) -> Any:
     return reflected
 
 
+def _reciprocal_times(self: Tensor, other: Any) -> Any:
+    """``c / x`` with a number (or array) ``c``: ``reciprocal(x) * c``, as torch's
+    ``Tensor.__rtruediv__`` (so the values and gradients at tiny and huge ``x`` are torch's)."""
+    return arithmetic.mul(arithmetic.reciprocal(self), other)
+
+
 def _bitwise_operator(ufunc: Any) -> Any:
     """``Tensor.__and__`` and co. (see :func:`_bitwise`)."""
     def operator(self: Tensor, other: Any) -> Tensor:
@@ -80,6 +86,8 @@ def bind(ops: ModuleType) -> None:
         setattr(Tensor, f"__{name}__", op)
         setattr(Tensor, f"__r{name}__", _swapped(op, name))
     Tensor.__rpow__ = _swapped(ops.pow, "pow")  # type: ignore[attr-defined]
+    Tensor.__rtruediv__ = _reciprocal_times  # type: ignore[attr-defined]
+    Tensor.reciprocal = ops.reciprocal  # type: ignore[attr-defined]
     Tensor.floor_divide = ops.floor_divide  # type: ignore[attr-defined]
     Tensor.remainder = ops.remainder  # type: ignore[attr-defined]
     for name, ufunc in (("and", xp.bitwise_and), ("or", xp.bitwise_or),
