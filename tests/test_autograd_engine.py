@@ -1,5 +1,6 @@
 """The backward engine: accumulation, retain_graph, long chains, freeing, hooks, autograd.grad."""
 import gc
+import re
 import weakref
 
 import numpy as np
@@ -269,3 +270,79 @@ def test_later_backward_accumulates_into_a_new_grad_tensor():
     first = z.grad
     (z ** 2).backward(create_graph=True)
     assert first.item() == 12.0 and z.grad.item() == 16.0 and z.grad.grad_fn is not None
+
+
+# ---------------------------------------------------------------- gradients keep the dtype
+@pytest.mark.parametrize("gdtype", [np.int64, np.float64, np.bool_, np.float16])
+def test_a_root_gradient_of_another_dtype_is_cast_to_the_output_s_like_torch(gdtype):
+    import torch
+
+    g = np.array([1, 0, 1]).astype(gdtype)
+    x = cr.ones(3, requires_grad=True)
+    (x * 2).backward(cr.tensor(g))
+    t = torch.ones(3, requires_grad=True)
+    (t * 2).backward(torch.from_numpy(g))
+    assert x.grad.dtype == np.float32 == t.grad.numpy().dtype
+    assert x.grad.tolist() == t.grad.tolist()
+    leaf = cr.ones(3, requires_grad=True)  # the root is the leaf itself
+    leaf.backward(cr.tensor(g))
+    assert leaf.grad.dtype == np.float32
+    (dx,) = cr.autograd.grad(x * 3, x, cr.tensor(g))
+    assert dx.dtype == np.float32
+
+
+def test_a_root_gradient_of_another_dtype_stays_differentiable():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    v = cr.tensor([1.0, 1.0], dtype=cr.float64, requires_grad=True)
+    (g,) = cr.autograd.grad(x * x, x, v, create_graph=True)
+    assert g.dtype == np.float32
+    g.sum().backward()
+    assert v.grad.dtype == np.float64 and v.grad.tolist() == [2.0, 4.0]
+
+
+# ---------------------------------------------------------------- hooks keep shape and dtype
+BAD_HOOKS = {
+    "reduced": (lambda g: g.sum(), RuntimeError, "hook '<lambda>' has changed the size of value"),
+    "sliced": (lambda g: g[:1], RuntimeError, "has changed the size of value"),
+    "grown": (lambda g: g[None], RuntimeError, "has changed the size of value"),
+    "float64": (lambda g: g.double(), RuntimeError,
+                "hook '<lambda>' has changed the type of value"),
+    "int64": (lambda g: g.long(), RuntimeError, "has changed the type of value"),
+    "number": (lambda g: 2.0, TypeError, "expected Tensor, but hook returned 'float'"),
+}
+
+
+def _hooked(where, hook):
+    """Register ``hook`` on a leaf, a non-leaf, the root, a retained non-leaf, or a leaf
+    differentiated by autograd.grad; then run the backward."""
+    x = cr.ones(3, requires_grad=True)
+    y = x * 2
+    if where == "leaf":
+        x.register_hook(hook)
+        (y * 3).sum().backward()
+    elif where in ("non_leaf", "retained"):
+        if where == "retained":
+            y.retain_grad()
+        y.register_hook(hook)
+        (y * 3).sum().backward()
+    elif where == "root":
+        y.register_hook(hook)
+        y.backward(cr.ones(3))
+    else:
+        x.register_hook(hook)
+        cr.autograd.grad((y * 3).sum(), x)
+
+
+@pytest.mark.parametrize("where", ["leaf", "non_leaf", "retained", "root", "grad"])
+@pytest.mark.parametrize("name", sorted(BAD_HOOKS))
+def test_a_hook_that_changes_shape_or_dtype_is_refused_like_torch(name, where):
+    hook, error, message = BAD_HOOKS[name]
+    with pytest.raises(error, match=re.escape(message)):
+        _hooked(where, hook)
+
+
+def test_a_hook_may_return_a_new_tensor_of_the_same_shape_and_dtype():
+    x = cr.ones(3, requires_grad=True)
+    x.register_hook(lambda g: g * 0 + cr.tensor([1.0, 2.0, 3.0]))
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0] and x.grad.dtype == np.float32

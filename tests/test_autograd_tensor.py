@@ -1,4 +1,6 @@
 """Tensor attributes, reprs, conversions, casts and the requires_grad rules."""
+import re
+
 import numpy as np
 import pytest
 
@@ -218,3 +220,54 @@ def test_comparison_methods_as_torch(name):
         assert ours.dtype == np.bool_ and ours.tolist() == ref.tolist()
     assert getattr(cr.tensor(a), name)(other=2).tolist() == \
         getattr(torch.tensor(a), name)(other=2).tolist()
+
+
+# ---------------------------------------------------------------- dtypes torch has no tensor of
+UNSUPPORTED = {
+    "longdouble": np.ones(2, np.longdouble),
+    "complex64": np.ones(2, np.complex64),
+    "clongdouble": np.ones(2, np.clongdouble),
+    "str": np.array(["a", "b"]),
+    "object": np.array([None, 1.0], dtype=object),
+    "datetime": np.ones(2, "datetime64[s]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_arrays_of_dtypes_torch_lacks_are_refused_wherever_they_enter(name):
+    a = UNSUPPORTED[name]
+    for convert in (cr.tensor, cr.as_tensor, cr.from_numpy, cr.Tensor,
+                    lambda a: cr.ones(2) + a, lambda a: cr.tensor([a[0], a[1]])):
+        with pytest.raises(TypeError, match="unsupported (dtype|operand)"):
+            convert(a)
+
+
+def test_the_dtype_error_lists_the_supported_dtypes():
+    with pytest.raises(TypeError, match=r"numpy\.longdouble.*float64, float32, float16"):
+        cr.Tensor(np.ones(1, np.longdouble))
+    for dt in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64,
+               np.uint8, np.uint16, np.uint32, np.uint64, np.bool_):
+        assert cr.from_numpy(np.ones(2, dt)).dtype == dt  # what torch.from_numpy accepts
+
+
+# ---------------------------------------------------------------- .grad keeps shape and dtype
+@pytest.mark.parametrize("value, error, message", [
+    (lambda: cr.zeros(1), RuntimeError, "gradient of size '[1]' to a tensor of size '[3]'"),
+    (lambda: cr.zeros(2, 3), RuntimeError, "gradient of size '[2, 3]'"),
+    (lambda: cr.zeros(3, dtype=cr.float64), RuntimeError, "gradient with dtype 'float64' to a "
+                                                          "tensor with dtype 'float32'"),
+    (lambda: cr.zeros(3, dtype=cr.int64), RuntimeError, "gradient with dtype 'int64'"),
+    (lambda: 3.0, TypeError, "assigned grad expected to be a Tensor or None but got grad of "
+                             "type float"),
+], ids=["smaller", "larger", "float64", "int64", "number"])
+def test_assigning_a_grad_of_another_shape_or_dtype_is_refused_like_torch(value, error,
+                                                                          message):
+    x = cr.ones(3, requires_grad=True)
+    with pytest.raises(error, match=re.escape(message)):
+        x.grad = value()
+    assert x.grad is None
+    x.grad = cr.full((3,), 2.0)  # the right shape and dtype, or None, are kept
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0, 5.0]
+    x.grad = None
+    assert x.grad is None

@@ -195,3 +195,57 @@ def test_shape_keyword_and_positional_sizes_together_are_refused():
         cr.zeros(6).reshape(2, 3, shape=(3, 2))
     with pytest.raises(TypeError, match="permute.*multiple values for argument 'dims'"):
         cr.zeros(2, 3).permute(1, 0, dims=(1, 0))
+
+
+# ---------------------------------------------------------------- view needs a viewable layout
+VIEW_SOURCES = {
+    "transposed": lambda x: x.transpose(0, 1),
+    "inner_transposed": lambda x: x.transpose(1, 2),
+    "permuted": lambda x: x.permute(2, 0, 1),
+    "strided": lambda x: x[:, ::2],
+    "sliced": lambda x: x[:, :, 1:3],
+    "leading_slice": lambda x: x[1:],
+    "expanded": lambda x: x[:, :1].expand(2, 3, 4),
+    "size_1_transposed": lambda x: x[:, :1].transpose(0, 1),
+    "empty_transposed": lambda x: x[:, :0].transpose(0, 2),
+}
+VIEW_SHAPES = [(-1,), (6, 4), (4, 6), (2, 12), (3, 8), (2, 3, 4), (3, 2, 4), (4, 3, 2),
+               (2, 2, 3, 2), (2, 3, 2, 2), (1, -1), (-1, 1), (2, -1), (2, 2, -1), (-1, 0)]
+
+
+@pytest.mark.parametrize("source", sorted(VIEW_SOURCES))
+def test_view_works_or_raises_exactly_where_torch_does(source):
+    import torch
+
+    base = np.arange(24.0).reshape(2, 3, 4)
+    ours, theirs = VIEW_SOURCES[source](cr.tensor(base)), VIEW_SOURCES[source](torch.tensor(base))
+    assert ours.is_contiguous() == theirs.is_contiguous()
+    for shape in VIEW_SHAPES:
+        try:
+            expected = theirs.view(*shape).numpy()
+        except RuntimeError as e:
+            if "view size is not compatible" not in str(e):
+                continue  # a wrong shape, not a layout
+            with pytest.raises(RuntimeError, match=r"Use \.reshape\(\.\.\.\) instead"):
+                ours.view(*shape)
+            assert ours.reshape(*shape).tolist() == theirs.reshape(*shape).tolist()
+            assert ours.contiguous().view(*shape).tolist() == \
+                theirs.contiguous().view(*shape).tolist()
+            continue
+        got = ours.view(*shape)
+        assert got.tolist() == expected.tolist()
+        assert got.data.size == 0 or np.shares_memory(got.data, ours.data)  # a view, no copy
+
+
+def test_view_as_and_contiguous_follow_torch():
+    import torch
+
+    x = cr.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    t = x.T
+    assert not t.is_contiguous() and t.contiguous().is_contiguous() and x.contiguous() is x
+    with pytest.raises(RuntimeError, match="reshape"):
+        t.view_as(cr.zeros(6))
+    with pytest.raises(RuntimeError, match="reshape"):
+        torch.zeros(2, 3).T.view_as(torch.zeros(6))
+    (t.contiguous().view(-1) * cr.arange(6.0)).sum().backward()  # contiguous is differentiable
+    assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]

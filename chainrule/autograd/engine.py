@@ -78,12 +78,28 @@ def _capture_outputs(fn: Function, grads: dict, captured: dict,
 
 
 def _run_hooks(hooks: Optional[list], grad: Tensor) -> Tensor:
+    """Call each hook on the gradient; a returned Tensor replaces it, and must keep its shape
+    and dtype (as PyTorch checks)."""
     if hooks:
         for hook in list(hooks):
             out = hook(grad)
             if out is not None:
-                grad = out
+                grad = _hook_result(hook, grad, out)
     return grad
+
+
+def _hook_result(hook: Any, grad: Tensor, out: Any) -> Tensor:
+    """``out``, the gradient a hook returned in place of ``grad``, once checked."""
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"expected Tensor, but hook returned '{type(out).__name__}'")
+    if out.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {grad.shape}, "
+                           f"got {out.shape})")
+    if out.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} "
+                           f"got {out.dtype})")
+    return out
 
 
 def _accumulate(old: Optional[Tensor], new: Tensor) -> Tensor:
@@ -248,8 +264,8 @@ def _output_grad(fn: Function, i: int, g: Tensor, out: Optional[Tensor], create_
         g = _run_hooks(fn._hooks[i], g)
     if out is not None:
         if out._retains_grad:  # a copy: .grad must not alias other arrays
-            out.grad = _accumulate(
-                out.grad, g if create_graph else Tensor._const(g.data.copy()))
+            out._grad = _accumulate(
+                out._grad, g if create_graph else Tensor._const(g.data.copy()))
         if capture_ids is not None and id(out) in capture_ids:
             captured[id(out)] = g
     return g
@@ -316,21 +332,21 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
     if only is not None and id(t) not in only:
         return
     g = _run_hooks(t._hooks, g)
-    if t.grad is None:
+    if t._grad is None:
         if g.grad_fn is not None:  # create_graph: keep the graph in .grad, as PyTorch does
-            t.grad = g
+            t._grad = g
             return
         data = g.data
         if not _exclusive(data, owned):
             data = data.copy()
         owned.add(id(data))
-        t.grad = Tensor._const(data)
+        t._grad = Tensor._const(data)
     else:
         # out of place, unlike PyTorch's in-place ``grad += new``: an in-place write would
         # stamp the version clock mid-backward, so every node still to run (and every graph
         # built before) would re-check its inputs' versions (+8% backward instructions on
         # the chain benchmark when .grad is kept between passes)
-        t.grad = t.grad + g
+        t._grad = t._grad + g
 
 
 def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
@@ -354,6 +370,8 @@ def _as_grad(root: Tensor, g: Any) -> Tensor:
     if g.shape != root.shape:
         raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {g.shape} and "
                            f"output has a shape of {root.shape}")
+    if g.dtype != root.dtype:  # as PyTorch: the gradient takes the output's dtype
+        g = g.to(root.dtype)
     return g
 
 

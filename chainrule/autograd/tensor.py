@@ -34,6 +34,31 @@ def _is_float(dtype: Any) -> bool:
     return numpy.dtype(dtype).kind in _FLOAT_KINDS
 
 
+_DTYPE_NAMES = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint64",
+                "uint32", "uint16", "uint8", "bool")
+SUPPORTED_DTYPES = frozenset(numpy.dtype(t) for t in _DTYPE_NAMES)
+"""The dtypes a Tensor holds: PyTorch's real ones that NumPy has (no float128, no complex)."""
+
+
+def check_dtype(dtype: Any) -> None:
+    """Refuse a dtype no Tensor holds (float128, complex, strings, objects, dates), with
+    PyTorch's TypeError; a supported dtype in the other byte order is accepted.
+
+    Example:
+        >>> import numpy as np
+        >>> check_dtype(np.float32)
+        >>> check_dtype(np.longdouble)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: can't convert np.ndarray of type numpy.longdouble: unsupported dtype. The ...
+    """
+    dtype = numpy.dtype(dtype)
+    if dtype.newbyteorder("=") not in SUPPORTED_DTYPES:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{dtype.type.__name__}: "
+                        f"unsupported dtype. The only supported types are: "
+                        f"{', '.join(_DTYPE_NAMES[:-1])}, and {_DTYPE_NAMES[-1]}.")
+
+
 class RemovableHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
@@ -61,15 +86,17 @@ class Tensor:
         tensor([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
+    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
                  "_hooks", "_retains_grad", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray * Tensor calls Tensor.__rmul__
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
         if not isinstance(data, xp.ndarray):
             data = xp.asarray(data)
+        if data.dtype not in SUPPORTED_DTYPES:
+            check_dtype(data.dtype)
         self.data = data
-        self.grad: Optional[Tensor] = None
+        self._grad: Optional[Tensor] = None
         self.grad_fn: Any = None
         self._out_idx = 0
         self._ver = 0
@@ -87,7 +114,7 @@ class Tensor:
         t = cls.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from operations on 0-d arrays: keep ndarrays
         t.data = data if type(data) is _ndarray else xp.asarray(data)
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._out_idx = index
         t._ver = 0
@@ -142,6 +169,28 @@ class Tensor:
         """Set ``requires_grad`` in place and return self."""
         self.requires_grad = requires_grad
         return self
+
+    def _set_grad(self, grad: Optional["Tensor"]) -> None:
+        if grad is not None:
+            if not isinstance(grad, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(grad).__name__}")
+            if grad.data.shape != self.data.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(grad.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient and "
+                                   f"the tensor are the same size")
+            if grad.data.dtype != self.data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{grad.dtype}' to a tensor with dtype '{self.dtype}'. The "
+                                   f"gradient must match the tensor's dtype")
+        self._grad = grad
+
+    # a C-level getter: optimizers and the engine read it often
+    grad: Optional["Tensor"] = property(  # type: ignore[assignment]
+        attrgetter("_grad"), _set_grad,
+        doc="The gradient accumulated by backward (None before); an assigned one must have "
+            "this tensor's shape and dtype, as in PyTorch.")
 
     @property
     def is_leaf(self) -> bool:
@@ -361,8 +410,22 @@ class Tensor:
         """A copy of the data that stays in the graph (gradient flows through)."""
         return _ops.clone(self)
 
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in memory in row-major order with no gaps (as PyTorch:
+        the strides of size-1 dimensions do not matter, and an empty tensor is contiguous).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.is_contiguous(), x.T.is_contiguous(), x.T.contiguous().is_contiguous()
+            (True, False, True)
+        """
+        return bool(self.data.flags.c_contiguous)
+
     def contiguous(self) -> "Tensor":
-        return self
+        """This tensor if it is contiguous, else a contiguous copy that stays in the graph
+        (so that :meth:`view` can reshape it)."""
+        return self if self.data.flags.c_contiguous else _ops.clone(self)
 
     def cpu(self) -> "Tensor":
         return self
@@ -450,18 +513,25 @@ class Tensor:
         return self.fill_(0)
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        """``x[index] = value`` in place, reading ``index`` by PyTorch's rule, as ``x[index]``
+        does (:func:`chainrule.autograd.indexing.torch_index`)."""
+        # indexing.py is built on Tensor (it imports this module): looked up when called
+        from .indexing import index_get, index_put, torch_index
+
         self._check_inplace("__setitem__")
         value = self._inplace_value("__setitem__", value)
-        index = _ops.unwrap_index(index)
         try:
-            self.data[index] = value
+            where = torch_index(index, self.data.ndim)  # a ValueError here: a slice's step
+            try:
+                index_put(self.data, where, value)
+            except ValueError:
+                raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
+                                 f"broadcast to the indexed shape "
+                                 f"{index_get(self.data, where).shape} (tensor of shape "
+                                 f"{self.shape})") from None
         except IndexError as e:
             raise IndexError(f"__setitem__: invalid index {index!r} for a tensor of shape "
                              f"{self.shape}: {e}") from None
-        except ValueError:
-            raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
-                             f"broadcast to the indexed shape {self.data[index].shape} (tensor "
-                             f"of shape {self.shape})") from None
         self._version += 1
 
     # ------------------------------------------------------------------ operators
@@ -621,7 +691,7 @@ class Tensor:
         return _ops.view(self, *sizes, size=size)
 
     def view_as(self, other: "Tensor") -> "Tensor":
-        return _ops.reshape(self, other.shape)
+        return _ops.view(self, other.shape)
 
     def reshape_as(self, other: "Tensor") -> "Tensor":
         return _ops.reshape(self, other.shape)

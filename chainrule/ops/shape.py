@@ -11,6 +11,7 @@ from typing import Any, Sequence, Union
 import numpy
 
 from ..autograd.function import Function
+from ..autograd.indexing import TorchIndex, index_get, index_put, torch_index
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_tensor_arg, normalize_dims
@@ -194,14 +195,35 @@ def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
 
 
 def view(input: Any, *sizes: Any, size: Any = None) -> Tensor:
-    """``x.view(*sizes)`` or ``x.view(size=...)``: :func:`reshape` under PyTorch's names.
+    """``x.view(*sizes)`` or ``x.view(size=...)``: :func:`reshape` that never copies.
+
+    As in PyTorch, the result shares the input's memory, so the new shape must be expressible
+    with strides over the input's layout: merging dimensions that are not contiguous with
+    each other (e.g. those of a transposed tensor) raises; use :func:`reshape` (which copies
+    when it must) or ``x.contiguous().view(...)``.
+
+    Raises:
+        RuntimeError: the shape cannot be viewed without a copy.
 
     Example:
         >>> import chainrule as cr
         >>> cr.arange(6).view(size=(2, -1)).shape
         (2, 3)
+        >>> cr.arange(6).view(2, 3).T.view(-1)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        RuntimeError: view: size [-1] is not compatible with input tensor's size (3, 2) and ...
     """
-    return reshape(input, _shape_args(sizes, size, "size", "view"))
+    input = as_tensor_arg(input, "input", "view", array_like=True)
+    shape = _shape_args(sizes, size, "size", "view")
+    out = reshape(input, shape)  # NumPy reshapes without a copy where PyTorch's view can
+    if out is not input and out.data.size and not xp.may_share_memory(out.data, input.data):
+        strides = tuple(s // input.data.itemsize for s in input.data.strides)
+        raise RuntimeError(f"view: size {list(shape)} is not compatible with input tensor's "
+                           f"size {input.shape} and stride {strides} (at least one dimension "
+                           f"spans across two contiguous subspaces). Use .reshape(...) "
+                           f"instead.")
+    return out
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -443,20 +465,16 @@ def unwrap_index(index: Any) -> Any:
     return index
 
 
-def _is_basic(index: Any) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, numpy.integer, slice))
-               for i in items)
-
-
 class GetItem(Function):
+    """``x[index]`` by PyTorch's rule (:func:`~chainrule.autograd.indexing.torch_index`)."""
+
     derivative = "1 at the picked positions, else 0"
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: TorchIndex) -> None:
         self.index = index
 
     def forward(self, x: Any) -> Any:
-        return x[self.index]
+        return index_get(x, self.index)
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
@@ -468,16 +486,13 @@ class IndexAdd(Function):
 
     derivative = "1: upstream gathered back at the index"
 
-    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+    def __init__(self, index: TorchIndex, shape: tuple[int, ...]) -> None:
         self.index = index
         self.shape = shape
 
     def forward(self, gy: Any) -> Any:
         gx = xp.zeros(self.shape, dtype=gy.dtype)
-        if _is_basic(self.index):
-            gx[self.index] = gy  # basic indexing never repeats a position
-        else:
-            xp.add.at(gx, self.index, gy)
+        index_put(gx, self.index, gy, accumulate=True)
         return gx
 
     def backward(self, ggx: Tensor) -> Tensor:
@@ -485,12 +500,25 @@ class IndexAdd(Function):
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]`` with basic and advanced indexing; repeated indices accumulate gradient."""
-    index = unwrap_index(index)
+    """``x[index]`` with basic and advanced indexing, by PyTorch's rule.
+
+    A Python int (or a 0-d integer tensor) selects its dimension first, so it never counts
+    as an advanced index: integer tensors, lists and masks that stand together keep their
+    place, and go first only when a slice, ``None`` or ``...`` separates them. Repeated
+    positions accumulate gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.arange(18.0).reshape(2, 3, 3)
+        >>> x[0, :, cr.tensor([0, 2])].tolist()
+        [[0.0, 2.0], [3.0, 5.0], [6.0, 8.0]]
+        >>> x[cr.tensor([0, 1]), :, cr.tensor([0, 2])].shape
+        (2, 3)
+    """
     try:
-        return GetItem(index)(x)
+        return GetItem(torch_index(index, x.ndim))(x)
     except IndexError as e:
-        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {x.shape}: "
+        raise IndexError(f"getitem: invalid index {index!r} for a tensor of shape {x.shape}: "
                          f"{e}") from None
 
 
