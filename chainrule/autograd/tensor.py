@@ -514,24 +514,10 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``x[index] = value`` in place, reading ``index`` by PyTorch's rule, as ``x[index]``
-        does (:func:`chainrule.autograd.indexing.torch_index`)."""
-        # indexing.py is built on Tensor (it imports this module): looked up when called
-        from .indexing import index_get, index_put, torch_index
-
+        does (:func:`chainrule.ops.indexing.torch_index`)."""
         self._check_inplace("__setitem__")
         value = self._inplace_value("__setitem__", value)
-        try:
-            where = torch_index(index, self.data.ndim)  # a ValueError here: a slice's step
-            try:
-                index_put(self.data, where, value)
-            except ValueError:
-                raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
-                                 f"broadcast to the indexed shape "
-                                 f"{index_get(self.data, where).shape} (tensor of shape "
-                                 f"{self.shape})") from None
-        except IndexError as e:
-            raise IndexError(f"__setitem__: invalid index {index!r} for a tensor of shape "
-                             f"{self.shape}: {e}") from None
+        _ops.index_assign(self.data, index, value)
         self._version += 1
 
     # ------------------------------------------------------------------ operators

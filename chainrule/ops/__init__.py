@@ -13,6 +13,7 @@ from .arithmetic import (abs, add, allclose, cast, clamp, clip, clone, cos, div,
                          remainder, sign,
                          sin, sqrt, sub, true_divide, where)
 from ..kernels import compiled_status  # the kernels are imported only by ops: re-exported
+from .indexing import index_assign
 from .linalg import dot, matmul, mm
 from . import operators as _operators
 from .dtypes import promote, result_dtype

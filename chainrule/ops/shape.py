@@ -11,11 +11,11 @@ from typing import Any, Sequence, Union
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.indexing import TorchIndex, index_get, index_put, torch_index
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import as_tensor_arg, normalize_dims
 from .dtypes import as_operand, result_dtype
+from .indexing import TorchIndex, index_get, index_put, torch_index
 
 ShapeLike = Union[int, Sequence[int]]
 
@@ -466,7 +466,7 @@ def unwrap_index(index: Any) -> Any:
 
 
 class GetItem(Function):
-    """``x[index]`` by PyTorch's rule (:func:`~chainrule.autograd.indexing.torch_index`)."""
+    """``x[index]`` by PyTorch's rule (:func:`~chainrule.ops.indexing.torch_index`)."""
 
     derivative = "1 at the picked positions, else 0"
 

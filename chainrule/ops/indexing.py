@@ -14,7 +14,8 @@ index, so the two disagree on where the advanced dimensions go::
 
 :func:`torch_index` converts a PyTorch index into those two NumPy steps, and
 :func:`index_get` and :func:`index_put` apply them: ``Tensor.__getitem__`` (values, and
-through the scatter of its backward, gradients) and ``Tensor.__setitem__`` share them.
+through the scatter of its backward, gradients) and ``Tensor.__setitem__`` (through
+:func:`index_assign`) share them.
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from typing import Any, NamedTuple, Optional
 
 import numpy
 
+from ..autograd.tensor import Tensor
 from ..backend import xp
-from .tensor import Tensor
 
 _ALL = slice(None)
 _INDEX_DTYPES = (numpy.dtype(numpy.int64), numpy.dtype(numpy.int32), numpy.dtype(numpy.uint8),
@@ -285,3 +286,25 @@ def _dims_taken(part: Any) -> int:
     if isinstance(part, (int, slice)):
         return 1
     return part.ndim if part.dtype.kind == "b" else 1
+
+
+def index_assign(array: Any, index: Any, value: Any) -> None:
+    """``array[index] = value`` by PyTorch's rule, in place: ``Tensor.__setitem__``'s write
+    (the tensor checks the in-place rules and bumps its version around it).
+
+    Raises:
+        IndexError: an index out of range or of a kind PyTorch refuses, naming the shape.
+        ValueError: a slice step of 0 or below; a value that does not broadcast to the
+            indexed shape.
+    """
+    try:
+        where = torch_index(index, array.ndim)  # a ValueError here: a slice's step
+        try:
+            index_put(array, where, value)
+        except ValueError:
+            raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
+                             f"broadcast to the indexed shape {index_get(array, where).shape} "
+                             f"(tensor of shape {array.shape})") from None
+    except IndexError as e:
+        raise IndexError(f"__setitem__: invalid index {index!r} for a tensor of shape "
+                         f"{array.shape}: {e}") from None
