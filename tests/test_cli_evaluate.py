@@ -193,9 +193,10 @@ CORRUPTIONS = {
     corrupt_not_json: "the header is not valid",
     corrupt_modified_bytes: "SHA-256",
     corrupt_bad_json: "not a valid JSON file",
-    corrupt_missing_key: "missing keys ['fc2.bias']",
-    corrupt_extra_key: "unexpected keys ['fc3.weight']",
-    corrupt_wrong_shape: "fc1.weight: checkpoint shape (84, 100) vs model shape (84, 120)",
+    corrupt_missing_key: 'Missing key(s) in state_dict: "fc2.bias"',
+    corrupt_extra_key: 'Unexpected key(s) in state_dict: "fc3.weight"',
+    corrupt_wrong_shape: ("size mismatch for fc1.weight: copying a param with shape (84, 100) from "
+                         "checkpoint, the shape in current model is (84, 120)"),
 }
 
 

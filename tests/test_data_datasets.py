@@ -151,6 +151,12 @@ def test_not_found_names_every_folder(tmp_path, monkeypatch):
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "root=FOLDER" in msg and "CHAINRULE_DATA" in msg and "download=False" in msg
     assert isinstance(info.value, FileNotFoundError)
+    # what was tried, for the command line to word its advice
+    exc = info.value
+    assert exc.dataset == "FashionMNIST" and exc.download_error is None
+    assert exc.files == ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+    assert exc.searched[0] == (tmp_path / "env", "$CHAINRULE_DATA")
+    assert exc.searched[-1] == (tmp_path / "sys-fashion", "system")
 
 
 def test_corrupt_local_file_raises_format_error(tmp_path, rng):
@@ -225,6 +231,8 @@ def test_download_into_cache(server):
 def test_download_into_root(server, tmp_path):
     ds = FashionMNIST(root=tmp_path / "mine", train=False)
     assert ds.folder == tmp_path / "mine" and len(ds) == 4
+    assert ds.files == (tmp_path / "mine" / "t10k-images-idx3-ubyte.gz",
+                        tmp_path / "mine" / "t10k-labels-idx1-ubyte.gz")
 
 
 def test_download_checksum_mismatch(server, monkeypatch):
@@ -253,6 +261,9 @@ def test_no_network(monkeypatch, tmp_path):
                                                    "service not known.*apt-get install") as info:
         FashionMNIST()
     assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert "Name or service not known" in info.value.download_error
+    assert info.value.url == FashionMNIST.base_url
+    assert info.value.target == user_cache_dir("fashion-mnist")
     leftovers = list(user_cache_dir("fashion-mnist").iterdir())
     assert leftovers == []
 

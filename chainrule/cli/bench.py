@@ -14,7 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
 
-from . import EXIT_ERROR, error
+from . import (EXIT_ERROR, error, folder_problem, make_writable_folder, os_error_reason,
+               usage_error)
 
 MISSING = ("the benchmark suite is not installed with chainrule: it lives in the benchmarks/ "
            "folder of a source checkout. Run `chainrule bench` (or `python -m benchmarks`) "
@@ -78,9 +79,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the suite with the parsed options; exit 1 with a message without a checkout."""
+    """Run the suite with the parsed options; exit 1 with a message without a checkout.
+
+    ``--out`` is checked before the suite runs (minutes), not when its results are written:
+    a path under a file is a usage error (2), a folder that cannot be created or written an
+    error (1).
+    """
     harness = load_harness()
     if harness is None or not hasattr(args, "cases"):
         error(MISSING)
         return EXIT_ERROR
+    out = getattr(args, "out", None)
+    if out is not None:
+        problem = folder_problem(out)
+        if problem is not None:
+            usage_error(args, f"--out {out} {problem}")
+        try:
+            make_writable_folder(out)
+        except OSError as exc:
+            error(f"cannot write the results folder {out}: {os_error_reason(exc)}")
+            return EXIT_ERROR
     return int(harness.run(args))

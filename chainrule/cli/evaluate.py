@@ -8,13 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from ..data import DataLoader, DatasetNotFoundError, IdxFormatError
+from ..data import DataLoader, DatasetChecksumError, DatasetNotFoundError, IdxFormatError
 from ..io.checkpoint import checkpoint_paths
 from ..io.safetensors import CheckpointError
 from ..training import evaluate, model_from_checkpoint, per_class_accuracy, read_training_checkpoint
-from ..training.data import DATASETS, load_split
+from ..training.data import DATASETS, EmptySplitError, load_split
 from ..viz.plots import plot_confusion_matrix
-from . import EXIT_ERROR, EXIT_OK, error, existing_dir, positive_int, usage_error
+from . import (EXIT_ERROR, EXIT_OK, error, existing_dir, file_problem, missing_data,
+               os_error_reason, positive_int, usage_error)
+
+LOAD_ERRORS = (FileNotFoundError, CheckpointError, IdxFormatError, DatasetChecksumError,
+               EmptySplitError)
+"""What :func:`load_checkpoint_and_data` raises for a bad checkpoint or data file (exit 1)."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,7 +62,9 @@ def load_checkpoint_and_data(args: argparse.Namespace,
 
     Raises:
         FileNotFoundError, CheckpointError: the checkpoint is absent or does not fit.
-        SystemExit(2): the dataset files are not found (usage error).
+        IdxFormatError, DatasetChecksumError: a corrupt data file or download.
+        EmptySplitError: the split holds no image.
+        DatasetNotFoundError: the files are not found (see :func:`chainrule.cli.missing_data`).
     """
     state, meta = read_training_checkpoint(args.checkpoint)
     model = model_from_checkpoint(state, meta)
@@ -76,20 +83,21 @@ def load_checkpoint_and_data(args: argparse.Namespace,
     saved_root = data.get("root")
     if root is None and isinstance(saved_root, str) and os.path.isdir(saved_root):
         root = saved_root
-    try:
-        ds = load_split(name, train=args.split == "train", root=root, limit=limit,
-                        download=args.download, mean=float(stats["mean"]),
-                        std=float(stats["std"]))
-    except DatasetNotFoundError as exc:
-        usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
+    ds = load_split(name, train=args.split == "train", root=root, limit=limit,
+                    download=args.download, mean=float(stats["mean"]), std=float(stats["std"]))
     return model, meta, ds
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule evaluate``; returns the exit code."""
+    problem = file_problem(args.confusion) if args.confusion else None
+    if problem is not None:  # found before the evaluation, not after it
+        usage_error(args, f"--confusion {args.confusion} {problem}")
     try:
         model, meta, ds = load_checkpoint_and_data(args, args.limit)
-    except (FileNotFoundError, CheckpointError, IdxFormatError) as exc:
+    except DatasetNotFoundError as exc:
+        return missing_data(args, exc)
+    except LOAD_ERRORS as exc:
         error(str(exc))
         return EXIT_ERROR
     classes = list(ds.classes)
@@ -112,5 +120,6 @@ def run(args: argparse.Namespace) -> int:
         plot_confusion_matrix(cm, classes, os.fspath(png))
         print(f"confusion matrix: {png}")
     except Exception as exc:  # the numbers are printed: a missing plot is only a warning
-        print(f"chainrule: warning: cannot draw {png}: {exc}", file=sys.stderr)
+        reason = os_error_reason(exc) if isinstance(exc, OSError) else str(exc)
+        print(f"chainrule: warning: cannot draw {png}: {reason}", file=sys.stderr)
     return EXIT_OK

@@ -23,6 +23,7 @@ from ..random import manual_seed
 from ..viz.graph import (GraphvizUnavailableError, dot_available, draw_graph, escape_label,
                          render_dot, save_graph)
 from ..viz.trace import Trace, trace
+from . import folder_problem
 
 DEFAULT_OUT = "explain-out"
 DOCS_MAX_ROWS = 60
@@ -339,13 +340,9 @@ def _check_folder(parser: argparse.ArgumentParser, flag: str, folder: str) -> No
         >>> "a file" in err.getvalue()
         True
     """
-    path = Path(folder)
-    for part in (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                what = "is not a folder" if part == path else f"is inside {part}, a file"
-                parser.error(f"{flag} {folder} {what}")
-            return
+    problem = folder_problem(folder)
+    if problem is not None:
+        parser.error(f"{flag} {folder} {problem}")
 
 
 def run(args: argparse.Namespace) -> int:

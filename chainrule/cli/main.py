@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 from .. import __version__
 from ..backend import keep_freed_memory
-from . import EXIT_ERROR, error
+from . import EXIT_ERROR, EXIT_INTERRUPTED, error, os_error_reason
 
 CORE_COMMANDS = ("train", "evaluate", "predict")
 OPTIONAL_COMMANDS = ("explain", "bench")
@@ -65,6 +65,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return the exit code.
 
     Bad arguments print a usage message and return 2 (never a traceback); ``--help`` returns 0.
+    Ctrl-C at any point (the subcommands' imports, loading data, building the model) prints
+    one line and returns 130; a subcommand that can say more (``train``: how to resume)
+    catches it itself. An ``OSError`` no subcommand expected (a disk failing, a file vanishing)
+    prints one line and returns 1.
 
     Example:
         >>> main(["train", "--lr", "0"])  # doctest: +SKIP
@@ -72,8 +76,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         chainrule train: error: argument --lr: must be > 0, got 0
         2
     """
-    parser = build_parser()
     try:
+        parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:  # report them with the subcommand's usage, not the top-level one
             getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
@@ -88,6 +92,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         error(str(code))
         return EXIT_ERROR
     except BrokenPipeError:  # `chainrule predict ... | head`
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # end the line the terminal's ^C is on
+        error("interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # the message without the file is not enough: name it
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        error(f"{os_error_reason(exc)}{where}")
         return EXIT_ERROR
 
 

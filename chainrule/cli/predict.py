@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..data import IdxFormatError
-from ..io.safetensors import CheckpointError
+from ..data import DatasetNotFoundError
 from ..training import predict_proba
-from . import EXIT_ERROR, EXIT_OK, error, nonnegative_int, usage_error
-from .evaluate import add_checkpoint_arguments, load_checkpoint_and_data
+from . import EXIT_ERROR, EXIT_OK, error, missing_data, nonnegative_int, usage_error
+from .evaluate import LOAD_ERRORS, add_checkpoint_arguments, load_checkpoint_and_data
 
 SHADES = " .:-=+*#%@"
 """Characters from dark (0) to bright (255) for :func:`ascii_image`."""
@@ -66,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     indices = args.index or [0]
     try:
         model, meta, ds = load_checkpoint_and_data(args)
-    except (FileNotFoundError, CheckpointError, IdxFormatError) as exc:
+    except DatasetNotFoundError as exc:
+        return missing_data(args, exc)
+    except LOAD_ERRORS as exc:
         error(str(exc))
         return EXIT_ERROR
     bad = [i for i in indices if i >= len(ds)]

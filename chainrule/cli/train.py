@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .. import manual_seed, nn
-from ..data import DataLoader, DatasetNotFoundError, IdxFormatError
+from ..data import DataLoader, DatasetChecksumError, DatasetNotFoundError, IdxFormatError
 from ..io.checkpoint import load_into
 from ..io.safetensors import CheckpointError
 from ..models.registry import build_model, model_config
@@ -24,11 +24,13 @@ from ..training import (NonFiniteLossError, evaluate, read_training_checkpoint,
                         restore_training_state, save_training_checkpoint, train_one_epoch,
                         write_metrics_csv)
 from ..training.config import (DEFAULT_LR, DEFAULT_MOMENTUM, MODELS, OPTIMIZERS, SCHEDULES,
-                               TrainConfig, TrainConfigError, saved_recipe)
-from ..training.data import DATASETS, load_split
+                               SEED_BOUND, TrainConfig, TrainConfigError, saved_recipe)
+from ..training.data import DATASETS, EmptySplitError, load_split
+from ..training.loop import min_train_batch
 from ..viz.plots import plot_curves
 from . import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NONFINITE, EXIT_OK, error, existing_dir,
-               nonnegative_float, nonnegative_int, positive_float, positive_int, unit_interval,
+               folder_problem, int_below, make_writable_folder, missing_data,
+               nonnegative_float, os_error_reason, positive_float, positive_int, unit_interval,
                usage_error)
 
 EVAL_BATCH_SIZE = 500
@@ -50,8 +52,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "Fashion-MNIST with SGD (lr 0.05, momentum 0.9, cosine decay), batch "
                     "size 64, for 5 epochs. Each epoch saves "
                     "OUT/checkpoint.safetensors + .json, OUT/metrics.csv and OUT/curves.png.",
-        epilog="exit codes: 0 done, 1 bad checkpoint or data file, 2 bad arguments, "
-               "3 the loss became NaN/inf, 130 interrupted")
+        epilog="exit codes: 0 done, 1 bad checkpoint or data file, failed download, or a run "
+               "folder that cannot be written (full disk), 2 bad arguments, 3 the loss became "
+               "NaN/inf, 130 interrupted")
     p.add_argument("--model", choices=MODELS, default=None,
                    help=f"model to train [default: {DEFAULTS.model}]")
     p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
@@ -78,8 +81,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         f"[default: {DEFAULTS.schedule}]")
     p.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",
                    help=f"L2 weight decay [default: {DEFAULTS.weight_decay:g}]")
-    p.add_argument("--seed", type=nonnegative_int, default=None,
-                   help=f"seed of the weights, dropout and shuffling [default: {DEFAULTS.seed}]")
+    p.add_argument("--seed", type=int_below(0, SEED_BOUND, "2**64"), default=None,
+                   help="seed of the weights, dropout and shuffling, in [0, 2**64) "
+                        f"[default: {DEFAULTS.seed}]")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder [default: runs/MODEL-DATASET]")
     p.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
@@ -103,7 +107,11 @@ def _new_config(args: argparse.Namespace) -> TrainConfig:
     given = {key: getattr(args, key) for key, _ in _RECIPE if getattr(args, key) is not None}
     if args.epochs is not None:
         given["epochs"] = args.epochs
-    return TrainConfig(**given)  # the argument types have checked each flag
+    try:
+        return TrainConfig(**given)  # the argument types have checked each flag
+    except TrainConfigError as exc:  # a rule the argument types do not know yet
+        usage_error(args, str(exc))
+        raise  # pragma: no cover - usage_error exits
 
 
 def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> TrainConfig:
@@ -123,15 +131,44 @@ def _resumed_config(args: argparse.Namespace, meta: dict[str, Any]) -> TrainConf
 
 
 def _load_data(args: argparse.Namespace, cfg: TrainConfig) -> tuple[Any, Any]:
+    """Both splits of the run's dataset.
+
+    Raises:
+        DatasetNotFoundError, DatasetChecksumError, IdxFormatError, EmptySplitError.
+    """
     download = args.download if args.download is not None else args.data is None
-    try:
-        train = load_split(cfg.dataset, train=True, root=args.data, limit=cfg.limit_train,
-                           download=download)
-        test = load_split(cfg.dataset, train=False, root=args.data, limit=cfg.limit_test,
-                          download=download)
-    except DatasetNotFoundError as exc:
-        usage_error(args, f"{exc}\n(pass --data DIR, or --download to fetch the files)")
+    train = load_split(cfg.dataset, train=True, root=args.data, limit=cfg.limit_train,
+                       download=download)
+    test = load_split(cfg.dataset, train=False, root=args.data, limit=cfg.limit_test,
+                      download=download)
     return train, test
+
+
+def _check_batch_size(args: argparse.Namespace, cfg: TrainConfig, model: Any,
+                      images: int) -> int:
+    """The smallest batch ``model`` can train on (:func:`min_train_batch`); a usage error when
+    the batch size, or the training images, are fewer."""
+    need = min_train_batch(model)
+    if cfg.batch_size < need:
+        usage_error(args, f"--batch-size {cfg.batch_size} cannot train {cfg.model}: its batch "
+                          f"norm layers need at least {need} images per training batch (with "
+                          "one image, a channel of a 1x1 feature map has a single value and "
+                          f"no variance; PyTorch refuses it too); use --batch-size {need} or "
+                          "more")
+    if images < need:
+        usage_error(args, f"{images} training image(s) make no training batch (a batch of a "
+                          f"single image is dropped: batch norm needs {need}); train on {need} "
+                          "images or more (--limit-train)")
+    return need
+
+
+def _save_failed(exc: OSError, stem: Path, out: Path, epoch: int, saved: int) -> str:
+    """The one line that reports a failed save at the end of ``epoch`` (the file named by
+    ``exc`` is often a temporary one: the folder is named instead)."""
+    kept = f"the checkpoint of epoch {saved} is kept in {stem}.json; free some space or " \
+           f"fix the folder, then continue with: chainrule train --out {out} --resume" \
+        if saved else "no checkpoint was written"
+    return f"cannot save epoch {epoch} into {out}: {os_error_reason(exc)}; {kept}"
 
 
 class _Plotter:
@@ -157,8 +194,9 @@ def run(args: argparse.Namespace) -> int:
     """Run ``chainrule train``; returns the exit code."""
     name_hint = f"{args.model or DEFAULTS.model}-{args.dataset or DEFAULTS.dataset}"
     out = Path(args.out) if args.out else Path("runs") / name_hint
-    if out.exists() and not out.is_dir():
-        usage_error(args, f"--out {out} exists and is not a folder")
+    problem = folder_problem(out)
+    if problem is not None:
+        usage_error(args, f"--out {out} {problem}")
     stem = out / "checkpoint"
     state: Optional[dict] = None
     meta: Optional[dict] = None
@@ -191,7 +229,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         train_ds, test_ds = _load_data(args, cfg)
-    except IdxFormatError as exc:
+    except DatasetNotFoundError as exc:
+        return missing_data(args, exc)
+    except (IdxFormatError, DatasetChecksumError, EmptySplitError) as exc:
         error(str(exc))
         return EXIT_ERROR
     classes = list(train_ds.classes)
@@ -206,17 +246,17 @@ def run(args: argparse.Namespace) -> int:
         # wrong here (MemoryError: an absurd size such as num_classes=10**12)
         error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
         return EXIT_ERROR
+    need = _check_batch_size(args, cfg, model, len(train_ds))
     optimizer = cfg.make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     bs = cfg.batch_size
-    # a last batch of one image cannot be batch-normalised in train mode: drop it
+    # a last batch too small to batch-normalise in train mode (one image) is dropped; a run
+    # saved when every model dropped it keeps its batches
+    drop_last = 0 < len(train_ds) % bs < need or (
+        meta is not None and isinstance(meta.get("loader"), dict)
+        and meta["loader"].get("drop_last") is True)
     loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg.seed,
-                        drop_last=len(train_ds) % bs == 1)
-    if len(loader) == 0:
-        why = " (a batch of a single image is dropped: batch norm needs 2)" \
-            if len(train_ds) == 1 else ""
-        usage_error(args, f"{len(train_ds)} training image(s) make no training batch{why}; "
-                          "train on 2 images or more (--limit-train)")
+                        drop_last=drop_last)
     test_loader = DataLoader(test_ds, batch_size=EVAL_BATCH_SIZE)
     metrics: list[dict[str, Any]] = []
     start_epoch = 1
@@ -245,11 +285,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {opt_desc}, batch size {bs}, {cfg.epochs} epoch{plural}, seed {cfg.seed} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
+    try:
+        make_writable_folder(out)
+    except OSError as exc:
+        error(f"cannot write the run folder {out}: {os_error_reason(exc)}")
+        return EXIT_ERROR
     print(f"  compiled kernels: {compiled_status()}", flush=True)
-    out.mkdir(parents=True, exist_ok=True)
     plot = _Plotter(out / "curves.png")
 
     epoch = start_epoch
+    saved = start_epoch - 1  # the epoch of the checkpoint on disk (0: none)
     try:
         for epoch in range(start_epoch, cfg.epochs + 1):
             result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
@@ -264,16 +309,22 @@ def run(args: argparse.Namespace) -> int:
                    "seconds": round(result.seconds, 3),
                    "images_per_second": round(result.images_per_second, 1)}
             metrics.append(row)
-            save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
-                                     model_name=cfg.model, model_config=mcfg, data=data_cfg,
-                                     train=cfg.train_meta(), epoch=epoch, metrics=metrics)
-            write_metrics_csv(metrics, out / "metrics.csv")
+            try:
+                save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
+                                         model_name=cfg.model, model_config=mcfg,
+                                         data=data_cfg, train=cfg.train_meta(), epoch=epoch,
+                                         metrics=metrics)
+                saved = epoch
+                write_metrics_csv(metrics, out / "metrics.csv")
+            except OSError as exc:  # a full disk, a folder gone read-only or removed
+                error(_save_failed(exc, stem, out, epoch, saved))
+                return EXIT_ERROR
             plot(metrics)
             print(f"epoch {epoch}/{cfg.epochs}: train loss {result.loss:.4f} acc "
                   f"{result.accuracy:.2%} | test loss {ev.loss:.4f} acc {ev.accuracy:.2%} | "
                   f"{result.seconds:.1f} s ({result.images_per_second:.0f} img/s)", flush=True)
     except NonFiniteLossError as exc:
-        last = f"the last good checkpoint (epoch {epoch - 1}) is {stem}.json" if epoch > 1 \
+        last = f"the last good checkpoint (epoch {saved}) is {stem}.json" if saved \
             else "no checkpoint was written"
         error(f"{exc}; {last}")
         return EXIT_NONFINITE

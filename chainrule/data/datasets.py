@@ -104,7 +104,27 @@ class TensorDataset(Dataset):
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset's files are in none of the folders searched and could not be downloaded."""
+    """A dataset's files are in none of the folders searched and could not be downloaded.
+
+    Besides its message, it says what was tried, for a caller (the command line) to word its
+    own advice.
+
+    Attributes:
+        dataset: the dataset class's name (``"FashionMNIST"``).
+        files: the file names looked for.
+        searched: the folders searched, each with where it came from (``"root"``,
+            ``"$CHAINRULE_DATA"``, ``"user cache"``, ``"system"``).
+        download_error: why the download failed, or None when none was tried.
+        url: where the files are downloaded from. target: the folder they would go to.
+    """
+
+    def __init__(self, message: str, *, dataset: str = "", files: tuple[str, ...] = (),
+                 searched: tuple[tuple[Path, str], ...] = (),
+                 download_error: Optional[str] = None, url: str = "",
+                 target: Optional[Path] = None) -> None:
+        super().__init__(message)
+        self.dataset, self.files, self.searched = dataset, tuple(files), tuple(searched)
+        self.download_error, self.url, self.target = download_error, url, target
 
 
 class DatasetChecksumError(ValueError):
@@ -189,6 +209,7 @@ class _MnistLike(Dataset):
         labels_path = _find_file(self.folder, labels_name)
         if images_path is None or labels_path is None:  # a file vanished after _locate
             raise self._not_found([(self.folder, "found earlier")], "a file disappeared")
+        self.files: tuple[Path, Path] = (images_path, labels_path)
         images, labels = load_idx_pair(images_path, labels_path, num_classes=len(self.classes))
         if images.shape[1:] != (28, 28):
             raise IdxFormatError(
@@ -223,17 +244,22 @@ class _MnistLike(Dataset):
             self._download(target)
         except OSError as exc:  # no network, DNS failure, HTTP error, read-only folder
             raise self._not_found(tried, f"downloading from {self.base_url} into {target} "
-                                         f"failed: {exc}") from exc
+                                         f"failed: {exc}", download_error=str(exc),
+                                  target=target) from exc
         return target
 
-    def _not_found(self, tried: list[tuple[Path, str]], why: str) -> DatasetNotFoundError:
+    def _not_found(self, tried: list[tuple[Path, str]], why: str,
+                   download_error: Optional[str] = None,
+                   target: Optional[Path] = None) -> DatasetNotFoundError:
         needed = " and ".join(self.splits[self.train])
         folders = "\n".join(f"  - {folder} ({label})" for folder, label in tried)
         return DatasetNotFoundError(
             f"{type(self).__name__}: dataset files not found: looked for {needed} (or the "
             f"uncompressed files) in:\n{folders}\n{why}.\nTo get the files: {self.install_hint}, "
             "or put the four IDX files in a folder and pass root=FOLDER or set "
-            "CHAINRULE_DATA=FOLDER.")
+            "CHAINRULE_DATA=FOLDER.",
+            dataset=type(self).__name__, files=self.splits[self.train], searched=tuple(tried),
+            download_error=download_error, url=self.base_url, target=target)
 
     def _download(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -297,6 +323,7 @@ class FashionMNIST(_MnistLike):
     Attributes:
         data: uint8 array ``(N, 28, 28)``. targets: int64 array ``(N,)``.
         classes: the 10 class names. folder: where the files were found.
+        files: the paths of the images and labels files read.
 
     Raises:
         DatasetNotFoundError: no folder holds the files and they could not be downloaded.
@@ -347,6 +374,7 @@ class MNIST(_MnistLike):
     Attributes:
         data: uint8 array ``(N, 28, 28)``. targets: int64 array ``(N,)``.
         classes: the 10 class names. folder: where the files were found.
+        files: the paths of the images and labels files read.
 
     Example:
         >>> import tempfile, numpy as np

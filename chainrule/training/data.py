@@ -35,6 +35,10 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+class EmptySplitError(ValueError):
+    """A dataset split holds no image: there is nothing to train on, test or evaluate."""
+
+
 class AddChannel:
     """Insert a channel axis: ``(H, W) -> (1, H, W)``, ``(N, H, W) -> (N, 1, H, W)``.
 
@@ -106,6 +110,8 @@ def load_split(name: str, *, train: bool, root: Optional[PathLike] = None,
         ValueError: an unknown dataset name.
         chainrule.data.DatasetNotFoundError: no files found.
         chainrule.data.IdxFormatError: a corrupt file.
+        EmptySplitError: the split's files hold no image (a file of 0 images, before
+            ``limit``, which is at least 1).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(sorted(DATASETS))}")
@@ -113,4 +119,8 @@ def load_split(name: str, *, train: bool, root: Optional[PathLike] = None,
     transform = image_transform(spec.mean if mean is None else mean,
                                 spec.std if std is None else std)
     base = spec.cls(root=root, train=train, transform=transform, download=download)
+    if len(base) == 0:
+        images = getattr(base, "files", (getattr(base, "folder", root),))[0]
+        raise EmptySplitError(f"the {'train' if train else 'test'} split of {name} is empty: "
+                              f"{images} holds 0 images")
     return Limited(base, limit)

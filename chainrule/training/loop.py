@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..ops import softmax
 from .metrics import accuracy, confusion_matrix
@@ -87,6 +88,25 @@ def check_parameters_finite(model: Any) -> Optional[str]:
         if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             return name
     return None
+
+
+def min_train_batch(model: Any) -> int:
+    """The fewest images a training batch of ``model`` may hold: 2 with batch norm, else 1.
+
+    In training mode a batch-norm layer normalises each channel by its variance over the batch
+    (and the feature map); a channel holding a single value has none, and PyTorch's
+    ``BatchNorm`` raises "Expected more than 1 value per channel when training". A batch of
+    one image gives a single value per channel wherever the feature map is 1x1 (LeNet-5's
+    last batch norm) or flat (``BatchNorm1d``), so a model with batch norm is given 2.
+
+    Example:
+        >>> min_train_batch(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)))
+        2
+        >>> min_train_batch(nn.Linear(4, 3))
+        1
+    """
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+    return 2 if any(isinstance(m, norms) for m in model.modules()) else 1
 
 
 def cosine_schedule(base_lr: float, epochs: int, steps_per_epoch: int
