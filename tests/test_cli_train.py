@@ -150,6 +150,24 @@ def test_resume_when_already_done(data_dir, tmp_path, capsys):
     assert "nothing to train" in text and "test accuracy: " in text
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_stale_temp_files_of_a_killed_save_are_removed_at_start(data_dir, tmp_path, resume):
+    """A kill during a save leaves ``.<file>.<12 hex>.tmp`` files (a full copy of the
+    weights); the next run or resume in that folder removes them, and nothing else."""
+    out = tmp_path / "r"
+    if resume:
+        assert train(data_dir, out, "--limit-train", 64) == 0
+    out.mkdir(exist_ok=True)
+    stale = [".checkpoint.safetensors.0123456789ab.tmp", ".checkpoint.json.ba9876543210.tmp",
+             ".metrics.csv.00000000ffff.tmp"]
+    for name in stale + ["notes.txt", ".hidden.tmp"]:
+        (out / name).write_text("x")
+    args = ["--resume", "--epochs", "2"] if resume else ["--overwrite"]
+    assert train(data_dir, out, "--limit-train", 64, *args) == 0
+    left = {p.name for p in out.iterdir()}
+    assert not left & set(stale) and {"notes.txt", ".hidden.tmp"} <= left
+
+
 def test_resume_refuses_another_recipe(data_dir, tmp_path, capsys):
     out = tmp_path / "r"
     assert train(data_dir, out, "--limit-train", 64) == 0

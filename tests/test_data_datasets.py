@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import struct
 import urllib.error
 from pathlib import Path
 
@@ -162,9 +163,22 @@ def test_not_found_names_every_folder(tmp_path, monkeypatch):
 def test_corrupt_local_file_raises_format_error(tmp_path, rng):
     folder = make_files(tmp_path / "d", rng)
     write_idx(folder / "train-images-idx3-ubyte.gz", np.zeros((6, 28, 27), np.uint8))
-    with pytest.raises(IdxFormatError, match=r"expected images of shape \(N, 28, 28\), got "
-                                             r"\(6, 28, 27\)"):
+    with pytest.raises(IdxFormatError, match=r"expected items of shape \(N, 28, 28\), the "
+                                             r"header declares \(6, 28, 27\)"):
         FashionMNIST(root=folder, download=False)
+
+
+def test_a_header_declaring_more_images_than_the_split_holds_is_refused(tmp_path, rng):
+    """A gzip bomb declaring 2.7 million images is refused from its header (the split's
+    known size), before its body is decompressed."""
+    import gzip
+    import struct
+    folder = make_files(tmp_path / "d", rng)
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, 2_700_000, 28, 28) + bytes(1000))
+    with pytest.raises(IdxFormatError, match=r"too many items: expected at most 10000, the "
+                                             r"header declares 2700000"):
+        FashionMNIST(root=folder, train=False, download=False)
 
 
 # -- transforms and batches ----------------------------------------------------------------------

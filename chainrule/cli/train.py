@@ -17,6 +17,7 @@ from typing import Any, Optional
 from .. import manual_seed, nn
 from ..data import DataLoader, DatasetChecksumError, DatasetNotFoundError, IdxFormatError
 from ..io.checkpoint import load_into
+from ..io.files import remove_stale_temps
 from ..io.safetensors import CheckpointError
 from ..models.registry import build_model, model_config
 from ..ops import compiled_status
@@ -287,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
           flush=True)
     try:
         make_writable_folder(out)
+        remove_stale_temps(out)  # what a save killed mid-way left (the run owns its folder)
     except OSError as exc:
         error(f"cannot write the run folder {out}: {os_error_reason(exc)}")
         return EXIT_ERROR

@@ -195,6 +195,8 @@ class _MnistLike(Dataset):
         True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
         False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
     }
+    # the most images a split may hold: a header declaring more is refused before reading on
+    split_sizes: ClassVar[dict[bool, int]] = {True: 60000, False: 10000}
 
     def __init__(self, root: Optional[PathLike] = None, train: bool = True,
                  transform: Optional[Transform] = None, download: bool = True) -> None:
@@ -210,11 +212,10 @@ class _MnistLike(Dataset):
         if images_path is None or labels_path is None:  # a file vanished after _locate
             raise self._not_found([(self.folder, "found earlier")], "a file disappeared")
         self.files: tuple[Path, Path] = (images_path, labels_path)
-        images, labels = load_idx_pair(images_path, labels_path, num_classes=len(self.classes))
-        if images.shape[1:] != (28, 28):
-            raise IdxFormatError(
-                f"{type(self).__name__}: {images_path}: expected images of shape (N, 28, 28), "
-                f"got {images.shape}")
+        # shape and count are checked from the headers, before a byte of the bodies is read
+        images, labels = load_idx_pair(images_path, labels_path, num_classes=len(self.classes),
+                                       item_shape=(28, 28),
+                                       max_items=self.split_sizes[self.train])
         self.data: np.ndarray = images  # (N, 28, 28) uint8
         self.targets: np.ndarray = labels  # (N,) int64
 
