@@ -43,7 +43,8 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from chainrule.backend import keep_freed_memory
-from chainrule.cli import nonnegative_float, nonnegative_int, positive_int
+from chainrule.cli import (folder_problem, make_writable_folder, nonnegative_float,
+                           nonnegative_int, os_error_reason, positive_int)
 
 from .cases import CASES
 from .framework import RESULTS_DIR, ROOT, Case, Framework, Settings, configure_threads
@@ -294,13 +295,24 @@ def _worst(suite: SuiteResult) -> Optional[Case]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` say: print the table, write the files, return 0 (1 if a
-    case failed to run, 2 for a bad ``--cases``)."""
+    case failed to run or ``--out`` cannot be written, 2 for a bad ``--cases`` or an ``--out``
+    that is a file or lies under one; both checked before the suite runs)."""
     options = options_from_args(args)
     try:
         select_cases(options.cases)
     except ValueError as exc:
         print(f"benchmarks: error: {exc}", file=sys.stderr)
         return 2
+    problem = folder_problem(args.out)  # before minutes of timing, not after
+    if problem is not None:
+        print(f"benchmarks: error: --out {args.out} {problem}", file=sys.stderr)
+        return 2
+    try:
+        make_writable_folder(args.out)
+    except OSError as exc:
+        print(f"benchmarks: error: cannot write the results folder {args.out}: "
+              f"{os_error_reason(exc)}", file=sys.stderr)
+        return 1
     try:
         import torch  # noqa: F401
     except ImportError:

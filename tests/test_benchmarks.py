@@ -183,6 +183,18 @@ def test_command_line_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFix
     assert bh.main(["--cases", "nope", "--out", str(tmp_path)]) == 2
 
 
+def test_an_out_that_cannot_be_a_folder_fails_before_the_suite_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bh, "run_suite", lambda *a, **k: pytest.fail("the suite ran"))
+    (tmp_path / "file").write_text("x")
+    assert bh.main(["--tiny", "--out", str(tmp_path / "file" / "sub")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"benchmarks: error: --out {tmp_path / 'file' / 'sub'} is inside "
+        f"{tmp_path / 'file'}, a file")
+    assert bh.main(["--tiny", "--out", "/proc/bench"]) == 1
+    assert "cannot write the results folder /proc/bench: " in capsys.readouterr().err
+
+
 def test_profile_lands_in_the_report(tmp_path: Path) -> None:
     argv = ["--tiny", "--cases", "chain", "--repeats", "1", "--warmup", "0", "--no-memory",
             "--settle", "0", "--profile", "chain", "--out", str(tmp_path)]
