@@ -117,9 +117,7 @@ def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> T
             arr = arr.astype(_DEFAULT)
         elif arr.dtype.kind == "i":
             arr = arr.astype(numpy.int64)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"tensor: unsupported dtype {arr.dtype}")
-    return Tensor(arr, requires_grad=requires_grad)
+    return Tensor(arr, requires_grad=requires_grad)  # refuses dtypes torch lacks (check_dtype)
 
 
 def as_tensor(data: Any, dtype: DTypeLike = None) -> Tensor:

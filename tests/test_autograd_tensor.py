@@ -242,6 +242,14 @@ def test_arrays_of_dtypes_torch_lacks_are_refused_wherever_they_enter(name):
             convert(a)
 
 
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_casting_to_a_dtype_torch_lacks_is_refused(name):
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    for convert in (x.to, x.astype, lambda dt: cr.ops.cast(x, dt)):
+        with pytest.raises(TypeError, match="unsupported dtype"):
+            convert(UNSUPPORTED[name].dtype)
+
+
 def test_the_dtype_error_lists_the_supported_dtypes():
     with pytest.raises(TypeError, match=r"numpy\.longdouble.*float64, float32, float16"):
         cr.Tensor(np.ones(1, np.longdouble))

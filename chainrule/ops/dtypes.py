@@ -10,7 +10,7 @@ from typing import Any, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, check_dtype
 from ..backend import xp
 
 DEFAULT_FLOAT = numpy.dtype(numpy.float32)
@@ -114,7 +114,9 @@ class Cast(Function):
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` converted to ``dtype``; differentiable between float dtypes."""
+    """``x`` converted to ``dtype``; differentiable between float dtypes. A dtype no Tensor
+    holds (float128, complex, text) raises PyTorch's TypeError."""
+    check_dtype(dtype)
     dtype = numpy.dtype(dtype)
     if x.dtype == dtype:
         return x
