@@ -94,8 +94,8 @@ def test_input_errors():
     with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): expected input with 3 channels "
                                          r"in dimension 1, got 6 \(input shape \(2, 6, 4, 4\)\)"):
         nn.BatchNorm2d(3)(cr.zeros(2, 6, 4, 4))
-    with pytest.raises(ValueError, match="(?i)expected more than 1 value per channel "
-                                         "when training"):
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when "
+                                         r"training, got input size \(1, 3\)"):
         nn.BatchNorm1d(3)(cr.zeros(1, 3))
     with pytest.raises(ValueError, match="num_features must be a positive int"):
         nn.BatchNorm2d(0)
@@ -129,3 +129,27 @@ def test_reset_parameters_matches_torch(rng, opts):
         assert states[0]["running_mean"] == [0.0] * 3 and states[0]["num_batches_tracked"] == 0
     if opts.get("affine", True):
         assert states[0]["weight"] == [1.0] * 3
+
+
+# ----------------------------------------------------------------------------- issue 20
+@pytest.mark.parametrize("name,shape", [("BatchNorm1d", (0, 3)), ("BatchNorm1d", (0, 3, 5)),
+                                        ("BatchNorm1d", (4, 3, 0)), ("BatchNorm2d", (0, 3, 4, 4))])
+@pytest.mark.parametrize("opts", [dict(), dict(track_running_stats=False), dict(affine=False)])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_an_empty_batch_matches_torch(name, shape, opts, train):
+    # regression: eval mode raised a reshape error, training refused N = 0; torch gives an
+    # empty output, zero parameter gradients, untouched running statistics and (in training)
+    # counts the batch in num_batches_tracked
+    ours, theirs = getattr(nn, name)(3, **opts), getattr(torch.nn, name)(3, **opts)
+    module_parity(ours, theirs, np.zeros(shape, np.float32), train=train, steps=2)
+
+
+def test_a_batch_of_one_in_training_says_why_like_torch():
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when "
+                                         r"training, got input size torch.Size\(\[1, 3\]\)"):
+        torch.nn.BatchNorm1d(3)(torch.zeros(1, 3))
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when "
+                                         r"training, got input size \(1, 3\)"):
+        bn(cr.zeros(1, 3))
+    assert bn.eval()(cr.zeros(1, 3)).shape == (1, 3)  # evaluation mode takes one sample

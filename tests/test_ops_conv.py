@@ -81,7 +81,7 @@ def conv_cases(draw: Any, small: bool = False) -> dict:
     # the dilated kernel must fit in the padded input
     h = max(1, dil[0] * (kh - 1) + 1 - pads[0]) + draw(st.integers(0, 3 if small else 5))
     w = max(1, dil[1] * (kw - 1) + 1 - pads[1]) + draw(st.integers(0, 3 if small else 5))
-    n = draw(st.integers(1, 2 if small else 3))
+    n = draw(st.integers(0, 2 if small else 3))  # 0: an empty batch, as torch allows
     return dict(x_shape=(n, groups * cg, h, w), w_shape=(groups * ocg, cg, kh, kw),
                 bias=draw(st.booleans()), stride=stride, padding=padding, dilation=dil,
                 groups=groups)
@@ -491,3 +491,36 @@ def test_what_forward_keeps_for_the_weight_gradient() -> None:
     assert conv_mod._what_to_keep(cr.zeros(64, 6, 14, 14), w5.detach(), g1) == ""
     dense = cr.zeros(120, 16, 5, 5, requires_grad=True)
     assert conv_mod._what_to_keep(cr.zeros(64, 16, 5, 5), dense, g1) == ""
+
+
+# ----------------------------------------------------------------------------- issue 20
+EMPTY_BATCH = [  # LeNet-5's three convolutions (planar, direct/channels-last, dense), and more
+    ((0, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)), ((0, 6, 14, 14), (16, 6, 5, 5), {}),
+    ((0, 16, 5, 5), (120, 16, 5, 5), {}), ((0, 4, 6, 6), (4, 2, 3, 3), dict(groups=2)),
+    ((0, 3, 7, 7), (16, 3, 3, 3), dict(stride=2, padding=1)),
+    ((0, 2, 7, 7), (4, 2, 3, 3), dict(dilation=2, padding="same")),
+]
+
+
+@pytest.mark.parametrize("impl", ["fast", "im2col", "naive"])
+@pytest.mark.parametrize("x_shape,w_shape,kw", EMPTY_BATCH)
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients_like_torch(
+        kernel_mode: bool, impl: str, x_shape: tuple, w_shape: tuple, kw: dict) -> None:
+    # regression: conv2d refused N = 0 ("input ... is empty"); torch returns (0, OC, OH, OW),
+    # an empty input gradient and zero weight and bias gradients
+    x, w, b = _data(dict(x_shape=x_shape, w_shape=w_shape, bias=True))
+    _assert_matches_torch(x, w, b, impl, **kw)
+    if impl == "fast":  # the differentiable backward, and a second order through it
+        xc, wc, bc = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+        gx, gw, gb = grad(conv2d(xc, wc, bc, **kw).sum(), [xc, wc, bc], create_graph=True)
+        assert gx.shape == x_shape and not gw.data.any() and not gb.data.any()
+        (gxx,) = grad((gw * gw).sum() + gx.sum(), [xc], allow_unused=True)
+        assert gxx is None or gxx.shape == x_shape
+
+
+def test_an_empty_batch_through_the_layer() -> None:
+    layer = cr.nn.Conv2d(1, 6, 5, padding=2)
+    y = layer(cr.zeros(0, 1, 28, 28))
+    assert y.shape == (0, 6, 28, 28)
+    y.sum().backward()
+    assert layer.weight.grad.shape == (6, 1, 5, 5) and not layer.weight.grad.data.any()

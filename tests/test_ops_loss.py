@@ -49,8 +49,10 @@ def test_regression_target_of_other_size_warns_and_broadcasts_like_torch(rng, na
     assert ours.shape == () and np.isclose(ours.item(), theirs.item(), rtol=1e-6)
 
 
-def test_regression_unbroadcastable_shapes_raise():
-    with pytest.raises(ValueError, match=r"mse_loss: input of shape \(4, 3\) and target of "
+def test_regression_unbroadcastable_shapes_raise_runtime_error_like_torch():
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.mse_loss(torch.zeros(4, 3), torch.zeros(5))
+    with pytest.raises(RuntimeError, match=r"mse_loss: input of shape \(4, 3\) and target of "
                                          r"shape \(5,\) cannot be broadcast"):
         mse_loss(cr.zeros(4, 3), cr.zeros(5))
 
@@ -164,7 +166,7 @@ def test_binary_weights_must_not_enlarge_the_input(name):
     """Regression: a weight of shape (4, 1) against an (4,) input silently made a (4, 4) loss;
     torch raises (the weights broadcast to the input's shape, never the input to theirs)."""
     kwargs = {name: cr.ones(4, 1)}
-    with pytest.raises(ValueError, match=rf"binary_cross_entropy_with_logits: {name} of shape "
+    with pytest.raises(RuntimeError, match=rf"binary_cross_entropy_with_logits: {name} of shape "
                                          rf"\(4, 1\) cannot be broadcast to the input shape "
                                          rf"\(4,\)"):
         binary_cross_entropy_with_logits(cr.zeros(4), cr.zeros(4), reduction="none", **kwargs)
@@ -172,8 +174,8 @@ def test_binary_weights_must_not_enlarge_the_input(name):
         torch.nn.functional.binary_cross_entropy_with_logits(
             torch.zeros(4), torch.zeros(4), reduction="none", **{name: torch.ones(4, 1)})
     if name == "weight":
-        with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(2, 4\) "
-                                             r"cannot be broadcast to the input shape \(4,\)"):
+        with pytest.raises(RuntimeError, match=r"binary_cross_entropy: weight of shape \(2, 4\) "
+                                               r"cannot be broadcast to the input shape \(4,\)"):
             binary_cross_entropy(cr.full((4,), 0.5), cr.zeros(4), cr.ones(2, 4))
     # weights that do broadcast to the input still do: (3,) and (5, 1) against (5, 3)
     x, t = cr.full((5, 3), 0.5), cr.ones(5, 3)
@@ -194,10 +196,16 @@ def test_bce_rejects_mismatched_target_like_torch():
         torch.nn.functional.binary_cross_entropy(torch.full((4, 1), 0.5), torch.zeros(4))
 
 
-def test_bce_rejects_values_outside_unit_interval():
-    with pytest.raises(ValueError, match="binary_cross_entropy: all elements of input should "
-                                         "be between 0 and 1"):
-        binary_cross_entropy(cr.tensor([1.5]), cr.tensor([1.0]))
+@pytest.mark.parametrize("p,t,name", [(1.5, 1.0, "input"), (-0.5, 1.0, "input"),
+                                      (float("nan"), 1.0, "input"), (0.5, float("nan"), "target"),
+                                      (0.5, 2.0, "target"), (0.5, -1.0, "target"),
+                                      (0.5, float("inf"), "target")])
+def test_bce_rejects_values_outside_unit_interval_and_nan_like_torch(p, t, name):
+    message = f"all elements of {name} should be between 0 and 1"
+    with pytest.raises(RuntimeError, match=message):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([p]), torch.tensor([t]))
+    with pytest.raises(RuntimeError, match=f"binary_cross_entropy: {message}"):
+        binary_cross_entropy(cr.tensor([0.5, p]), cr.tensor([0.5, t]))
 
 
 def test_binary_gradcheck_float64(rng):
@@ -418,3 +426,210 @@ def test_classification_gradcheck_float64(rng):
     assert gradgradcheck(lambda a: cross_entropy(a, y, w, ignore_index=1), (x,))
     assert gradcheck(lambda a, b: cross_entropy(a, b), (x, probs))
     assert gradgradcheck(lambda a: nll_loss(a, y, reduction="none"), (x,))
+
+
+# ============================================================================ issue 20
+INF, NAN = float("inf"), float("nan")
+
+
+def _both_paths(fn, *arrays, requires_grad=None, **kw):
+    """PyTorch parity of values and gradients through the fast backward, then through the
+    formulas (create_graph=True, with second derivatives)."""
+    assert_parity(fn, *arrays, requires_grad=requires_grad, **kw)
+    assert_parity(fn, *arrays, requires_grad=requires_grad, second_order=True, **kw)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf - inf in the reference formulas
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("pos", [False, True])
+def test_bce_with_logits_at_infinite_and_huge_logits_matches_torch(reduction, pos):
+    # the gradient at x = -inf is sigmoid(-inf) - t = -t (torch: -0.5 for t = 0.5), at +inf
+    # 1 - t, though the loss itself is NaN there; with pos_weight, -t pos_weight and 1 - t
+    x = np.array([-INF, INF, -INF, INF, -INF, INF, 0.0, 1e308, -1e308, 40.0, -40.0, NAN])
+    t = np.array([0.0, 0.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.0, 1.0, 0.2, 0.7, 1.0])
+
+    def fn(lib, a, b, c):
+        return F(lib).binary_cross_entropy_with_logits(a, b, reduction=reduction,
+                                                       pos_weight=c if pos else None)
+
+    _both_paths(fn, x, t, np.array(2.5), requires_grad=[True, True, False])
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_of_an_empty_input_matches_torch(shape, reduction):
+    # regression: the loss was a logsumexp over a stacked (*, 2) array, whose empty amax
+    # raised an error naming that internal shape, (0, 2)
+    x, t = np.zeros(shape), np.full(shape, 0.5)
+    pw = np.ones(shape[-1:])
+    _both_paths(lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(
+        a, b, reduction=reduction), x, t)
+    _both_paths(lambda lib, a, b, c: F(lib).binary_cross_entropy_with_logits(
+        a, b, reduction=reduction, pos_weight=c), x, t, pw, requires_grad=[True, True, False])
+
+
+def test_bce_with_logits_errors_name_the_users_shapes():
+    with pytest.raises(RuntimeError, match=r"pos_weight of shape \(3,\) cannot be broadcast to "
+                                           r"the input shape \(0,\)"):
+        binary_cross_entropy_with_logits(cr.zeros(0), cr.zeros(0), pos_weight=cr.ones(3))
+    with pytest.raises(RuntimeError):  # torch agrees
+        torch.nn.functional.binary_cross_entropy_with_logits(torch.zeros(0), torch.zeros(0),
+                                                             pos_weight=torch.ones(3))
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("dtypes", [(np.float32, np.float64), (np.float16, np.float32)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_losses_compute_in_the_promoted_dtype_like_torch(name, dtypes, reduction):
+    # regression: mse_loss(float32, float64) was float32; each gradient keeps its input's dtype
+    x = np.array([0.25, -1.5, 2.0], dtype=dtypes[0])
+    t = np.array([0.5, 0.125, 0.75], dtype=dtypes[1])
+    fn = lambda lib, a, b: getattr(F(lib), name)(a, b, reduction=reduction)  # noqa: E731
+    _both_paths(fn, x, t, atol=1e-3, rtol=1e-3)
+    if name != "binary_cross_entropy_with_logits":  # torch: the target's dtype, see docstring
+        _both_paths(lambda lib, a, b: fn(lib, b, a), x, t, atol=1e-3, rtol=1e-3)
+
+
+def test_cross_entropy_with_probabilities_of_a_wider_dtype_promotes_like_torch():
+    x = np.array([[0.5, -1.0, 2.0], [0.0, 0.25, -0.5]], dtype=np.float32)
+    p = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    assert_parity(lambda lib, a, b: F(lib).cross_entropy(a, b), x, p, atol=1e-6)
+
+
+def test_bce_refuses_a_target_of_another_dtype_like_torch():
+    with pytest.raises(RuntimeError, match="expected Float"):
+        torch.nn.functional.binary_cross_entropy(torch.full((2,), 0.5),
+                                                 torch.zeros(2, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="binary_cross_entropy: expected a target of the "
+                                           "input's dtype float32, got float64"):
+        binary_cross_entropy(cr.full((2,), 0.5), cr.zeros(2, dtype=cr.float64))
+    assert binary_cross_entropy(cr.full((2,), 0.5), [1.0, 0.0]).dtype == np.float32
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("row", [[INF, 1.0, 2.0], [INF, INF, 1.0], [-INF, -INF, -INF],
+                                 [NAN, 1.0, 2.0]])
+@pytest.mark.parametrize("label", [0, 1])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_of_a_row_holding_inf_is_nan_like_torch(row, label, smoothing, reduction):
+    # torch: every logit of the row minus its +inf maximum is NaN, so the row's loss and all
+    # its gradients are NaN (not 0 or inf); the other rows are unaffected
+    x = np.array([row, [0.5, 1.0, 2.0]])
+
+    def fn(lib, a, b):
+        return F(lib).cross_entropy(a, b, reduction=reduction, label_smoothing=smoothing)
+
+    _both_paths(fn, x, np.array([label, 2]))
+    probs = np.array([[1.0, 0.0, 0.0], [0.25, 0.25, 0.5]])
+    _both_paths(lambda lib, a, b: F(lib).cross_entropy(a, b, reduction=reduction), x, probs)
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (0,)), ((2, 3, 0), (2, 0)), ((0, 3, 2), (0, 2))])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_class_losses_of_empty_batches_match_torch(shapes, reduction, smoothing):
+    # regression: the fused cross-entropy's flat index reshaped (N, S) with -1, which fails
+    # for an empty spatial size
+    x_shape, t_shape = shapes
+    x, t = np.zeros(x_shape), np.zeros(t_shape, dtype=np.int64)
+    _both_paths(lambda lib, a, b: F(lib).cross_entropy(a, b, reduction=reduction,
+                                                       label_smoothing=smoothing), x, t)
+    _both_paths(lambda lib, a, b: F(lib).nll_loss(a, b, reduction=reduction), x, t)
+
+
+def _upstream_parity(fn, x, t, upstream):
+    """fn's value and input gradient for the upstream ``upstream`` (an array broadcast to the
+    output) agree with torch's, NaN for NaN, through both backward paths."""
+    xt = torch.tensor(x, requires_grad=True)
+    yt = fn(torch, xt, torch.tensor(t))
+    up = np.broadcast_to(upstream, tuple(yt.shape)).copy()
+    (gt,) = torch.autograd.grad(yt, xt, torch.tensor(up))
+    for create_graph in (False, True):
+        xo = cr.tensor(x, requires_grad=True)
+        yo = fn(cr, xo, cr.tensor(t))
+        np.testing.assert_array_equal(yo.data, yt.detach().numpy())
+        (go,) = cr.autograd.grad(yo, xo, cr.tensor(up), create_graph=create_graph)
+        np.testing.assert_allclose(go.data, gt.numpy(), rtol=1e-12, equal_nan=True,
+                                   err_msg=f"create_graph={create_graph}")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", ["cross_entropy", "smoothed", "nll_loss"])
+@pytest.mark.parametrize("upstream", [[INF, 1.0], [NAN, 1.0], [1.0, INF], [-INF, NAN]])
+@pytest.mark.parametrize("first_row", [[0.5, 1.0, 2.0], [INF, 1.0, 2.0]])
+def test_ignored_entries_take_no_gradient_even_from_inf_like_torch(name, upstream, first_row):
+    # regression: an ignored entry's gradient was upstream * weight 0 = NaN for an inf or NaN
+    # upstream; torch selects 0 there (and its loss is +0, not -0); an inf upstream of a kept
+    # entry gives inf - inf = NaN at its target only, in both backward paths
+    fns = {"cross_entropy": lambda lib, a, b: F(lib).cross_entropy(a, b, reduction="none"),
+           "smoothed": lambda lib, a, b: F(lib).cross_entropy(a, b, reduction="none",
+                                                              label_smoothing=0.1),
+           "nll_loss": lambda lib, a, b: F(lib).nll_loss(a, b, reduction="none")}
+    x = np.array([first_row, [1.0, -1.0, 0.0]])
+    _upstream_parity(fns[name], x, np.array([-100, 1]), np.array(upstream))
+    _upstream_parity(fns[name], x, np.array([2, 1]), np.array(upstream))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("tv", [-5e-324, 1e-320, 0.0, 1.0, INF, NAN, 1e300])
+@pytest.mark.parametrize("upstream", [INF, -INF, 1.0])
+def test_mse_gradient_is_torchs_formula_in_its_order(reduction, tv, upstream):
+    # regression (found by the fuzzer): for 'mean', torch computes (2/n * (x - t)) * gy, so
+    # a difference of 5e-324 underflows to 0 before an inf upstream meets it (NaN); composing
+    # mean(diff * diff) gave (gy / n) * diff = inf
+    x = np.zeros((1, 2, 2))
+    t = np.full((1, 2, 2), tv)
+    _upstream_parity(lambda lib, a, b: F(lib).mse_loss(a, b, reduction=reduction), x, t,
+                     np.array(upstream))
+    assert_parity(lambda lib, a, b: F(lib).mse_loss(a, b, reduction=reduction), x + 0.5, t,
+                  second_order=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("upstream", [1e308, -1e308, 5e-324, INF, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_binary_losses_scale_the_gradient_in_torchs_order(name, reduction, upstream, weighted):
+    # found by the fuzzer: torch multiplies the elementwise derivative by the upstream, then
+    # by the weight, then divides by n ('mean'); dividing first (a composed mean) kept
+    # 1e308 * 0.5 / 0.25 / 2 finite where torch's overflows to inf
+    p, t = np.array([0.5, 0.5, 0.25]), np.array([0.0, 1.0, 0.5])
+    w = np.array([3.0, 0.5, 1.0])
+
+    def fn(lib, a, b):
+        kw = dict(reduction=reduction, weight=lib.tensor(w) if weighted else None)
+        return getattr(F(lib), name)(a, b, **kw)
+
+    _upstream_parity(fn, p, t, np.array(upstream))
+
+
+def test_binary_loss_weights_are_constants_like_torch():
+    for name in ("weight", "pos_weight"):
+        with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument "
+                                               f"'{name}'"):
+            torch.nn.functional.binary_cross_entropy_with_logits(
+                torch.zeros(2), torch.zeros(2), **{name: torch.ones(2, requires_grad=True)})
+        with pytest.raises(RuntimeError, match=f"binary_cross_entropy_with_logits: the loss is "
+                                               f"not differentiable with respect to {name}"):
+            binary_cross_entropy_with_logits(cr.zeros(2), cr.zeros(2),
+                                             **{name: cr.ones(2, requires_grad=True)})
+    with pytest.raises(RuntimeError, match="binary_cross_entropy: the loss is not "
+                                           "differentiable with respect to weight"):
+        binary_cross_entropy(cr.full((2,), 0.5), cr.zeros(2), cr.ones(2, requires_grad=True))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_of_a_transposed_input_matches_torch(reduction, smoothing):
+    # found by the fuzzer: the fused op subtracted the target's coefficient in place through
+    # reshape(-1) of its saved softmax, a copy when the input (so the softmax) is F-ordered
+    x = np.arange(12.0).reshape(4, 3).T / 7  # (3, 4), not C-contiguous
+    t = np.array([0, 3, 1])
+    _both_paths(lambda lib, a, b: F(lib).cross_entropy(a, b, reduction=reduction,
+                                                       label_smoothing=smoothing), x, t)
+    _both_paths(lambda lib, a, b: F(lib).cross_entropy(a.transpose(0, 1), b,
+                                                       reduction=reduction),
+                np.zeros((2, 2)), np.array([1, 0]))

@@ -6,6 +6,7 @@ derivatives; the error paths.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -191,8 +192,8 @@ def test_second_derivatives_match_composed(seeded: np.random.Generator) -> None:
     (((4, 3), (2,), (2,)), {}, r"expected running_mean of shape \(3,\).*got running_mean of "
                                r"shape \(2,\)"),
     (((4, 3), (3,), (3,)), dict(weight=(4,)), r"expected weight of shape \(3,\)"),
-    (((1, 3), (3,), (3,)), dict(training=True), r"expected more than 1 value per channel when "
-                                                r"training, got input of shape \(1, 3\)"),
+    (((1, 3), (3,), (3,)), dict(training=True), r"Expected more than 1 value per channel when "
+                                                r"training, got input size \(1, 3\)"),
     (((1, 3, 1, 1), None, None), dict(training=True), r"more than 1 value per channel"),
     (((4, 3), None, None), {}, r"must be defined in evaluation mode"),
     (((4, 3), (3,), None), dict(training=True), r"must both be given or both be None"),
@@ -214,3 +215,43 @@ def test_type_errors() -> None:
         batch_norm(cr.Tensor(np.zeros((4, 3), np.int64)), None, None, training=True)
     with pytest.raises(TypeError, match=r"input dtype \(float32\) and weight dtype \(float64\)"):
         batch_norm(cr.zeros(4, 3), None, None, cr.ones(3, dtype=cr.float64), training=True)
+
+
+# ----------------------------------------------------------------------------- issue 20
+EMPTY = [(0, 3), (0, 3, 4), (2, 3, 0), (0, 3, 2, 2), (3, 3, 2, 0)]
+
+
+@pytest.mark.parametrize("fn", [batch_norm, batch_norm_composed])
+@pytest.mark.parametrize("shape", EMPTY)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_an_empty_batch_matches_torch(fn: Any, shape: tuple, training: bool,
+                                      affine: bool) -> None:
+    # regression: eval mode raised NumPy's reshape error (-1 with N = 0), training refused
+    # N = 0; torch returns an empty output, leaves the running statistics untouched and gives
+    # zero weight and bias gradients
+    case = _case(shape, affine)
+    _assert_same(_run(cr, fn, case, training, True), _run(torch, F.batch_norm, case, training,
+                                                          True))
+    x, w, b = (cr.tensor(case[k], requires_grad=True) for k in ("x", "weight", "bias")) \
+        if affine else (cr.tensor(case["x"], requires_grad=True), None, None)
+    rm, rv = cr.tensor(case["running_mean"]), cr.tensor(case["running_var"])
+    y = fn(x, rm, rv, w, b, training)
+    ins = [t for t in (x, w, b) if t is not None]
+    grads = grad(y.sum(), ins, create_graph=True)  # the differentiable formula
+    assert grads[0].shape == shape and all(not g.data.any() for g in grads[1:])
+    np.testing.assert_array_equal(rm.data, case["running_mean"])
+    np.testing.assert_array_equal(rv.data, case["running_var"])
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1), (1, 3, 1, 1)])
+def test_one_value_per_channel_in_training_raises_torchs_value_error(shape: tuple) -> None:
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training, "
+                                         "got input size"):
+        F.batch_norm(torch.zeros(shape), None, None, training=True)
+    for fn in (batch_norm, batch_norm_composed):
+        with pytest.raises(ValueError, match=r"batch_norm: Expected more than 1 value per channel "
+                                             r"when training, got input size "
+                                             + re.escape(str(shape))):
+            fn(cr.zeros(*shape), None, None, training=True)
+        assert fn(cr.zeros(*shape), cr.zeros(3), cr.ones(3)).shape == shape  # eval: fine

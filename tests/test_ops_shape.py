@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
+import torch
 
 import chainrule as cr
 from chainrule.ops.shape import unbroadcast
@@ -249,3 +250,26 @@ def test_view_as_and_contiguous_follow_torch():
         torch.zeros(2, 3).T.view_as(torch.zeros(6))
     (t.contiguous().view(-1) * cr.arange(6.0)).sum().backward()  # contiguous is differentiable
     assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
+
+
+CONTIGUOUS_RESULTS = {  # ops whose torch kernel writes a fresh contiguous result
+    "sum": lambda lib, x: x.sum(0), "mean": lambda lib, x: x.mean(1),
+    "amax": lambda lib, x: x.amax(0), "max": lambda lib, x: x.max(0)[0],
+    "var": lambda lib, x: x.var(0), "logsumexp": lambda lib, x: x.logsumexp(0),
+    "softmax": lambda lib, x: lib.softmax(x, 0), "log_softmax": lambda lib, x: lib.log_softmax(x, -1),
+    "cat": lambda lib, x: lib.cat([x, x], 1), "stack": lambda lib, x: lib.stack([x, x], 0),
+    "softmax_0d": lambda lib, x: lib.softmax(x.sum(), 0),
+}
+
+
+@pytest.mark.parametrize("order", [(2, 1, 0), (1, 0, 2), (0, 2, 1)])
+@pytest.mark.parametrize("name", sorted(CONTIGUOUS_RESULTS))
+def test_results_torch_makes_contiguous_are_contiguous_so_view_works(name, order):
+    """``x.T.sum(0).view(-1)`` works in torch: reductions, softmax, cat and stack write a
+    contiguous result whatever the input's layout (NumPy would keep the input's order)."""
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    fn = CONTIGUOUS_RESULTS[name]
+    ours = fn(cr, cr.tensor(a, requires_grad=True).permute(*order))
+    theirs = fn(torch, torch.tensor(a, requires_grad=True).permute(*order))
+    assert ours.is_contiguous() and theirs.is_contiguous() and ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.view(-1).data, theirs.view(-1).detach().numpy(), rtol=1e-12)

@@ -119,8 +119,9 @@ def _pad_nhwc(x: Any, pads: tuple[int, int, int, int], keep: bool = False) -> An
 
 
 def _blocks(N: int, per_image: int) -> tuple[list[tuple[int, int]], int]:
-    """Split the batch into blocks of whole images whose columns fill about _BLOCK_ELEMS."""
-    nb = min(N, max(1, _BLOCK_ELEMS // max(per_image, 1)))
+    """Split the batch into blocks of whole images whose columns fill about _BLOCK_ELEMS
+    (none for an empty batch; a block holds at least one image)."""
+    nb = max(1, min(N, _BLOCK_ELEMS // max(per_image, 1)))
     return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)], nb
 
 
@@ -269,7 +270,7 @@ def _planar_forward(x: Any, weight: Any, g: ConvGeometry, keep: bool, bias: Any 
         # (G, OCg, Cg*KK) @ (b, G, Cg*KK, OH*OW) -> (b, G, OCg, OH*OW) = y[n0:n1]
         xp.matmul(wm, cols(n0, n1), out=y[n0:n1].reshape(n1 - n0, G, OCg, OH * OW))
         if bias is not None:  # while the block is in cache
-            rows = y[n0:n1].reshape(n1 - n0, -1)  # (b, OC, OH, OW) -> (b, OC*OH*OW), a view
+            rows = y[n0:n1].reshape(n1 - n0, OC * OH * OW)  # (b, OC, OH, OW) -> a view
             rows += along_rows(bias, OH * OW)
     return y, (cols if keep else None)
 
@@ -282,13 +283,12 @@ def _planar_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeomet
     G, OCg = g.groups, OC // g.groups
     if cols is None:
         cols = PlanarColumns(x, KH, KW, OH, OW, g)
-    acc = None
+    acc = xp.zeros((G, OCg, Cg * KH * KW), gy.dtype)  # stays 0 for an empty batch
     for n0, n1 in cols.blocks:
         b = n1 - n0
         gm = gy[n0:n1].reshape(b, G, OCg, OH * OW)
         # (b, G, OCg, OH*OW) @ (b, G, OH*OW, Cg*KK) -> (b, G, OCg, Cg*KK), summed over b
-        part = xp.matmul(gm, cols(n0, n1).swapaxes(-1, -2)).sum(axis=0)
-        acc = part if acc is None else acc + part
+        acc += xp.matmul(gm, cols(n0, n1).swapaxes(-1, -2)).sum(axis=0)
     return acc.reshape(w_shape)
 
 
@@ -399,8 +399,8 @@ def fast_grad_weight(x: Any, gy: Any, w_shape: tuple[int, ...], g: ConvGeometry,
     elif G == 1 and len(cols.filled) == len(cols.blocks):
         # the kept columns are one (N*OH*OW, KK*C) matrix: a single GEMM over the whole batch
         # gy (N, OC, OH, OW) -> (OC, N, OH*OW) -> (OC, N*OH*OW)
-        gm = gy.reshape(N, OC, OH * OW).transpose(1, 0, 2).reshape(OC, -1)
-        acc = xp.matmul(gm, cols.buf.reshape(N * OH * OW, -1))  # (OC, KK*C)
+        gm = gy.reshape(N, OC, OH * OW).transpose(1, 0, 2).reshape(OC, N * OH * OW)
+        acc = xp.matmul(gm, cols.buf.reshape(N * OH * OW, KH * KW * C))  # (OC, KK*C)
         # (OC, KH, KW, C) -> (OC, C, KH, KW)
         return xp.ascontiguousarray(acc.reshape(OC, KH, KW, Cg).transpose(0, 3, 1, 2))
     acc = xp.zeros((G, OCg, KH * KW * Cg), dtype=x.dtype)
@@ -545,7 +545,7 @@ def sum_nhw(gy: Any) -> Any:
         [40.0, 40.0, 40.0]
     """
     N, OC = gy.shape[:2]
-    return gy.reshape(N, OC, -1).sum(axis=2).sum(axis=0)
+    return gy.reshape(N, OC, math.prod(gy.shape[2:])).sum(axis=2).sum(axis=0)
 
 
 

@@ -31,6 +31,14 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> Optional[tuple[int, ...]]:
     return tuple(sorted(out))
 
 
+def contiguous(a: Any) -> Any:
+    """``a`` itself if C-contiguous, else a C-ordered copy: for ops whose PyTorch kernel
+    writes a fresh contiguous result (reductions, softmax, cat, pad) whatever the input's
+    layout, so ``.view()`` of their result works as there. (``ascontiguousarray`` would turn
+    a 0-d array into shape (1,).)"""
+    return a if a.flags.c_contiguous else a.copy(order="C")
+
+
 def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[ValueError]:
     """A PyTorch-style error if shapes ``a`` and ``b`` do not broadcast, else None."""
     n = max(len(a), len(b))

@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels import compiled_for
-from ._util import normalize_dims
+from ._util import contiguous, normalize_dims
 from .dtypes import as_float
 from .arithmetic import exp, keep_where, keep_where_array
 from .reduce import logsumexp, sum
@@ -203,6 +203,7 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
+        x = contiguous(x)  # a fresh contiguous output, as torch's, for any layout
         e = xp.exp(shift_by_max(x, self.axis))
         return e / e.sum(axis=self.axis, keepdims=True)
 
@@ -220,7 +221,7 @@ class LogSoftmax(Function):
         self.axis = axis
 
     def forward(self, x: Any) -> Any:
-        shifted = shift_by_max(x, self.axis)
+        shifted = shift_by_max(contiguous(x), self.axis)  # contiguous, as torch's
         with numpy.errstate(divide="ignore"):  # an empty axis sums to 0: log(0), no warning
             return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
 

@@ -193,7 +193,8 @@ def _im2col_forward(x: Any, weight: Any, g: ConvGeometry) -> tuple[Any, Any]:
     G = g.groups
     cols = im2col(x, KH, KW, g)  # (C*KK, N*OH*OW); rows of group gi are a contiguous block
     # weight (OC, Cg, KH, KW) -> (G, OCg, Cg*KK); cols -> (G, Cg*KK, N*OH*OW)
-    y = xp.matmul(weight.reshape(G, OC // G, Cg * KH * KW), cols.reshape(G, -1, N * OH * OW))
+    y = xp.matmul(weight.reshape(G, OC // G, Cg * KH * KW),
+                  cols.reshape(G, Cg * KH * KW, N * OH * OW))
     # (G, OCg, N*OH*OW) -> (OC, N, OH, OW) -> (N, OC, OH, OW)
     return xp.ascontiguousarray(y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)), cols
 
@@ -203,8 +204,9 @@ def _im2col_backward(cols: Any, x_shape: tuple[int, ...], weight: Any, gy: Any,
     OC, Cg, KH, KW = weight.shape
     G = g.groups
     # gy (N, OC, OH, OW) -> (OC, N, OH, OW) -> (G, OCg, N*OH*OW)
-    gm = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(G, OC // G, -1)
-    colsg = cols.reshape(G, Cg * KH * KW, -1)  # (G, Cg*KK, N*OH*OW)
+    N, _, OH, OW = gy.shape
+    gm = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(G, OC // G, N * OH * OW)
+    colsg = cols.reshape(G, Cg * KH * KW, N * OH * OW)  # (G, Cg*KK, N*OH*OW)
     wm = weight.reshape(G, OC // G, Cg * KH * KW)  # (G, OCg, Cg*KK)
     gw = xp.matmul(gm, colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (G, OCg, Cg*KK)
     gcols = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, Cg*KK, N*OH*OW)
@@ -376,7 +378,8 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     Shape:
         input (N, C, H, W), output (N, OC, OH, OW) with
         ``OH = floor((H + 2*padding[0] - dilation[0]*(KH-1) - 1)/stride[0] + 1)`` and
-        ``OW = floor((W + 2*padding[1] - dilation[1]*(KW-1) - 1)/stride[1] + 1)``.
+        ``OW = floor((W + 2*padding[1] - dilation[1]*(KW-1) - 1)/stride[1] + 1)``. An empty
+        batch (N = 0) gives an empty output and zero weight and bias gradients, as PyTorch.
 
     Raises:
         ValueError: wrong ranks, channel mismatch, groups not dividing the channels, bad bias

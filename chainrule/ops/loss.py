@@ -1,8 +1,9 @@
 """Loss functions, composed from primitives (so their gradients of any order come for free),
 and ``cross_entropy`` of class indices fused into one node (:class:`CrossEntropy`; its composed
-twin :func:`cross_entropy_composed` is the tested reference). The elementwise term of
-``binary_cross_entropy`` is one node too (:class:`BinaryCrossEntropy`), for PyTorch's gradient
-at the clamped logs.
+twin :func:`cross_entropy_composed` is the tested reference). The elementwise terms of
+``binary_cross_entropy`` and ``binary_cross_entropy_with_logits`` are one node each
+(:class:`BinaryCrossEntropy`, :class:`BinaryCrossEntropyWithLogits`), for PyTorch's gradients
+at the clamped logs and at infinite logits.
 
 ``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
 ``nll_loss`` and ``cross_entropy`` follow ``torch.nn.functional``: same signatures, defaults,
@@ -21,11 +22,11 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import broadcast_error
-from .dtypes import as_float
-from .activation import log_softmax, shift_by_max, softmax
-from .arithmetic import abs, clamp, log
-from .reduce import logsumexp, mean, sum
-from .shape import gather, reshape, stack, unsqueeze
+from .dtypes import as_float, as_operand, result_dtype
+from .activation import log_softmax, shift_by_max, sigmoid, softmax
+from .arithmetic import abs, clamp, log, where
+from .reduce import mean, sum
+from .shape import gather, reshape, unbroadcast, unsqueeze
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -70,16 +71,26 @@ def _as_like(x: Any, like: Tensor) -> Tensor:
     return Tensor(xp.asarray(x, dtype=like.dtype))
 
 
+def _promoted(input: Tensor, target: Any) -> tuple[Tensor, Tensor]:
+    """``input`` and ``target`` cast (differentiably) to PyTorch's promotion of the two: a
+    float32 input with a float64 target computes, and returns, float64. A target that is not
+    a Tensor is a constant of the input's dtype."""
+    if not isinstance(target, Tensor):
+        return input, _as_like(target, input)
+    dtype = result_dtype(input, target)
+    return as_operand(input, dtype), as_operand(target, dtype)
+
+
 def _warn_if_broadcast(input: Tensor, target: Tensor, op: str) -> None:
     """PyTorch's rule for regression losses: a different target size warns, then broadcasts
     (an (N, 1) prediction against an (N,) target silently makes an (N, N) loss otherwise)."""
     if target.shape == input.shape:
         return
     err = broadcast_error(op, input.shape, target.shape)
-    if err is not None:
-        raise ValueError(f"{op}: input of shape {input.shape} and target of shape "
-                         f"{target.shape} cannot be broadcast together; they should have "
-                         f"the same shape")
+    if err is not None:  # RuntimeError, as PyTorch
+        raise RuntimeError(f"{op}: input of shape {input.shape} and target of shape "
+                           f"{target.shape} cannot be broadcast together; they should have "
+                           f"the same shape")
     warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the input "
                   f"size ({input.shape}). This will likely lead to incorrect results due to "
                   f"broadcasting. Please ensure they have the same size.", UserWarning,
@@ -95,6 +106,41 @@ def _prepare(input: Any, size_average: Optional[bool], reduce: Optional[bool],
 
 
 # ============================================================================ regression
+class MeanSquaredError(Function):
+    """``(x - t) ** 2`` (broadcast), reduced, in one node with PyTorch's gradient and its order
+    of evaluation: ``gx = (norm (x - t)) gy``, ``gt = -gx``, ``norm = 2 / n`` for ``'mean'``
+    (``n`` elements), else 2. The order matters at the edges of the floats: ``norm (x - t)``
+    underflows to 0 for a tiny difference before an infinite upstream meets it, giving
+    PyTorch's NaN rather than inf. ``backward`` builds it from differentiable ops.
+    """
+
+    derivative = ("2*({x0} - {x1}) (/ n for 'mean')", "2*({x1} - {x0}) (/ n for 'mean')")
+
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def forward(self, x: Any, t: Any) -> Any:
+        with xp.errstate(invalid="ignore", over="ignore"):  # inf - inf, overflow: as PyTorch
+            d = x - t
+            loss = d * d
+            if self.reduction == "none":
+                return loss
+            total = loss.sum()
+            if self.reduction == "sum":
+                return xp.asarray(total)
+            return xp.asarray(total / loss.size if loss.size else total * xp.nan)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, t = self.inputs
+        nx, nt = self.needs_input_grad
+        d = x - t
+        n = d.data.size
+        norm = 2.0 / n if self.reduction == "mean" and n else 2.0
+        g = (d * norm) * gy  # PyTorch's order: norm * (x - t), then the upstream
+        return (unbroadcast(g, x.shape) if nx else None,
+                unbroadcast(-g, t.shape) if nt else None)
+
+
 def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
              reduce: Optional[bool] = None, reduction: str = "mean") -> Tensor:
     """Mean squared error: ``(input - target) ** 2``, reduced.
@@ -108,7 +154,8 @@ def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
 
     Shape:
-        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``, in the
+        promotion of their dtypes (float32 with float64: float64), as in PyTorch.
 
     Example:
         >>> import chainrule as cr
@@ -117,10 +164,9 @@ def mse_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
     """
     op = "mse_loss"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
-    target = _as_like(target, input)
+    input, target = _promoted(input, target)
     _warn_if_broadcast(input, target, op)
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return MeanSquaredError(reduction)(input, target)
 
 
 def l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
@@ -135,7 +181,8 @@ def l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
 
     Shape:
-        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``, in the
+        promotion of their dtypes, as in PyTorch.
 
     Example:
         >>> import chainrule as cr
@@ -144,7 +191,7 @@ def l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
     """
     op = "l1_loss"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
-    target = _as_like(target, input)
+    input, target = _promoted(input, target)
     _warn_if_broadcast(input, target, op)
     return _reduce(abs(input - target), reduction)
 
@@ -155,12 +202,49 @@ def _check_same_size(input: Tensor, target: Tensor, op: str, message: str) -> No
         raise ValueError(f"{op}: " + message.format(t=target.shape, i=input.shape))
 
 
-def _weighted(loss: Tensor, weight: Any, op: str) -> Tensor:
+def _constant_weight(weight: Any, input: Tensor, name: str, op: str) -> Optional[Any]:
+    """A ``weight`` or ``pos_weight`` argument as an array of ``input``'s dtype that broadcasts
+    to its shape (or None). It is a constant of the loss, as in PyTorch, which refuses one
+    that requires grad."""
     if weight is None:
-        return loss
-    weight = _as_like(weight, loss)
-    _check_broadcasts_to(weight, loss, "weight", op)
-    return loss * weight
+        return None
+    weight = _as_like(weight, input)
+    _check_broadcasts_to(weight, input, name, op)
+    if weight.requires_grad:
+        raise RuntimeError(f"{op}: the loss is not differentiable with respect to {name} (as "
+                           f"in PyTorch); pass {name}.detach()")
+    return weight.data
+
+
+class _ReducedLoss:
+    """Mixed into a loss Function computed elementwise, then weighted and reduced in the same
+    node, with PyTorch's order in the backward: (the elementwise derivative times the
+    upstream) times the weight, then divided by n for ``'mean'``. The order decides where a
+    product overflows or underflows (an upstream of 1e308 times 0.5 / 0.25 is inf before the
+    division by n). The Function's forward reduces its elementwise loss with ``_reduce``, its
+    backward ends each input gradient with ``_finish``."""
+
+    def __init__(self, reduction: str, weight: Optional[Any]) -> None:
+        self.reduction, self.weight = reduction, weight
+
+    def _reduce(self, loss: Any) -> Any:
+        """The elementwise ``loss`` (an array) weighted and reduced."""
+        if self.weight is not None:
+            loss = loss * self.weight
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        if self.reduction == "sum":
+            return xp.asarray(total)
+        return xp.asarray(total / loss.size if loss.size else total * xp.nan)
+
+    def _finish(self, g: Any) -> Any:
+        """An input gradient (elementwise derivative times the upstream, a Tensor or an
+        array of the input's shape) times the weight, over n for ``'mean'``."""
+        if self.weight is not None:
+            g = g * (Tensor(self.weight) if isinstance(g, Tensor) else self.weight)
+        n = math.prod(g.shape)
+        return g / n if self.reduction == "mean" and n else g
 
 
 def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
@@ -168,8 +252,8 @@ def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
     weight against an (N,) input would otherwise silently make an (N, N) loss)."""
     if w.ndim > input.ndim or any(a != b and a != 1 for a, b in
                                   zip(w.shape[::-1], input.shape[::-1])):
-        raise ValueError(f"{op}: {name} of shape {w.shape} cannot be broadcast to the input "
-                         f"shape {input.shape}")
+        raise RuntimeError(f"{op}: {name} of shape {w.shape} cannot be broadcast to the input "
+                           f"shape {input.shape}")
 
 
 # PyTorch's floor on p (1 - p) in the gradient of binary_cross_entropy: 1e-12 rounded to
@@ -177,9 +261,9 @@ def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
 _BCE_EPS = float(numpy.float32(1e-12))
 
 
-class BinaryCrossEntropy(Function):
-    """Elementwise ``-(t log(p) + (1 - t) log(1 - p))``, each log clamped below at -100, with
-    PyTorch's gradients (one node; weighting and reduction are composed around it).
+class BinaryCrossEntropy(_ReducedLoss, Function):
+    """``-w (t log(p) + (1 - t) log(1 - p))``, each log clamped below at -100, reduced, with
+    PyTorch's gradients in PyTorch's order (one node: :class:`_ReducedLoss`).
 
     ``gp = gy (p - t) / max(p (1 - p), 1e-12)`` and ``gt = gy (log(1 - p) - log(p))``: a
     confident wrong prediction (p = 0 with t > 0) is pushed towards t with a large finite
@@ -188,19 +272,20 @@ class BinaryCrossEntropy(Function):
     ops, so second order works (and agrees with PyTorch wherever ``p (1 - p) >= 1e-12``).
     """
 
-    derivative = ("({x0} - {x1}) / max({x0}*(1-{x0}), 1e-12)", "log(1-{x0}) - log({x0})")
+    derivative = ("({x0} - {x1}) / max({x0}*(1-{x0}), 1e-12) (* weight, / n for 'mean')",
+                  "log(1-{x0}) - log({x0}) (* weight, / n for 'mean')")
 
     def forward(self, p: Any, t: Any) -> Any:
         with xp.errstate(divide="ignore"):  # log(0) = -inf, then clamped to -100
             log_p = xp.maximum(xp.log(p), -100)
             log_1mp = xp.maximum(xp.log1p(-p), -100)
-        return (t - 1) * log_1mp - t * log_p  # PyTorch's expression and order
+        return self._reduce((t - 1) * log_1mp - t * log_p)  # PyTorch's expression and order
 
     def backward(self, gy: Tensor) -> tuple:
         p, t = self.inputs
         np_, nt = self.needs_input_grad
-        gp = gy * (p - t) / clamp(p * (1 - p), min=_BCE_EPS) if np_ else None
-        gt = gy * (log(1 - p) - log(p)) if nt else None
+        gp = self._finish(gy * (p - t) / clamp(p * (1 - p), min=_BCE_EPS)) if np_ else None
+        gt = self._finish(gy * (log(1 - p) - log(p))) if nt else None
         return gp, gt
 
     def fast_backward(self, g: Any) -> tuple:
@@ -208,12 +293,23 @@ class BinaryCrossEntropy(Function):
         np_, nt = self.needs_input_grad
         pd, td = p.data, t.data
         gp = gt = None
-        if np_:
-            gp = g * (pd - td) / xp.maximum(pd * (1 - pd), _BCE_EPS)
-        if nt:
-            with xp.errstate(divide="ignore"):  # -logit(p): +-inf at p = 0 or 1, as PyTorch
-                gt = g * (xp.log1p(-pd) - xp.log(pd))
+        with xp.errstate(over="ignore"):  # an overflow is inf, as PyTorch's
+            if np_:
+                gp = self._finish(g * (pd - td) / xp.maximum(pd * (1 - pd), _BCE_EPS))
+            if nt:
+                with xp.errstate(divide="ignore"):  # -logit(p): +-inf at p = 0 or 1, as torch
+                    gt = self._finish(g * (xp.log1p(-pd) - xp.log(pd)))
         return gp, gt
+
+
+def _check_probabilities(p: Tensor, name: str, op: str, hint: str = "") -> None:
+    """Every element of ``p`` in [0, 1] (NaN is not), else ``RuntimeError``, as PyTorch."""
+    a = p.data
+    outside = ~((a >= 0) & (a <= 1))  # NaN compares false: outside
+    if outside.any():
+        bad = a[outside].reshape(-1)[0]
+        raise RuntimeError(f"{op}: all elements of {name} should be between 0 and 1 (got "
+                           f"{bad} in {name} of shape {p.shape}){hint}")
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
@@ -228,14 +324,20 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
     Args:
         input: probabilities in [0, 1] (e.g. a sigmoid's output).
         target: targets in [0, 1], exactly the shape of ``input`` (a different shape is a
-            ``ValueError``, as in PyTorch: an (N, 1) prediction never meets an (N,) target).
-        weight: rescaling weight, broadcast to the input's shape.
+            ``ValueError``, as in PyTorch: an (N, 1) prediction never meets an (N,) target)
+            and, if a Tensor, of its dtype.
+        weight: rescaling weight, broadcast to the input's shape (a constant: one that
+            requires grad is refused, as in PyTorch).
         size_average: deprecated, use ``reduction``.
         reduce: deprecated, use ``reduction``.
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
 
     Shape:
         input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Raises:
+        RuntimeError: an element of input or target outside [0, 1] or NaN, or a target
+            Tensor of another dtype (as PyTorch).
 
     Example:
         >>> import chainrule as cr
@@ -246,15 +348,81 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
     """
     op = "binary_cross_entropy"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
+    if isinstance(target, Tensor) and target.dtype != input.dtype:  # RuntimeError, as PyTorch
+        raise RuntimeError(f"{op}: expected a target of the input's dtype {input.dtype}, got "
+                           f"{target.dtype} (convert it first, e.g. target.to(input.dtype))")
     target = _as_like(target, input)
     _check_same_size(input, target, op, "Using a target size ({t}) that is different to the "
                      "input size ({i}) is deprecated. Please ensure they have the same size.")
-    if input.data.size and (input.data.min() < 0 or input.data.max() > 1):
-        raise ValueError(f"{op}: all elements of input should be between 0 and 1 (got values "
-                         f"in [{input.data.min()}, {input.data.max()}]); apply a sigmoid first "
-                         f"or use binary_cross_entropy_with_logits")
-    loss = BinaryCrossEntropy()(input, target)
-    return _reduce(_weighted(loss, weight, op), reduction)
+    _check_probabilities(input, "input", op, "; apply a sigmoid first or use "
+                         "binary_cross_entropy_with_logits")
+    _check_probabilities(target, "target", op)
+    return BinaryCrossEntropy(reduction, _constant_weight(weight, input, "weight", op))(input,
+                                                                                     target)
+
+
+def _log_sigmoid(x: Any) -> Any:
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` on an array, as PyTorch (no
+    overflow; -inf at x = -inf)."""
+    with xp.errstate(invalid="ignore"):  # nan stays nan
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class LogSigmoid(Function):
+    """``log(sigmoid(x))`` (:func:`_log_sigmoid`), derivative ``sigmoid(-x)``: smooth to every
+    order and finite at +-inf (the target gradient of ``binary_cross_entropy_with_logits``
+    with ``pos_weight`` uses it on Tensors)."""
+
+    derivative = "sigmoid(-{x0})"
+    elementwise = True
+
+    def forward(self, x: Any) -> Any:
+        return _log_sigmoid(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * sigmoid(-self.inputs[0])
+
+
+class BinaryCrossEntropyWithLogits(_ReducedLoss, Function):
+    """``w ((1 - t) x - l log_sigmoid(x))``, ``l = 1 + (pos_weight - 1) t`` (1 without
+    ``pos_weight``), reduced, with PyTorch's gradients in PyTorch's order (one node:
+    :class:`_ReducedLoss`).
+
+    ``gx = gy (sigmoid(x) - t)``, or ``gy ((pos_weight t + 1 - t) sigmoid(x) - pos_weight t)``:
+    finite at x = +-inf (-t pos_weight at -inf, 1 - t at +inf), where the loss itself is NaN
+    (as PyTorch's) and differentiating the formula gives ``inf - inf``. ``gt = -gy x``, or
+    ``gy (log_sigmoid(-x) - pos_weight log_sigmoid(x))``. ``backward`` builds these from
+    differentiable ops, so second order works.
+    """
+
+    derivative = ("sigmoid({x0}) - {x1} ((pos_weight*{x1} + 1 - {x1})*sigmoid({x0}) - "
+                  "pos_weight*{x1} with pos_weight; * weight, / n for 'mean')",
+                  "-{x0} (log_sigmoid(-{x0}) - pos_weight*log_sigmoid({x0}) with pos_weight; "
+                  "* weight, / n for 'mean')")
+
+    def __init__(self, reduction: str, weight: Optional[Any], pos_weight: Optional[Any]) -> None:
+        super().__init__(reduction, weight)
+        self.pos_weight = pos_weight
+
+    def forward(self, x: Any, t: Any) -> Any:
+        log_sig = _log_sigmoid(x)
+        with xp.errstate(invalid="ignore"):  # 0 * inf, inf - inf: nan, as PyTorch
+            if self.pos_weight is not None:
+                log_sig = log_sig * ((self.pos_weight - 1) * t + 1)
+            return self._reduce((1 - t) * x - log_sig)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, t = self.inputs
+        nx, nt = self.needs_input_grad
+        pw = None if self.pos_weight is None else Tensor(self.pos_weight)
+        gx = gt = None
+        if nx:  # PyTorch's order: the formula, times gy, times the weight, over n
+            gx = sigmoid(x) - t if pw is None else (pw * t + 1 - t) * sigmoid(x) - pw * t
+            gx = self._finish(gx * gy)
+        if nt:
+            gt = -x if pw is None else LogSigmoid()(-x) - LogSigmoid()(x) * pw
+            gt = self._finish(gt * gy)
+        return gx, gt
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,
@@ -263,20 +431,24 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
                                      pos_weight: Any = None) -> Tensor:
     """Binary cross-entropy on logits, ``BCE(sigmoid(x), t)`` computed stably.
 
-    ``(1 - t) x + l log(1 + exp(-x))`` with ``l = 1 + (pos_weight - 1) t``, the log computed
-    as a shifted logsumexp: no exp overflows, and a logit of 50 with target 0 costs exactly 50.
+    ``(1 - t) x - l log_sigmoid(x)`` with ``l = 1 + (pos_weight - 1) t``, as PyTorch: no exp
+    overflows, and a logit of 50 with target 0 costs exactly 50. One node
+    (:class:`BinaryCrossEntropyWithLogits`) with PyTorch's gradients, also at +-inf.
 
     Args:
         input: logits.
         target: targets in [0, 1], exactly the shape of ``input``.
-        weight: rescaling weight, broadcast to the input's shape.
+        weight: rescaling weight, broadcast to the input's shape (a constant: one that
+            requires grad is refused, as in PyTorch).
         size_average: deprecated, use ``reduction``.
         reduce: deprecated, use ``reduction``.
         reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
-        pos_weight: weight of the positive term, broadcast along the last (class) dimension.
+        pos_weight: weight of the positive term, broadcast along the last (class) dimension
+            (a constant, as ``weight``).
 
     Shape:
-        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``, in the
+        promotion of their dtypes (PyTorch's is the target's dtype when the input's is wider).
 
     Example:
         >>> import chainrule as cr
@@ -286,20 +458,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """
     op = "binary_cross_entropy_with_logits"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
-    target = _as_like(target, input)
+    input, target = _promoted(input, target)
     _check_same_size(input, target, op, "Target size ({t}) must be the same as input size "
                      "({i})")
-    # softplus(-x) = log(1 + exp(-x)) = logsumexp([0, -x]): stable (shifted by the max) and
-    # smooth to every order, unlike max(-x, 0) + log(1 + exp(-|x|)) whose kinks at x = 0
-    # give a zero second derivative there
-    zero = Tensor(xp.zeros_like(input.data))
-    softplus_neg = logsumexp(stack([zero, -input], dim=-1), dim=-1)  # (*, 2) -> (*)
-    if pos_weight is not None:
-        pos_weight = _as_like(pos_weight, input)
-        _check_broadcasts_to(pos_weight, input, "pos_weight", op)
-        softplus_neg = (1 + (pos_weight - 1) * target) * softplus_neg
-    loss = (1 - target) * input + softplus_neg
-    return _reduce(_weighted(loss, weight, op), reduction)
+    return BinaryCrossEntropyWithLogits(
+        reduction, _constant_weight(weight, input, "weight", op),
+        _constant_weight(pos_weight, input, "pos_weight", op))(input, target)
 
 
 # ============================================================================ classification
@@ -309,6 +473,17 @@ class _ClassTargets(NamedTuple):
     safe: Any  # labels with ignored entries replaced by 0, int64, target shape
     keep: Any  # True where the entry is not ignore_index
     weight: Any  # weight[label] (1 without class weights), 0 where ignored; input dtype
+    all_kept: bool  # no entry is ignored
+
+    def select_kept(self, a: Any) -> Any:
+        """``a`` (per entry: an array or a Tensor of the target's shape) with the ignored
+        entries set to 0 by a select, not a product with weight 0, so an inf or NaN there
+        (a loss of a row holding inf, an inf upstream gradient) gives 0, as PyTorch."""
+        if self.all_kept:
+            return a
+        if isinstance(a, Tensor):
+            return where(Tensor(self.keep), a, 0.0)
+        return xp.where(self.keep, a, 0)
 
 
 def _class_dim(input: Tensor) -> int:
@@ -351,7 +526,7 @@ def _class_targets(input: Tensor, target: Any, weight: Optional[Any], ignore_ind
                          f"{ignore_index})")
     safe = xp.where(keep, t, 0).astype(numpy.int64)
     w = keep.astype(input.dtype) if weight is None else weight[safe] * keep
-    return _ClassTargets(safe, keep, w)
+    return _ClassTargets(safe, keep, w, bool(keep.all()))
 
 
 def _pick(input: Tensor, safe: Any) -> Tensor:
@@ -380,7 +555,8 @@ class CrossEntropy(Function):
 
     Forward saves the softmax ``p``; backward is ``(p - onehot(target)) * coef`` with ``coef
     = gy * weight[target]`` (divided by the total weight for ``'mean'``). Ignored entries
-    weigh 0; with every entry ignored ``'mean'`` is nan and its gradient 0, as in PyTorch.
+    have loss and ``coef`` 0 by a select (an inf logit or an inf upstream there gives 0, as
+    PyTorch); with every entry ignored ``'mean'`` is nan and its gradient 0, as in PyTorch.
     ``backward`` builds the formula from differentiable ops, so second order works;
     ``fast_backward`` computes it in place on the saved softmax.
     """
@@ -393,25 +569,30 @@ class CrossEntropy(Function):
     def _flat_index(self, shape: tuple[int, ...]) -> Any:
         """Flat positions of the target logits in a C-contiguous array of ``shape``."""
         C = shape[self.cdim]
+        N = shape[0] if self.cdim == 1 else 1  # 1 for unbatched (C,)
         S = math.prod(shape[2:])  # spatial size; 1 for (N, C) and for unbatched (C,)
-        safe = self.targets.safe.reshape(-1, S)  # (N, d1, ...) -> (N, S)
-        n = xp.arange(safe.shape[0]).reshape(-1, 1)  # (N, 1)
+        safe = self.targets.safe.reshape(N, S)  # (N, d1, ...) -> (N, S), also when empty
+        n = xp.arange(N).reshape(N, 1)  # (N, 1)
         return ((n * C + safe) * S + xp.arange(S)).reshape(-1)  # (N*S,): (n, t, s)
 
     def forward(self, x: Any) -> Any:
-        z = shift_by_max(x, self.cdim)  # shifted logits, (N, C, *)
+        # shifted logits, (N, C, *), C-contiguous whatever x's layout (a transposed x would
+        # give an F-ordered softmax, whose reshape(-1) in fast_backward is a copy)
+        z = shift_by_max(xp.ascontiguousarray(x), self.cdim)
         e = xp.exp(z)
         s = e.sum(axis=self.cdim, keepdims=True)  # (N, 1, *)
         self.flat = self._flat_index(x.shape)
         w = self.targets.weight
         # -log p[n, t, s] = log(s) - z[n, t, s]; (N, 1, *) and the picks are both (N*S,)
         loss = (xp.log(s).reshape(-1) - z.reshape(-1)[self.flat]) * w.reshape(-1)
+        # (N*S,) -> (N, d1, ...), 0 where ignored (the row may hold inf)
+        loss = self.targets.select_kept(loss.reshape(self.targets.safe.shape))
         e /= s
         self.probs = e  # softmax, (N, C, *)
         # backward's d loss / d (-log p) per entry: weight[target], over the total for 'mean'
         self.scale = w
         if self.reduction == "none":
-            return loss.reshape(self.targets.safe.shape)  # (N*S,) -> (N, d1, ...)
+            return loss
         total = loss.sum()
         if self.reduction == "sum":
             return xp.asarray(total)
@@ -423,17 +604,20 @@ class CrossEntropy(Function):
         return xp.asarray(total / total_weight)
 
     def backward(self, gy: Tensor) -> Tensor:
-        # coef (N, d1, ...) = gy * scale: gy is a scalar, or (N, d1, ...) for 'none'; it
-        # broadcasts over the class dimension as (N, 1, d1, ...)
+        # coef (N, d1, ...) = gy * scale, 0 where ignored (selected, so an inf upstream gives
+        # 0 there, as PyTorch); gy is a scalar, or (N, d1, ...) for 'none'; coef broadcasts
+        # over the class dimension as (N, 1, d1, ...)
         x = self.inputs[0]
-        onehot = xp.zeros(x.shape, x.dtype)
-        onehot.reshape(-1)[self.flat] = 1
-        coef = gy * Tensor(self.scale)
+        at_target = xp.zeros(x.shape, bool)
+        at_target.reshape(-1)[self.flat] = True
+        coef = self.targets.select_kept(gy * Tensor(self.scale))
         coef = unsqueeze(coef, 1) if self.cdim == 1 else coef  # (N, d1, ...) -> (N, 1, d1, ...)
-        return (softmax(x, self.cdim) - Tensor(onehot)) * coef
+        # softmax * coef, minus coef at the targets only (as fast_backward: an inf coef gives
+        # inf - inf there and inf elsewhere, as PyTorch)
+        return softmax(x, self.cdim) * coef - where(Tensor(at_target), coef, 0.0)
 
     def fast_backward(self, gy: Any) -> Any:
-        coef = gy * self.scale  # (N, d1, ...) or a scalar
+        coef = self.targets.select_kept(gy * self.scale)  # (N, d1, ...), as backward
         # (N, 1, d1, ...) broadcast over the class dimension: (N, C, d1, ...)
         g = self.probs * (xp.expand_dims(coef, 1) if self.cdim == 1 else coef)
         g.reshape(-1)[self.flat] -= coef.reshape(-1)
@@ -485,7 +669,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None,
 
 def _nll(logp: Tensor, targets: _ClassTargets, reduction: str) -> Tensor:
     """``-weight[t] * logp[n, t]`` per entry, reduced (nll_loss once the targets are checked)."""
-    loss = -_pick(logp, targets.safe) * Tensor(targets.weight)
+    loss = targets.select_kept(-_pick(logp, targets.safe) * Tensor(targets.weight))
     return _reduce_weighted(loss, targets.weight, reduction)
 
 
@@ -533,9 +717,10 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
     wview = None if class_weight is None else Tensor(
         class_weight.reshape(tuple(n_classes if i == cdim else 1 for i in range(input.ndim))))
     target_dtype = target.dtype if isinstance(target, Tensor) else xp.asarray(target).dtype
-    if target_dtype.kind == "f":
-        return _cross_entropy_probs(log_softmax(input, cdim), _as_like(target, input), wview,
-                                    ignore_index, reduction, label_smoothing, op)
+    if target_dtype.kind == "f":  # in the promotion of the two dtypes, as PyTorch
+        logp, target = _promoted(log_softmax(input, cdim), target)
+        return _cross_entropy_probs(logp, target, wview, ignore_index, reduction,
+                                    label_smoothing, op)
     targets = _class_targets(input, target, class_weight, ignore_index, op)
     if label_smoothing == 0:  # the common case: one fused node
         return CrossEntropy(cdim, targets, reduction)(input)
@@ -543,7 +728,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
     nll = _nll(logp, targets, reduction)
     # the uniform part: -sum_c weight[c] log p_c per entry, 0 where ignored
     smooth = -sum(logp if wview is None else logp * wview, cdim)
-    smooth = smooth * Tensor(targets.keep.astype(input.dtype))
+    smooth = targets.select_kept(smooth)  # 0 where ignored, as _nll
     smooth = _reduce_weighted(smooth, targets.weight, reduction)
     return (1 - label_smoothing) * nll + smooth * (label_smoothing / n_classes)
 

@@ -23,6 +23,7 @@ compare the fused op against.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Optional
 
@@ -72,9 +73,10 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
     if not training and running_mean is None:
         raise ValueError(f"{op}: running_mean and running_var must be defined in evaluation "
                          f"mode (training=False)")
-    if training and x.data.size // max(C, 1) <= 1:
-        raise ValueError(f"{op}: expected more than 1 value per channel when training, got "
-                         f"input of shape {x.shape}")
+    if training and x.data.size and x.data.size // C == 1:  # ValueError, as PyTorch
+        raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
+                         f"input size {x.shape} (one value per channel has no variance: use "
+                         f"a batch of more than 1, or evaluation mode)")
     if not isinstance(momentum, numbers.Real) or not isinstance(eps, numbers.Real):
         raise TypeError(f"{op}: momentum and eps must be real numbers, got momentum="
                         f"{momentum!r}, eps={eps!r}")
@@ -93,6 +95,12 @@ def _update_running(running: Tensor, stat: Any, momentum: float) -> None:
 def _channel_shape(x: Any) -> tuple[int, ...]:
     """(1, C, 1, ...) to broadcast a per-channel vector against x."""
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _ncs(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(N, C, S) of an (N, C, ...) shape, S the product of the spatial sizes (1 for 2-D): the
+    3-D view the statistics are taken over (spelled out, as -1 is ambiguous when N is 0)."""
+    return shape[0], shape[1], math.prod(shape[2:])
 
 
 def _centre(x3: Any, mean: Any) -> Any:
@@ -133,10 +141,13 @@ class BatchNorm(Function):
         self.running = running  # (running_mean, running_var): updated (training) or read (eval)
 
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
-        N, C = x.shape[:2]
-        x3 = x.reshape(N, C, -1)  # (N, C, S), S = product of the spatial sizes (1 for 2-D)
-        S = x3.shape[2]
+        N, C, S = _ncs(x.shape)
+        x3 = x.reshape(N, C, S)  # (N, C, ...) -> (N, C, S)
         M = N * S
+        if M == 0:  # nothing to normalise: an empty output, the running statistics untouched
+            self.mean, self.invstd = xp.zeros(C, x.dtype), xp.ones(C, x.dtype)
+            self.xc = x3
+            return xp.empty(x.shape, x.dtype)
         jit = compiled_for(x)
         if jit is not None:
             x3 = xp.ascontiguousarray(x3)
@@ -199,9 +210,8 @@ class BatchNorm(Function):
         x, weight, _ = self.inputs
         nx, nw, nb = self.needs_input_grad
         g = gy.astype(x.dtype, copy=False)
-        N, C = g.shape[:2]
-        g3 = g.reshape(N, C, -1)  # (N, C, S)
-        S = g3.shape[2]
+        N, C, S = _ncs(g.shape)
+        g3 = g.reshape(N, C, S)  # (N, C, ...) -> (N, C, S)
         M = N * S
         xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
         jit = compiled_for(g) if xc is None else None  # as forward
@@ -220,7 +230,7 @@ class BatchNorm(Function):
         a = self.invstd if weight is None else self.invstd * weight.data
         gx = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
         gx2 = gx.reshape(N, C * S)
-        if not self.training:  # the statistics are constants: gx = a * gy
+        if not self.training or M == 0:  # constant statistics (or none): gx = a * gy
             xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx2)
             return gx, gw, gb
         # gx = a * (gy + d - xc * k), k = invstd^2 * sum_gxc/M, d = -sum_g/M
@@ -254,11 +264,13 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
         eps: added to the variance before the square root.
 
     Shape:
-        output: same shape as input.
+        output: same shape as input. An empty input (N = 0, or a spatial size 0) gives an
+        empty output, zero weight and bias gradients and leaves the running statistics as
+        they are, as PyTorch.
 
     Raises:
-        ValueError: wrong shapes, one value per channel in training, eval without running
-            statistics.
+        ValueError: wrong shapes, one value per channel in training (PyTorch's message),
+            eval without running statistics.
 
     Example:
         >>> import chainrule as cr
@@ -298,7 +310,7 @@ def batch_norm_composed(input: Any, running_mean: Any, running_var: Any, weight:
         mu = mean(x, axes, keepdim=True)
         xc = x - mu
         var = mean(xc * xc, axes, keepdim=True)  # biased
-        if rm is not None:
+        if rm is not None and x.data.size:  # an empty batch leaves them, as batch_norm
             M = x.data.size // x.shape[1]
             with no_grad():
                 _update_running(rm, mu.data.reshape(-1), momentum)

@@ -1,6 +1,7 @@
 """Reductions: sum (the primitive), and mean, var, std, amax/amin, max/min, logsumexp, argmax.
 
-``sum``, ``var`` and ``amax`` have hand-written backward; the others are composed from
+``sum``, ``var``, ``amax`` (and ``max(x)``) and ``logsumexp`` have hand-written backward
+(each PyTorch's rule, also at NaN, inf and empty dimensions); the others are composed from
 primitives.
 """
 from __future__ import annotations
@@ -13,11 +14,10 @@ from typing import Any, Optional
 import numpy
 
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import normalize_dims
-from .arithmetic import exp, log, maximum, minimum, where
+from ._util import contiguous, normalize_dims
+from .arithmetic import exp, maximum, minimum, where
 from .dtypes import as_float
 from .shape import broadcast_to, gather, reshape, squeeze
 
@@ -28,6 +28,17 @@ def _keepdim_shape(shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> t
     if axes is None:
         return (1,) * len(shape)
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _broadcast_back(g: Tensor, shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> Tensor:
+    """A reduction's upstream gradient spread back over the input's ``shape``."""
+    # (reduced shape) -> (shape with 1 at reduced axes) -> (input shape)
+    return broadcast_to(reshape(g, _keepdim_shape(shape, axes)), shape)
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: Optional[tuple[int, ...]]) -> tuple[int, ...]:
+    """``shape`` without its reduced axes (``()`` when every axis is reduced)."""
+    return () if axes is None else tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
 def _reduce_axes(dim: Any, ndim: int, op: str) -> Optional[tuple[int, ...]]:
@@ -57,16 +68,15 @@ class Sum(Function):
         self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x: Any) -> Any:
-        return xp.asarray(x.sum(axis=self.axes, keepdims=self.keepdim))
+        return contiguous(xp.asarray(x.sum(axis=self.axes, keepdims=self.keepdim)))
 
     def backward(self, gy: Tensor) -> Tensor:
-        shape = self.inputs[0].shape
-        # (reduced shape) -> (shape with 1 at reduced axes) -> (input shape)
-        return broadcast_to(reshape(gy, _keepdim_shape(shape, self.axes)), shape)
+        return _broadcast_back(gy, self.inputs[0].shape, self.axes)
 
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Sum over ``dim`` (all dimensions by default).
+    """Sum over ``dim`` (all dimensions by default); bool and integer tensors sum to int64,
+    as in PyTorch.
 
     Example:
         >>> import chainrule as cr
@@ -75,8 +85,8 @@ def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """
     if not isinstance(input, Tensor):
         input = Tensor(xp.asarray(input))
-    if input.data.dtype == numpy.bool_:
-        input = Tensor(input.data.astype(numpy.int64))
+    if input.data.dtype.kind in "biu" and input.data.dtype != numpy.int64:
+        input = Tensor(input.data.astype(numpy.int64))  # bool and every integer sum to int64
     return Sum(_reduce_axes(dim, input.ndim, "sum"), keepdim)(input)
 
 
@@ -120,11 +130,20 @@ class Var(Function):
         with numpy.errstate(divide="ignore", invalid="ignore"):  # empty: nan; n <= c: inf
             centered = x - (x.sum(axis=self.axes, keepdims=True) / n if n else numpy.nan)
             ss = (centered * centered).sum(axis=self.axes, keepdims=self.keepdim)
-            return xp.asarray(ss / x.dtype.type(builtins.max(n - self.correction, 0)))
+            if 0 < n < x.size:
+                # several results: PyTorch's Welford sums give exactly 0 for a slice of equal
+                # finite values, which sum / n can miss by an ulp (3 * 0.1 / 3 != 0.1)
+                ss[self._constant(x)] = 0
+            return contiguous(xp.asarray(ss / x.dtype.type(builtins.max(n - self.correction, 0))))
+
+    def _constant(self, x: Any) -> Any:
+        """True for each reduced slice of equal finite values (the result's shape)."""
+        top = x.max(axis=self.axes, keepdims=self.keepdim)
+        return (top == x.min(axis=self.axes, keepdims=self.keepdim)) & xp.isfinite(top)
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
-        g = broadcast_to(reshape(gy, _keepdim_shape(x.shape, self.axes)), x.shape)
+        g = _broadcast_back(gy, x.shape, self.axes)
         n = _count(x.shape, self.axes)
         dof = n - self.correction
         with numpy.errstate(divide="ignore", invalid="ignore"):  # inf * 0 = nan, as PyTorch
@@ -201,7 +220,13 @@ def std(input: Any, dim: Any = None, unbiased: Optional[bool] = None, keepdim: b
 
 
 class Amax(Function):
-    """Maximum over axes; tied maxima share the gradient evenly (as ``torch.amax``)."""
+    """Maximum (or minimum) over axes, with ``torch.amax``'s gradient: upstream / k at each of
+    the k positions equal to the result, times 0 elsewhere.
+
+    Like PyTorch's, the rule multiplies by the 0/1 mask: a NaN in the reduced slice (no
+    position equals a NaN result, k = 0) gives NaN everywhere in it, and an inf upstream gives
+    ``inf * 0 = nan`` at the other positions. :class:`MaxAll` (``max(x)``) differs in both.
+    """
 
     derivative = "1 at the extremum (shared among ties), else 0"
 
@@ -212,44 +237,90 @@ class Amax(Function):
 
     def forward(self, x: Any) -> Any:
         f = xp.max if self.largest else xp.min
-        return xp.asarray(f(x, axis=self.axes, keepdims=self.keepdim))
+        return contiguous(xp.asarray(f(x, axis=self.axes, keepdims=self.keepdim)))
+
+    def _mask(self) -> Any:
+        """True at the positions equal to the result (input shape)."""
+        x = self.inputs[0].data
+        return x == self.output(0).data.reshape(_keepdim_shape(x.shape, self.axes))
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
-        kshape = _keepdim_shape(x.shape, self.axes)
-        y = self.output(0).data.reshape(kshape)
-        mask = (x.data == y)
-        weights = mask / mask.sum(axis=self.axes, keepdims=True)  # 1/k at each of k ties
-        return broadcast_to(reshape(gy, kshape), x.shape) * Tensor(weights.astype(gy.dtype))
+        mask = self._mask()
+        with numpy.errstate(invalid="ignore"):  # a NaN slice: 0 / 0, as PyTorch
+            weights = mask / mask.sum(axis=self.axes, keepdims=True)  # 1/k at each of k ties
+        return _broadcast_back(gy, x.shape, self.axes) * Tensor(weights.astype(gy.dtype))
+
+
+class MaxAll(Amax):
+    """``max(x)`` / ``min(x)`` of every element, with ``torch.max(x)``'s gradient: upstream / k
+    at each of the k positions equal to the result and exactly 0 elsewhere (a select, not a
+    product, so an inf upstream leaves 0 there); a NaN result counts as equal to the NaNs, so
+    the gradient goes to them, as PyTorch's ``evenly_distribute_backward``.
+    """
+
+    derivative = "1 at the extremum, NaN equal to NaN (shared among ties), else exactly 0"
+
+    def __init__(self, largest: bool) -> None:
+        super().__init__(None, False, largest)
+
+    def _mask(self) -> Any:
+        x, y = self.inputs[0].data, self.output(0).data
+        return xp.isnan(x) if xp.isnan(y) else x == y
+
+    def backward(self, gy: Tensor) -> Tensor:
+        mask = self._mask()
+        return where(Tensor(mask), gy / int(mask.sum()), 0.0)  # () -> x's shape
 
 
 def _check_nonempty(x: Tensor, axes: Optional[tuple[int, ...]], op: str) -> None:
-    if x.data.size == 0 or builtins.any(x.shape[a] == 0 for a in axes or ()):
-        raise ValueError(f"{op}: Expected reduction dim to have non-zero size (input shape "
-                         f"{x.shape})")
+    """PyTorch's rule for max, min, amax, amin, argmax and argmin: a reduced dimension of size 0
+    has no extremum (``IndexError``), nor does a whole empty tensor (``RuntimeError``, an
+    ``IndexError`` for argmax/argmin); non-empty reduced dimensions of an empty tensor give an
+    empty result."""
+    if axes is None:
+        if x.data.size == 0:
+            error = IndexError if op.startswith("arg") else RuntimeError
+            raise error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0 "
+                        f"(input shape {x.shape}). Specify the reduction dim with the 'dim' "
+                        f"argument.")
+        return
+    for a in axes:
+        if x.shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size (input "
+                             f"shape {x.shape})")
+
+
+def _as_tensor(input: Any) -> Tensor:
+    """``input`` as a Tensor (an array or a number as a constant one)."""
+    return input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
 
 
 def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim``; tied maxima share the gradient equally."""
-    input = input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
+    """Maximum over ``dim``; tied maxima share the gradient equally (PyTorch's rule: see
+    :class:`Amax`)."""
+    input = _as_tensor(input)
     axes = _reduce_axes(dim, input.ndim, "amax")
     _check_nonempty(input, axes, "amax")
     return Amax(axes, keepdim, True)(input)
 
 
 def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim``; tied minima share the gradient equally."""
-    input = input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
+    """Minimum over ``dim``; tied minima share the gradient equally (PyTorch's rule: see
+    :class:`Amax`)."""
+    input = _as_tensor(input)
     axes = _reduce_axes(dim, input.ndim, "amin")
     _check_nonempty(input, axes, "amin")
     return Amax(axes, keepdim, False)(input)
 
 
 def _max_min(x: Any, dim: Any, keepdim: bool, largest: bool) -> Any:
-    x = x if isinstance(x, Tensor) else Tensor(xp.asarray(x))
-    if dim is None:  # full reduction: like torch.max(x), ties share the gradient
-        return amax(x) if largest else amin(x)
-    idx = _arg(xp.argmax if largest else xp.argmin, x, dim, True, "max" if largest else "min")
+    x = _as_tensor(x)
+    op = "max" if largest else "min"
+    if dim is None:  # full reduction: ties (or the NaNs) share the gradient, as torch.max(x)
+        _check_nonempty(x, None, op)
+        return MaxAll(largest)(x)
+    idx = _arg(xp.argmax if largest else xp.argmin, x, dim, True, op)
     values = gather(x, dim, idx)  # the gradient goes to the first extremum only, as torch
     if not keepdim:
         values, idx = squeeze(values, dim), squeeze(idx, dim)
@@ -284,12 +355,12 @@ def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def _arg(f: Any, x: Any, dim: Optional[int], keepdim: bool, op: str) -> Tensor:
-    data = x.data if isinstance(x, Tensor) else xp.asarray(x)
+    x = _as_tensor(x)
+    data = x.data
     if data.dtype == numpy.bool_ and op in ("argmax", "argmin"):  # max/min(x, dim) take bool
         raise TypeError(f"{op}(): does not support bool input (convert it first, e.g. "
                         f"x.long().{op}())")
-    if data.size == 0:
-        raise ValueError(f"{op}: Expected reduction dim to have non-zero size")
+    _check_nonempty(x, None if dim is None else _reduce_axes(dim, data.ndim, op), op)
     if dim is None:
         out = xp.asarray(f(data.reshape(-1)))
         return Tensor(out.reshape((1,) * data.ndim) if keepdim else out.astype(numpy.int64))
@@ -307,18 +378,45 @@ def argmin(input: Any, dim: Optional[int] = None, keepdim: bool = False) -> Tens
     return _arg(xp.argmin, input, dim, keepdim, "argmin")
 
 
+class LogSumExp(Function):
+    """``log(sum(exp(x)))`` over axes, shifted by the maximum (an infinite maximum shifts by 0,
+    as PyTorch); the gradient is PyTorch's ``exp(x - result)``.
+
+    Over an empty dimension the sum is 0 and the result ``-inf``.
+    """
+
+    derivative = "exp({x0} - {y})"
+
+    saves_output = True
+
+    def __init__(self, axes: Optional[tuple[int, ...]], keepdim: bool) -> None:
+        self.axes, self.keepdim = axes, keepdim
+
+    def forward(self, x: Any) -> Any:
+        # the maximum (-inf over an empty dimension), (shape with 1 at reduced axes)
+        m = xp.max(x, axis=self.axes, keepdims=True, initial=-numpy.inf)
+        m = xp.where(xp.isinf(m), 0, m).astype(x.dtype, copy=False)
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf; inf - inf
+            out = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        # (shape with 1 at reduced axes) -> (reduced shape) unless keepdim
+        return contiguous(out if self.keepdim else out.reshape(_reduced_shape(x.shape, self.axes)))
+
+    def backward(self, gy: Tensor) -> Tensor:
+        x = self.inputs[0]
+        y = _broadcast_back(self.output(0), x.shape, self.axes)
+        return _broadcast_back(gy, x.shape, self.axes) * exp(x - y)
+
+
 def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x), dim))`` computed stably (shifted by the detached maximum).
+    """``log(sum(exp(x), dim))`` computed stably (shifted by the maximum), with PyTorch's
+    gradient ``exp(x - result)``; over an empty dimension, ``-inf``.
 
     Example:
         >>> import chainrule as cr
         >>> round(cr.logsumexp(cr.tensor([1000.0, 1000.0]), 0).item(), 2)
         1000.69
+        >>> cr.logsumexp(cr.zeros(0, 2), 0).tolist()
+        [-inf, -inf]
     """
-
     input = as_float(input)
-    with no_grad():
-        m = amax(input, dim, keepdim=True)
-        m = Tensor(xp.where(xp.isfinite(m.data), m.data, 0).astype(input.dtype))
-    out = log(sum(exp(input - m), dim, keepdim=True)) + m
-    return out if keepdim else squeeze(out, normalize_dims(dim, input.ndim, "logsumexp"))
+    return LogSumExp(_reduce_axes(dim, input.ndim, "logsumexp"), keepdim)(input)

@@ -13,7 +13,7 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_tensor_arg, normalize_dims
+from ._util import as_tensor_arg, contiguous, normalize_dims
 from .dtypes import as_operand, result_dtype
 from .indexing import TorchIndex, index_get, index_put, torch_index
 
@@ -326,7 +326,11 @@ class Cat(Function):
         self.axis = axis
 
     def forward(self, *xs: Any) -> Any:
-        return xp.concatenate(xs, axis=self.axis)
+        shape = list(xs[0].shape)
+        shape[self.axis] = builtins.sum(x.shape[self.axis] for x in xs)
+        # written into a C-contiguous array: torch's cat is contiguous whatever the inputs' layout
+        out = xp.empty(shape, dtype=xp.result_type(*xs))
+        return xp.concatenate(xs, axis=self.axis, out=out)
 
     def backward(self, gy: Tensor) -> tuple:
         grads, start = [], 0
@@ -415,7 +419,8 @@ class Pad(Function):
         self.value = value
 
     def forward(self, x: Any) -> Any:
-        return xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+        # contiguous whatever x's layout, as torch's
+        return contiguous(xp.pad(x, self.widths, mode="constant", constant_values=self.value))
 
     def backward(self, gy: Tensor) -> Tensor:
         index = tuple(slice(lo, gy.shape[i] - hi) for i, (lo, hi) in enumerate(self.widths))

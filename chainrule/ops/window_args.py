@@ -135,8 +135,6 @@ def check_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
         raise ValueError(f"{op}: kernel size ({KH} x {KW}{dilated}) can't be greater than the "
                          f"padded input size ({hp} x {wp}) (input shape {shown}, padding "
                          f"{padding!r})")
-    if x.shape[0] == 0 or C == 0:
-        raise ValueError(f"{op}: input of shape {shown} is empty")
     return ConvGeometry(opts.stride, pads, dil, G)
 
 
