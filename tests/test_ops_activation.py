@@ -239,3 +239,10 @@ def test_relu_compiled_backward_equals_its_numpy_twin(dtype):
     np.testing.assert_array_equal(out, keep_where_array(_relu_passes(x), g))
     np.testing.assert_array_equal(keep_where_array(_relu_passes(x), g),
                                   np.where(_relu_passes(x), g, 0))
+
+
+def test_logsigmoid_matches_torch_at_special_values_to_second_order():
+    """log(sigmoid(x)) without overflow: -1000 at -1000, -inf only at -inf; finite
+    derivatives everywhere (sigmoid(-x))."""
+    x = np.array([-np.inf, -1000.0, -30.0, -1.0, -0.0, 0.0, 2.0, 40.0, 1000.0, np.inf, np.nan])
+    assert_parity(lambda lib, t: lib.nn.functional.logsigmoid(t), x, second_order=True)

@@ -16,7 +16,7 @@ from ..ops.dtypes import cast
 from ..ops.activation import leaky_relu as _leaky_relu
 from ..ops.activation import log_softmax as _log_softmax
 from ..ops.activation import relu as _relu
-from ..ops.activation import sigmoid, tanh
+from ..ops.activation import logsigmoid, sigmoid, tanh
 from ..ops.activation import softmax as _softmax
 from ..ops.conv import conv2d
 from ..ops.linalg import linear as _linear
@@ -29,7 +29,7 @@ from ..ops.shape import flatten, pad
 from ..random import get_rng
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout", "relu",
-           "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
+           "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
            "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss"]
 

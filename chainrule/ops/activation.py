@@ -66,6 +66,40 @@ def sigmoid_composed(x: Tensor) -> Tensor:
     return 1 / (1 + exp(-x))
 
 
+def log_sigmoid_array(x: Any) -> Any:
+    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` on an array, as PyTorch (no
+    overflow; -inf at x = -inf)."""
+    with xp.errstate(invalid="ignore"):  # nan stays nan
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class LogSigmoid(Function):
+    """``log(sigmoid(x))`` (:func:`log_sigmoid_array`), derivative ``sigmoid(-x)``: smooth to every
+    order and finite at +-inf (the target gradient of ``binary_cross_entropy_with_logits``
+    with ``pos_weight`` uses it on Tensors)."""
+
+    derivative = "sigmoid(-{x0})"
+    elementwise = True
+
+    def forward(self, x: Any) -> Any:
+        return log_sigmoid_array(x)
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy * sigmoid(-self.inputs[0])
+
+
+def logsigmoid(input: Any) -> Tensor:
+    """Elementwise ``log(sigmoid(x))``, computed as ``min(x, 0) - log1p(exp(-|x|))``: no
+    overflow, ``-inf`` only at ``x = -inf``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> round(cr.nn.functional.logsigmoid(cr.tensor([-1000.0, 0.0])).tolist()[0])
+        -1000
+    """
+    return LogSigmoid()(as_float(input))
+
+
 class Tanh(Function):
     saves_output = True
     derivative = "1-{y}^2"

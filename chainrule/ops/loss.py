@@ -23,7 +23,8 @@ from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import broadcast_error
 from .dtypes import as_float, as_operand, result_dtype
-from .activation import log_softmax, shift_by_max, sigmoid, softmax
+from .activation import (log_sigmoid_array, log_softmax, logsigmoid, shift_by_max, sigmoid,
+                         softmax)
 from .arithmetic import abs, clamp, log, where
 from .reduce import mean, sum
 from .shape import gather, reshape, unbroadcast, unsqueeze
@@ -361,28 +362,6 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
                                                                                      target)
 
 
-def _log_sigmoid(x: Any) -> Any:
-    """``log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|))`` on an array, as PyTorch (no
-    overflow; -inf at x = -inf)."""
-    with xp.errstate(invalid="ignore"):  # nan stays nan
-        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
-
-
-class LogSigmoid(Function):
-    """``log(sigmoid(x))`` (:func:`_log_sigmoid`), derivative ``sigmoid(-x)``: smooth to every
-    order and finite at +-inf (the target gradient of ``binary_cross_entropy_with_logits``
-    with ``pos_weight`` uses it on Tensors)."""
-
-    derivative = "sigmoid(-{x0})"
-    elementwise = True
-
-    def forward(self, x: Any) -> Any:
-        return _log_sigmoid(x)
-
-    def backward(self, gy: Tensor) -> Tensor:
-        return gy * sigmoid(-self.inputs[0])
-
-
 class BinaryCrossEntropyWithLogits(_ReducedLoss, Function):
     """``w ((1 - t) x - l log_sigmoid(x))``, ``l = 1 + (pos_weight - 1) t`` (1 without
     ``pos_weight``), reduced, with PyTorch's gradients in PyTorch's order (one node:
@@ -405,7 +384,7 @@ class BinaryCrossEntropyWithLogits(_ReducedLoss, Function):
         self.pos_weight = pos_weight
 
     def forward(self, x: Any, t: Any) -> Any:
-        log_sig = _log_sigmoid(x)
+        log_sig = log_sigmoid_array(x)
         with xp.errstate(invalid="ignore"):  # 0 * inf, inf - inf: nan, as PyTorch
             if self.pos_weight is not None:
                 log_sig = log_sig * ((self.pos_weight - 1) * t + 1)
@@ -420,7 +399,7 @@ class BinaryCrossEntropyWithLogits(_ReducedLoss, Function):
             gx = sigmoid(x) - t if pw is None else (pw * t + 1 - t) * sigmoid(x) - pw * t
             gx = self._finish(gx * gy)
         if nt:
-            gt = -x if pw is None else LogSigmoid()(-x) - LogSigmoid()(x) * pw
+            gt = -x if pw is None else logsigmoid(-x) - logsigmoid(x) * pw
             gt = self._finish(gt * gy)
         return gx, gt
 
