@@ -9,7 +9,8 @@ import importlib
 from typing import Any
 
 from . import autograd
-from .autograd import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (OpError, OpIndexError, Tensor, enable_grad, is_grad_enabled, no_grad,
+                       set_grad_enabled)
 from .creation import (arange, as_tensor, bool_, empty, eye, float16, float32, float64,
                        from_numpy, full, full_like, int8, int32, int64, linspace, ones,
                        ones_like, rand, rand_like, randint, randn, randn_like, randperm,

@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy
 
+from .autograd.errors import OpError
 from .autograd.tensor import Tensor
 from .backend import xp
 from .ops import promote
@@ -41,7 +42,7 @@ def _shape(size: tuple, keyword: Any = None, op: str = "size") -> tuple[int, ...
             s = int(s.data)  # a 0-d integer tensor is a size, as in PyTorch
         if isinstance(s, (bool, numpy.bool_)) or not isinstance(s, (int, numpy.integer)) \
                 or s < 0:
-            raise ValueError(f"{op}: size must be a sequence of non-negative ints, got {size}")
+            raise OpError(f"{op}: size must be a sequence of non-negative ints, got {size}")
         out.append(int(s))
     return tuple(out)
 
@@ -245,10 +246,10 @@ def arange(start: float = 0, end: Optional[float] = None, step: float = 1,
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise OpError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise ValueError(f"arange: upper bound and lower bound inconsistent with step sign "
-                         f"(start={start}, end={end}, step={step})")
+        raise OpError(f"arange: upper bound and lower bound inconsistent with step sign "
+                      f"(start={start}, end={end}, step={step})")
     if dtype is None:
         ints = all(isinstance(v, (int, numpy.integer)) for v in (start, end, step))
         dtype = numpy.int64 if ints else _DEFAULT
@@ -259,7 +260,7 @@ def linspace(start: float, end: float, steps: int, dtype: DTypeLike = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     if steps < 0:
-        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+        raise OpError(f"linspace: number of steps must be non-negative, got {steps}")
     return Tensor(xp.linspace(start, end, steps).astype(dtype or _DEFAULT),
                   requires_grad=requires_grad)
 
@@ -345,7 +346,7 @@ def randint(low: int = 0, high: Optional[int] = None, size: Union[Sequence[int],
     if not isinstance(size, (tuple, list)):
         raise TypeError(f"randint: size must be a tuple of ints, got {type(size).__name__}")
     if high <= low:
-        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+        raise OpError(f"randint: expected low < high, got low={low}, high={high}")
     return Tensor(get_rng().integers(low, high, size=_shape((tuple(size),), op="randint"))
                   .astype(dtype or numpy.int64), requires_grad=requires_grad)
 
@@ -359,6 +360,6 @@ def randperm(n: int, dtype: DTypeLike = None, requires_grad: bool = False) -> Te
         [0, 1, 2, 3]
     """
     if isinstance(n, (bool, numpy.bool_)) or not isinstance(n, (int, numpy.integer)) or n < 0:
-        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+        raise OpError(f"randperm: n must be a non-negative int, got {n!r}")
     return Tensor(get_rng().permutation(int(n)).astype(dtype or numpy.int64),
                   requires_grad=requires_grad)

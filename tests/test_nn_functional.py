@@ -13,7 +13,7 @@ from chainrule import ops
 from chainrule.testing import assert_parity
 
 NAMES = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout", "relu",
-         "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
+         "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
          "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
          "cross_entropy", "nll_loss"]
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy
 
 from ..backend import xp
+from .errors import OpError
 from .grad_mode import state
 
 Shape = tuple[int, ...]
@@ -284,8 +285,9 @@ class Tensor:
     def item(self) -> Union[float, int, bool]:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(
-                f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
+            raise OpError(
+                f"item(): a Tensor with {self.data.size} elements (shape {self.shape}) cannot "
+                f"be converted to Scalar")
         return self.data.item()
 
     def numpy(self) -> Any:
@@ -466,8 +468,8 @@ class Tensor:
             raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired "
                                f"output type {self.dtype}") from None
         except ValueError:
-            raise ValueError(f"{op}: a value of shape {xp.shape(value)} cannot be broadcast to "
-                             f"the tensor's shape {self.shape}") from None
+            raise OpError(f"{op}: a value of shape {xp.shape(value)} cannot be broadcast to "
+                          f"the tensor's shape {self.shape}") from None
         self._version += 1
         return self
 
@@ -493,8 +495,8 @@ class Tensor:
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"copy_: source of shape {src.shape} cannot be broadcast to the "
-                             f"destination shape {self.shape}")
+            raise OpError(f"copy_: source of shape {src.shape} cannot be broadcast to the "
+                          f"destination shape {self.shape}")
         self.data[...] = src
         self._version += 1
         return self
@@ -702,7 +704,7 @@ class Tensor:
 
     def t(self) -> "Tensor":
         if self.ndim > 2:
-            raise ValueError(f"t() expects a tensor with <= 2 dimensions, but got {self.ndim}")
+            raise OpError(f"t() expects a tensor with <= 2 dimensions, but got {self.ndim}")
         return self.T
 
     def squeeze(self, dim: Any = None) -> "Tensor":

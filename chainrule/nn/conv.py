@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..ops.window_args import conv_options
 from . import functional as F
@@ -62,7 +63,7 @@ class Conv2d(Module):
         self.kernel_size, self.stride, self.padding, self.dilation, self.groups = opts
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{op}: {name} must be a positive int, got {v!r}")
+                raise OpError(f"{op}: {name} must be a positive int, got {v!r}")
         if in_channels % groups:
             raise ValueError(f"{op}: in_channels ({in_channels}) must be divisible by groups "
                              f"({groups})")

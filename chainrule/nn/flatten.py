@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..ops.shape import flatten, reshape
 from .module import Module
@@ -69,8 +70,8 @@ class Unflatten(Module):
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
         if (-1 not in sizes and known != size) or (-1 in sizes and (known == 0 or size % known)):
-            raise ValueError(f"Unflatten: unflattened_size {sizes} does not multiply to the size "
-                             f"{size} of dim {self.dim} (input shape {input.shape})")
+            raise OpError(f"Unflatten: unflattened_size {sizes} does not multiply to the size "
+                          f"{size} of dim {self.dim} (input shape {input.shape})")
         return reshape(input, input.shape[:d] + sizes + input.shape[d + 1:])
 
     def extra_repr(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..ops.dtypes import cast
 from ..ops.activation import leaky_relu as _leaky_relu
@@ -52,13 +53,13 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """
     if input.ndim == 0 or weight.ndim != 2 or input.shape[-1] != weight.shape[1]:
         n_in = input.shape[-1] if input.ndim else "no"
-        raise ValueError(f"linear: input of shape {input.shape} has {n_in} features in its "
-                         f"last dimension, but weight of shape {weight.shape} expects "
-                         f"in_features={weight.shape[-1]} (weight is (out_features, "
-                         f"in_features))")
+        raise OpError(f"linear: input of shape {input.shape} has {n_in} features in its "
+                      f"last dimension, but weight of shape {weight.shape} expects "
+                      f"in_features={weight.shape[-1]} (weight is (out_features, "
+                      f"in_features))")
     if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear: bias of shape {bias.shape} does not match weight of shape "
-                         f"{weight.shape}; expected ({weight.shape[0]},)")
+        raise OpError(f"linear: bias of shape {bias.shape} does not match weight of shape "
+                      f"{weight.shape}; expected ({weight.shape[0]},)")
     if input.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
         return _linear_composed(input, weight, bias)  # let matmul/add promote dtypes
     return _linear(input, weight, bias)

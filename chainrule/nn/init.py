@@ -10,6 +10,7 @@ import math
 import warnings
 from typing import Any, Optional
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..random import get_rng
@@ -94,14 +95,14 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
         (dtype('float32'), True)
     """
     if a > b:
-        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
+        raise OpError(f"uniform_: expected a <= b, got a={a}, b={b}")
     return _fill(tensor, get_rng().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with draws from N(mean, std^2)."""
     if std < 0:
-        raise ValueError(f"normal_: std must be non-negative, got {std}")
+        raise OpError(f"normal_: std must be non-negative, got {std}")
     return _fill(tensor, get_rng().normal(mean, std, tensor.shape))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from . import functional as F
 from .init import default_init_, init_weight_and_bias
@@ -43,7 +44,7 @@ class Linear(Module):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+                raise OpError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = in_features
         self.out_features = out_features
         dtype = factory_dtype(device, dtype, "Linear")

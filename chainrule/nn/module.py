@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.grad_mode import no_grad
 from ..autograd.state_load import assign_state, plan_state_load
 from ..autograd.tensor import RemovableHandle, Tensor
@@ -369,8 +370,8 @@ class Module:
                 dtype = a
         for device in devices:
             if device is not None and str(device).split(":")[0] != "cpu":
-                raise ValueError(f"nn.Module.to: only device='cpu' is supported, got "
-                                 f"device={device!r}")
+                raise OpError(f"nn.Module.to: only device='cpu' is supported, got "
+                              f"device={device!r}")
         if dtype is None:
             return self
         dtype = numpy.dtype(dtype)
@@ -486,7 +487,7 @@ class Module:
 def factory_dtype(device: Any, dtype: Any, layer: str) -> numpy.dtype:
     """The parameter dtype of a layer (float32 by default); only the CPU device exists."""
     if device not in (None, "cpu"):
-        raise ValueError(f"{layer}: only device='cpu' is supported, got device={device!r}")
+        raise OpError(f"{layer}: only device='cpu' is supported, got device={device!r}")
     dt = numpy.dtype(dtype or numpy.float32)
     if dt.kind != "f":
         raise TypeError(f"{layer}: parameters must have a floating dtype, got {dt}")

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import functional as F
@@ -31,8 +32,8 @@ class _BatchNorm(Module):
         name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, int) or \
                 num_features < 1:
-            raise ValueError(f"{name}: num_features must be a positive int, got "
-                             f"{num_features!r}")
+            raise OpError(f"{name}: num_features must be a positive int, got "
+                          f"{num_features!r}")
         if momentum is not None and not 0 <= momentum <= 1:
             raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
         if eps <= 0:
@@ -93,9 +94,9 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected {ranks} input (got {input.ndim}D input, shape "
                              f"{input.shape})")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{name}({self.num_features}): expected input with "
-                             f"{self.num_features} channels in dimension 1, got "
-                             f"{input.shape[1]} (input shape {input.shape})")
+            raise OpError(f"{name}({self.num_features}): expected input with "
+                          f"{self.num_features} channels in dimension 1, got "
+                          f"{input.shape[1]} (input shape {input.shape})")
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)

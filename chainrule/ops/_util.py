@@ -9,6 +9,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..backend import xp
 
@@ -27,7 +28,7 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> Optional[tuple[int, ...]]:
                              f"[{-n}, {n - 1}], but got {d})")
         out.append(int(d) % n if ndim else 0)
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: dim {dim!r} appears multiple times in the list of dims")
+        raise OpError(f"{op}: dim {dim!r} appears multiple times in the list of dims")
     return tuple(sorted(out))
 
 
@@ -39,13 +40,13 @@ def contiguous(a: Any) -> Any:
     return a if a.flags.c_contiguous else a.copy(order="C")
 
 
-def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[ValueError]:
+def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[OpError]:
     """A PyTorch-style error if shapes ``a`` and ``b`` do not broadcast, else None."""
     n = max(len(a), len(b))
     pa, pb = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
     for i, (x, y) in enumerate(zip(pa, pb)):
         if x != y and x != 1 and y != 1:
-            return ValueError(
+            return OpError(
                 f"{op}: The size of tensor a ({x}) must match the size of tensor b ({y}) at "
                 f"non-singleton dimension {i} (shapes {tuple(a)} and {tuple(b)})")
     return None
@@ -102,7 +103,7 @@ def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
     if min(result) < minimum:
         rule = "positive" if minimum == 1 else "non-negative"
-        raise ValueError(f"{op}: {name} must be {rule}, got {value!r}")
+        raise OpError(f"{op}: {name} must be {rule}, got {value!r}")
     return result
 
 

@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -299,8 +300,8 @@ def pow(input: Any, exponent: Any) -> Tensor:
             isinstance(input, Tensor):
         if input.data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
             if exponent < 0 and isinstance(exponent, int):
-                raise ValueError("pow: Integers to negative integer powers are not allowed "
-                                 f"(tensor of dtype {input.dtype}, exponent {exponent})")
+                raise OpError("pow: Integers to negative integer powers are not allowed "
+                              f"(tensor of dtype {input.dtype}, exponent {exponent})")
             input = as_float(input)
         return PowScalar(exponent)(input)
     return _binary(Pow, input, exponent, "pow")
@@ -661,7 +662,7 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
         [2.5, 5.0]
     """
     if min is None and max is None:
-        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+        raise OpError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         bounds = [b for b in (min, max) if b is not None]
         dtype = result_dtype(input, *bounds)

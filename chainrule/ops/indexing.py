@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Optional
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..backend import xp
 
@@ -302,9 +303,9 @@ def index_assign(array: Any, index: Any, value: Any) -> None:
         try:
             index_put(array, where, value)
         except ValueError:
-            raise ValueError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
-                             f"broadcast to the indexed shape {index_get(array, where).shape} "
-                             f"(tensor of shape {array.shape})") from None
+            raise OpError(f"__setitem__: a value of shape {xp.shape(value)} cannot be "
+                          f"broadcast to the indexed shape {index_get(array, where).shape} "
+                          f"(tensor of shape {array.shape})") from None
     except IndexError as e:
         raise IndexError(f"__setitem__: invalid index {index!r} for a tensor of shape "
                          f"{array.shape}: {e}") from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -30,22 +31,22 @@ class MatMul(Function):
 
 def _check(a: Tensor, b: Tensor) -> None:
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need to be at least 1D, but they are "
-                         f"{a.ndim}D and {b.ndim}D (shapes {a.shape} and {b.shape})")
+        raise OpError(f"matmul: both arguments need to be at least 1D, but they are "
+                      f"{a.ndim}D and {b.ndim}D (shapes {a.shape} and {b.shape})")
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
         ra = a.shape[-2] if a.ndim > 1 else 1
         cb = b.shape[-1] if b.ndim > 1 else 1
-        raise ValueError(f"matmul: mat1 and mat2 shapes cannot be multiplied ({ra}x{k_a} and "
-                         f"{k_b}x{cb}); input shapes {a.shape} and {b.shape}")
+        raise OpError(f"matmul: mat1 and mat2 shapes cannot be multiplied ({ra}x{k_a} and "
+                      f"{k_b}x{cb}); input shapes {a.shape} and {b.shape}")
     if a.ndim > 2 or b.ndim > 2:
         try:
             xp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
-                             f"cannot be broadcast (input shapes {a.shape} and "
-                             f"{b.shape})") from None
+            raise OpError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
+                          f"cannot be broadcast (input shapes {a.shape} and "
+                          f"{b.shape})") from None
 
 
 def matmul(input: Any, other: Any) -> Tensor:
@@ -98,16 +99,16 @@ def mm(input: Any, mat2: Any) -> Tensor:
     for name, t in (("input", input), ("mat2", mat2)):
         ndim = t.ndim if isinstance(t, Tensor) else xp.ndim(t)
         if ndim != 2:
-            raise ValueError(f"mm: {name} must be a matrix (2-D), got a {ndim}-D tensor "
-                             f"(use matmul for other shapes)")
+            raise OpError(f"mm: {name} must be a matrix (2-D), got a {ndim}-D tensor "
+                          f"(use matmul for other shapes)")
     return matmul(input, mat2)
 
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
     """Inner product of two 1-D tensors."""
     if input.ndim != 1 or tensor.ndim != 1:
-        raise ValueError(f"dot: 1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
-                         f"tensors")
+        raise OpError(f"dot: 1D tensors expected, but got {input.ndim}D and {tensor.ndim}D "
+                      f"tensors")
     return matmul(input, tensor)
 
 

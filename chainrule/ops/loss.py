@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Optional
 
 import numpy
 
+from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -475,8 +476,8 @@ def _class_weight(weight: Any, input: Tensor, op: str) -> Optional[Any]:
     w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
     n_classes = input.shape[_class_dim(input)]
     if w.shape != (n_classes,):
-        raise ValueError(f"{op}: weight tensor should be defined either for all {n_classes} "
-                         f"classes or no classes but got weight tensor of shape: {w.shape}")
+        raise OpError(f"{op}: weight tensor should be defined either for all {n_classes} "
+                      f"classes or no classes but got weight tensor of shape: {w.shape}")
     return w.astype(input.dtype, copy=False)
 
 
@@ -488,21 +489,21 @@ def _class_targets(input: Tensor, target: Any, weight: Optional[Any], ignore_ind
         raise TypeError(f"{op}: expected a target of class indices (an integer dtype), got "
                         f"dtype {t.dtype}")
     if input.ndim == 0:
-        raise ValueError(f"{op}: input must have at least 1 dimension (C,) or (N, C, ...), "
-                         f"got a 0-d tensor")
+        raise OpError(f"{op}: input must have at least 1 dimension (C,) or (N, C, ...), "
+                      f"got a 0-d tensor")
     expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
     if t.shape != expected:
         layout = "()" if input.ndim == 1 else "(N,)" if input.ndim == 2 else "(N, d1, ...)"
-        raise ValueError(f"{op}: expected target of shape {layout} = {expected} for input of "
-                         f"shape {input.shape}, got target of shape {t.shape}")
+        raise OpError(f"{op}: expected target of shape {layout} = {expected} for input of "
+                      f"shape {input.shape}, got target of shape {t.shape}")
     n_classes = input.shape[_class_dim(input)]
     keep = t != ignore_index
     bad = keep & ((t < 0) | (t >= n_classes))
     if bad.any():
         label = int(t[bad].reshape(-1)[0])
-        raise ValueError(f"{op}: target label {label} is out of range for {n_classes} classes "
-                         f"(labels must be in [0, {n_classes - 1}], or ignore_index="
-                         f"{ignore_index})")
+        raise OpIndexError(f"{op}: target label {label} is out of range for {n_classes} classes "
+                           f"(labels must be in [0, {n_classes - 1}], or ignore_index="
+                           f"{ignore_index})")
     safe = xp.where(keep, t, 0).astype(numpy.int64)
     w = keep.astype(input.dtype) if weight is None else weight[safe] * keep
     return _ClassTargets(safe, keep, w, bool(keep.all()))
@@ -687,8 +688,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,
     op = "cross_entropy"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
-                         f"{label_smoothing}")
+        raise OpError(f"{op}: label_smoothing must be between 0.0 and 1.0, got "
+                      f"{label_smoothing}")
     cdim = _class_dim(input)
     n_classes = input.shape[cdim] if input.ndim else 0
     class_weight = _class_weight(weight, input, op)
@@ -717,12 +718,12 @@ def _cross_entropy_probs(logp: Tensor, target: Tensor, wview: Optional[Tensor],
                          op: str) -> Tensor:
     """Cross-entropy against class probabilities: ``-sum_c w_c t_c log p_c``."""
     if target.shape != logp.shape:
-        raise ValueError(f"{op}: a target of class probabilities must have the input's shape "
-                         f"{logp.shape}, got {target.shape} (use an integer tensor for class "
-                         f"indices)")
+        raise OpError(f"{op}: a target of class probabilities must have the input's shape "
+                      f"{logp.shape}, got {target.shape} (use an integer tensor for class "
+                      f"indices)")
     if ignore_index >= 0:
-        raise ValueError(f"{op}: ignore_index is not supported for floating point target "
-                         f"(class probabilities)")
+        raise OpError(f"{op}: ignore_index is not supported for floating point target "
+                      f"(class probabilities)")
     cdim = _class_dim(logp)
     n_classes = logp.shape[cdim]
     if label_smoothing > 0:

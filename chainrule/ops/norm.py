@@ -27,6 +27,7 @@ import math
 import numbers
 from typing import Any, Optional
 
+from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
@@ -49,8 +50,8 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
            eps: Any) -> None:
     op = "batch_norm"
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
-                         f"got input of shape {x.shape}")
+        raise OpError(f"{op}: expected input of shape (N, C), (N, C, L) or (N, C, H, W), "
+                      f"got input of shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
     C = x.shape[1]
@@ -59,8 +60,8 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
         if t is None:
             continue
         if t.shape != (C,):
-            raise ValueError(f"{op}: expected {name} of shape ({C},) (one per channel of input "
-                             f"shape {x.shape}), got {name} of shape {t.shape}")
+            raise OpError(f"{op}: expected {name} of shape ({C},) (one per channel of input "
+                          f"shape {x.shape}), got {name} of shape {t.shape}")
         if t.dtype.kind != "f":
             raise TypeError(f"{op}: expected a floating point {name}, got dtype {t.dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
@@ -71,8 +72,8 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
         raise ValueError(f"{op}: running_mean and running_var must both be given or both be "
                          f"None")
     if not training and running_mean is None:
-        raise ValueError(f"{op}: running_mean and running_var must be defined in evaluation "
-                         f"mode (training=False)")
+        raise OpError(f"{op}: running_mean and running_var must be defined in evaluation "
+                      f"mode (training=False)")
     if training and x.data.size and x.data.size // C == 1:  # ValueError, as PyTorch
         raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
                          f"input size {x.shape} (one value per channel has no variance: use "

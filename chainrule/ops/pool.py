@@ -30,6 +30,7 @@ from typing import Any, Iterator, Optional
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -379,8 +380,8 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     g = check_pool2d(op, x, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, (int, numpy.integer))
                                          or divisor_override == 0):
-        raise ValueError(f"{op}: divisor_override must be a non-zero int, got "
-                         f"{divisor_override!r}")
+        raise OpError(f"{op}: divisor_override must be a non-zero int, got "
+                      f"{divisor_override!r}")
     if name == "fast":
         divisor = _avg_divisor(x.shape, g, count_include_pad, divisor_override, x.dtype)
         y = AvgPool2d(g, divisor)(x)

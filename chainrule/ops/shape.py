@@ -10,6 +10,7 @@ from typing import Any, Sequence, Union
 
 import numpy
 
+from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -119,8 +120,8 @@ def broadcast_to(input: Any, *sizes: Any, size: Any = None) -> Tensor:
     if -1 in shape:  # keep an existing dimension's size
         lead = len(shape) - input.ndim
         if -1 in shape[:builtins.max(lead, 0)]:
-            raise ValueError(f"broadcast_to: the size -1 in {shape} is not allowed in a "
-                             f"leading, non-existing dimension (input shape {input.shape})")
+            raise OpError(f"broadcast_to: the size -1 in {shape} is not allowed in a "
+                          f"leading, non-existing dimension (input shape {input.shape})")
         shape = tuple(input.shape[i - lead] if s == -1 and i >= lead else s
                       for i, s in enumerate(shape))
     if input.shape == shape:
@@ -128,10 +129,10 @@ def broadcast_to(input: Any, *sizes: Any, size: Any = None) -> Tensor:
     try:
         xp.broadcast_shapes(input.shape, shape)
     except ValueError:
-        raise ValueError(f"broadcast_to: the shape {input.shape} cannot be broadcast to "
-                         f"{shape}") from None
+        raise OpError(f"broadcast_to: the shape {input.shape} cannot be broadcast to "
+                      f"{shape}") from None
     if xp.broadcast_shapes(input.shape, shape) != shape:
-        raise ValueError(f"broadcast_to: the shape {input.shape} cannot be broadcast to {shape}")
+        raise OpError(f"broadcast_to: the shape {input.shape} cannot be broadcast to {shape}")
     return BroadcastTo(shape)(input)
 
 
@@ -145,8 +146,8 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
     """
     shape = _shape_args(sizes, size, "size", "expand")
     if len(shape) < x.ndim:
-        raise ValueError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
-                         f"or equal to the number of dimensions in the tensor ({x.ndim})")
+        raise OpError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
+                      f"or equal to the number of dimensions in the tensor ({x.ndim})")
     return broadcast_to(x, shape)
 
 
@@ -183,14 +184,14 @@ def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
     known = 1
     for s in shape:
         if s < -1:
-            raise ValueError(f"reshape: invalid shape dimension {s} in shape {list(shape)} "
-                             f"(sizes must be non-negative, or -1 for one inferred size)")
+            raise OpError(f"reshape: invalid shape dimension {s} in shape {list(shape)} "
+                          f"(sizes must be non-negative, or -1 for one inferred size)")
         if s != -1:
             known *= s
     if shape.count(-1) > 1 or (-1 not in shape and known != input.data.size) or (
             -1 in shape and (known == 0 or input.data.size % known)):
-        raise ValueError(f"reshape: shape {list(shape)} is invalid for input of size "
-                         f"{input.data.size} (shape {input.shape})")
+        raise OpError(f"reshape: shape {list(shape)} is invalid for input of size "
+                      f"{input.data.size} (shape {input.shape})")
     return Reshape(shape)(input)
 
 
@@ -239,8 +240,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     (s,) = normalize_dims(start_dim, input.ndim, "flatten")  # type: ignore[misc]
     (e,) = normalize_dims(end_dim, input.ndim, "flatten")  # type: ignore[misc]
     if s > e:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
-                         f"(shape {input.shape})")
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                      f"(shape {input.shape})")
     n = 1
     for d in input.shape[s:e + 1]:
         n *= d
@@ -292,8 +293,8 @@ def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
     """
     dims = _shape_args(order, dims, "dims", "permute")
     if len(dims) != input.ndim:
-        raise ValueError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
-                         f"{input.ndim} dimensions (shape {input.shape})")
+        raise OpError(f"permute: number of dims {len(dims)} doesn't match the tensor's "
+                      f"{input.ndim} dimensions (shape {input.shape})")
     n = builtins.max(input.ndim, 1)
     for d in dims:
         if not -n <= d < n:
@@ -301,7 +302,7 @@ def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
                              f"[{-n}, {n - 1}], but got {d}) for dims {dims}")
     axes = tuple(d % n for d in dims)
     if sorted(axes) != list(range(input.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of {input.ndim} dimensions")
+        raise OpError(f"permute: dims {dims} are not a permutation of {input.ndim} dimensions")
     if axes == tuple(range(input.ndim)):
         return input
     return Permute(axes)(input)
@@ -355,14 +356,14 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
         raise ValueError("cat: expected a non-empty list of Tensors")
     ref = tensors[0]
     if ref.ndim == 0:
-        raise ValueError("cat: zero-dimensional tensor (at position 0) cannot be concatenated")
+        raise OpError("cat: zero-dimensional tensor (at position 0) cannot be concatenated")
     (axis,) = normalize_dims(dim, ref.ndim, "cat")  # type: ignore[misc]
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, ref.shape))
                                      if k != axis):
-            raise ValueError(f"cat: Sizes of tensors must match except in dimension {axis}. "
-                             f"Expected shape like {ref.shape} but got {t.shape} for tensor "
-                             f"number {i} in the list")
+            raise OpError(f"cat: Sizes of tensors must match except in dimension {axis}. "
+                          f"Expected shape like {ref.shape} but got {t.shape} for tensor "
+                          f"number {i} in the list")
 
     dtype = result_dtype(*tensors)
     return Cat(axis)(*[as_operand(t, dtype) for t in tensors])
@@ -372,11 +373,11 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new dimension."""
     tensors = [as_tensor_arg(t, "tensors", "stack", array_like=True) for t in tensors]
     if not tensors:
-        raise ValueError("stack: expected a non-empty list of Tensors")
+        raise OpError("stack: expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: expects each tensor to be equal size, but got "
-                             f"{tensors[0].shape} at entry 0 and {t.shape} at entry {i}")
+            raise OpError(f"stack: expects each tensor to be equal size, but got "
+                          f"{tensors[0].shape} at entry 0 and {t.shape} at entry {i}")
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
@@ -387,13 +388,13 @@ def split(tensor: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim
     if isinstance(split_size_or_sections, (int, numpy.integer)):
         step = int(split_size_or_sections)
         if step <= 0:
-            raise ValueError(f"split: split_size must be positive, got {step}")
+            raise OpError(f"split: split_size must be positive, got {step}")
         sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if builtins.sum(sizes) != n:
-            raise ValueError(f"split: split_with_sizes expects split_sizes to sum exactly to "
-                             f"{n} (input shape {tensor.shape}, dim {dim}), but got {sizes}")
+            raise OpError(f"split: split_with_sizes expects split_sizes to sum exactly to "
+                          f"{n} (input shape {tensor.shape}, dim {dim}), but got {sizes}")
     out, start = [], 0
     for s in sizes:
         out.append(getitem(tensor, (slice(None),) * axis + (slice(start, start + s),)))
@@ -404,7 +405,7 @@ def split(tensor: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller)."""
     if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        raise OpError(f"chunk: chunks must be positive, got {chunks}")
     (axis,) = normalize_dims(dim, input.ndim, "chunk")  # type: ignore[misc]
     n = input.shape[axis]
     return split(input, builtins.max(-(-n // chunks), 1), dim)
@@ -445,11 +446,11 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         (1, 4, 4)
     """
     if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+        raise OpError(f"pad: only mode='constant' is supported, got mode={mode!r}")
     pad = [int(p) for p in pad]
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: padding length {len(pad)} must be even and at most twice the "
-                         f"number of dimensions ({input.ndim}, shape {input.shape})")
+        raise OpError(f"pad: padding length {len(pad)} must be even and at most twice the "
+                      f"number of dimensions ({input.ndim}, shape {input.shape})")
     if builtins.min(pad, default=0) < 0:
         raise ValueError(f"pad: negative padding {pad} is not supported")
     widths = [(0, 0)] * input.ndim
@@ -595,19 +596,19 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
     if index.ndim != input.ndim:
-        raise ValueError(f"gather: index {index.shape} and input {input.shape} must have the same "
-                         f"number of dimensions")
+        raise OpError(f"gather: index {index.shape} and input {input.shape} must have the same "
+                      f"number of dimensions")
     if input.ndim == 0:  # a 0-d input and index: as the one-element 1-d case
         return reshape(gather(reshape(input, 1), 0, index.reshape(1)), ())
     (axis,) = normalize_dims(dim, input.ndim, "gather")  # type: ignore[misc]
     for d, (n_index, n_x) in enumerate(zip(index.shape, input.shape)):
         if d != axis and n_index > n_x:
-            raise ValueError(f"gather: Size does not match at dimension {d}: expected index "
-                             f"{index.shape} to be no larger than input {input.shape} apart from "
-                             f"dimension {axis}")
+            raise OpError(f"gather: Size does not match at dimension {d}: expected index "
+                          f"{index.shape} to be no larger than input {input.shape} apart from "
+                          f"dimension {axis}")
     if index.size and (index.min() < 0 or index.max() >= input.shape[axis]):
-        raise IndexError(f"gather: index out of range for dimension {dim} of size "
-                         f"{input.shape[axis]}")
+        raise OpIndexError(f"gather: index out of range for dimension {dim} of size "
+                           f"{input.shape[axis]}")
     return Gather(axis, index)(input)
 
 

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Optional, Union
 
 import numpy
 
+from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..kernels.conv_schedules import ConvGeometry
 from ..kernels.pool_schedules import PoolGeometry
@@ -68,17 +69,17 @@ def conv_options(kernel_size: Any, stride: Any, padding: Any, dilation: Any, gro
         ConvOptions(kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), dilation=(1, 1), groups=1)
     """
     if not isinstance(groups, (int, numpy.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+        raise OpError(f"{op}: groups must be a positive int, got {groups!r}")
     kernel = pair(kernel_size, "kernel_size", op, 1)
     st = pair(stride, "stride", op, 1)
     dil = pair(dilation, "dilation", op, 1)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
-            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of "
-                             f"'valid', 'same'")
+            raise OpError(f"{op}: invalid padding string {padding!r}, should be one of "
+                          f"'valid', 'same'")
         if padding == "same" and st != (1, 1):
-            raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
-                             f"(stride={st})")
+            raise OpError(f"{op}: padding='same' is not supported for strided convolutions "
+                          f"(stride={st})")
         pad: Union[tuple[int, int], str] = padding
     else:
         pad = pair(padding, "padding", op, 0)
@@ -95,35 +96,35 @@ def check_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
     op = "conv2d"
     shown = x.shape if shown is None else shown
     if weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D weight (out_channels, in_channels/groups, KH, "
-                         f"KW), got weight of shape {weight.shape}")
+        raise OpError(f"{op}: expected a 4-D weight (out_channels, in_channels/groups, KH, "
+                      f"KW), got weight of shape {weight.shape}")
     if x.ndim != 4:
-        raise ValueError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
-                         f"input, got input of shape {shown}")
+        raise OpError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
+                      f"input, got input of shape {shown}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
     if weight.dtype != x.dtype:
         raise TypeError(f"{op}: input dtype ({x.dtype}) and weight dtype ({weight.dtype}) should "
                         f"be the same")
     if min(weight.shape) < 1:
-        raise ValueError(f"{op}: weight of shape {weight.shape} has an empty dimension")
+        raise OpError(f"{op}: weight of shape {weight.shape} has an empty dimension")
     OC, Cg, KH, KW = weight.shape
     opts = conv_options((KH, KW), stride, padding, dilation, groups, op)
     G, C = opts.groups, x.shape[1]
     if OC % G:
-        raise ValueError(f"{op}: out_channels ({OC}, weight shape {weight.shape}) must be "
-                         f"divisible by groups={G}")
+        raise OpError(f"{op}: out_channels ({OC}, weight shape {weight.shape}) must be "
+                      f"divisible by groups={G}")
     if C % G:
-        raise ValueError(f"{op}: in_channels ({C}, input shape {shown}) must be divisible by "
-                         f"groups={G}")
+        raise OpError(f"{op}: in_channels ({C}, input shape {shown}) must be divisible by "
+                      f"groups={G}")
     if C != Cg * G:
-        raise ValueError(f"{op}: expected input with {Cg * G} channels (weight shape "
-                         f"{weight.shape}, groups={G}), got {C} channels (input shape "
-                         f"{shown})")
+        raise OpError(f"{op}: expected input with {Cg * G} channels (weight shape "
+                      f"{weight.shape}, groups={G}), got {C} channels (input shape "
+                      f"{shown})")
     if bias is not None:
         if bias.shape != (OC,):
-            raise ValueError(f"{op}: expected bias of shape ({OC},) (one per out channel, weight "
-                             f"shape {weight.shape}), got bias of shape {bias.shape}")
+            raise OpError(f"{op}: expected bias of shape ({OC},) (one per out channel, weight "
+                          f"shape {weight.shape}), got bias of shape {bias.shape}")
         if bias.dtype != x.dtype:
             raise TypeError(f"{op}: input dtype ({x.dtype}) and bias dtype ({bias.dtype}) "
                             f"should be the same")
@@ -132,9 +133,9 @@ def check_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
     ekh, ekw = dil[0] * (KH - 1) + 1, dil[1] * (KW - 1) + 1
     if ekh > hp or ekw > wp:
         dilated = "" if dil == (1, 1) else f", dilated to {ekh} x {ekw}"
-        raise ValueError(f"{op}: kernel size ({KH} x {KW}{dilated}) can't be greater than the "
-                         f"padded input size ({hp} x {wp}) (input shape {shown}, padding "
-                         f"{padding!r})")
+        raise OpError(f"{op}: kernel size ({KH} x {KW}{dilated}) can't be greater than the "
+                      f"padded input size ({hp} x {wp}) (input shape {shown}, padding "
+                      f"{padding!r})")
     return ConvGeometry(opts.stride, pads, dil, G)
 
 
@@ -162,8 +163,8 @@ def check_pool2d(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any
     """Validate the arguments of a 2-D pooling of the (N, C, H, W) ``x``; return the geometry
     (``stride`` None or empty: the kernel size, as PyTorch)."""
     if x.ndim != 4:
-        raise ValueError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
-                         f"input, got input of shape {x.shape}")
+        raise OpError(f"{op}: expected 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) "
+                      f"input, got input of shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point input, got dtype {x.dtype}")
     kernel = pair(kernel_size, "kernel_size", op, 1)
@@ -172,13 +173,13 @@ def check_pool2d(op: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any
     pad = pair(padding, "padding", op, 0)
     dil = pair(dilation, "dilation", op, 1)
     if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:  # PyTorch's rule (undilated kernel)
-        raise ValueError(f"{op}: pad should be smaller than or equal to half of kernel size, "
-                         f"but got padding={padding!r} and kernel_size={kernel_size!r}")
+        raise OpError(f"{op}: pad should be smaller than or equal to half of kernel size, "
+                      f"but got padding={padding!r} and kernel_size={kernel_size!r}")
     H, W = x.shape[2:]
     out = tuple(pool_output_size(s, k, t, p, d, ceil_mode)
                 for s, k, t, p, d in zip((H, W), kernel, st, pad, dil))
     if min(out) < 1 or min(x.shape[1:]) < 1:
-        raise ValueError(f"{op}: given input of shape {x.shape}, kernel_size={kernel}, "
-                         f"stride={st}, padding={pad}, dilation={dil}, the calculated output "
-                         f"size ({out[0]} x {out[1]}) is too small")
+        raise OpError(f"{op}: given input of shape {x.shape}, kernel_size={kernel}, "
+                      f"stride={st}, padding={pad}, dilation={dil}, the calculated output "
+                      f"size ({out[0]} x {out[1]}) is too small")
     return PoolGeometry(kernel, st, pad, dil, (out[0], out[1]))
