@@ -273,3 +273,11 @@ def test_results_torch_makes_contiguous_are_contiguous_so_view_works(name, order
     theirs = fn(torch, torch.tensor(a, requires_grad=True).permute(*order))
     assert ours.is_contiguous() and theirs.is_contiguous() and ours.shape == tuple(theirs.shape)
     np.testing.assert_allclose(ours.view(-1).data, theirs.view(-1).detach().numpy(), rtol=1e-12)
+
+
+def test_expand_without_sizes_is_a_type_error_like_torch():
+    with pytest.raises(TypeError, match="missing 1 required positional arguments"):
+        cr.tensor(0.0).expand()
+    with pytest.raises(TypeError):
+        torch.tensor(0.0).expand()
+    assert cr.tensor(0.0).expand(()).shape == tuple(torch.tensor(0.0).expand(()).shape)

@@ -144,6 +144,8 @@ def expand(x: Tensor, *sizes: Any, size: Any = None) -> Tensor:
         >>> cr.zeros(3, 1).expand(size=(2, -1, 4)).shape
         (2, 3, 4)
     """
+    if not sizes and size is None:
+        raise TypeError('expand() missing 1 required positional arguments: "size"')
     shape = _shape_args(sizes, size, "size", "expand")
     if len(shape) < x.ndim:
         raise OpError(f"expand: the number of sizes provided ({len(shape)}) must be greater "
