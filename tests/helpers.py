@@ -179,3 +179,19 @@ def write_idx_gz(path: Path, array: np.ndarray) -> None:
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     with gzip.open(path, "wb") as f:
         f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def fake_fashion_mnist(folder: Path, n_train: int, n_test: int, seed: int = 0,
+                       cycle_labels: bool = False, noise: int = 60, bright: int = 230) -> Path:
+    """Learnable fake Fashion-MNIST IDX files in ``folder``: class c lights up rows 2c..2c+4
+    (``bright``) over uniform noise below ``noise``; labels random, or 0, 1, ..., 9, 0, ..."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = ((np.arange(n) % 10) if cycle_labels else rng.integers(0, 10, n)).astype(np.uint8)
+        images = rng.integers(0, noise, (n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c + 2:2 * c + 6, 4:24] = bright
+        write_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder

@@ -22,21 +22,12 @@ import torch
 
 from chainrule.cli.main import main
 from chainrule.data import datasets as ds_mod
-from helpers import write_idx_gz
+from helpers import fake_fashion_mnist
 
 
 def make_data(folder: Path, n_train: int = 64, n_test: int = 16) -> Path:
     """Fake Fashion-MNIST IDX files: class c lights up rows 2c..2c+4."""
-    rng = np.random.default_rng(3)
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c + 2:2 * c + 6, 4:24] = 230
-        write_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+    return fake_fashion_mnist(folder, n_train, n_test, seed=3, cycle_labels=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,23 +12,15 @@ import numpy as np
 import pytest
 
 from chainrule.cli.main import main
-from helpers import write_idx_gz
+from helpers import fake_fashion_mnist
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A tiny trained run on fake Fashion-MNIST (class c lights up rows 2c..2c+4)."""
     root = tmp_path_factory.mktemp("eval")
-    data = root / "data"
-    data.mkdir()
-    rng = np.random.default_rng(1)
-    for prefix, n in (("train", 96), ("t10k", 40)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c + 2:2 * c + 6, 4:24] = 250
-        write_idx_gz(data / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx_gz(data / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    data = fake_fashion_mnist(root / "data", 96, 40, seed=1, cycle_labels=True, noise=40,
+                              bright=250)
     out = root / "run"
     assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1",
                  "--batch-size", "16", "--no-progress"]) == 0

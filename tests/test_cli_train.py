@@ -13,23 +13,14 @@ import numpy as np
 import pytest
 
 from chainrule.cli.main import main
-from helpers import write_idx_gz
+from helpers import fake_fashion_mnist
 
 REAL_DATA = Path("/usr/share/datasets/fashion-mnist")
 
 
 def make_fashion_mnist(folder: Path, n_train: int = 160, n_test: int = 64, seed: int = 0) -> Path:
     """Learnable fake Fashion-MNIST: class c lights up rows 2c..2c+4, plus noise."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 10, n).astype(np.uint8)
-        images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c + 2:2 * c + 6, 4:24] = 230
-        write_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+    return fake_fashion_mnist(folder, n_train, n_test, seed)
 
 
 @pytest.fixture(scope="module")

@@ -108,7 +108,39 @@ def _prepare(input: Any, size_average: Optional[bool], reduce: Optional[bool],
 
 
 # ============================================================================ regression
-class MeanSquaredError(Function):
+class _ReducedLoss:
+    """Mixed into a loss Function computed elementwise, then weighted and reduced in the same
+    node, with PyTorch's order in the backward: (the elementwise derivative times the
+    upstream) times the weight, then divided by n for ``'mean'``. The order decides where a
+    product overflows or underflows (an upstream of 1e308 times 0.5 / 0.25 is inf before the
+    division by n). The Function's forward reduces its elementwise loss with ``_reduce``, its
+    backward ends each input gradient with ``_finish`` (:class:`MeanSquaredError`'s keeps
+    PyTorch's other order for that loss: the norm first)."""
+
+    def __init__(self, reduction: str, weight: Optional[Any]) -> None:
+        self.reduction, self.weight = reduction, weight
+
+    def _reduce(self, loss: Any) -> Any:
+        """The elementwise ``loss`` (an array) weighted and reduced."""
+        if self.weight is not None:
+            loss = loss * self.weight
+        if self.reduction == "none":
+            return loss
+        total = loss.sum()
+        if self.reduction == "sum":
+            return xp.asarray(total)
+        return xp.asarray(total / loss.size if loss.size else total * xp.nan)
+
+    def _finish(self, g: Any) -> Any:
+        """An input gradient (elementwise derivative times the upstream, a Tensor or an
+        array of the input's shape) times the weight, over n for ``'mean'``."""
+        if self.weight is not None:
+            g = g * (Tensor(self.weight) if isinstance(g, Tensor) else self.weight)
+        n = math.prod(g.shape)
+        return g / n if self.reduction == "mean" and n else g
+
+
+class MeanSquaredError(_ReducedLoss, Function):
     """``(x - t) ** 2`` (broadcast), reduced, in one node with PyTorch's gradient and its order
     of evaluation: ``gx = (norm (x - t)) gy``, ``gt = -gx``, ``norm = 2 / n`` for ``'mean'``
     (``n`` elements), else 2. The order matters at the edges of the floats: ``norm (x - t)``
@@ -119,18 +151,12 @@ class MeanSquaredError(Function):
     derivative = ("2*({x0} - {x1}) (/ n for 'mean')", "2*({x1} - {x0}) (/ n for 'mean')")
 
     def __init__(self, reduction: str) -> None:
-        self.reduction = reduction
+        super().__init__(reduction, None)
 
     def forward(self, x: Any, t: Any) -> Any:
         with xp.errstate(invalid="ignore", over="ignore"):  # inf - inf, overflow: as PyTorch
             d = x - t
-            loss = d * d
-            if self.reduction == "none":
-                return loss
-            total = loss.sum()
-            if self.reduction == "sum":
-                return xp.asarray(total)
-            return xp.asarray(total / loss.size if loss.size else total * xp.nan)
+            return self._reduce(d * d)
 
     def backward(self, gy: Tensor) -> tuple:
         x, t = self.inputs
@@ -216,37 +242,6 @@ def _constant_weight(weight: Any, input: Tensor, name: str, op: str) -> Optional
         raise RuntimeError(f"{op}: the loss is not differentiable with respect to {name} (as "
                            f"in PyTorch); pass {name}.detach()")
     return weight.data
-
-
-class _ReducedLoss:
-    """Mixed into a loss Function computed elementwise, then weighted and reduced in the same
-    node, with PyTorch's order in the backward: (the elementwise derivative times the
-    upstream) times the weight, then divided by n for ``'mean'``. The order decides where a
-    product overflows or underflows (an upstream of 1e308 times 0.5 / 0.25 is inf before the
-    division by n). The Function's forward reduces its elementwise loss with ``_reduce``, its
-    backward ends each input gradient with ``_finish``."""
-
-    def __init__(self, reduction: str, weight: Optional[Any]) -> None:
-        self.reduction, self.weight = reduction, weight
-
-    def _reduce(self, loss: Any) -> Any:
-        """The elementwise ``loss`` (an array) weighted and reduced."""
-        if self.weight is not None:
-            loss = loss * self.weight
-        if self.reduction == "none":
-            return loss
-        total = loss.sum()
-        if self.reduction == "sum":
-            return xp.asarray(total)
-        return xp.asarray(total / loss.size if loss.size else total * xp.nan)
-
-    def _finish(self, g: Any) -> Any:
-        """An input gradient (elementwise derivative times the upstream, a Tensor or an
-        array of the input's shape) times the weight, over n for ``'mean'``."""
-        if self.weight is not None:
-            g = g * (Tensor(self.weight) if isinstance(g, Tensor) else self.weight)
-        n = math.prod(g.shape)
-        return g / n if self.reduction == "mean" and n else g
 
 
 def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
