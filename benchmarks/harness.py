@@ -295,24 +295,13 @@ def _worst(suite: SuiteResult) -> Optional[Case]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite as ``args`` say: print the table, write the files, return 0 (1 if a
-    case failed to run or ``--out`` cannot be written, 2 for a bad ``--cases`` or an ``--out``
-    that is a file or lies under one; both checked before the suite runs)."""
+    case failed to run, 2 for a bad ``--cases``). The caller has checked ``--out``."""
     options = options_from_args(args)
     try:
         select_cases(options.cases)
     except ValueError as exc:
         print(f"benchmarks: error: {exc}", file=sys.stderr)
         return 2
-    problem = folder_problem(args.out)  # before minutes of timing, not after
-    if problem is not None:
-        print(f"benchmarks: error: --out {args.out} {problem}", file=sys.stderr)
-        return 2
-    try:
-        make_writable_folder(args.out)
-    except OSError as exc:
-        print(f"benchmarks: error: cannot write the results folder {args.out}: "
-              f"{os_error_reason(exc)}", file=sys.stderr)
-        return 1
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -349,11 +338,23 @@ def build_parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m benchmarks") -> int:
-    """Parse ``argv`` and run the suite; return the exit code."""
+    """Parse ``argv`` and run the suite; return the exit code (2 for an ``--out`` that is a
+    file or lies under one, 1 for one that cannot be written: checked before minutes of
+    timing, not after; ``chainrule bench`` makes the same checks in its own words)."""
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    problem = folder_problem(args.out)
+    if problem is not None:
+        print(f"benchmarks: error: --out {args.out} {problem}", file=sys.stderr)
+        return 2
+    try:
+        make_writable_folder(args.out)
+    except OSError as exc:
+        print(f"benchmarks: error: cannot write the results folder {args.out}: "
+              f"{os_error_reason(exc)}", file=sys.stderr)
+        return 1
     keep_freed_memory()  # glibc keeps freed blocks: the same allocator for both frameworks
     return run(args)

@@ -20,7 +20,7 @@ from .dtypes import promote, result_dtype
 from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, pad, permute,
                     reshape, split, squeeze, stack, sum_to, take_along_dim, transpose,
-                    unbroadcast, unsqueeze, unwrap_index, view)
+                    unbroadcast, unsqueeze, view)
 
 concat = cat
 concatenate = cat

@@ -89,10 +89,10 @@ def _warn_if_broadcast(input: Tensor, target: Tensor, op: str) -> None:
     if target.shape == input.shape:
         return
     err = broadcast_error(op, input.shape, target.shape)
-    if err is not None:  # RuntimeError, as PyTorch
-        raise RuntimeError(f"{op}: input of shape {input.shape} and target of shape "
-                           f"{target.shape} cannot be broadcast together; they should have "
-                           f"the same shape")
+    if err is not None:  # a RuntimeError (OpError), as PyTorch's
+        raise OpError(f"{op}: input of shape {input.shape} and target of shape "
+                      f"{target.shape} cannot be broadcast together; they should have "
+                      f"the same shape")
     warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the input "
                   f"size ({input.shape}). This will likely lead to incorrect results due to "
                   f"broadcasting. Please ensure they have the same size.", UserWarning,
@@ -249,8 +249,8 @@ def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
     weight against an (N,) input would otherwise silently make an (N, N) loss)."""
     if w.ndim > input.ndim or any(a != b and a != 1 for a, b in
                                   zip(w.shape[::-1], input.shape[::-1])):
-        raise RuntimeError(f"{op}: {name} of shape {w.shape} cannot be broadcast to the input "
-                           f"shape {input.shape}")
+        raise OpError(f"{op}: {name} of shape {w.shape} cannot be broadcast to the input "
+                      f"shape {input.shape}")
 
 
 # PyTorch's floor on p (1 - p) in the gradient of binary_cross_entropy: 1e-12 rounded to
@@ -300,13 +300,14 @@ class BinaryCrossEntropy(_ReducedLoss, Function):
 
 
 def _check_probabilities(p: Tensor, name: str, op: str, hint: str = "") -> None:
-    """Every element of ``p`` in [0, 1] (NaN is not), else ``RuntimeError``, as PyTorch."""
+    """Every element of ``p`` in [0, 1] (NaN is not), else an :class:`OpError` (PyTorch's
+    ``RuntimeError``)."""
     a = p.data
     outside = ~((a >= 0) & (a <= 1))  # NaN compares false: outside
     if outside.any():
         bad = a[outside].reshape(-1)[0]
-        raise RuntimeError(f"{op}: all elements of {name} should be between 0 and 1 (got "
-                           f"{bad} in {name} of shape {p.shape}){hint}")
+        raise OpError(f"{op}: all elements of {name} should be between 0 and 1 (got "
+                      f"{bad} in {name} of shape {p.shape}){hint}")
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
@@ -345,9 +346,9 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
     """
     op = "binary_cross_entropy"
     input, reduction = _prepare(input, size_average, reduce, reduction, op)
-    if isinstance(target, Tensor) and target.dtype != input.dtype:  # RuntimeError, as PyTorch
-        raise RuntimeError(f"{op}: expected a target of the input's dtype {input.dtype}, got "
-                           f"{target.dtype} (convert it first, e.g. target.to(input.dtype))")
+    if isinstance(target, Tensor) and target.dtype != input.dtype:  # as PyTorch's RuntimeError
+        raise OpError(f"{op}: expected a target of the input's dtype {input.dtype}, got "
+                      f"{target.dtype} (convert it first, e.g. target.to(input.dtype))")
     target = _as_like(target, input)
     _check_same_size(input, target, op, "Using a target size ({t}) that is different to the "
                      "input size ({i}) is deprecated. Please ensure they have the same size.")

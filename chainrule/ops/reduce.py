@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import numpy
 
+from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -280,15 +281,15 @@ def _check_nonempty(x: Tensor, axes: Optional[tuple[int, ...]], op: str) -> None
     empty result."""
     if axes is None:
         if x.data.size == 0:
-            error = IndexError if op.startswith("arg") else RuntimeError
+            error = OpIndexError if op.startswith("arg") else OpError
             raise error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0 "
                         f"(input shape {x.shape}). Specify the reduction dim with the 'dim' "
                         f"argument.")
         return
     for a in axes:
         if x.shape[a] == 0:
-            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size (input "
-                             f"shape {x.shape})")
+            raise OpIndexError(f"{op}(): Expected reduction dim {a} to have non-zero size "
+                               f"(input shape {x.shape})")
 
 
 def _as_tensor(input: Any) -> Tensor:
