@@ -11,7 +11,7 @@ through the fast first-order backward and again through the differentiable formu
 (``create_graph=True``). Where PyTorch raises, chainrule must raise an exception of the same
 class (RuntimeError, IndexError, ...); where PyTorch does not, chainrule must not.
 
-CI runs 500 fixed examples (about 10 s); a longer run by hand draws new programs each time:
+CI runs 500 fixed examples (about 5 s); a longer run by hand draws new programs each time:
 ``CHAINRULE_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz.py``.
 """
 from __future__ import annotations
