@@ -38,8 +38,8 @@ def _shape(size: tuple, keyword: Any = None, op: str = "size") -> tuple[int, ...
         size = tuple(size[0])
     out = []
     for s in size:
-        if isinstance(s, Tensor) and s.data.ndim == 0 and s.data.dtype.kind in "iu":
-            s = int(s.data)  # a 0-d integer tensor is a size, as in PyTorch
+        if isinstance(s, Tensor) and s._data.ndim == 0 and s._data.dtype.kind in "iu":
+            s = int(s._data)  # a 0-d integer tensor is a size, as in PyTorch
         if isinstance(s, (bool, numpy.bool_)) or not isinstance(s, (int, numpy.integer)) \
                 or s < 0:
             raise OpError(f"{op}: size must be a sequence of non-negative ints, got {size}")
@@ -69,7 +69,7 @@ def _infer_dtype(data: Any) -> Optional[numpy.dtype]:
                 if dt is None:
                     continue
             elif isinstance(x, Tensor):
-                dt = x.data.dtype
+                dt = x._data.dtype
             else:
                 dt = xp.asarray(x).dtype  # NumPy scalars and arrays, or anything else
                 if dt.kind not in "biuf":
@@ -97,9 +97,9 @@ def tensor(data: Any, dtype: DTypeLike = None, requires_grad: bool = False) -> T
         dtype('float64')
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-        data = [d.data if isinstance(d, Tensor) else d for d in data]
+        data = [d._data if isinstance(d, Tensor) else d for d in data]
     is_array = isinstance(data, (numpy.ndarray, numpy.generic))
     try:
         arr = xp.array(data, dtype=dtype, copy=True)
@@ -301,7 +301,7 @@ def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
     Example:
         >>> import chainrule as cr
         >>> x = cr.rand(size=(100,))
-        >>> bool((x >= 0).data.all() and (x < 1).data.all())
+        >>> bool((x >= 0)._data.all() and (x < 1)._data.all())
         True
     """
     dt = _float_dtype(dtype, "rand")
@@ -333,7 +333,7 @@ def randint(low: int = 0, high: Optional[int] = None, size: Union[Sequence[int],
     Example:
         >>> import chainrule as cr
         >>> r = cr.randint(3, (50,))
-        >>> r.dtype, bool(0 <= r.data.min() and r.data.max() < 3)
+        >>> r.dtype, bool(0 <= r._data.min() and r._data.max() < 3)
         (dtype('int64'), True)
     """
     if high is None or (size is None and isinstance(high, (tuple, list))):

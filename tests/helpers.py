@@ -32,19 +32,19 @@ def module_parity(ours: nn.Module, theirs: torch.nn.Module, x: np.ndarray, train
         xo = cr.tensor(x, requires_grad=True)
         xt = torch.tensor(x, requires_grad=True)
         yo, yt = ours(xo), theirs(xt)
-        np.testing.assert_allclose(yo.data, yt.detach().numpy(), atol=atol, rtol=1e-4)
+        np.testing.assert_allclose(yo._data, yt.detach().numpy(), atol=atol, rtol=1e-4)
         v = r.standard_normal(yo.shape).astype(x.dtype)
         ours.zero_grad(), theirs.zero_grad()
         yo.backward(cr.tensor(v))
         yt.backward(torch.tensor(v))
-        np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), atol=atol, rtol=1e-4)
+        np.testing.assert_allclose(xo.grad._data, xt.grad.numpy(), atol=atol, rtol=1e-4)
         for (name, p), (tname, q) in zip(ours.named_parameters(), theirs.named_parameters()):
             assert name == tname
-            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=atol, rtol=1e-4,
+            np.testing.assert_allclose(p.grad._data, q.grad.numpy(), atol=atol, rtol=1e-4,
                                        err_msg=name)
         for (name, b), (tname, c) in zip(ours.named_buffers(), theirs.named_buffers()):
             assert name == tname and b.dtype == c.numpy().dtype
-            np.testing.assert_allclose(b.data, c.numpy(), atol=atol, rtol=1e-4, err_msg=name)
+            np.testing.assert_allclose(b._data, c.numpy(), atol=atol, rtol=1e-4, err_msg=name)
 
 
 # ============================================================================ optimizers vs torch
@@ -82,7 +82,7 @@ def torch_parity(ours_cls: type, theirs_cls: type, kwargs: dict[str, Any], steps
         opt_t.step()
         for p, q in zip(ours, theirs):
             assert p.dtype == np.float32
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=2e-5, atol=2e-6)
+            np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=2e-5, atol=2e-6)
 
 
 def _json_ready(sd: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def resume_is_exact(make: Callable[[list], optim.Optimizer], steps: int = 20) ->
                 p.grad = cr.tensor(gi)
             opt1.step()
     saved = _json_ready(opt1.state_dict())
-    resumed = [nn.Parameter(cr.tensor(p.data.copy())) for p in first]
+    resumed = [nn.Parameter(cr.tensor(p._data.copy())) for p in first]
     opt2 = make(resumed)
     opt2.load_state_dict(saved)
     for g in grads[steps // 2:]:
@@ -125,7 +125,7 @@ def resume_is_exact(make: Callable[[list], optim.Optimizer], steps: int = 20) ->
             p.grad = cr.tensor(gi)
         opt2.step()
     for p, q in zip(straight, resumed):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p._data, q._data)
 
 
 # ============================================================================ graphs

@@ -114,7 +114,7 @@ def _check_node(fn: Function, rng: np.random.Generator) -> None:
         if a is not None:
             assert isinstance(a, np.ndarray), f"{type(fn).__name__}.fast_backward: not arrays"
             assert a.shape == b.shape and a.dtype == b.dtype, type(fn).__name__
-            np.testing.assert_allclose(a, b.data, rtol=1e-10, atol=1e-12,
+            np.testing.assert_allclose(a, b._data, rtol=1e-10, atol=1e-12,
                                        err_msg=f"{type(fn).__name__}: input {i}")
 
 

@@ -206,7 +206,7 @@ class _ReshapedGrad(cr.autograd.Function):
         return x.copy()
 
     def backward(self, gy):
-        fresh = (gy.data * 1.0).reshape(-1)  # (size,) temporary
+        fresh = (gy._data * 1.0).reshape(-1)  # (size,) temporary
         if self.keep:
             self.kept.append(fresh)  # another reference to the temporary: it must not be taken
         return cr.Tensor(fresh.reshape(gy.shape))  # a view of the temporary
@@ -217,11 +217,11 @@ def test_leaf_takes_a_view_of_a_temporary_only_when_nothing_else_sees_it(keep):
     x = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     kept: list = []
     _ReshapedGrad(keep, kept)(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, np.ones((2, 2)))
+    np.testing.assert_array_equal(x.grad._data, np.ones((2, 2)))
     if keep:  # copied: writing into the kept array leaves .grad alone
-        assert not np.shares_memory(x.grad.data, kept[0])
+        assert not np.shares_memory(x.grad._data, kept[0])
     else:  # taken without a copy: .grad is the backward's own array (no extra pass)
-        assert x.grad.data.base is not None and x.grad.data.base.base is None
+        assert x.grad._data.base is not None and x.grad._data.base.base is None
 
 
 def test_leaf_grads_never_alias_each_other_or_the_root_gradient():
@@ -232,11 +232,11 @@ def test_leaf_grads_never_alias_each_other_or_the_root_gradient():
     h.retain_grad()
     root = cr.tensor([1.0, 1.0])
     h.backward(root)
-    arrays = [a.grad.data, b.grad.data, c.grad.data, h.grad.data, root.data]
+    arrays = [a.grad._data, b.grad._data, c.grad._data, h.grad._data, root._data]
     for i, x in enumerate(arrays):
         for y in arrays[i + 1:]:
             assert not np.shares_memory(x, y)
-    a.grad.data *= 0  # an in-place change to one gradient leaves the others alone
+    a.grad._data *= 0  # an in-place change to one gradient leaves the others alone
     assert b.grad.tolist() == [1.0, 1.0] and h.grad.tolist() == [1.0, 1.0]
 
 

@@ -56,7 +56,7 @@ def test_traced_fused_backward_lists_its_inner_ops():
     # the same gradient as the untraced first-order backward
     y = cr.tensor([[-1.0, 2.0]], requires_grad=True)
     cr.tanh(cr.relu(y)).sum().backward()
-    np.testing.assert_allclose(x.grad.data, y.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(x.grad._data, y.grad._data, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- review regressions

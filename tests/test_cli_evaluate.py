@@ -250,7 +250,7 @@ def test_model_weights_untouched_by_a_failed_load(copy_run):
     state, _ = load_checkpoint(copy_run)
     cr.manual_seed(0)
     model = LeNet5()
-    before = {k: np.array(v.data) for k, v in model.state_dict().items()}
+    before = {k: np.array(v._data) for k, v in model.state_dict().items()}
     with pytest.raises(CheckpointError):
         load_into(model, state)
-    assert all(np.array_equal(before[k], v.data) for k, v in model.state_dict().items())
+    assert all(np.array_equal(before[k], v._data) for k, v in model.state_dict().items())

@@ -24,7 +24,7 @@ def test_factories():
     assert cr.empty(2, 2).shape == (2, 2)
     assert cr.randn(3, 4).dtype == np.float32 and cr.rand(2).dtype == np.float32
     r = cr.randint(0, 5, (100,))
-    assert r.dtype == np.int64 and 0 <= r.data.min() and r.data.max() < 5
+    assert r.dtype == np.int64 and 0 <= r._data.min() and r._data.max() < 5
 
 
 def test_manual_seed_reproducible():
@@ -171,7 +171,7 @@ def test_random_like_factories(like, plain):
     cr.manual_seed(7)
     y = like(x, requires_grad=True)
     cr.manual_seed(7)
-    assert np.array_equal(y.data, plain(2, 3, dtype=cr.float64).data)  # the same draws
+    assert np.array_equal(y._data, plain(2, 3, dtype=cr.float64)._data)  # the same draws
     assert y.shape == (2, 3) and y.dtype == np.float64 and y.requires_grad
     assert like(x, dtype=cr.float32).dtype == np.float32
     with pytest.raises(TypeError, match="floating point dtype"):

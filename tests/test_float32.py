@@ -31,8 +31,8 @@ class DtypeRecorder:
     def _floats(tensors: Sequence[Any]) -> Iterator[np.dtype]:
         for t in tensors:
             if t is not None and getattr(t, "data", None) is not None \
-                    and t.data.dtype.kind in "fc":
-                yield t.data.dtype
+                    and t._data.dtype.kind in "fc":
+                yield t._data.dtype
 
     def __getattr__(self, name: str) -> Any:
         """Any other trace callback (``on_backward_begin``...) is accepted and ignored."""
@@ -68,7 +68,7 @@ def _train_steps(rec: DtypeRecorder, steps: int = 2) -> tuple[LeNet5, Any, list]
     for name, module in model.named_modules():
         module.register_forward_hook(
             lambda m, args, out, name=name: module_outputs.append((name or "model",
-                                                                   out.data.dtype)))
+                                                                   out._data.dtype)))
     opt = cr.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     rng = np.random.default_rng(0)
     x = cr.from_numpy(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))

@@ -370,7 +370,7 @@ class Outcome:
 
 
 def _numpy(t: Any) -> np.ndarray:
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t._data)
 
 
 def run(lib: Lib, inputs: list[np.ndarray], steps: list[Callable], weight_seed: int) -> Outcome:

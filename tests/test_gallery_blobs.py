@@ -36,8 +36,8 @@ def test_printed_numbers_match_the_walkthrough_and_pytorch(capsys):
     cr.manual_seed(0)  # rebuild the initial weights exactly as run() draws them
     X, y = blobs_data(n_per_class=100, centers=((-2, -2), (2, 2)), std=0.7, seed=0)
     init = nn.Linear(2, 2)
-    w = torch.tensor(init.weight.data.copy(), requires_grad=True)
-    b = torch.tensor(init.bias.data.copy(), requires_grad=True)
+    w = torch.tensor(init.weight._data.copy(), requires_grad=True)
+    b = torch.tensor(init.bias._data.copy(), requires_grad=True)
     opt = torch.optim.SGD([w, b], lr=blobs.LR)
     losses = []
     for _ in range(blobs.EPOCHS):

@@ -39,11 +39,11 @@ def test_printed_numbers_match_the_walkthrough_and_pytorch(capsys):
                  "epoch 100  loss 0.014417", "outputs after training: [0.8824, 0.1181]"]:
         assert line in text, line
     cr.manual_seed(0)  # rebuild the images and initial weights exactly as run() draws them
-    x = torch.tensor(cr.rand(2, 1, 6, 6).data)
+    x = torch.tensor(cr.rand(2, 1, 6, 6)._data)
     state = shallow_cnn.ShallowCNN().state_dict()
     ref = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.Sigmoid(), torch.nn.MaxPool2d(2),
                               torch.nn.Flatten(), torch.nn.Linear(4, 1), torch.nn.Sigmoid())
-    ref.load_state_dict({k.replace("conv", "0").replace("fc", "4"): torch.tensor(v.data)
+    ref.load_state_dict({k.replace("conv", "0").replace("fc", "4"): torch.tensor(v._data)
                          for k, v in state.items()})
     target = torch.tensor([[1.0], [0.0]])
     opt = torch.optim.SGD(ref.parameters(), lr=shallow_cnn.LR)

@@ -58,7 +58,7 @@ class FakeModule:
         return dict(self.params)
 
     def snapshot(self):
-        return {k: t.data.copy() for k, t in self.params.items()}
+        return {k: t._data.copy() for k, t in self.params.items()}
 
 
 # -- round trip ----------------------------------------------------------------------------------
@@ -408,14 +408,14 @@ def test_resave_after_crash_keeps_the_referenced_weights(tmp_path, monkeypatch):
 
 def test_load_into_copies_in_place(rng):
     model = FakeModule(rng)
-    live = model.params["fc.weight"].data
+    live = model.params["fc.weight"]._data
     new = {"fc.weight": rng.standard_normal((3, 4)), "fc.bias": FakeTensor(np.ones(3))}
     result = load_into(model, new)
     assert result.missing_keys == [] and result.unexpected_keys == []
-    assert model.params["fc.weight"].data is live  # identity kept (optimizers hold it)
+    assert model.params["fc.weight"]._data is live  # identity kept (optimizers hold it)
     assert live.dtype == np.float32
     np.testing.assert_allclose(live, new["fc.weight"].astype(np.float32))
-    assert model.params["fc.bias"].data.tolist() == [1.0, 1.0, 1.0]
+    assert model.params["fc.bias"]._data.tolist() == [1.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize("state, strict, msg", [
@@ -447,7 +447,7 @@ def test_load_into_non_strict_reports_keys(rng):
     model = FakeModule(rng)
     result = load_into(model, {"fc.bias": np.full(3, 2.0), "other": np.ones(1)}, strict=False)
     assert result.missing_keys == ["fc.weight"] and result.unexpected_keys == ["other"]
-    assert model.params["fc.bias"].data.tolist() == [2.0, 2.0, 2.0]
+    assert model.params["fc.bias"]._data.tolist() == [2.0, 2.0, 2.0]
 
 
 def test_checkpoint_into_module_end_to_end(tmp_path, rng):

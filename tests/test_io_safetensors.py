@@ -149,7 +149,7 @@ def test_loaded_arrays_are_writable_and_native(tmp_path):
 def test_tensors_are_accepted(tmp_path):
     class FakeTensor:
         def __init__(self, data):
-            self.data = data
+            self._data = data
 
     save_file({"x": FakeTensor(np.ones(3, np.float32))}, tmp_path / "t.safetensors")
     assert load_file(tmp_path / "t.safetensors")["x"].tolist() == [1.0, 1.0, 1.0]

@@ -46,13 +46,13 @@ def test_output_shape_and_float32():
 def test_xavier_uniform_weights_and_zero_biases():
     model = LeNet5()
     for name in ("conv1", "conv2", "conv3", "fc1", "fc2"):
-        w = getattr(model, name).weight.data
+        w = getattr(model, name).weight._data
         receptive = int(np.prod(w.shape[2:])) if w.ndim == 4 else 1
         fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive
         bound = math.sqrt(6.0 / (fan_in + fan_out))
         assert np.abs(w).max() <= bound + 1e-7
         assert np.abs(w).max() > 0.8 * bound  # drawn over the whole interval
-        assert not getattr(model, name).bias.data.any()
+        assert not getattr(model, name).bias._data.any()
 
 
 def test_same_seed_same_weights():
@@ -60,7 +60,7 @@ def test_same_seed_same_weights():
     a = LeNet5().state_dict()
     cr.manual_seed(7)
     b = LeNet5().state_dict()
-    assert all(np.array_equal(a[k].data, b[k].data) for k in a)
+    assert all(np.array_equal(a[k]._data, b[k]._data) for k in a)
 
 
 def test_backward_reaches_every_parameter():
@@ -69,7 +69,7 @@ def test_backward_reaches_every_parameter():
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.shape == p.shape, name
-        assert np.isfinite(p.grad.data).all(), name
+        assert np.isfinite(p.grad._data).all(), name
 
 
 def test_dropout_only_in_training_mode():
@@ -77,7 +77,7 @@ def test_dropout_only_in_training_mode():
     x = cr.randn(8, 1, 28, 28)
     model.eval()
     with cr.no_grad():
-        assert np.array_equal(model(x).data, model(x).data)
+        assert np.array_equal(model(x)._data, model(x)._data)
 
 
 @pytest.mark.parametrize("shape", [(2, 28, 28), (2, 3, 28, 28), (2, 1, 32, 32)])
@@ -106,12 +106,12 @@ def test_matches_pytorch_in_eval_and_train_mode():
     ref_state = ref.state_dict()
     for key, value in model.state_dict().items():
         layer, attr = key.split(".")
-        ref_state[f"{mapping[layer]}.{attr}"].copy_(torch.from_numpy(np.array(value.data)))
+        ref_state[f"{mapping[layer]}.{attr}"].copy_(torch.from_numpy(np.array(value._data)))
     x = np.random.default_rng(0).standard_normal((5, 1, 28, 28)).astype(np.float32)
     ref.eval()
     model.eval()
     with torch.no_grad(), cr.no_grad():
-        np.testing.assert_allclose(model(cr.tensor(x)).data, ref(torch.from_numpy(x)).numpy(),
+        np.testing.assert_allclose(model(cr.tensor(x))._data, ref(torch.from_numpy(x)).numpy(),
                                    rtol=1e-4, atol=1e-5)
     # train mode with dropout off: batch statistics and running averages must agree too
     ref.train()
@@ -119,7 +119,7 @@ def test_matches_pytorch_in_eval_and_train_mode():
     model.train()
     model.dropout.p = 0.0
     with torch.no_grad(), cr.no_grad():
-        np.testing.assert_allclose(model(cr.tensor(x)).data, ref(torch.from_numpy(x)).numpy(),
+        np.testing.assert_allclose(model(cr.tensor(x))._data, ref(torch.from_numpy(x)).numpy(),
                                    rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(model.bn2.running_var.data, ref[5].running_var.numpy(),
+    np.testing.assert_allclose(model.bn2.running_var._data, ref[5].running_var.numpy(),
                                rtol=1e-5, atol=1e-6)

@@ -28,12 +28,12 @@ def test_mlp_default_layout():
 def test_mlp_computes_linear_act_linear(activation, fn):
     model = MLP((3, 4, 2), activation=activation)
     x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
-    w1, b1 = model.fc1.weight.data, model.fc1.bias.data
-    w2, b2 = model.fc2.weight.data, model.fc2.bias.data
+    w1, b1 = model.fc1.weight._data, model.fc1.bias._data
+    w2, b2 = model.fc2.weight._data, model.fc2.bias._data
     expected = fn(x @ w1.T + b1) @ w2.T + b2
     out = model(cr.tensor(x))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out._data, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_mlp_trains_on_blobs():
@@ -69,11 +69,11 @@ def test_neuron_is_affine_then_sigmoid():
     n = Neuron(3)
     assert [name for name, _ in n.named_parameters()] == ["linear.weight", "linear.bias"]
     x = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
-    z = x @ n.linear.weight.data.T + n.linear.bias.data
+    z = x @ n.linear.weight._data.T + n.linear.bias._data
     out = n(cr.tensor(x))
     assert out.shape == (4, 1) and out.dtype == np.float32
-    np.testing.assert_allclose(out.data, 1 / (1 + np.exp(-z)), rtol=1e-5)
-    np.testing.assert_allclose(n.logits(cr.tensor(x)).data, z, rtol=1e-5)
+    np.testing.assert_allclose(out._data, 1 / (1 + np.exp(-z)), rtol=1e-5)
+    np.testing.assert_allclose(n.logits(cr.tensor(x))._data, z, rtol=1e-5)
 
 
 def test_neuron_learns_and_gate():
@@ -86,7 +86,7 @@ def test_neuron_learns_and_gate():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    pred = (n(cr.tensor(x)).data.reshape(-1) > 0.5).astype(int)
+    pred = (n(cr.tensor(x))._data.reshape(-1) > 0.5).astype(int)
     assert pred.tolist() == np.asarray(y).reshape(-1).astype(int).tolist()
 
 

@@ -59,13 +59,13 @@ def test_grouped_convolution_divides_c_in():
 def test_prints_and_restores_mode_without_touching_state():
     model = LeNet5()
     model.train()
-    before = {k: np.array(v.data) for k, v in model.state_dict().items()}
+    before = {k: np.array(v._data) for k, v in model.state_dict().items()}
     rng_before = cr.get_rng_state()
     printed = []
     summary(model, (2, 1, 28, 28), print_fn=printed.append)
     assert len(printed) == 1 and "fc2" in printed[0]
     assert model.training and model.bn1.training
-    assert all(np.array_equal(before[k], v.data) for k, v in model.state_dict().items())
+    assert all(np.array_equal(before[k], v._data) for k, v in model.state_dict().items())
     assert cr.get_rng_state() == rng_before
 
 

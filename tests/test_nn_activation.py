@@ -58,5 +58,5 @@ def test_softmax_without_dim_uses_torchs_legacy_choice(shape, dim):
     x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         ours = nn.Softmax()(cr.tensor(x))
-    np.testing.assert_allclose(ours.data, torch.softmax(torch.tensor(x), dim).numpy(),
+    np.testing.assert_allclose(ours._data, torch.softmax(torch.tensor(x), dim).numpy(),
                                atol=1e-6)

@@ -17,7 +17,7 @@ def seed() -> None:
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_training_drops_at_rate_p_and_scales_survivors(p):
-    y = nn.Dropout(p)(cr.ones(100_000)).data
+    y = nn.Dropout(p)(cr.ones(100_000))._data
     kept = y != 0
     assert abs(1 - kept.mean() - p) < 0.01
     np.testing.assert_allclose(y[kept], 1 / (1 - p), rtol=1e-6)
@@ -30,16 +30,16 @@ def test_eval_mode_is_identity_and_train_mode_is_not():
     x = cr.randn(3, 4)
     assert drop.eval()(x) is x
     with nn.train_mode(drop):
-        assert not np.array_equal(drop(x).data, x.data)
+        assert not np.array_equal(drop(x)._data, x._data)
     assert not drop.training
 
 
 def test_mask_is_reproducible_from_the_global_seed():
     cr.manual_seed(3)
-    a = nn.Dropout(0.5)(cr.ones(50)).data
+    a = nn.Dropout(0.5)(cr.ones(50))._data
     cr.manual_seed(3)
-    b = nn.Dropout(0.5)(cr.ones(50)).data
-    c = nn.Dropout(0.5)(cr.ones(50)).data
+    b = nn.Dropout(0.5)(cr.ones(50))._data
+    c = nn.Dropout(0.5)(cr.ones(50))._data
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(b, c)
 
@@ -48,7 +48,7 @@ def test_gradient_flows_through_kept_units_only():
     x = cr.ones(1000, requires_grad=True)
     y = nn.functional.dropout(x, 0.25)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)  # d(sum)/dx = mask / (1 - p)
+    np.testing.assert_array_equal(x.grad._data, y._data)  # d(sum)/dx = mask / (1 - p)
 
 
 def test_edge_probabilities():

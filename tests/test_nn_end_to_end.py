@@ -41,8 +41,8 @@ def test_small_cnn_trains_exactly_like_torch():
     np.testing.assert_allclose(ours_l, theirs_l, rtol=1e-4, atol=1e-5)
     assert ours_l[-5:].mean() < ours_l[:5].mean()  # it did learn something
     for (name, p), q in zip(ours.state_dict().items(), theirs.state_dict().values()):
-        np.testing.assert_allclose(p.data, q.numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(p._data, q.numpy(), rtol=1e-3, atol=1e-4, err_msg=name)
     ours.eval(), theirs.eval()
     x = r.standard_normal((4, 1, 12, 12)).astype(np.float32)
-    np.testing.assert_allclose(ours(cr.tensor(x)).data,
+    np.testing.assert_allclose(ours(cr.tensor(x))._data,
                                theirs(torch.tensor(x)).detach().numpy(), rtol=1e-3, atol=1e-4)

@@ -27,7 +27,7 @@ def test_unflatten_matches_torch(dim, sizes):
 def test_flatten_then_unflatten_round_trips():
     x = cr.randn(8, 16, 5, 5)
     y = nn.Unflatten(1, (16, 5, 5))(nn.Flatten()(x))
-    np.testing.assert_array_equal(x.data, y.data)
+    np.testing.assert_array_equal(x._data, y._data)
 
 
 def test_unflatten_size_error():

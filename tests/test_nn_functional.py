@@ -66,7 +66,7 @@ def test_functionals_take_torch_keyword_names():
         got = [mod.sigmoid(input=t), mod.tanh(input=t), mod.relu(input=t),
                mod.leaky_relu(input=t, negative_slope=0.1), mod.softmax(input=t, dim=1),
                mod.log_softmax(input=t, dim=1), mod.pad(input=t, pad=(1, 2), value=3.0)]
-        vals = [(g.data if lib is cr else g.numpy()).ravel() for g in got]
+        vals = [(g._data if lib is cr else g.numpy()).ravel() for g in got]
         if lib is cr:
             ours = vals
     np.testing.assert_allclose(np.concatenate(ours), np.concatenate(vals), rtol=1e-6)

@@ -57,16 +57,16 @@ FILLS = [
 @pytest.mark.parametrize("fn, kwargs", FILLS, ids=lambda v: getattr(v, "__name__", ""))
 def test_fills_in_place_float32_reproducibly_on_parameters(fn, kwargs):
     p = nn.Parameter(cr.zeros(200, 300))
-    data, version = p.data, p._version
+    data, version = p._data, p._version
     assert fn(p, **kwargs) is p
-    assert p.data is data and p.dtype == np.float32 and p._version == version + 1
+    assert p._data is data and p.dtype == np.float32 and p._version == version + 1
     assert p.requires_grad and p.grad_fn is None
-    first = p.data.copy()
+    first = p._data.copy()
     fn(p, **kwargs)
-    assert not np.array_equal(first, p.data)  # the generator advanced
+    assert not np.array_equal(first, p._data)  # the generator advanced
     cr.manual_seed(0)
     fn(p, **kwargs)
-    np.testing.assert_array_equal(first, p.data)  # same seed, same draw
+    np.testing.assert_array_equal(first, p._data)  # same seed, same draw
 
 
 @pytest.mark.parametrize("fn, kwargs, bound, std", [
@@ -78,7 +78,7 @@ def test_fills_in_place_float32_reproducibly_on_parameters(fn, kwargs):
      math.sqrt(2 / 200)),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_distribution_bounds_and_spread(fn, kwargs, bound, std):
-    w = fn(cr.empty(200, 300), **kwargs).data
+    w = fn(cr.empty(200, 300), **kwargs)._data
     if bound is not None:
         assert np.abs(w).max() <= bound
         assert np.abs(w).max() > 0.99 * bound
@@ -86,7 +86,7 @@ def test_distribution_bounds_and_spread(fn, kwargs, bound, std):
 
 
 def test_normal_mean_and_constants():
-    w = init.normal_(cr.empty(100, 100), mean=3.0, std=0.1).data
+    w = init.normal_(cr.empty(100, 100), mean=3.0, std=0.1)._data
     assert w.mean() == pytest.approx(3.0, abs=0.01) and w.std() == pytest.approx(0.1, rel=0.03)
     t = cr.empty(2, 3)
     assert init.zeros_(t).tolist() == [[0.0] * 3] * 2
@@ -104,8 +104,8 @@ def test_zero_element_tensor_warns_and_is_a_no_op():
 def test_default_layer_init_is_torchs(make, fan_in):
     layer = make()
     bound = 1 / math.sqrt(fan_in)
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight._data, layer.bias._data
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)  # U(-bound, bound)
     cr.manual_seed(0)
-    np.testing.assert_array_equal(make().weight.data, w)
+    np.testing.assert_array_equal(make().weight._data, w)

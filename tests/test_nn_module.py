@@ -57,7 +57,7 @@ def test_repr_matches_torch():
 def test_parameter_is_a_leaf_tensor_sharing_data():
     data = cr.zeros(3)
     p = nn.Parameter(data)
-    assert p.requires_grad and p.is_leaf and p.data is data.data
+    assert p.requires_grad and p.is_leaf and p._data is data._data
     assert not nn.Parameter(data, requires_grad=False).requires_grad
     assert repr(p).startswith("Parameter containing:\ntensor([0., 0., 0.]")
     (p * 2).sum().backward()
@@ -129,7 +129,7 @@ def test_zero_grad_requires_grad_and_apply():
     model(cr.ones(4, 3)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad(set_to_none=False)
-    assert all(p.grad is not None and not p.grad.data.any() for p in model.parameters())
+    assert all(p.grad is not None and not p.grad._data.any() for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
     model[0].requires_grad_(False)
@@ -151,12 +151,12 @@ def test_state_dict_round_trip_and_sharing():
     a, b = build(cr), build(cr)
     x = cr.randn(2, 1, 28, 28)
     a.eval(), b.eval()
-    assert not np.allclose(a(x).data, b(x).data)
+    assert not np.allclose(a(x)._data, b(x)._data)
     assert b.load_state_dict(a.state_dict()) == ([], [])
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x)._data, b(x)._data)
     sd = a.state_dict()
     assert not sd["conv1.weight"].requires_grad
-    assert sd["conv1.weight"].data is a.conv1.weight.data  # shares memory, like torch
+    assert sd["conv1.weight"]._data is a.conv1.weight._data  # shares memory, like torch
     assert sd["bn1.num_batches_tracked"].dtype == np.int64
 
 
@@ -168,7 +168,7 @@ def test_load_state_dict_lists_every_problem_and_leaves_model_untouched():
             self.fc = nn.Linear(4, 2)
 
     model = LeNet5(3)
-    before = {k: v.data.copy() for k, v in model.state_dict().items()}
+    before = {k: v._data.copy() for k, v in model.state_dict().items()}
     sd = {k: v for k, v in LeNet5(5).state_dict().items() if k != "fc.bias"}
     sd["fc.weight"] = cr.ones(2, 4)
     sd["extra"] = cr.zeros(1)
@@ -181,7 +181,7 @@ def test_load_state_dict_lists_every_problem_and_leaves_model_untouched():
     assert ("size mismatch for conv1.weight: copying a param with shape (6, 1, 5, 5) from "
             "checkpoint, the shape in current model is (6, 1, 3, 3).") in msg
     for k, v in model.state_dict().items():  # nothing was copied, not even fc.weight
-        np.testing.assert_array_equal(v.data, before[k])
+        np.testing.assert_array_equal(v._data, before[k])
     with pytest.raises(RuntimeError, match="size mismatch for conv1.weight"):
         model.load_state_dict(sd, strict=False)  # shapes are checked even when not strict
 
@@ -201,7 +201,7 @@ def test_loading_torch_weights_gives_torch_outputs():
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     ours.eval(), theirs.eval()
     x = np.random.default_rng(0).standard_normal((2, 1, 28, 28)).astype(np.float32)
-    np.testing.assert_allclose(ours(cr.tensor(x)).data,
+    np.testing.assert_allclose(ours(cr.tensor(x))._data,
                                theirs(torch.tensor(x)).detach().numpy(), atol=1e-5)
 
 
@@ -211,7 +211,7 @@ def test_sequential_and_module_list():
     assert isinstance(seq[:2], nn.Sequential) and len(seq[:2]) == 2
     seq.append(nn.Sigmoid())
     y = seq(cr.ones(4, 2))
-    assert y.shape == (4, 1) and ((y.data > 0) & (y.data < 1)).all()
+    assert y.shape == (4, 1) and ((y._data > 0) & (y._data < 1)).all()
     named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.Tanh())]))
     assert list(named.state_dict()) == ["fc.weight", "fc.bias"]
     with pytest.raises(IndexError, match="index 5 is out of range for Sequential of length 2"):
@@ -232,7 +232,7 @@ def test_forward_hooks():
     seen = []
     h1 = fc.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape))
     h2 = fc.register_forward_hook(lambda m, args, out: out * 0)
-    assert not fc(cr.ones(3, 2)).data.any() and seen == [(3, 2)]
+    assert not fc(cr.ones(3, 2))._data.any() and seen == [(3, 2)]
     h1.remove(), h2.remove()
     fc(cr.ones(1, 2))
     assert seen == [(3, 2)]
@@ -376,11 +376,11 @@ def _lenet_with_other_values():
     with cr.no_grad():
         model(cr.randn(4, 1, 28, 28))  # training mode: the running stats and counts move
     other = cr.models.LeNet5()
-    return model, {k: v.data.copy() for k, v in other.state_dict().items()}
+    return model, {k: v._data.copy() for k, v in other.state_dict().items()}
 
 
 def _snapshot(model):
-    return {k: (v.data.copy(), v._version) for k, v in model.state_dict(keep_vars=True).items()}
+    return {k: (v._data.copy(), v._version) for k, v in model.state_dict(keep_vars=True).items()}
 
 
 def _assert_untouched(model, before):
@@ -471,14 +471,14 @@ def test_load_state_dict_converts_dtypes_as_torch_does():
     for k, v in ours.state_dict().items():
         ref = theirs.state_dict()[k].numpy()
         assert v.dtype == ref.dtype, k
-        np.testing.assert_array_equal(v.data, ref)
+        np.testing.assert_array_equal(v._data, ref)
 
 
 def test_load_state_dict_refuses_a_float_into_an_integer_buffer():
     """torch's copy_ truncates 2.5 to 2 in num_batches_tracked; a lossy cross-kind cast is
     refused here (only casts within a kind or to a wider kind are made)."""
     model = nn.BatchNorm1d(2)
-    sd = {k: v.data.copy() for k, v in model.state_dict().items()}
+    sd = {k: v._data.copy() for k, v in model.state_dict().items()}
     sd["num_batches_tracked"] = np.array(2.5)
     before = _snapshot(model)
     with pytest.raises(RuntimeError, match=r'parameter named "num_batches_tracked".*float64.*'
@@ -493,10 +493,10 @@ def test_load_state_dict_copies_sources_before_writing():
     model = nn.Linear(2, 2, bias=False)
     model2 = nn.Linear(2, 2, bias=False)
     seq = nn.Sequential(model, model2)
-    w0, w1 = model.weight.data.copy(), model2.weight.data.copy()
-    seq.load_state_dict({"0.weight": model2.weight.data, "1.weight": model.weight.data})
-    np.testing.assert_array_equal(model.weight.data, w1)
-    np.testing.assert_array_equal(model2.weight.data, w0)
+    w0, w1 = model.weight._data.copy(), model2.weight._data.copy()
+    seq.load_state_dict({"0.weight": model2.weight._data, "1.weight": model.weight._data})
+    np.testing.assert_array_equal(model.weight._data, w1)
+    np.testing.assert_array_equal(model2.weight._data, w0)
 
 
 def test_load_state_dict_non_strict_returns_torchs_named_tuple():
@@ -506,4 +506,4 @@ def test_load_state_dict_non_strict_returns_torchs_named_tuple():
     ref = theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
     assert isinstance(got, tuple) and got._fields == ref._fields
     assert got == ref and got.missing_keys == ["bias"] and got.unexpected_keys == ["junk"]
-    np.testing.assert_array_equal(ours.weight.data, theirs.weight.detach().numpy())
+    np.testing.assert_array_equal(ours.weight._data, theirs.weight.detach().numpy())

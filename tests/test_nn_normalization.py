@@ -49,19 +49,19 @@ def test_train_updates_running_stats_and_eval_uses_them(rng):
     bn = nn.BatchNorm2d(2, momentum=0.5)
     x = cr.tensor((rng.standard_normal((6, 2, 3, 3)) * 3 + 5).astype(np.float32))
     bn(x)
-    mean = x.data.mean(axis=(0, 2, 3))
-    var = x.data.var(axis=(0, 2, 3), ddof=1)  # the running variance is unbiased
-    np.testing.assert_allclose(bn.running_mean.data, 0.5 * mean, rtol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data, 0.5 + 0.5 * var, rtol=1e-5)
+    mean = x._data.mean(axis=(0, 2, 3))
+    var = x._data.var(axis=(0, 2, 3), ddof=1)  # the running variance is unbiased
+    np.testing.assert_allclose(bn.running_mean._data, 0.5 * mean, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var._data, 0.5 + 0.5 * var, rtol=1e-5)
     assert bn.num_batches_tracked.item() == 1
     bn.eval()
-    before = {k: v.data.copy() for k, v in bn.state_dict().items()}
+    before = {k: v._data.copy() for k, v in bn.state_dict().items()}
     y = bn(x)
-    expected = (x.data - bn.running_mean.data.reshape(1, 2, 1, 1)) / np.sqrt(
-        bn.running_var.data.reshape(1, 2, 1, 1) + bn.eps)
-    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    expected = (x._data - bn.running_mean._data.reshape(1, 2, 1, 1)) / np.sqrt(
+        bn.running_var._data.reshape(1, 2, 1, 1) + bn.eps)
+    np.testing.assert_allclose(y._data, expected, rtol=1e-5, atol=1e-6)
     for k, v in bn.state_dict().items():  # eval changes nothing
-        np.testing.assert_array_equal(v.data, before[k])
+        np.testing.assert_array_equal(v._data, before[k])
 
 
 def test_momentum_none_is_a_cumulative_average(rng):
@@ -69,14 +69,14 @@ def test_momentum_none_is_a_cumulative_average(rng):
     batches = [rng.standard_normal((5, 2)).astype(np.float32) + k for k in range(3)]
     for b in batches:
         bn(cr.tensor(b))
-    np.testing.assert_allclose(bn.running_mean.data, np.mean([b.mean(0) for b in batches], 0),
+    np.testing.assert_allclose(bn.running_mean._data, np.mean([b.mean(0) for b in batches], 0),
                                rtol=1e-5)
     assert bn.num_batches_tracked.item() == 3
 
 
 def test_batch_norm_gradcheck_float64(rng):
     bn = nn.BatchNorm2d(2, track_running_stats=False).double()
-    bn.weight.data[:] = [0.5, 2.0]
+    bn.weight._data[:] = [0.5, 2.0]
     x = cr.tensor(rng.standard_normal((3, 2, 2, 2)), requires_grad=True)
     assert gradcheck(lambda a, w, b: nn.functional.batch_norm(a, None, None, w, b, True),
                      (x, bn.weight, bn.bias))
@@ -106,7 +106,7 @@ def test_parameters_and_buffers_like_torch():
         ours, theirs = nn.BatchNorm2d(4, **opts), torch.nn.BatchNorm2d(4, **opts)
         assert list(ours.state_dict()) == list(theirs.state_dict())
         for k, v in theirs.state_dict().items():
-            np.testing.assert_array_equal(ours.state_dict()[k].data, v.numpy())
+            np.testing.assert_array_equal(ours.state_dict()[k]._data, v.numpy())
 
 
 @pytest.mark.parametrize("opts", [dict(), dict(bias=False), dict(affine=False),

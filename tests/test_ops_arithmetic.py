@@ -95,8 +95,8 @@ def test_type_promotion_follows_torch():
                                                           cr.ones(2)),
              (cr.ones(2, dtype=cr.int64), cr.tensor(1.5)), (cr.ones(2, dtype=cr.bool), 1)]
     for a, b in cases:
-        ta = torch.from_numpy(np.array(a.data))
-        tb = torch.from_numpy(np.array(b.data)) if isinstance(b, cr.Tensor) else b
+        ta = torch.from_numpy(np.array(a._data))
+        tb = torch.from_numpy(np.array(b._data)) if isinstance(b, cr.Tensor) else b
         assert str((a * b).dtype) == str((ta * tb).dtype).replace("torch.", "")
 
 
@@ -152,7 +152,7 @@ def test_ops_do_not_modify_inputs():
     a = np.array([[1.0, -2.0]])
     x = cr.tensor(a, requires_grad=True)
     (cr.exp(x) * x).sum().backward()
-    assert np.array_equal(x.data, a)
+    assert np.array_equal(x._data, a)
 
 
 @pytest.mark.parametrize("name", ["mul", "exp", "sin", "cos"])
@@ -177,8 +177,8 @@ def test_first_order_numpy_backward_equals_the_composed_one(name, shapes):
         grads.append((a.grad, b.grad))
     for fast, composed in zip(*grads):
         assert fast.dtype == np.float32 and fast.shape == composed.shape
-        assert isinstance(fast.data, np.ndarray)
-        np.testing.assert_array_equal(fast.data, composed.data)
+        assert isinstance(fast._data, np.ndarray)
+        np.testing.assert_array_equal(fast._data, composed._data)
 
 
 # ---------------------------------------------------------------- review regressions
@@ -192,7 +192,7 @@ def test_integer_and_float_tensors_promote_like_torch(op, a_dtype, b_dtype):
     ours = getattr(cr, op)(cr.tensor(a), cr.tensor(b))
     theirs = getattr(torch, op)(torch.tensor(a), torch.tensor(b))
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")  # e.g. float32, not 64
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-3)
+    np.testing.assert_allclose(ours._data, theirs.numpy(), rtol=1e-3)
 
 
 def test_clamp_tensor_bounds_gradients_match_torch():
@@ -245,7 +245,7 @@ def test_public_ops_accept_torch_keyword_names():
                lib.matmul(input=a, other=b), lib.gather(input=a, dim=1,
                                                         index=lib.tensor([[1], [0]]))]
         if lib is cr:
-            ours = [t.data for t in got]
+            ours = [t._data for t in got]
         else:
             np.testing.assert_allclose(np.concatenate([o.ravel() for o in ours]),
                                        np.concatenate([t.numpy().ravel() for t in got]),
@@ -323,14 +323,14 @@ def test_floor_divide_matches_torch(data):
     sa, sb = data.draw(broadcast_pairs())
     a, b = data.draw(arrays(sa, low=-5, high=5)), data.draw(arrays(sb))
     b = np.where(np.abs(b) < 0.3, 0.7, b)
-    np.testing.assert_array_equal((cr.tensor(a) // cr.tensor(b)).data,
+    np.testing.assert_array_equal((cr.tensor(a) // cr.tensor(b))._data,
                                   (torch.tensor(a) // torch.tensor(b)).numpy())
     ai, bi = np.round(a * 3).astype(np.int64), np.where(np.round(b * 3) == 0, 2,
                                                           np.round(b * 3)).astype(np.int64)
     for ours, ref in ((cr.tensor(ai) // cr.tensor(bi), torch.tensor(ai) // torch.tensor(bi)),
                       (cr.tensor(ai) % cr.tensor(bi), torch.tensor(ai) % torch.tensor(bi))):
         assert ours.dtype == np.int64
-        np.testing.assert_array_equal(ours.data, ref.numpy())
+        np.testing.assert_array_equal(ours._data, ref.numpy())
 
 
 def test_floor_divide_and_remainder_scalars_dtypes_and_zeros_as_torch():
@@ -343,7 +343,7 @@ def test_floor_divide_and_remainder_scalars_dtypes_and_zeros_as_torch():
     for case in cases:
         ours, ref = case(cr), case(torch)
         assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
-        np.testing.assert_array_equal(ours.data, ref.numpy())
+        np.testing.assert_array_equal(ours._data, ref.numpy())
     for op in (lambda x: x // 0, lambda x: x % 0):
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):
             op(cr.tensor([1, 2]))

@@ -44,7 +44,7 @@ def _ours(x: np.ndarray, w: np.ndarray, b: Any, gy: np.ndarray, impl: str, **kw:
     bc = None if b is None else cr.Tensor(b.copy(), requires_grad=True)
     y = conv2d(xc, wc, bc, impl=impl, **kw)
     grads = grad(y, [t for t in (xc, wc, bc) if t is not None], cr.Tensor(gy))
-    return y.data, [g.data for g in grads]
+    return y._data, [g._data for g in grads]
 
 
 def _assert_matches_torch(x: np.ndarray, w: np.ndarray, b: Any, impl: str, **kw: Any) -> None:
@@ -207,10 +207,10 @@ def test_kept_columns_of_live_graphs_are_not_recycled(monkeypatch: pytest.Monkey
     ys = [conv2d(cr.Tensor(x), w, padding=1) for x in xs]  # all built before any backward
     for x, y in zip(xs, ys):
         (gw,) = grad(y, [w], cr.ones_like(y))
-        wt = torch.tensor(w.data, requires_grad=True)
+        wt = torch.tensor(w._data, requires_grad=True)
         yt = F.conv2d(torch.tensor(x), wt, padding=1)
         (ref,) = torch.autograd.grad(yt, [wt], torch.ones_like(yt))
-        np.testing.assert_allclose(gw.data, ref.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(gw._data, ref.numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_each_input_gradient_schedule_is_exercised(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,7 +266,7 @@ def test_unbatched_input(seeded: np.random.Generator) -> None:
     y = conv2d(cr.Tensor(x), cr.Tensor(w), padding=1)
     ref = F.conv2d(torch.tensor(x), torch.tensor(w), padding=1)
     assert y.shape == (2, 7, 6)
-    np.testing.assert_allclose(y.data, ref.numpy(), atol=1e-12)
+    np.testing.assert_allclose(y._data, ref.numpy(), atol=1e-12)
 
 
 def test_inputs_are_not_modified(seeded: np.random.Generator) -> None:
@@ -465,7 +465,7 @@ def test_one_element_stride_and_padding_mean_both_axes_as_in_torch():
     ours = conv2d(cr.tensor(x), cr.tensor(weight), stride=(2,), padding=[1])
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(weight), stride=(2,),
                                      padding=[1])
-    np.testing.assert_allclose(ours.data, ref.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours._data, ref.numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="conv2d: stride must be an int or a pair of ints"):
         conv2d(cr.tensor(x), cr.tensor(weight), stride=(2, 1, 1))
 
@@ -513,7 +513,7 @@ def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients_like_torch
     if impl == "fast":  # the differentiable backward, and a second order through it
         xc, wc, bc = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
         gx, gw, gb = grad(conv2d(xc, wc, bc, **kw).sum(), [xc, wc, bc], create_graph=True)
-        assert gx.shape == x_shape and not gw.data.any() and not gb.data.any()
+        assert gx.shape == x_shape and not gw._data.any() and not gb._data.any()
         (gxx,) = grad((gw * gw).sum() + gx.sum(), [xc], allow_unused=True)
         assert gxx is None or gxx.shape == x_shape
 
@@ -523,4 +523,4 @@ def test_an_empty_batch_through_the_layer() -> None:
     y = layer(cr.zeros(0, 1, 28, 28))
     assert y.shape == (0, 6, 28, 28)
     y.sum().backward()
-    assert layer.weight.grad.shape == (6, 1, 5, 5) and not layer.weight.grad.data.any()
+    assert layer.weight.grad.shape == (6, 1, 5, 5) and not layer.weight.grad._data.any()

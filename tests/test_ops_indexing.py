@@ -50,7 +50,7 @@ def _run(lib, x, spec):
     w = cr.tensor(x) if lib is cr else torch.tensor(x)
     written = np.asarray(-1 - v)
     w[index] = lib.tensor(written) if lib is cr else torch.from_numpy(written)
-    grad = t.grad.numpy() if lib is torch else t.grad.data
+    grad = t.grad.numpy() if lib is torch else t.grad._data
     return np.array(y.detach().numpy()), np.array(grad), np.array(w.numpy())
 
 
@@ -168,7 +168,7 @@ def test_repeated_indices_beside_an_int_accumulate_like_torch():
         if lib is torch:
             expected = t.grad.numpy()
         else:
-            got = t.grad.data
+            got = t.grad._data
     np.testing.assert_array_equal(got, expected)
     assert got[1, 0, 3] == 2.0
 
@@ -182,7 +182,7 @@ def test_index_gradients_are_differentiable_twice():
 def test_advanced_results_are_contiguous_like_torch():
     x = np.arange(60.0).reshape(3, 4, 5)
     for spec in [(ALL, [0, 2]), (ALL, [0, 2], [1, 1]), (ALL, ALL, [0, 2])]:
-        assert cr.tensor(x)[spec].data.flags.c_contiguous
+        assert cr.tensor(x)[spec]._data.flags.c_contiguous
         assert torch.tensor(x)[spec].is_contiguous()
 
 

@@ -68,12 +68,12 @@ def test_fused_linear_matches_torch_and_its_composed_twin(shape, with_bias):
     fused = [cr.tensor(a, requires_grad=True) for a in args]
     twin = [cr.tensor(a, requires_grad=True) for a in args]
     y1, y2 = linear(*fused), linear_composed(*twin)
-    assert np.allclose(y1.data, y2.data)
+    assert np.allclose(y1._data, y2._data)
     g = cr.tensor(rng.normal(size=y1.shape))
     (y1 * g).sum().backward()
     (y2 * g).sum().backward()
     for a, b_ in zip(fused, twin):
-        assert np.allclose(a.grad.data, b_.grad.data)
+        assert np.allclose(a.grad._data, b_.grad._data)
     assert gradcheck(linear, tuple(fused)) and gradgradcheck(linear, tuple(fused))
 
 

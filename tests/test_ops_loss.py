@@ -119,11 +119,11 @@ def test_bce_clamps_log_at_minus_100_with_finite_gradient():
     p = cr.tensor([0.0, 1.0, 0.0, 1.0], requires_grad=True)
     t = cr.tensor([1.0, 0.0, 0.0, 1.0])
     loss = binary_cross_entropy(p, t, reduction="none")
-    theirs = torch.nn.functional.binary_cross_entropy(torch.tensor(p.data), torch.tensor(t.data),
+    theirs = torch.nn.functional.binary_cross_entropy(torch.tensor(p._data), torch.tensor(t._data),
                                                       reduction="none")
     assert loss.tolist() == theirs.tolist() == [100.0, 100.0, 0.0, 0.0]
     loss.sum().backward()
-    assert np.isfinite(p.grad.data).all()
+    assert np.isfinite(p.grad._data).all()
 
 
 @pytest.mark.parametrize("create_graph", [False, True])
@@ -157,8 +157,8 @@ def test_bce_gradient_through_saturated_sigmoid_is_finite_like_torch():
     loss.backward()
     pt = torch.tensor([1e-40, 1e-30, 0.5], requires_grad=True)
     torch.nn.functional.binary_cross_entropy(pt, torch.ones(3), reduction="sum").backward()
-    assert np.isfinite(x.grad.data).all() and p.grad.dtype == np.float32
-    np.testing.assert_allclose(p.grad.data, pt.grad.numpy(), rtol=1e-6)
+    assert np.isfinite(x.grad._data).all() and p.grad.dtype == np.float32
+    np.testing.assert_allclose(p.grad._data, pt.grad.numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["weight", "pos_weight"])
@@ -304,11 +304,11 @@ def test_cross_entropy_is_stable_for_huge_logits():
     x = cr.tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 0.0]], requires_grad=True)
     y = cr.tensor([1, 1])
     loss = cross_entropy(x, y)
-    theirs = torch.nn.functional.cross_entropy(torch.tensor(x.data), torch.tensor(y.data))
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(x._data), torch.tensor(y._data))
     assert np.isfinite(loss.item()) and loss.item() == pytest.approx(theirs.item())
     loss.backward()
-    assert np.isfinite(x.grad.data).all()
-    np.testing.assert_allclose(x.grad.data, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-6)
+    assert np.isfinite(x.grad._data).all()
+    np.testing.assert_allclose(x.grad._data, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-6)
 
 
 def test_cross_entropy_all_ignored_gives_nan_and_zero_gradient_like_torch():
@@ -319,8 +319,8 @@ def test_cross_entropy_all_ignored_gives_nan_and_zero_gradient_like_torch():
     assert np.isnan(loss.item()) and np.isnan(theirs.item())
     loss.backward()
     theirs.backward()
-    np.testing.assert_array_equal(x.grad.data, xt.grad.numpy())
-    assert not x.grad.data.any()
+    np.testing.assert_array_equal(x.grad._data, xt.grad.numpy())
+    assert not x.grad._data.any()
 
 
 def test_cross_entropy_minus_inf_logit_like_torch():
@@ -347,7 +347,7 @@ def test_fused_cross_entropy_matches_composed_twin(n, c, extra, reduction, weigh
         xt = cr.tensor(x, requires_grad=True)
         loss = loss_fn(xt, cr.tensor(y), w, reduction=reduction)
         loss.backward(cr.tensor(gy))
-        results.append((loss.data, xt.grad.data))
+        results.append((loss._data, xt.grad._data))
     assert isinstance(cross_entropy(cr.tensor(x, requires_grad=True), cr.tensor(y), w,
                                     reduction=reduction).grad_fn, CrossEntropy)
     (l1, g1), (l2, g2) = results
@@ -548,9 +548,9 @@ def _upstream_parity(fn, x, t, upstream):
     for create_graph in (False, True):
         xo = cr.tensor(x, requires_grad=True)
         yo = fn(cr, xo, cr.tensor(t))
-        np.testing.assert_array_equal(yo.data, yt.detach().numpy())
+        np.testing.assert_array_equal(yo._data, yt.detach().numpy())
         (go,) = cr.autograd.grad(yo, xo, cr.tensor(up), create_graph=create_graph)
-        np.testing.assert_allclose(go.data, gt.numpy(), rtol=1e-12, equal_nan=True,
+        np.testing.assert_allclose(go._data, gt.numpy(), rtol=1e-12, equal_nan=True,
                                    err_msg=f"create_graph={create_graph}")
 
 

@@ -53,8 +53,8 @@ def _run(lib: Any, fn: Any, case: dict, training: bool, track: bool, **kw: Any) 
         gs = [g.numpy() for g in torch.autograd.grad(y, ins, torch.tensor(case["gy"]))]
         return (y.detach().numpy(), gs, None if rm is None else rm.numpy(),
                 None if rv is None else rv.numpy())
-    gs = [g.data for g in grad(y, ins, cr.Tensor(case["gy"]))]
-    return y.data, gs, None if rm is None else rm.data, None if rv is None else rv.data
+    gs = [g._data for g in grad(y, ins, cr.Tensor(case["gy"]))]
+    return y._data, gs, None if rm is None else rm._data, None if rv is None else rv._data
 
 
 def _assert_same(ours: tuple, theirs: tuple, tol: float = 1e-10) -> None:
@@ -107,34 +107,34 @@ def test_strided_input_and_gradient(training: bool, seeded: np.random.Generator)
     w, b = seeded.standard_normal(4), seeded.standard_normal(4)
     rm, rv = seeded.standard_normal(4), seeded.random(4) + 0.5
     xc, wc, bc = (cr.Tensor(a, requires_grad=True) for a in (x, w, b))
-    assert not xc.data.flags.c_contiguous and not gy.flags.c_contiguous
+    assert not xc._data.flags.c_contiguous and not gy.flags.c_contiguous
     y = batch_norm(xc, cr.Tensor(rm.copy()), cr.Tensor(rv.copy()), wc, bc, training)
-    ours = [g.data for g in grad(y, [xc, wc, bc], cr.Tensor(gy))]
+    ours = [g._data for g in grad(y, [xc, wc, bc], cr.Tensor(gy))]
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     yt = F.batch_norm(xt, torch.tensor(rm), torch.tensor(rv), wt, bt, training)
     ref = torch.autograd.grad(yt, [xt, wt, bt], torch.tensor(gy))
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y._data, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
     for a, r in zip(ours, ref):
         np.testing.assert_allclose(a, r.numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_running_stats_updated_in_place_over_steps(seeded: np.random.Generator) -> None:
     rm, rv = cr.zeros(4, dtype=cr.float64), cr.ones(4, dtype=cr.float64)
-    rm_data, version = rm.data, rm._version
+    rm_data, version = rm._data, rm._version
     rmt, rvt = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
     for _ in range(3):
         x = seeded.standard_normal((8, 4, 3, 3))
         batch_norm(cr.Tensor(x), rm, rv, training=True)
         F.batch_norm(torch.tensor(x), rmt, rvt, training=True)
-    assert rm.data is rm_data and rm._version > version  # same buffer, marked modified
-    np.testing.assert_allclose(rm.data, rmt.numpy(), atol=1e-12)
-    np.testing.assert_allclose(rv.data, rvt.numpy(), atol=1e-12)
+    assert rm._data is rm_data and rm._version > version  # same buffer, marked modified
+    np.testing.assert_allclose(rm._data, rmt.numpy(), atol=1e-12)
+    np.testing.assert_allclose(rv._data, rvt.numpy(), atol=1e-12)
     # evaluation reads them and leaves them alone
     x = seeded.standard_normal((2, 4, 3, 3))
     y = batch_norm(cr.Tensor(x), rm, rv, training=False)
-    np.testing.assert_allclose(y.data, F.batch_norm(torch.tensor(x), rmt, rvt).numpy(),
+    np.testing.assert_allclose(y._data, F.batch_norm(torch.tensor(x), rmt, rvt).numpy(),
                                atol=1e-12)
-    np.testing.assert_allclose(rm.data, rmt.numpy(), atol=1e-12)
+    np.testing.assert_allclose(rm._data, rmt.numpy(), atol=1e-12)
 
 
 def test_eval_backward_uses_stats_of_the_forward_call(seeded: np.random.Generator) -> None:
@@ -143,10 +143,10 @@ def test_eval_backward_uses_stats_of_the_forward_call(seeded: np.random.Generato
     x = cr.Tensor(seeded.standard_normal((3, 2)), requires_grad=True)
     w = cr.Tensor(np.array([1.5, -2.0]), requires_grad=True)
     y = batch_norm(x, rm, rv, w, training=False)
-    expected = ((x.data - 0) / np.sqrt(1 + 1e-5)).sum(0)
+    expected = ((x._data - 0) / np.sqrt(1 + 1e-5)).sum(0)
     batch_norm(cr.Tensor(seeded.standard_normal((3, 2)) + 5), rm, rv, training=True)
     (gw,) = grad(y.sum(), [w])
-    np.testing.assert_allclose(gw.data, expected, atol=1e-12)
+    np.testing.assert_allclose(gw._data, expected, atol=1e-12)
 
 
 def test_float32_stays_float32(seeded: np.random.Generator) -> None:
@@ -183,7 +183,7 @@ def test_second_derivatives_match_composed(seeded: np.random.Generator) -> None:
         w = cr.Tensor(np.array([0.5, 2.0, -1.0]), requires_grad=True)
         y = fn(x, None, None, w, None, True)
         (gx,) = grad((y * y * y).sum(), [x], create_graph=True)
-        out.append([g.data for g in grad((gx * gx).sum(), [x, w])])
+        out.append([g._data for g in grad((gx * gx).sum(), [x, w])])
     for a, b in zip(*out):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
@@ -239,9 +239,9 @@ def test_an_empty_batch_matches_torch(fn: Any, shape: tuple, training: bool,
     y = fn(x, rm, rv, w, b, training)
     ins = [t for t in (x, w, b) if t is not None]
     grads = grad(y.sum(), ins, create_graph=True)  # the differentiable formula
-    assert grads[0].shape == shape and all(not g.data.any() for g in grads[1:])
-    np.testing.assert_array_equal(rm.data, case["running_mean"])
-    np.testing.assert_array_equal(rv.data, case["running_var"])
+    assert grads[0].shape == shape and all(not g._data.any() for g in grads[1:])
+    np.testing.assert_array_equal(rm._data, case["running_mean"])
+    np.testing.assert_array_equal(rv._data, case["running_var"])
 
 
 @pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1), (1, 3, 1, 1)])

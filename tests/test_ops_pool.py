@@ -58,7 +58,7 @@ def _ours(fn: Any, x: np.ndarray, gy: np.ndarray, **kw: Any) -> tuple:
     xc = cr.Tensor(x.copy(), requires_grad=True)
     y = fn(xc, **kw)
     (gx,) = grad(y, xc, cr.Tensor(gy))
-    return y.data, gx.data
+    return y._data, gx._data
 
 
 # ----------------------------------------------------------------------------- max
@@ -70,7 +70,7 @@ def test_max_pool_matches_torch(impl: str, case: dict) -> None:
     # a window whose dilated taps all fall in the padding outputs -inf; torch's backward then
     # writes its gradient past the end of the plane (heap corruption for the last channel):
     # keep such cases away from torch (our behaviour is tested below)
-    assume(np.isfinite(max_pool2d(cr.Tensor(x), **kw).data).all())
+    assume(np.isfinite(max_pool2d(cr.Tensor(x), **kw)._data).all())
     y_ref, gy, gx_ref = _torch_pool(F.max_pool2d, x, 1, **kw)
     y, gx = _ours(max_pool2d, x, gy, impl=impl, **kw)
     np.testing.assert_array_equal(y, y_ref)
@@ -148,8 +148,8 @@ def test_tiling_windows_take_the_contiguous_taps_path(monkeypatch: pytest.Monkey
 def test_max_pool_inf_gradient_does_not_leak_nan() -> None:
     x = cr.Tensor(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
     (gx,) = grad(max_pool2d(x, 2), x, cr.Tensor(np.full((1, 1, 2, 2), np.inf)))
-    assert not np.isnan(gx.data).any()
-    assert np.isinf(gx.data).sum() == 4
+    assert not np.isnan(gx._data).any()
+    assert np.isinf(gx._data).sum() == 4
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1),
@@ -167,7 +167,7 @@ def test_max_pool_float32_and_unbatched(seeded: np.random.Generator) -> None:
     xc = cr.Tensor(x, requires_grad=True)
     y = max_pool2d(xc, 2)
     assert y.shape == (3, 3, 3) and y.dtype == np.float32
-    np.testing.assert_array_equal(y.data, F.max_pool2d(torch.tensor(x), 2).numpy())
+    np.testing.assert_array_equal(y._data, F.max_pool2d(torch.tensor(x), 2).numpy())
     y.sum().backward()
     assert xc.grad.dtype == np.float32 and xc.grad.shape == (3, 6, 6)
 
@@ -266,9 +266,9 @@ def test_max_pool2d_return_indices_match_torch(impl, shape, kw):
     x = np.random.default_rng(5).normal(size=shape).round(0)  # integer values: ties
     y, idx = cr.nn.functional.max_pool2d(cr.tensor(x), return_indices=True, impl=impl, **kw)
     y_t, idx_t = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
-    np.testing.assert_array_equal(y.data, y_t.numpy())
+    np.testing.assert_array_equal(y._data, y_t.numpy())
     assert idx.dtype == np.int64
-    np.testing.assert_array_equal(idx.data, idx_t.numpy())
+    np.testing.assert_array_equal(idx._data, idx_t.numpy())
 
 
 # ------------------------------------------------- special values and inf/NaN upstream gradients

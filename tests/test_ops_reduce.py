@@ -60,7 +60,7 @@ def test_amax_ties_share_gradient_like_torch():
     assert_parity(lambda lib, t: lib.amax(t, dim=1), x)
     t = cr.tensor(x, requires_grad=True)
     cr.amax(t, 1).sum().backward()
-    assert np.allclose(t.grad.data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+    assert np.allclose(t.grad._data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
 
 
 def test_max_with_dim_returns_values_and_indices_and_routes_to_first_max():
@@ -163,7 +163,7 @@ def test_var_with_correction_at_least_n_gives_torchs_gradient(dim, correction):
     assert_parity(lambda lib, t: t.std(dim, correction=correction), x)
     t = cr.tensor(x, requires_grad=True)
     t.var(dim, correction=correction).sum().backward()
-    assert not np.isnan(t.grad.data).any()
+    assert not np.isnan(t.grad._data).any()
 
 
 @pytest.mark.parametrize("correction", [0, 1, 2])
@@ -172,7 +172,7 @@ def test_var_with_correction_gradcheck(correction):
     for dim in (1, None, (0, 1)):
         f = lambda a: a.var(dim, correction=correction)  # noqa: E731
         assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
-        assert_parity(lambda lib, t: t.var(dim, correction=correction), x.data,
+        assert_parity(lambda lib, t: t.var(dim, correction=correction), x._data,
                       second_order=True)
 
 
@@ -199,11 +199,11 @@ def _grad_parity(fn, x, upstream):
     for create_graph in (False, True):
         xo = cr.tensor(x, requires_grad=True)
         yo = fn(cr, xo)
-        np.testing.assert_array_equal(yo.data, yt.detach().numpy())
+        np.testing.assert_array_equal(yo._data, yt.detach().numpy())
         (go,) = cr.autograd.grad(yo, xo, cr.full(yo.shape, upstream, dtype=cr.float64),
                                  create_graph=create_graph)
         assert go.shape == tuple(gt.shape) and go.dtype == np.float64
-        np.testing.assert_allclose(go.data, gt.numpy(), rtol=1e-12, atol=0, equal_nan=True,
+        np.testing.assert_allclose(go._data, gt.numpy(), rtol=1e-12, atol=0, equal_nan=True,
                                    err_msg=f"create_graph={create_graph}")
 
 
@@ -300,7 +300,7 @@ def test_var_of_equal_values_over_a_dim_is_exactly_zero_like_torch(value, shape,
     # std of 2e-17, and a std gradient of O(1) where torch's is 0 (or, for 1e300, inf)
     x = np.full(shape, value)
     x[(0,) * (len(shape) - 1)] = 1.0  # some slices hold another value
-    ours = cr.tensor(x).var(dim, correction=correction).data
+    ours = cr.tensor(x).var(dim, correction=correction)._data
     theirs = torch.tensor(x).var(dim, correction=correction).numpy()
     np.testing.assert_array_equal(ours == 0, theirs == 0)  # exactly 0 where torch's is
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)

@@ -68,7 +68,7 @@ def test_unbroadcast_sums_back_to_every_broadcastable_shape(data):
     assert out.shape == target
     axes = tuple(range(len(shape) - len(target))) + tuple(
         len(shape) - len(target) + i for i, s in enumerate(target) if s == 1)
-    assert np.allclose(out.data, g.sum(axis=axes).reshape(target))
+    assert np.allclose(out._data, g.sum(axis=axes).reshape(target))
 
 
 def test_unbroadcast_example():
@@ -235,7 +235,7 @@ def test_view_works_or_raises_exactly_where_torch_does(source):
             continue
         got = ours.view(*shape)
         assert got.tolist() == expected.tolist()
-        assert got.data.size == 0 or np.shares_memory(got.data, ours.data)  # a view, no copy
+        assert got._data.size == 0 or np.shares_memory(got._data, ours._data)  # a view, no copy
 
 
 def test_view_as_and_contiguous_follow_torch():
@@ -272,7 +272,7 @@ def test_results_torch_makes_contiguous_are_contiguous_so_view_works(name, order
     ours = fn(cr, cr.tensor(a, requires_grad=True).permute(*order))
     theirs = fn(torch, torch.tensor(a, requires_grad=True).permute(*order))
     assert ours.is_contiguous() and theirs.is_contiguous() and ours.shape == tuple(theirs.shape)
-    np.testing.assert_allclose(ours.view(-1).data, theirs.view(-1).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.view(-1)._data, theirs.view(-1).detach().numpy(), rtol=1e-12)
 
 
 def test_expand_without_sizes_is_a_type_error_like_torch():

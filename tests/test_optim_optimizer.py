@@ -89,12 +89,12 @@ def test_step_bumps_version_so_stale_graphs_fail():
 @pytest.mark.parametrize("cls", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop])
 def test_updates_stay_float32_in_place(cls):
     w = nn.Parameter(cr.randn(5))
-    data = w.data
+    data = w._data
     opt = cls([w], lr=0.1, weight_decay=0.01)
     for _ in range(3):
         w.grad = cr.randn(5)
         opt.step()
-    assert w.data is data and w.dtype == np.float32
+    assert w._data is data and w.dtype == np.float32
     for v in opt.state.get(w, {}).values():
         assert not isinstance(v, np.ndarray) or v.dtype == np.float32
 

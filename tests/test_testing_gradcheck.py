@@ -20,7 +20,7 @@ class FirstOrderOnlySquare(Function):
         return x * x
 
     def backward(self, gy):  # right value but built from constants: no second order
-        return cr.Tensor(gy.data * 2 * self.inputs[0].data)
+        return cr.Tensor(gy._data * 2 * self.inputs[0]._data)
 
 
 def _x():

@@ -117,7 +117,7 @@ def test_nan_loss_stops_before_the_step_and_names_epoch_and_step():
         train_one_epoch(model, toy_loader(), poisoned, opt, epoch=4, progress=False)
     assert (info.value.epoch, info.value.step, info.value.steps) == (4, 3, 6)
     assert len(steps) == 2  # no optimizer step on the NaN batch
-    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    assert all(np.isfinite(p._data).all() for p in model.parameters())
 
 
 def test_huge_learning_rate_is_caught():
@@ -169,7 +169,7 @@ def test_training_checkpoint_roundtrip(tmp_path):
     assert meta["epoch"] == 1 and meta["model"] == "mlp" and meta["kind"] == "chainrule.train"
     clone = model_from_checkpoint(state, meta)
     for (n, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
-        assert np.array_equal(a.data, b.data), n
+        assert np.array_equal(a._data, b._data), n
     opt2 = cr.optim.SGD(clone.parameters(), lr=0.1, momentum=0.9)
     loader2 = toy_loader(loader_seed=5)  # the restored state replaces its generator
     cr.manual_seed(99)
@@ -182,7 +182,7 @@ def test_training_checkpoint_roundtrip(tmp_path):
     cr.set_rng_state(rng_after_save)
     train_one_epoch(clone, loader2, loss_fn, opt2, progress=False)
     for (n, a), (_, b) in zip(model.state_dict().items(), clone.state_dict().items()):
-        assert np.array_equal(a.data, b.data), n
+        assert np.array_equal(a._data, b._data), n
 
 
 def test_not_a_training_checkpoint(tmp_path):
@@ -246,7 +246,7 @@ def test_nan_weights_are_never_saved(tmp_path):
     _save(tmp_path / "ck", model, opt, loader)
     good = (tmp_path / "ck.safetensors").read_bytes()
     with cr.no_grad():
-        model.fc1.weight.data[0, 0] = np.nan
+        model.fc1.weight._data[0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         _save(tmp_path / "ck", model, opt, loader, epoch=2)
     assert (tmp_path / "ck.safetensors").read_bytes() == good
@@ -266,7 +266,7 @@ def _edit_json(stem, edit):
 
 
 def _state_of(model, opt, loader):
-    return ({k: np.array(v.data) for k, v in model.state_dict().items()},
+    return ({k: np.array(v._data) for k, v in model.state_dict().items()},
             repr(opt.param_groups), {id(p): {n: np.array(v) for n, v in s.items()}
                                      for p, s in opt.state.items()},
             loader.state_dict(), cr.get_rng_state())

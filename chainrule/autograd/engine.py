@@ -137,7 +137,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
     captured: dict[int, Tensor] = {}
     # ids of arrays that must not become a leaf's .grad uncopied: the root gradients, then
     # every array already given to a leaf
-    owned: set[int] = {id(g.data) for g in grad_roots}
+    owned: set[int] = {id(g._data) for g in grad_roots}
     capture_ids = {id(t) for t in capture} if capture is not None else None
     root_fns = []
     for root, g in zip(roots, grad_roots):
@@ -206,7 +206,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                             f"{fn.name}: {type(fn).__name__} has a first-order backward only; "
                             f"it cannot be differentiated twice (create_graph=True)"
                             f"{fn.double_backward_hint}")
-                    gxs = fast(gys[0].data) if len(gys) == 1 else fast(*[g.data for g in gys])
+                    gxs = fast(gys[0]._data) if len(gys) == 1 else fast(*[g._data for g in gys])
                     # its arrays as constant Tensors (inlined: this runs once per node)
                     if type(gxs) is tuple:
                         gxs = tuple([None if a is None else _new(a, None, 0, False)
@@ -230,7 +230,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             for t, gx in zip(inputs, gxs):
                 if gx is None or t is None or not t._requires_grad:
                     continue
-                if gx.data.shape != t.data.shape:
+                if gx._data.shape != t._data.shape:
                     raise RuntimeError(
                         f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
                         f"shape {t.shape}")
@@ -265,7 +265,7 @@ def _output_grad(fn: Function, i: int, g: Tensor, out: Optional[Tensor], create_
     if out is not None:
         if out._retains_grad:  # a copy: .grad must not alias other arrays
             out._grad = _accumulate(
-                out._grad, g if create_graph else Tensor._const(g.data.copy()))
+                out._grad, g if create_graph else Tensor._const(g._data.copy()))
         if capture_ids is not None and id(out) in capture_ids:
             captured[id(out)] = g
     return g
@@ -336,7 +336,7 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
         if g.grad_fn is not None:  # create_graph: keep the graph in .grad, as PyTorch does
             t._grad = g
             return
-        data = g.data
+        data = g._data
         if not _exclusive(data, owned):
             data = data.copy()
         owned.add(id(data))
@@ -351,8 +351,8 @@ def _accumulate_leaf(t: Tensor, g: Tensor, only: Optional[set[int]],
 
 def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
     for i, g in enumerate(gxs):
-        if g is not None and g.data.dtype.kind == "f" and not xp.isfinite(g.data).all():
-            kind = "nan" if xp.isnan(g.data).any() else "inf"
+        if g is not None and g._data.dtype.kind == "f" and not xp.isfinite(g._data).all():
+            kind = "nan" if xp.isnan(g._data).any() else "inf"
             raise RuntimeError(
                 f"Function '{fn.name}' returned {kind} values in its {i}th output. "
                 f"The forward call that created it: {fn._site}")
@@ -360,11 +360,11 @@ def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
 
 def _as_grad(root: Tensor, g: Any) -> Tensor:
     if g is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for scalar outputs (got a tensor of "
                 f"shape {root.shape}); pass `gradient=` to backward")
-        return Tensor(xp.ones_like(root.data))
+        return Tensor(xp.ones_like(root._data))
     if not isinstance(g, Tensor):
         g = Tensor(xp.asarray(g, dtype=root.dtype))
     if g.shape != root.shape:

@@ -16,8 +16,8 @@ Tensors, and states its local derivative once, beside them::
 
         def fast_backward(self, gy):      # optional: the same formula on ndarrays
             x0, x1 = self.inputs
-            return (sum_to_shape(gy * x1.data, x0.shape),
-                    sum_to_shape(gy * x0.data, x1.shape))
+            return (sum_to_shape(gy * x1._data, x0.shape),
+                    sum_to_shape(gy * x0._data, x1.shape))
 
 - ``backward`` is always the formula a learner reads, written with differentiable ops, so running
   it while recording (``create_graph=True``) builds the graph of the derivative itself.
@@ -148,7 +148,7 @@ class Function:
         any_grad = False
         for t in inputs:
             if type(t) is Tensor or isinstance(t, Tensor):
-                arrays.append(t.data)
+                arrays.append(t._data)
                 needs.append(t._requires_grad)
                 any_grad = any_grad or t._requires_grad
             elif t is None:
@@ -222,7 +222,7 @@ class Function:
         kept = []
         for t in self.inputs:  # a loop, not a comprehension: no function object per node
             if t is not None and (t.grad_fn is not None or not t._requires_grad):
-                data = t.data
+                data = t._data
                 t = _FreedInput((t.grad_fn, t._requires_grad, data.shape, data.dtype,
                                  t._out_idx, t.name))
             kept.append(t)

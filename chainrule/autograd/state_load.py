@@ -34,7 +34,7 @@ class StateLoadPlan(NamedTuple):
 def array_of(value: Any) -> Optional[numpy.ndarray]:
     """The array behind a Tensor or NumPy value (a NumPy scalar counts as 0-d), else None."""
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     if isinstance(value, (numpy.ndarray, numpy.generic)):
         return numpy.asarray(value)
     return None

@@ -87,7 +87,7 @@ class Tensor:
         tensor([2., 4.])
     """
 
-    __slots__ = ("data", "_grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
+    __slots__ = ("_data", "_grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
                  "_hooks", "_retains_grad", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray * Tensor calls Tensor.__rmul__
 
@@ -96,7 +96,7 @@ class Tensor:
             data = xp.asarray(data)
         if data.dtype not in SUPPORTED_DTYPES:
             check_dtype(data.dtype)
-        self.data = data
+        self._data = data
         self._grad: Optional[Tensor] = None
         self.grad_fn: Any = None
         self._out_idx = 0
@@ -114,7 +114,7 @@ class Tensor:
         """Build a tensor without ``__init__``'s checks (the hot path of every op)."""
         t = cls.__new__(cls)
         # NumPy returns scalars, not 0-d arrays, from operations on 0-d arrays: keep ndarrays
-        t.data = data if type(data) is _ndarray else xp.asarray(data)
+        t._data = data if type(data) is _ndarray else xp.asarray(data)
         t._grad = None
         t.grad_fn = grad_fn
         t._out_idx = index
@@ -161,7 +161,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use "
                 "a computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if flag and not _is_float(self.data.dtype):
+        if flag and not _is_float(self._data.dtype):
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
         self._requires_grad = bool(flag)
@@ -176,12 +176,12 @@ class Tensor:
             if not isinstance(grad, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
                                 f"type {type(grad).__name__}")
-            if grad.data.shape != self.data.shape:
+            if grad._data.shape != self._data.shape:
                 raise RuntimeError(f"attempting to assign a gradient of size "
                                    f"'{list(grad.shape)}' to a tensor of size "
                                    f"'{list(self.shape)}'. Please ensure that the gradient and "
                                    f"the tensor are the same size")
-            if grad.data.dtype != self.data.dtype:
+            if grad._data.dtype != self._data.dtype:
                 raise RuntimeError(f"attempting to assign a gradient with dtype "
                                    f"'{grad.dtype}' to a tensor with dtype '{self.dtype}'. The "
                                    f"gradient must match the tensor's dtype")
@@ -246,7 +246,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self._data)
 
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph in place, making it a leaf."""
@@ -256,39 +256,62 @@ class Tensor:
 
     # ------------------------------------------------------------------ array facts
     # C-level getters (no Python frame): backward reads shapes on every edge
-    shape: Shape = property(attrgetter("data.shape"),  # type: ignore[assignment]
+    shape: Shape = property(attrgetter("_data.shape"),  # type: ignore[assignment]
                             doc="The size of each dimension, a tuple.")
-    ndim: int = property(attrgetter("data.ndim"),  # type: ignore[assignment]
+    ndim: int = property(attrgetter("_data.ndim"),  # type: ignore[assignment]
                          doc="The number of dimensions.")
-    dtype: numpy.dtype = property(attrgetter("data.dtype"),  # type: ignore[assignment]
+    dtype: numpy.dtype = property(attrgetter("_data.dtype"),  # type: ignore[assignment]
                                   doc="The element type, a NumPy dtype.")
+
+    @property
+    def data(self) -> "Tensor":
+        """The same values as a tensor that is not part of any graph: it shares this tensor's
+        memory, does not require grad and has its own version counter, as PyTorch's ``.data``
+        (so ``p.data.sub_(lr * p.grad.data)`` updates ``p`` unrecorded). ``.numpy()`` gives the
+        ndarray. Assigning ``x.data = t`` makes ``x`` hold ``t``'s values (any shape).
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> d = w.data
+            >>> d.requires_grad, d.sub_(1.0).tolist(), w.tolist()
+            (False, [0.0, 1.0], [0.0, 1.0])
+        """
+        return Tensor._new(self._data, None, 0, False)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        check_dtype(value._data.dtype)
+        self._data = value._data
 
     @property
     def device(self) -> str:
         return "cpu"
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: Optional[int] = None) -> Union[Shape, int]:
         """The shape, or the size of dimension ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def item(self) -> Union[float, int, bool]:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise OpError(
-                f"item(): a Tensor with {self.data.size} elements (shape {self.shape}) cannot "
+                f"item(): a Tensor with {self._data.size} elements (shape {self.shape}) cannot "
                 f"be converted to Scalar")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> Any:
         """The underlying ndarray (shared, not copied)."""
@@ -296,19 +319,19 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
-        return self.data
+        return self._data
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with {self.data.size} values is ambiguous")
-        return bool(self.data)
+                f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -317,35 +340,35 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.size != 1 or self.data.dtype.kind not in "iu":
+        if self._data.size != 1 or self._data.dtype.kind not in "iu":
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
-        return int(self.data.reshape(-1)[0])
+        return int(self._data.reshape(-1)[0])
 
     def __hash__(self) -> int:
         return id(self)
 
     def __iter__(self) -> Any:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its value (``f"{loss:.3f}"``); others as their repr."""
-        if self.data.ndim == 0:
-            return self.data.item().__format__(format_spec)
+        if self._data.ndim == 0:
+            return self._data.item().__format__(format_spec)
         return object.__format__(self, format_spec)
 
     def __repr__(self) -> str:
         extras = []
-        if self.data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         opts: dict[str, Any] = {}
-        data = self.data
+        data = self._data
         if data.dtype.kind == "f" and data.size:
             finite = data[numpy.isfinite(data)]
             if finite.size and not numpy.all(finite == numpy.round(finite)):
@@ -374,7 +397,7 @@ class Tensor:
             raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
         for a in args:
             if isinstance(a, Tensor):
-                dtype = a.data.dtype
+                dtype = a._data.dtype
             elif (isinstance(a, str) and a.split(":")[0] in _DEVICES) or \
                     type(a).__name__ == "device":
                 device = a
@@ -422,12 +445,12 @@ class Tensor:
             >>> x.is_contiguous(), x.T.is_contiguous(), x.T.contiguous().is_contiguous()
             (True, False, True)
         """
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     def contiguous(self) -> "Tensor":
         """This tensor if it is contiguous, else a contiguous copy that stays in the graph
         (so that :meth:`view` can reshape it)."""
-        return self if self.data.flags.c_contiguous else _ops.clone(self)
+        return self if self._data.flags.c_contiguous else _ops.clone(self)
 
     def cpu(self) -> "Tensor":
         return self
@@ -453,7 +476,7 @@ class Tensor:
                     f"{op}: the value requires grad, but in-place writes are not recorded in "
                     f"the graph, so its gradient would be lost. Use an out-of-place op (e.g. "
                     f"`x = x + y`, chainrule.where or chainrule.cat), or write value.detach().")
-            return value.data
+            return value._data
         if value is None or isinstance(value, (str, bytes)):
             raise TypeError(f"{op}: can't assign a {type(value).__name__} to a Tensor")
         return value
@@ -462,9 +485,9 @@ class Tensor:
         self._check_inplace(op)
         value = self._inplace_value(op, value)
         try:
-            getattr(self.data, op)(value)  # e.g. ndarray.__iadd__
+            getattr(self._data, op)(value)  # e.g. ndarray.__iadd__
         except TypeError:  # NumPy's casting error: e.g. an int tensor += a float
-            result = getattr(self.data, "__" + op[3:])(value)  # the out-of-place op: its dtype
+            result = getattr(self._data, "__" + op[3:])(value)  # the out-of-place op: its dtype
             raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired "
                                f"output type {self.dtype}") from None
         except ValueError:
@@ -475,11 +498,11 @@ class Tensor:
 
     def add_(self, other: Any, alpha: float = 1) -> "Tensor":
         return self._inplace("__iadd__", other if alpha == 1 else
-                             (other.data if isinstance(other, Tensor) else other) * alpha)
+                             (other._data if isinstance(other, Tensor) else other) * alpha)
 
     def sub_(self, other: Any, alpha: float = 1) -> "Tensor":
         return self._inplace("__isub__", other if alpha == 1 else
-                             (other.data if isinstance(other, Tensor) else other) * alpha)
+                             (other._data if isinstance(other, Tensor) else other) * alpha)
 
     def mul_(self, other: Any) -> "Tensor":
         return self._inplace("__imul__", other)
@@ -497,7 +520,7 @@ class Tensor:
         if not fits:
             raise OpError(f"copy_: source of shape {src.shape} cannot be broadcast to the "
                           f"destination shape {self.shape}")
-        self.data[...] = src
+        self._data[...] = src
         self._version += 1
         return self
 
@@ -507,7 +530,7 @@ class Tensor:
         if xp.ndim(value) != 0:
             raise RuntimeError(f"fill_ only supports a 0-dimension value, got one of shape "
                                f"{xp.shape(value)}")
-        self.data.fill(value)
+        self._data.fill(value)
         self._version += 1
         return self
 
@@ -519,7 +542,7 @@ class Tensor:
         does (:func:`chainrule.ops.indexing.torch_index`)."""
         self._check_inplace("__setitem__")
         value = self._inplace_value("__setitem__", value)
-        _ops.index_assign(self.data, index, value)
+        _ops.index_assign(self._data, index, value)
         self._version += 1
 
     # ------------------------------------------------------------------ operators
@@ -560,10 +583,10 @@ class Tensor:
 
     def __invert__(self) -> "Tensor":
         """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
-        if self.data.dtype.kind not in "biu":
+        if self._data.dtype.kind not in "biu":
             raise TypeError(f"~ (operator.invert) is only implemented on integer and bool "
                             f"tensors, got {self.dtype}")
-        return Tensor(xp.invert(self.data))
+        return Tensor(xp.invert(self._data))
 
     # ------------------------------------------------------------------ methods
     def add(self, other: Any) -> "Tensor":

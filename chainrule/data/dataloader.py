@@ -101,7 +101,7 @@ def numpy_collate(samples: Sequence[Any]) -> Any:
 
 def default_collate(samples: Sequence[Any]) -> Any:
     """Like :func:`numpy_collate`, but each batched array is wrapped in a ``chainrule.Tensor``
-    (no copy: ``tensor.data`` is the array). Images come out float32, labels int64.
+    (no copy: ``tensor._data`` is the array). Images come out float32, labels int64.
 
     Args:
         samples: items as returned by ``dataset[i]``.
@@ -112,7 +112,7 @@ def default_collate(samples: Sequence[Any]) -> Any:
     Example:
         >>> import numpy as np
         >>> x, y = default_collate([(np.ones(2, np.float32), 3)])
-        >>> x.data.dtype, y.data.tolist()
+        >>> x._data.dtype, y._data.tolist()
         (dtype('float32'), [3])
     """
     if len(samples) == 0:

@@ -64,7 +64,7 @@ class TensorDataset(Dataset):
     """Items are the rows of several arrays of equal length: ``ds[i] = (a[i], b[i], ...)``.
 
     Args:
-        *arrays: NumPy arrays or Tensors (their ``.data`` is used, not copied); all must have
+        *arrays: NumPy arrays or Tensors (a Tensor's array is used, not copied); all must have
             the same size along dimension 0.
 
     Shape:

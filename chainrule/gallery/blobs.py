@@ -33,7 +33,7 @@ def run(verbose: bool = False, epochs: int = EPOCHS, seed: int = 0) -> dict[str,
         if verbose and epoch % 20 == 0:
             print(f"epoch {epoch:3d}  cross-entropy {losses[-1]:.4f}")
     with cr.no_grad():
-        accuracy = float((model(x).argmax(dim=1) == labels).data.mean())
+        accuracy = float((model(x).argmax(dim=1) == labels).detach().numpy().mean())
     if verbose:
         print(f"accuracy on the {len(y)} points: {accuracy:.1%}")
     return {"losses": losses, "accuracy": accuracy, "graph": loss,

@@ -85,7 +85,7 @@ def hand_gradients(x: np.ndarray, fc_weight: np.ndarray,
     # dE/dW1[a, b] = sum_ij X[i + a, j + b] dE/dL1[i, j]: conv2d of X with dE/dL1 as kernel
     with cr.no_grad():
         kernel = cr.tensor(g["dE_dL1"].reshape(1, 1, 4, 4))  # (4, 4) -> (OC, C, KH, KW)
-        g["dE_dW1"] = F.conv2d(cr.tensor(x), kernel).data.reshape(3, 3)  # (1, 1, 3, 3)
+        g["dE_dW1"] = F.conv2d(cr.tensor(x), kernel).detach().numpy().reshape(3, 3)  # (1, 1, 3, 3)
     return g
 
 
@@ -98,18 +98,18 @@ def run(verbose: bool = False) -> dict[str, Any]:
     t = forward(x, conv_weight, fc_weight)
     t["E"].name = "E"
     t["E"].backward(retain_graph=True)  # keep the graph so it can still be drawn
-    values = {k: v.data.copy() for k, v in t.items()}
-    result: dict[str, Any] = {"X": x.data[0, 0], "W1": conv_weight.data[0, 0].copy(),
-                              "W2": fc_weight.data.copy()}
+    values = {k: v.detach().numpy().copy() for k, v in t.items()}
+    result: dict[str, Any] = {"X": x.detach().numpy()[0, 0], "W1": conv_weight.detach().numpy()[0, 0].copy(),
+                              "W2": fc_weight.detach().numpy().copy()}
     result.update({k: values[k][0, 0] if values[k].ndim == 4 else values[k]
                    for k in ("L1", "L1_a", "pooled")})
     result.update(out=float(values["out"].item()), E=float(values["E"].item()))
-    result.update(hand_gradients(x.data, fc_weight.data, values))
-    result["dE_dW1_autograd"] = conv_weight.grad.data[0, 0].copy()  # type: ignore[union-attr]
-    result["dE_dW2_autograd"] = fc_weight.grad.data.copy()  # type: ignore[union-attr]
+    result.update(hand_gradients(x.detach().numpy(), fc_weight.detach().numpy(), values))
+    result["dE_dW1_autograd"] = conv_weight.grad.detach().numpy()[0, 0].copy()  # type: ignore[union-attr]
+    result["dE_dW2_autograd"] = fc_weight.grad.detach().numpy().copy()  # type: ignore[union-attr]
     with cr.no_grad():
         stepped = conv_weight - LR * cr.tensor(result["dE_dW1"].reshape(1, 1, 3, 3))
-        result["W1_after"] = stepped.data[0, 0]
+        result["W1_after"] = stepped.detach().numpy()[0, 0]
         result["E_after"] = float(forward(x, stepped, fc_weight)["E"].item())
     result["graph"] = t["E"]
     result["params"] = {"W1": conv_weight, "W2": fc_weight}

@@ -25,7 +25,7 @@ def run(verbose: bool = False, gate: str = "AND", epochs: int = EPOCHS,
     neuron = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
     loss_fn = nn.BCELoss()
     opt = optim.SGD(neuron.parameters(), lr=LR)
-    initial = {k: v.data.copy() for k, v in neuron.state_dict().items()}
+    initial = {k: v.detach().numpy().copy() for k, v in neuron.state_dict().items()}
     losses = []
     for epoch in range(epochs):
         opt.zero_grad()
@@ -36,12 +36,12 @@ def run(verbose: bool = False, gate: str = "AND", epochs: int = EPOCHS,
         if verbose and epoch % 100 == 0:
             print(f"epoch {epoch:3d}  BCE {losses[-1]:.4f}")
     with cr.no_grad():
-        probs = neuron(x).data.ravel()
+        probs = neuron(x).detach().numpy().ravel()
     preds = (probs > 0.5).astype(int).tolist()
     result = {"gate": gate, "initial": initial, "losses": losses,
               "probabilities": probs.tolist(), "predictions": preds,
               "targets": y.ravel().astype(int).tolist(),
-              "weight": neuron[0].weight.data.ravel().tolist(),
+              "weight": neuron[0].weight.detach().numpy().ravel().tolist(),
               "bias": float(neuron[0].bias.item()), "graph": loss,
               "params": dict(neuron.named_parameters())}
     if verbose:

@@ -61,9 +61,9 @@ def run(verbose: bool = False, epochs: int = EPOCHS, seed: int = 0) -> dict[str,
     with cr.no_grad():
         out = model(x)
     if verbose:
-        print(f"outputs after training: {[round(v, 4) for v in out.data.ravel().tolist()]} "
+        print(f"outputs after training: {[round(v, 4) for v in out.detach().numpy().ravel().tolist()]} "
               f"(targets 1 and 0)")
-    return {"losses": losses, "outputs": out.data.ravel().tolist(), "graph": loss,
+    return {"losses": losses, "outputs": out.detach().numpy().ravel().tolist(), "graph": loss,
             "params": dict(model.named_parameters())}
 
 

@@ -73,7 +73,7 @@ def run(verbose: bool = False) -> dict[str, Any]:
     s.backward(retain_graph=True)
     grid = cr.linspace(-20, 20, 41, dtype=cr.float64)
     with cr.no_grad():
-        gap = float(np.abs((sigmoid_from_primitives(grid) - cr.sigmoid(grid)).data).max())
+        gap = float(np.abs((sigmoid_from_primitives(grid) - cr.sigmoid(grid)).detach().numpy()).max())
     extreme = cr.tensor([-1000.0, 1000.0], requires_grad=True)
     fused = cr.sigmoid(extreme)
     fused.sum().backward()

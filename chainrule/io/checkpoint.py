@@ -90,7 +90,7 @@ def _prev(weights: Path) -> Path:
 def _array_of(value: Any) -> Optional[np.ndarray]:
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
+    data = getattr(value, "_data", None)
     if isinstance(data, np.ndarray) and not isinstance(value, (bytes, bytearray, memoryview)):
         return data  # a Tensor
     return None
@@ -404,7 +404,7 @@ def load_into(module: Any, state: Mapping[str, Any], strict: bool = True) -> Inc
     every value converted first (the checks of ``Module.load_state_dict``, in
     :mod:`chainrule.autograd.state_load`); only then is anything copied, so a checkpoint that
     does not fit leaves the model untouched. The copy
-    is in place (``np.copyto`` into each ``tensor.data``), which keeps parameter identity (an
+    is in place (``np.copyto`` into each ``tensor._data``), which keeps parameter identity (an
     optimizer holding them still works); it relies on ``state_dict()`` returning the live
     tensors or arrays, as PyTorch's does.
 

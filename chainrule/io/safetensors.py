@@ -55,7 +55,7 @@ def _to_array(fn: str, key: Any, value: Any) -> np.ndarray:
         raise ValueError(f"{fn}: the name '__metadata__' is reserved by the format")
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
+    data = getattr(value, "_data", None)
     if isinstance(data, np.ndarray):  # a Tensor
         return data
     if isinstance(value, (np.generic, int, float, bool)):

@@ -80,7 +80,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
     """Write ``values`` into ``tensor`` in place, keeping its dtype (the no_grad write)."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init: expected a Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = values
+    tensor._data[...] = values
     tensor._version += 1
     return tensor
 
@@ -91,7 +91,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     Example:
         >>> import chainrule as cr
         >>> w = uniform_(cr.empty(3, 5), -1, 1)
-        >>> w.dtype, bool((w.data <= 1).all() and (w.data >= -1).all())
+        >>> w.dtype, bool((w._data <= 1).all() and (w._data >= -1).all())
         (dtype('float32'), True)
     """
     if a > b:
@@ -127,7 +127,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     Example:
         >>> import chainrule as cr
         >>> w = xavier_uniform_(cr.empty(84, 120))
-        >>> bool(abs(w.data).max() <= (6 / 204) ** 0.5)
+        >>> bool(abs(w._data).max() <= (6 / 204) ** 0.5)
         True
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
@@ -158,7 +158,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     Example:
         >>> import chainrule as cr
         >>> w = kaiming_uniform_(cr.empty(10, 784), a=5 ** 0.5)   # Linear's default
-        >>> bool(abs(w.data).max() <= 1 / 784 ** 0.5)
+        >>> bool(abs(w._data).max() <= 1 / 784 ** 0.5)
         True
     """
     if 0 in tensor.shape:

@@ -352,9 +352,9 @@ class Module:
             for t in list(m._parameters.values()) + list(m._buffers.values()):
                 if t is None:
                     continue
-                t.data = fn(t.data)
+                t._data = fn(t._data)
                 if t.grad is not None:
-                    t.grad = Tensor(fn(t.grad.data))
+                    t.grad = Tensor(fn(t.grad._data))
         return self
 
     def to(self: M, *args: Any, **kwargs: Any) -> M:
@@ -508,11 +508,11 @@ def reset_grad(p: Tensor, set_to_none: bool = True) -> None:
         return
     if set_to_none:
         p.grad = None
-    elif grad.grad_fn is None and grad.data.flags.writeable:
+    elif grad.grad_fn is None and grad._data.flags.writeable:
         grad.requires_grad_(False)
         grad.zero_()
     else:
-        p.grad = Tensor(xp.zeros_like(grad.data))
+        p.grad = Tensor(xp.zeros_like(grad._data))
 
 
 # ============================================================================ mode contexts

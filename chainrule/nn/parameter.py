@@ -31,11 +31,11 @@ class Parameter(Tensor):
         if data is None:
             data = xp.empty((0,), dtype=numpy.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol: Any) -> Any:  # copy.deepcopy support
-        return (Parameter, (self.data.copy(), self.requires_grad))
+        return (Parameter, (self._data.copy(), self.requires_grad))

@@ -42,7 +42,7 @@ class Sigmoid(Function):
         return gy * y * (1 - y)
 
     def fast_backward(self, gy: Any) -> Any:
-        yd = self.output(0).data  # the same formula in one buffer
+        yd = self.output(0)._data  # the same formula in one buffer
         g = xp.empty_like(yd)  # (an out= array keeps 0-d results arrays, not NumPy scalars)
         xp.subtract(_ONE, yd, g)
         xp.multiply(g, yd, g)
@@ -113,7 +113,7 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
     def fast_backward(self, gd: Any) -> Any:
-        yd = self.output(0).data
+        yd = self.output(0)._data
         jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype and \
             yd.shape == gd.shape and yd.flags.c_contiguous else None
         if jit is not None:
@@ -143,10 +143,10 @@ class ReLU(Function):
 
     def backward(self, gy: Tensor) -> Tensor:
         # the mask is a constant: relu's derivative at 0 is taken as 0, as PyTorch does
-        return keep_where(_relu_passes(self.inputs[0].data), gy)
+        return keep_where(_relu_passes(self.inputs[0]._data), gy)
 
     def fast_backward(self, gy: Any) -> Any:
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         jit = compiled_for(x) if x.dtype == gy.dtype and x.shape == gy.shape else None
         if jit is not None:  # one compiled pass, ~2x faster than a NumPy multiply by the mask
             g = xp.empty(x.shape, x.dtype)
@@ -173,7 +173,7 @@ def relu(input: Any) -> Tensor:
         >>> cr.relu(cr.tensor([-1.0, 2.0])).tolist()
         [0.0, 2.0]
     """
-    if isinstance(input, Tensor) and input.data.dtype.kind == "b":
+    if isinstance(input, Tensor) and input._data.dtype.kind == "b":
         raise TypeError("relu: Boolean inputs not supported for relu (got a bool tensor)")
     return ReLU()(input)
 
@@ -192,7 +192,7 @@ class LeakyReLU(Function):
         return xp.where(x > 0, x, x * x.dtype.type(self.slope))
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(gy.dtype))
 
 
@@ -205,7 +205,7 @@ def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
         >>> cr.leaky_relu(cr.tensor([-1.0, 2.0]), 0.5).tolist()
         [-0.5, 2.0]
     """
-    if isinstance(input, Tensor) and input.data.dtype.kind != "f":
+    if isinstance(input, Tensor) and input._data.dtype.kind != "f":
         raise TypeError(f"leaky_relu: expected a floating point input, got dtype "
                         f"{input.dtype} (convert it first, e.g. x.float())")
     return LeakyReLU(negative_slope)(as_float(input))

@@ -23,14 +23,14 @@ def _binary(fn_cls: type, a: Any, b: Any, op: str) -> Tensor:
     """Promote ``a`` and ``b`` to their result dtype and apply ``fn_cls``; clear shape errors."""
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype != b.data.dtype:
+            if a._data.dtype != b._data.dtype:
                 a, b = _promote(a, b)
-        elif type(b) in _PY_NUMBERS and a.data.dtype.kind == "f":
-            b = Tensor._const(numpy.asarray(b, a.data.dtype))
+        elif type(b) in _PY_NUMBERS and a._data.dtype.kind == "f":
+            b = Tensor._const(numpy.asarray(b, a._data.dtype))
         else:
             a, b = _promote(a, b)
-    elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b.data.dtype.kind == "f":
-        a = Tensor._const(numpy.asarray(a, b.data.dtype))
+    elif type(a) in _PY_NUMBERS and isinstance(b, Tensor) and b._data.dtype.kind == "f":
+        a = Tensor._const(numpy.asarray(a, b._data.dtype))
     else:
         a, b = _promote(a, b)
     try:
@@ -106,8 +106,8 @@ class Mul(Function):
     def fast_backward(self, gy: Any) -> tuple:
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
-        return (sum_to_shape(gy * x1.data, x0.shape) if n0 else None,
-                sum_to_shape(gy * x0.data, x1.shape) if n1 else None)
+        return (sum_to_shape(gy * x1._data, x0.shape) if n0 else None,
+                sum_to_shape(gy * x0._data, x1.shape) if n1 else None)
 
 
 def mul(input: Any, other: Any) -> Tensor:
@@ -134,8 +134,8 @@ class Div(Function):
 
 def div(input: Any, other: Any) -> Tensor:
     """``a / b`` (true division: integers give float32) with broadcasting."""
-    if not (isinstance(input, Tensor) and input.data.dtype.kind == "f") and \
-            not (isinstance(other, Tensor) and other.data.dtype.kind == "f"):
+    if not (isinstance(input, Tensor) and input._data.dtype.kind == "f") and \
+            not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
         dtype = result_dtype(input, other)
         if dtype.kind != "f":
             input, other = as_float(input), as_float(other)
@@ -179,7 +179,7 @@ class Remainder(Function):
         x0, x1 = self.inputs
         n0, n1 = self.needs_input_grad
         # floor(a / b) is a step function: a constant to the gradient
-        quotient = Tensor._const(_divide(xp.floor_divide, x0.data, x1.data, "remainder"))
+        quotient = Tensor._const(_divide(xp.floor_divide, x0._data, x1._data, "remainder"))
         return (unbroadcast(gy, x0.shape) if n0 else None,
                 unbroadcast(-gy * quotient, x1.shape) if n1 else None)
 
@@ -298,7 +298,7 @@ def pow(input: Any, exponent: Any) -> Tensor:
     """
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and \
             isinstance(input, Tensor):
-        if input.data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
+        if input._data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
             if exponent < 0 and isinstance(exponent, int):
                 raise OpError("pow: Integers to negative integer powers are not allowed "
                               f"(tensor of dtype {input.dtype}, exponent {exponent})")
@@ -321,7 +321,7 @@ class Exp(Function):
         return gy * self.output(0)
 
     def fast_backward(self, gy: Any) -> Any:
-        return gy * self.output(0).data
+        return gy * self.output(0)._data
 
 
 def exp(input: Any) -> Tensor:
@@ -422,7 +422,7 @@ class Sin(Function):
         return gy * cos(self.inputs[0])
 
     def fast_backward(self, gy: Any) -> Any:
-        return xp.cos(self.inputs[0].data) * gy
+        return xp.cos(self.inputs[0]._data) * gy
 
 
 def sin(input: Any) -> Tensor:
@@ -441,7 +441,7 @@ class Cos(Function):
         return -gy * sin(self.inputs[0])
 
     def fast_backward(self, gy: Any) -> Any:
-        return -xp.sin(self.inputs[0].data) * gy
+        return -xp.sin(self.inputs[0]._data) * gy
 
 
 def cos(input: Any) -> Tensor:
@@ -517,7 +517,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
         >>> cr.where(x > 0, x, 0.0).tolist()
         [0.0, 2.0]
     """
-    cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != numpy.bool_:
         raise TypeError(f"where: expected condition to be a boolean tensor, got {cond.dtype}")
     dtype = result_dtype(input, other)
@@ -538,7 +538,7 @@ class Maximum(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
-        a, b = x0.data, x1.data
+        a, b = x0._data, x1._data
         n0, n1 = self.needs_input_grad
         return (_extremum_grad(gy, a < b, a == b, x0.shape) if n0 else None,
                 _extremum_grad(gy, a > b, a == b, x1.shape) if n1 else None)
@@ -575,7 +575,7 @@ class Minimum(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         x0, x1 = self.inputs
-        a, b = x0.data, x1.data
+        a, b = x0._data, x1._data
         n0, n1 = self.needs_input_grad
         return (_extremum_grad(gy, a > b, a == b, x0.shape) if n0 else None,
                 _extremum_grad(gy, a < b, a == b, x1.shape) if n1 else None)
@@ -603,7 +603,7 @@ class Clamp(Function):
         return xp.clip(x, self.lo, self.hi)
 
     def backward(self, gy: Tensor) -> Tensor:
-        x = self.inputs[0].data
+        x = self.inputs[0]._data
         mask = xp.ones(x.shape, dtype=bool)
         if self.lo is not None:
             mask &= x >= self.lo
@@ -628,15 +628,15 @@ class ClampTensor(Function):
 
     def backward(self, gy: Tensor) -> tuple:
         x, lo, hi = self.inputs
-        xd = x.data
+        xd = x._data
         if lo is not None and hi is not None:
-            keep = (xd >= lo.data) & (xd <= hi.data)
-            to_lo = (xd < lo.data) & (lo.data < hi.data)
-            to_hi = (xd > hi.data) | (hi.data < lo.data)
+            keep = (xd >= lo._data) & (xd <= hi._data)
+            to_lo = (xd < lo._data) & (lo._data < hi._data)
+            to_hi = (xd > hi._data) | (hi._data < lo._data)
         elif lo is not None:
-            keep, to_lo, to_hi = xd >= lo.data, xd < lo.data, None
+            keep, to_lo, to_hi = xd >= lo._data, xd < lo._data, None
         else:
-            keep, to_lo, to_hi = xd <= hi.data, None, xd > hi.data
+            keep, to_lo, to_hi = xd <= hi._data, None, xd > hi._data
         n_x, n_lo, n_hi = self.needs_input_grad
         return (unbroadcast(keep_where(keep, gy), x.shape) if n_x else None,
                 unbroadcast(keep_where(to_lo, gy), lo.shape) if n_lo else None,
@@ -678,7 +678,7 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
         input = Tensor(xp.asarray(input))
     # number bounds are weak, as torch's: a NumPy float64 or int64 keeps a float32 tensor
     lo, hi = (b.item() if isinstance(b, numpy.generic) else b for b in (min, max))
-    if input.data.dtype.kind != "f":  # an integer tensor and a float bound: float32, as torch
+    if input._data.dtype.kind != "f":  # an integer tensor and a float bound: float32, as torch
         input = as_operand(input, result_dtype(input, *[b for b in (lo, hi) if b is not None]))
     return Clamp(lo, hi)(input)
 
@@ -705,8 +705,8 @@ def clone(input: Tensor) -> Tensor:
 
 # ============================================================================ comparisons
 def compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
-    da = a.data if isinstance(a, Tensor) else a
-    db = b.data if isinstance(b, Tensor) else b
+    da = a._data if isinstance(a, Tensor) else a
+    db = b._data if isinstance(b, Tensor) else b
     err = broadcast_error(op, xp.shape(da), xp.shape(db))
     if err is not None:
         raise err
@@ -747,7 +747,7 @@ def logical_or(input: Any, other: Any) -> Tensor:
 
 
 def logical_not(input: Any) -> Tensor:
-    return Tensor(xp.logical_not(input.data if isinstance(input, Tensor) else input))
+    return Tensor(xp.logical_not(input._data if isinstance(input, Tensor) else input))
 
 
 class Sign(Function):
@@ -760,7 +760,7 @@ class Sign(Function):
         return y
 
     def backward(self, gy: Tensor) -> Tensor:
-        return Tensor._const(xp.zeros_like(gy.data))  # a zero gradient, as PyTorch's
+        return Tensor._const(xp.zeros_like(gy._data))  # a zero gradient, as PyTorch's
 
 
 def sign(input: Any) -> Tensor:
@@ -775,16 +775,16 @@ def sign(input: Any) -> Tensor:
         >>> y.tolist(), y.requires_grad
         ([-1.0, 0.0, 1.0], True)
     """
-    if isinstance(input, Tensor) and input.data.dtype == numpy.bool_:
-        return Tensor(input.data.copy())  # NumPy has no bool sign; torch's is the identity
+    if isinstance(input, Tensor) and input._data.dtype == numpy.bool_:
+        return Tensor(input._data.copy())  # NumPy has no bool sign; torch's is the identity
     return Sign()(input)
 
 
 def isfinite(input: Any) -> Tensor:
-    return Tensor(xp.isfinite(input.data if isinstance(input, Tensor) else input))
+    return Tensor(xp.isfinite(input._data if isinstance(input, Tensor) else input))
 
 
 def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(xp.allclose(input.data if isinstance(input, Tensor) else input,
-                            other.data if isinstance(other, Tensor) else other,
+    return bool(xp.allclose(input._data if isinstance(input, Tensor) else input,
+                            other._data if isinstance(other, Tensor) else other,
                             rtol=rtol, atol=atol))

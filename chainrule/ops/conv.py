@@ -247,8 +247,8 @@ class Conv2d(Function):
         nx, nw, nb = self.needs_input_grad
         cols, self.cols = self.cols, None
         g = gy.astype(x.dtype, copy=False)
-        return (fast_grad_input(g, weight.data, x.shape, self.g) if nx else None,
-                fast_grad_weight(x.data, g, weight.shape, self.g, cols) if nw else None,
+        return (fast_grad_input(g, weight._data, x.shape, self.g) if nx else None,
+                fast_grad_weight(x._data, g, weight.shape, self.g, cols) if nw else None,
                 sum_nhw(gy) if nb else None)
 
 
@@ -318,7 +318,7 @@ class Conv2dIm2col(Function):
 
     def fast_backward(self, gy: Any) -> tuple:
         x, weight, _ = self.inputs
-        gx, gw = _im2col_backward(self.cols, x.shape, weight.data,
+        gx, gw = _im2col_backward(self.cols, x.shape, weight._data,
                                   gy.astype(weight.dtype, copy=False), self.g)
         nx, nw, nb = self.needs_input_grad
         return gx if nx else None, gw if nw else None, sum_nhw(gy) if nb else None
@@ -341,7 +341,7 @@ class Conv2dNaive(Function):
 
     def fast_backward(self, gy: Any) -> tuple:
         x, weight, _ = self.inputs
-        gx, gw = _naive_backward(x.data, weight.data, gy.astype(weight.dtype, copy=False),
+        gx, gw = _naive_backward(x._data, weight._data, gy.astype(weight.dtype, copy=False),
                                  self.g)
         nx, nw, nb = self.needs_input_grad
         return gx if nx else None, gw if nw else None, sum_nhw(gy) if nb else None

@@ -57,7 +57,7 @@ def result_dtype(*operands: Any) -> numpy.dtype:
     ranked: list[Optional[numpy.dtype]] = [None, None, None]  # python scalar, 0-d, dimensioned
     for x in operands:
         if isinstance(x, Tensor):
-            dt, rank = x.data.dtype, (2 if x.data.ndim else 1)
+            dt, rank = x._data.dtype, (2 if x._data.ndim else 1)
         elif isinstance(x, (bool, numpy.bool_)) and not isinstance(x, numpy.ndarray):
             dt, rank = _BOOL, (0 if isinstance(x, bool) else 1)
         elif isinstance(x, int):
@@ -81,7 +81,7 @@ def result_dtype(*operands: Any) -> numpy.dtype:
 def as_operand(x: Any, dtype: numpy.dtype) -> Tensor:
     """``x`` as a Tensor of ``dtype`` (differentiable cast for tensors, plain for constants)."""
     if isinstance(x, Tensor):
-        if x.data.dtype == dtype:
+        if x._data.dtype == dtype:
             return x
         return cast(x, dtype)
     return Tensor(xp.asarray(x, dtype=dtype))
@@ -91,10 +91,10 @@ def as_float(x: Any) -> Tensor:
     """``x`` as a floating Tensor (integers and bools become float32, as in PyTorch)."""
     if not isinstance(x, Tensor):
         x = Tensor(xp.asarray(x))
-        if x.data.dtype.kind != "f":
-            x = Tensor(x.data.astype(DEFAULT_FLOAT))
+        if x._data.dtype.kind != "f":
+            x = Tensor(x._data.astype(DEFAULT_FLOAT))
         return x
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         return cast(x, DEFAULT_FLOAT)
     return x
 
@@ -121,5 +121,5 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     if x.dtype == dtype:
         return x
     if dtype.kind != "f" and x.requires_grad:
-        return Tensor(x.data.astype(dtype))  # leaves the graph, as PyTorch does
+        return Tensor(x._data.astype(dtype))  # leaves the graph, as PyTorch does
     return Cast(dtype)(x)

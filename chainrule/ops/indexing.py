@@ -250,10 +250,10 @@ def _part(item: Any) -> Any:
     if isinstance(item, (str, bytes)):
         raise TypeError(f"invalid index of type {type(item).__name__}: {item!r}")
     if isinstance(item, Tensor):  # only PyTorch's index dtypes
-        if item.data.dtype not in _INDEX_DTYPES:
+        if item._data.dtype not in _INDEX_DTYPES:
             raise IndexError(f"tensors used as indices must be long, int, byte or bool "
-                             f"tensors (got {item.data.dtype})")
-        return _array_part(item.data)
+                             f"tensors (got {item._data.dtype})")
+        return _array_part(item._data)
     if isinstance(item, (xp.ndarray, list, tuple, range)):
         # an array or a sequence: PyTorch makes a byte/bool tensor of it, or else a long one
         arr = xp.asarray(item)

@@ -147,8 +147,8 @@ class Linear(Function):
         need_x, need_w, need_b = self.needs_input_grad
         g = gy.astype(weight.dtype, copy=False)
         g2 = g.reshape(-1, g.shape[-1])  # (*, out) -> (N, out)
-        return (xp.matmul(g, weight.data) if need_x else None,  # (*, out) @ (out, in)
-                xp.matmul(g2.T, x.data.reshape(-1, x.shape[-1])) if need_w else None,
+        return (xp.matmul(g, weight._data) if need_x else None,  # (*, out) @ (out, in)
+                xp.matmul(g2.T, x._data.reshape(-1, x.shape[-1])) if need_w else None,
                 g2.sum(axis=0) if need_b else None)  # (out,)
 
 

@@ -162,7 +162,7 @@ class MeanSquaredError(_ReducedLoss, Function):
         x, t = self.inputs
         nx, nt = self.needs_input_grad
         d = x - t
-        n = d.data.size
+        n = d._data.size
         norm = 2.0 / n if self.reduction == "mean" and n else 2.0
         g = (d * norm) * gy  # PyTorch's order: norm * (x - t), then the upstream
         return (unbroadcast(g, x.shape) if nx else None,
@@ -241,7 +241,7 @@ def _constant_weight(weight: Any, input: Tensor, name: str, op: str) -> Optional
     if weight.requires_grad:
         raise RuntimeError(f"{op}: the loss is not differentiable with respect to {name} (as "
                            f"in PyTorch); pass {name}.detach()")
-    return weight.data
+    return weight._data
 
 
 def _check_broadcasts_to(w: Tensor, input: Tensor, name: str, op: str) -> None:
@@ -288,7 +288,7 @@ class BinaryCrossEntropy(_ReducedLoss, Function):
     def fast_backward(self, g: Any) -> tuple:
         p, t = self.inputs
         np_, nt = self.needs_input_grad
-        pd, td = p.data, t.data
+        pd, td = p._data, t._data
         gp = gt = None
         with xp.errstate(over="ignore"):  # an overflow is inf, as PyTorch's
             if np_:
@@ -302,7 +302,7 @@ class BinaryCrossEntropy(_ReducedLoss, Function):
 def _check_probabilities(p: Tensor, name: str, op: str, hint: str = "") -> None:
     """Every element of ``p`` in [0, 1] (NaN is not), else an :class:`OpError` (PyTorch's
     ``RuntimeError``)."""
-    a = p.data
+    a = p._data
     outside = ~((a >= 0) & (a <= 1))  # NaN compares false: outside
     if outside.any():
         bad = a[outside].reshape(-1)[0]
@@ -469,7 +469,7 @@ def _class_dim(input: Tensor) -> int:
 def _class_weight(weight: Any, input: Tensor, op: str) -> Optional[Any]:
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = weight._data if isinstance(weight, Tensor) else xp.asarray(weight)
     n_classes = input.shape[_class_dim(input)]
     if w.shape != (n_classes,):
         raise OpError(f"{op}: weight tensor should be defined either for all {n_classes} "
@@ -480,7 +480,7 @@ def _class_weight(weight: Any, input: Tensor, op: str) -> Optional[Any]:
 def _class_targets(input: Tensor, target: Any, weight: Optional[Any], ignore_index: int,
                    op: str) -> _ClassTargets:
     """Check class-index targets against ``input`` (N, C, d1, ...) or unbatched (C,)."""
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._data if isinstance(target, Tensor) else xp.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{op}: expected a target of class indices (an integer dtype), got "
                         f"dtype {t.dtype}")
@@ -729,5 +729,5 @@ def _cross_entropy_probs(logp: Tensor, target: Tensor, wview: Optional[Tensor],
         return -sum(prod, cdim)
     if reduction == "sum":
         return -sum(prod)
-    n_entries = logp.data.size // n_classes
+    n_entries = logp._data.size // n_classes
     return -sum(prod) / n_entries if n_entries else sum(prod) * float("nan")

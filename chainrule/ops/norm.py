@@ -74,7 +74,7 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
     if not training and running_mean is None:
         raise OpError(f"{op}: running_mean and running_var must be defined in evaluation "
                       f"mode (training=False)")
-    if training and x.data.size and x.data.size // C == 1:  # ValueError, as PyTorch
+    if training and x._data.size and x._data.size // C == 1:  # ValueError, as PyTorch
         raise ValueError(f"{op}: Expected more than 1 value per channel when training, got "
                          f"input size {x.shape} (one value per channel has no variance: use "
                          f"a batch of more than 1, or evaluation mode)")
@@ -87,7 +87,7 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
 
 def _update_running(running: Tensor, stat: Any, momentum: float) -> None:
     """running = (1 - momentum) * running + momentum * stat, in place (a buffer update)."""
-    r = running.data
+    r = running._data
     r *= 1 - momentum
     r += (momentum * stat).astype(r.dtype, copy=False)
     running._version += 1
@@ -161,7 +161,7 @@ class BatchNorm(Function):
             xc = _centre(x3, mean_)
             var = _dot_channels(xc, xc) / M  # biased: what normalises
         else:
-            mean_ = self.running[0].data.astype(x.dtype)  # a copy: the buffer may change later
+            mean_ = self.running[0]._data.astype(x.dtype)  # a copy: the buffer may change later
             if jit is None:
                 xc = _centre(x3, mean_)  # centred with the running mean
         if self.training:
@@ -171,7 +171,7 @@ class BatchNorm(Function):
                     _update_running(self.running[0], mean_, self.momentum)
                     _update_running(self.running[1], var * (M / (M - 1)), self.momentum)
         else:
-            invstd = 1 / xp.sqrt(self.running[1].data + self.eps)
+            invstd = 1 / xp.sqrt(self.running[1]._data + self.eps)
         self.mean, self.invstd, self.xc = mean_, invstd.astype(x.dtype, copy=False), xc
         scale = self.invstd if weight is None else self.invstd * weight
         if jit is not None:
@@ -217,18 +217,18 @@ class BatchNorm(Function):
         xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
         jit = compiled_for(g) if xc is None else None  # as forward
         if jit is not None:  # float64 sums, one pass
-            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x.data.reshape(N, C, S))
+            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x._data.reshape(N, C, S))
             sum_g, sum_gxc = jit.grad_sums(g3, x3, self.mean)
         else:
             if xc is None:  # forward ran compiled, this backward does not: centre x now
-                xc = _centre(x.data.reshape(N, C, S), self.mean)
+                xc = _centre(x._data.reshape(N, C, S), self.mean)
             sum_g = _sum_channels(g3)
             sum_gxc = _dot_channels(g3, xc)
         gw = (sum_gxc * self.invstd).astype(x.dtype) if nw else None  # sum(gy * xhat)
         gb = sum_g.astype(x.dtype) if nb else None
         if not nx:
             return None, gw, gb
-        a = self.invstd if weight is None else self.invstd * weight.data
+        a = self.invstd if weight is None else self.invstd * weight._data
         gx = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
         gx2 = gx.reshape(N, C * S)
         if not self.training or M == 0:  # constant statistics (or none): gx = a * gy
@@ -311,15 +311,15 @@ def batch_norm_composed(input: Any, running_mean: Any, running_var: Any, weight:
         mu = mean(x, axes, keepdim=True)
         xc = x - mu
         var = mean(xc * xc, axes, keepdim=True)  # biased
-        if rm is not None and x.data.size:  # an empty batch leaves them, as batch_norm
-            M = x.data.size // x.shape[1]
+        if rm is not None and x._data.size:  # an empty batch leaves them, as batch_norm
+            M = x._data.size // x.shape[1]
             with no_grad():
-                _update_running(rm, mu.data.reshape(-1), momentum)
-                _update_running(rv, var.data.reshape(-1) * (M / (M - 1)), momentum)
+                _update_running(rm, mu._data.reshape(-1), momentum)
+                _update_running(rv, var._data.reshape(-1) * (M / (M - 1)), momentum)
         y = xc / sqrt(var + eps)
     else:
-        mu = Tensor(rm.data.astype(x.dtype, copy=False).reshape(cshape))
-        var = Tensor(rv.data.astype(x.dtype, copy=False).reshape(cshape))
+        mu = Tensor(rm._data.astype(x.dtype, copy=False).reshape(cshape))
+        var = Tensor(rv._data.astype(x.dtype, copy=False).reshape(cshape))
         y = (x - mu) / sqrt(var + eps)
     if weight is not None:
         y = y * weight.reshape(cshape)

@@ -35,8 +35,8 @@ def _bitwise(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
     if dtype.kind not in "biu":
         raise TypeError(f"{op}: only integer and bool tensors are supported, got {dtype}")
     return arithmetic.compare(  # unwrap, check broadcasting, apply: as comparisons do
-        ufunc, xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=dtype),
-        xp.asarray(b.data if isinstance(b, Tensor) else b, dtype=dtype), op)
+        ufunc, xp.asarray(a._data if isinstance(a, Tensor) else a, dtype=dtype),
+        xp.asarray(b._data if isinstance(b, Tensor) else b, dtype=dtype), op)
 
 
 def _comparison(op: Any) -> Any:

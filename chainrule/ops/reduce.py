@@ -86,8 +86,8 @@ def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
     """
     if not isinstance(input, Tensor):
         input = Tensor(xp.asarray(input))
-    if input.data.dtype.kind in "biu" and input.data.dtype != numpy.int64:
-        input = Tensor(input.data.astype(numpy.int64))  # bool and every integer sum to int64
+    if input._data.dtype.kind in "biu" and input._data.dtype != numpy.int64:
+        input = Tensor(input._data.astype(numpy.int64))  # bool and every integer sum to int64
     return Sum(_reduce_axes(dim, input.ndim, "sum"), keepdim)(input)
 
 
@@ -149,7 +149,7 @@ class Var(Function):
         dof = n - self.correction
         with numpy.errstate(divide="ignore", invalid="ignore"):  # inf * 0 = nan, as PyTorch
             if self.axes is None and dof <= 0:  # PyTorch's full reduction: inf, nan at the mean
-                at_mean = x.data == x.data.sum() / n
+                at_mean = x._data == x._data.sum() / n
                 return g * Tensor(xp.where(at_mean, numpy.nan, numpy.inf).astype(gy.dtype))
             scale = 2.0 / dof if dof else math.inf  # 2 / 0 = inf, as PyTorch
             return g * (x - mean(x, self.axes, keepdim=True)) * scale
@@ -201,7 +201,7 @@ class StdFromVar(Function):
     def backward(self, gy: Tensor) -> Tensor:
 
         y = self.output(0)
-        zero = Tensor(y.data == 0)
+        zero = Tensor(y._data == 0)
         return where(zero, 0.0, gy / (2 * where(zero, 1.0, y)))
 
 
@@ -242,8 +242,8 @@ class Amax(Function):
 
     def _mask(self) -> Any:
         """True at the positions equal to the result (input shape)."""
-        x = self.inputs[0].data
-        return x == self.output(0).data.reshape(_keepdim_shape(x.shape, self.axes))
+        x = self.inputs[0]._data
+        return x == self.output(0)._data.reshape(_keepdim_shape(x.shape, self.axes))
 
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
@@ -266,7 +266,7 @@ class MaxAll(Amax):
         super().__init__(None, False, largest)
 
     def _mask(self) -> Any:
-        x, y = self.inputs[0].data, self.output(0).data
+        x, y = self.inputs[0]._data, self.output(0)._data
         return xp.isnan(x) if xp.isnan(y) else x == y
 
     def backward(self, gy: Tensor) -> Tensor:
@@ -280,7 +280,7 @@ def _check_nonempty(x: Tensor, axes: Optional[tuple[int, ...]], op: str) -> None
     ``IndexError`` for argmax/argmin); non-empty reduced dimensions of an empty tensor give an
     empty result."""
     if axes is None:
-        if x.data.size == 0:
+        if x._data.size == 0:
             error = OpIndexError if op.startswith("arg") else OpError
             raise error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0 "
                         f"(input shape {x.shape}). Specify the reduction dim with the 'dim' "
@@ -357,7 +357,7 @@ def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:
 
 def _arg(f: Any, x: Any, dim: Optional[int], keepdim: bool, op: str) -> Tensor:
     x = _as_tensor(x)
-    data = x.data
+    data = x._data
     if data.dtype == numpy.bool_ and op in ("argmax", "argmin"):  # max/min(x, dim) take bool
         raise TypeError(f"{op}(): does not support bool input (convert it first, e.g. "
                         f"x.long().{op}())")

@@ -69,10 +69,10 @@ class SumTo(Function):
 
 def sum_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``x`` down to ``shape``, undoing a broadcast (differentiable)."""
-    if x.data.shape == shape:  # nothing was broadcast: the common case, on every binary op
+    if x._data.shape == shape:  # nothing was broadcast: the common case, on every binary op
         return x
     shape = tuple(shape)  # a list or other sequence
-    return x if x.data.shape == shape else SumTo(shape)(x)
+    return x if x._data.shape == shape else SumTo(shape)(x)
 
 
 def unbroadcast(grad: Tensor, shape: Sequence[int]) -> Tensor:
@@ -190,10 +190,10 @@ def reshape(input: Any, *sizes: Any, shape: Any = None) -> Tensor:
                           f"(sizes must be non-negative, or -1 for one inferred size)")
         if s != -1:
             known *= s
-    if shape.count(-1) > 1 or (-1 not in shape and known != input.data.size) or (
-            -1 in shape and (known == 0 or input.data.size % known)):
+    if shape.count(-1) > 1 or (-1 not in shape and known != input._data.size) or (
+            -1 in shape and (known == 0 or input._data.size % known)):
         raise OpError(f"reshape: shape {list(shape)} is invalid for input of size "
-                      f"{input.data.size} (shape {input.shape})")
+                      f"{input._data.size} (shape {input.shape})")
     return Reshape(shape)(input)
 
 
@@ -221,8 +221,8 @@ def view(input: Any, *sizes: Any, size: Any = None) -> Tensor:
     input = as_tensor_arg(input, "input", "view", array_like=True)
     shape = _shape_args(sizes, size, "size", "view")
     out = reshape(input, shape)  # NumPy reshapes without a copy where PyTorch's view can
-    if out is not input and out.data.size and not xp.may_share_memory(out.data, input.data):
-        strides = tuple(s // input.data.itemsize for s in input.data.strides)
+    if out is not input and out._data.size and not xp.may_share_memory(out._data, input._data):
+        strides = tuple(s // input._data.itemsize for s in input._data.strides)
         raise OpError(f"view: size {list(shape)} is not compatible with input tensor's "
                       f"size {input.shape} and stride {strides} (at least one dimension "
                       f"spans across two contiguous subspaces). Use .reshape(...) instead.")
@@ -582,7 +582,7 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
         >>> cr.gather(x, 1, cr.tensor([[1]])).tolist()
         [[2.0]]
     """
-    index = xp.asarray(index.data if isinstance(index, Tensor) else index)
+    index = xp.asarray(index._data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
     if index.ndim != input.ndim:

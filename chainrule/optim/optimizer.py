@@ -1,7 +1,7 @@
 """``Optimizer``: parameter groups, ``step``, ``zero_grad`` and a portable ``state_dict``.
 
 A subclass writes one method, ``_update(param, grad, state, group)``, that changes
-``param.data`` in place with float32 arithmetic (NumPy keeps Python scalars weak, so
+``param._data`` in place with float32 arithmetic (NumPy keeps Python scalars weak, so
 ``lr * grad`` stays float32). The base class runs it under ``no_grad`` for every parameter
 that has a gradient and bumps the parameter's version, so a graph recorded before the step
 refuses to backpropagate through the stale value.
@@ -192,9 +192,9 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data
-                    if grad.dtype != p.data.dtype:
-                        grad = grad.astype(p.data.dtype)
+                    grad = p.grad._data
+                    if grad.dtype != p._data.dtype:
+                        grad = grad.astype(p._data.dtype)
                     if group.get("maximize", False):
                         grad = -grad
                     state = self.state.get(p, {})
@@ -206,7 +206,7 @@ class Optimizer:
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        """Change ``param.data`` in place given its gradient (an ndarray not to be modified),
+        """Change ``param._data`` in place given its gradient (an ndarray not to be modified),
         its state dict and its group's hyper-parameters."""
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")
 
@@ -376,7 +376,7 @@ class Optimizer:
                                      f"{value!r}")
                 out[name] = int(value)
                 continue
-            array = value.data if isinstance(value, Tensor) else value
+            array = value._data if isinstance(value, Tensor) else value
             if not isinstance(array, xp.ndarray) or array.shape != param.shape:
                 got = f"shape {array.shape}" if isinstance(array, xp.ndarray) else \
                     f"a {type(array).__name__}"
@@ -428,7 +428,7 @@ def _index_of(key: Any) -> Optional[int]:
 def _load_value(value: Any, param: Tensor, key: Any, name: str) -> Any:
     """A state entry as stored: arrays copied and cast to the parameter's dtype."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if isinstance(value, (xp.ndarray, numpy.generic)) and numpy.ndim(value) > 0:
         if value.shape != param.shape:
             raise ValueError(f"loaded state dict: state '{name}' of parameter {key} has shape "

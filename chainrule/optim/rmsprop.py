@@ -62,7 +62,7 @@ class RMSprop(Optimizer):
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        p = param.data
+        p = param._data
         alpha = group["alpha"]
         if not state:
             state.update(step=0, square_avg=xp.zeros_like(p))

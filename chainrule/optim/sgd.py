@@ -64,7 +64,7 @@ class SGD(Optimizer):
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        p = param.data
+        p = param._data
         momentum = group["momentum"]
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * p

@@ -42,17 +42,17 @@ def numerical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any], eps: float
     # grad mode stays on: fn may itself differentiate (gradgradcheck's vjp)
     outs0 = _outputs(fn, inputs)
     for i in _diff_inputs(inputs):
-        x = inputs[i].data
-        cols = [numpy.zeros((x.size, o.data.size)) for o in outs0]
+        x = inputs[i]._data
+        cols = [numpy.zeros((x.size, o._data.size)) for o in outs0]
         flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
         if x.size and not numpy.shares_memory(flat, x):  # an empty array shares no memory
             raise ValueError("gradcheck: inputs must be contiguous arrays")
         for k in range(x.size):
             orig = flat[k].copy()
             flat[k] = orig + eps
-            plus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
+            plus = [o._data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
             flat[k] = orig - eps
-            minus = [o.data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
+            minus = [o._data.astype(numpy.float64).copy() for o in _outputs(fn, inputs)]
             flat[k] = orig
             for j, (p, m) in enumerate(zip(plus, minus)):
                 cols[j][k] = ((p - m) / (2 * eps)).reshape(-1)
@@ -64,12 +64,12 @@ def _analytical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]
                          ) -> list[list[numpy.ndarray]]:
     idx = _diff_inputs(inputs)
     outs = _outputs(fn, inputs)
-    jac = [[numpy.zeros((inputs[i].data.size, o.data.size)) for o in outs] for i in idx]
+    jac = [[numpy.zeros((inputs[i]._data.size, o._data.size)) for o in outs] for i in idx]
     for j, out in enumerate(outs):
         if not out.requires_grad:
             continue
-        for k in range(out.data.size):
-            v = numpy.zeros(out.data.size, dtype=out.dtype)
+        for k in range(out._data.size):
+            v = numpy.zeros(out._data.size, dtype=out.dtype)
             v[k] = 1
             grads = autograd_grad(out, [inputs[i] for i in idx],
                                   grad_outputs=Tensor(v.reshape(out.shape)),
@@ -79,7 +79,7 @@ def _analytical_jacobian(fn: Callable[..., Any], inputs: Sequence[Any]
                     if g.shape != inputs[idx[n]].shape:
                         raise GradcheckError(f"gradient of input {idx[n]} has shape {g.shape}, "
                                              f"expected {inputs[idx[n]].shape}")
-                    jac[n][j][:, k] = g.data.reshape(-1)
+                    jac[n][j][:, k] = g._data.reshape(-1)
     return jac
 
 
@@ -112,11 +112,11 @@ def gradcheck(fn: Callable[..., Any], inputs: Any, eps: float = 1e-6, atol: floa
         if inputs[i].dtype != numpy.float64:
             raise ValueError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 "
                              f"(finite differences in float32 are too coarse)")
-    snapshot = [x.data.copy() if isinstance(x, Tensor) else None for x in inputs]
+    snapshot = [x._data.copy() if isinstance(x, Tensor) else None for x in inputs]
     numerical = numerical_jacobian(fn, inputs, eps)
     analytical = _analytical_jacobian(fn, inputs)
     for x, before in zip(inputs, snapshot):
-        if before is not None and not numpy.array_equal(x.data, before, equal_nan=True):
+        if before is not None and not numpy.array_equal(x._data, before, equal_nan=True):
             raise GradcheckError("gradcheck: fn modified its inputs")
     for n, i in enumerate(_diff_inputs(inputs)):
         for j, (a, num) in enumerate(zip(analytical[n], numerical[n])):

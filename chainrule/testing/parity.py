@@ -20,7 +20,7 @@ def _tuple(x: Any) -> tuple:
 def _close(name: str, ours: Any, theirs: Any, atol: float, rtol: float) -> None:
     theirs = theirs.detach().numpy(force=True) if hasattr(theirs, "detach") \
         else numpy.asarray(theirs)
-    ours = ours.data if isinstance(ours, Tensor) else numpy.asarray(ours)
+    ours = ours._data if isinstance(ours, Tensor) else numpy.asarray(ours)
     if ours.shape != theirs.shape:
         raise AssertionError(f"{name}: shape {ours.shape} != torch's {theirs.shape}")
     if ours.dtype != theirs.dtype:
@@ -82,7 +82,7 @@ def assert_parity(fn: Callable[..., Any], *arrays: Any, requires_grad: Optional[
                                    allow_unused=True, create_graph=second_order)
     for i, og, tg in zip(diff_idx, ours_g, theirs_g):
         if tg is None:
-            if og is not None and numpy.any(og.data != 0):
+            if og is not None and numpy.any(og._data != 0):
                 raise AssertionError(f"grad of input {i}: torch has none, ours is nonzero")
             continue
         if og is None:
@@ -105,7 +105,7 @@ def assert_parity(fn: Callable[..., Any], *arrays: Any, requires_grad: Optional[
                                     allow_unused=True)
     for i, og, tg in zip(diff_idx, ours_gg, theirs_gg):
         if tg is None:
-            if og is not None and numpy.any(og.data != 0):
+            if og is not None and numpy.any(og._data != 0):
                 raise AssertionError(f"2nd-order grad of input {i}: torch none, ours nonzero")
             continue
         if og is None:

@@ -84,7 +84,7 @@ def _tqdm(total: int, desc: str, enabled: bool) -> Any:
 def check_parameters_finite(model: Any) -> Optional[str]:
     """The name of the first parameter or buffer holding NaN or inf, or None if all are finite."""
     for name, value in model.state_dict().items():
-        arr = getattr(value, "data", value)
+        arr = getattr(value, "_data", value)
         if isinstance(arr, np.ndarray) and arr.dtype.kind == "f" and not np.isfinite(arr).all():
             return name
     return None
@@ -180,7 +180,7 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
                 optimizer.step()
                 n = int(y.shape[0])
                 loss_sum += value * n
-                correct += int((logits.data.argmax(axis=1) == y.data).sum())
+                correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
                 seen += n
                 if bar is not None:
                     elapsed = time.perf_counter() - start
@@ -227,8 +227,8 @@ def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any
                     num_classes = int(logits.shape[1])
                 if loss_fn is not None:
                     loss_sum += float(loss_fn(logits, y).item()) * int(y.shape[0])
-                preds.append(logits.data.argmax(axis=1))
-                targets.append(y.data)
+                preds.append(logits.numpy().argmax(axis=1))
+                targets.append(y.numpy())
                 seen += int(y.shape[0])
     finally:
         model.train(was_training)
@@ -245,6 +245,6 @@ def predict_proba(model: Any, x: Any) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            return softmax(model(x), dim=1).data  # (N, K)
+            return softmax(model(x), dim=1).numpy()  # (N, K)
     finally:
         model.train(was_training)

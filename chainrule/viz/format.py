@@ -19,7 +19,7 @@ PRECISION = 4
 
 def _array(x: Any) -> numpy.ndarray:
     """The ndarray behind a Tensor, an array or a number."""
-    data = getattr(x, "data", x)
+    data = getattr(x, "_data", x)
     return numpy.asarray(data)
 
 

@@ -237,7 +237,7 @@ def plot_confusion_matrix(matrix: Any, class_names: Optional[Sequence[str]] = No
         ('predicted', 'true')
     """
     Figure = _import_matplotlib("plot_confusion_matrix")
-    m = numpy.asarray(getattr(matrix, "data", matrix))
+    m = numpy.asarray(getattr(matrix, "_data", matrix))
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(f"plot_confusion_matrix: matrix must be square (K, K) with K >= 1, "
                          f"got shape {m.shape}")

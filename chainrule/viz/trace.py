@@ -267,8 +267,8 @@ class Trace:
                 continue
             value = None
             if elementwise and gy is not None and gx.shape == gy.shape and \
-                    gx.data.size <= self.max_elems:
-                value = _ratio(gx.data, gy.data)
+                    gx._data.size <= self.max_elems:
+                value = _ratio(gx._data, gy._data)
             formula = _formula(fn, i)
             if formula is None and value is None:
                 formula = f"computed by {type(fn).__name__}.backward"
@@ -299,7 +299,7 @@ class Trace:
         entry = self._labels.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
-        if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
+        if t.grad_fn is None and not t.requires_grad and t._data.size == 1:
             return format_value(t, 1)  # a constant such as the 2 in x * 2
         self._counter += 1
         if t.grad_fn is not None:
@@ -313,12 +313,12 @@ class Trace:
         info = TensorInfo(label if label is not None else self._label(t), tuple(t.shape),
                           format_dtype(t.dtype))
         if values:
-            info.numbers = jsonable_value(t.data, self.max_elems)
+            info.numbers = jsonable_value(t._data, self.max_elems)
             if "summary" in info.numbers:  # reuse the statistics: one pass over big arrays
                 info.text = (f"{format_shape(t.shape)} "
                              f"{format_summary(info.numbers['summary'])}")
             else:
-                info.text = format_value(t.data, self.max_elems)
+                info.text = format_value(t._data, self.max_elems)
         if label is None:
             info.ref = weakref.ref(t)
         return info
