@@ -25,7 +25,11 @@ from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, 
                   softmax, split,
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .backend import get_num_threads, set_num_threads
-from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
+# device, random numbers and factories (the device idiom, Generator objects)
+from .random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
+                     seed, set_rng_state)
+# saving and loading (torch.save / torch.load)
+# ops added for PyTorch compatibility
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (torch.float is float32)

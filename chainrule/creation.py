@@ -290,8 +290,7 @@ def randn(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
     """
     dt = _float_dtype(dtype, "randn")
     shape = _shape(size, _size_kw(kwargs, "randn"), "randn")
-    data = get_rng().standard_normal(shape, dtype=dt if dt.itemsize >= 4 else numpy.float64)
-    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
+    return Tensor(get_rng()._normal(shape, dt), requires_grad=requires_grad)
 
 
 def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
@@ -306,8 +305,7 @@ def rand(*size: Any, dtype: DTypeLike = None, requires_grad: bool = False,
     """
     dt = _float_dtype(dtype, "rand")
     shape = _shape(size, _size_kw(kwargs, "rand"), "rand")
-    data = get_rng().random(shape, dtype=dt if dt.itemsize >= 4 else numpy.float64)
-    return Tensor(data.astype(dt, copy=False), requires_grad=requires_grad)
+    return Tensor(get_rng()._uniform(shape, dt), requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
@@ -347,7 +345,7 @@ def randint(low: int = 0, high: Optional[int] = None, size: Union[Sequence[int],
         raise TypeError(f"randint: size must be a tuple of ints, got {type(size).__name__}")
     if high <= low:
         raise OpError(f"randint: expected low < high, got low={low}, high={high}")
-    return Tensor(get_rng().integers(low, high, size=_shape((tuple(size),), op="randint"))
+    return Tensor(get_rng()._integers(low, high, _shape((tuple(size),), op="randint"))
                   .astype(dtype or numpy.int64), requires_grad=requires_grad)
 
 
@@ -361,5 +359,5 @@ def randperm(n: int, dtype: DTypeLike = None, requires_grad: bool = False) -> Te
     """
     if isinstance(n, (bool, numpy.bool_)) or not isinstance(n, (int, numpy.integer)) or n < 0:
         raise OpError(f"randperm: n must be a non-negative int, got {n!r}")
-    return Tensor(get_rng().permutation(int(n)).astype(dtype or numpy.int64),
+    return Tensor(get_rng()._permutation(int(n)).astype(dtype or numpy.int64),
                   requires_grad=requires_grad)

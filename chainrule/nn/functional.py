@@ -93,7 +93,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     check_dropout_p(p, "dropout")
     if not training or p == 0:
         return input
-    keep = get_rng().random(input.shape) >= p
+    keep = get_rng()._bernoulli(1.0 - p, input.shape)
     # p == 1 drops everything (scale 0, as PyTorch, not 1/0)
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return input * Tensor((keep * scale).astype(input.dtype))

@@ -96,14 +96,14 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """
     if a > b:
         raise OpError(f"uniform_: expected a <= b, got a={a}, b={b}")
-    return _fill(tensor, get_rng().uniform(a, b, tensor.shape))
+    return _fill(tensor, a + (b - a) * get_rng()._uniform(tensor.shape, xp.float64))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with draws from N(mean, std^2)."""
     if std < 0:
         raise OpError(f"normal_: std must be non-negative, got {std}")
-    return _fill(tensor, get_rng().normal(mean, std, tensor.shape))
+    return _fill(tensor, mean + std * get_rng()._normal(tensor.shape, xp.float64))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
