@@ -26,6 +26,7 @@ from .ops import (abs, add, allclose, amax, amin, argmax, argmin, broadcast_to, 
                   sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where)
 from .backend import get_num_threads, set_num_threads
 # device, random numbers and factories (the device idiom, Generator objects)
+from .device import device
 from .random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed,
                      seed, set_rng_state)
 # saving and loading (torch.save / torch.load)
