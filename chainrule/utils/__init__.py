@@ -1,0 +1,1 @@
+"""PyTorch-shaped names: ``chainrule.utils.data`` is ``torch.utils.data``."""

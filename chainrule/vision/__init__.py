@@ -1,0 +1,1 @@
+"""torchvision-shaped names: ``chainrule.vision.datasets`` and ``chainrule.vision.transforms``."""
