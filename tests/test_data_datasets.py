@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+import chainrule as cr
+from chainrule.autograd.tensor import Tensor
 
 from chainrule.data import datasets as ds_mod
 from chainrule.data.datasets import (MNIST, Dataset, DatasetChecksumError, DatasetNotFoundError,
@@ -57,40 +61,59 @@ def make_files(folder: Path, rng: np.random.Generator, n_train: int = 6, n_test:
 
 # -- Dataset / TensorDataset ---------------------------------------------------------------------
 
-def test_dataset_is_abstract():
-    with pytest.raises(TypeError):
-        Dataset()  # type: ignore[abstract]
+def test_dataset_base_is_torchs():
+    """Not abstract, as torch's: an item it does not define raises NotImplementedError."""
+    ds = Dataset()
+    with pytest.raises(NotImplementedError, match="should implement __getitem__"):
+        ds[0]
+    torch_ds = torch.utils.data.Dataset()
+    with pytest.raises(NotImplementedError):
+        torch_ds[0]
 
 
-def test_tensor_dataset_items_and_batches(rng):
+def test_dataset_add_is_concat():
+    pytest.importorskip("chainrule.data.dataset_utils", reason="ConcatDataset not written yet")
+    both = TensorDataset(np.arange(3)) + TensorDataset(np.arange(2) + 10)
+    assert len(both) == 5 and [int(both[i][0]) for i in range(5)] == [0, 1, 2, 10, 11]
+
+
+def test_tensor_dataset_items_are_tensors_as_torchs(rng):
     x = rng.standard_normal((5, 3)).astype(np.float32)
     y = np.arange(5)
-    ds = TensorDataset(x, y)
-    assert len(ds) == 5
-    xi, yi = ds[3]
-    np.testing.assert_array_equal(xi, x[3])
-    assert yi == 3
+    ds, ref = TensorDataset(x, y), torch.utils.data.TensorDataset(torch.tensor(x),
+                                                                  torch.tensor(y))
+    assert len(ds) == len(ref) == 5
+    for index in (3, -1, slice(1, 4)):
+        (xi, yi), (rxi, ryi) = ds[index], ref[index]
+        assert isinstance(xi, Tensor) and isinstance(yi, Tensor)
+        assert xi.shape == tuple(rxi.shape) and xi.dtype == np.float32 and yi.dtype == np.int64
+        np.testing.assert_array_equal(xi.numpy(), rxi.numpy())
+        np.testing.assert_array_equal(yi.numpy(), ryi.numpy())
     bx, by = ds.get_batch(np.array([4, 0]))
     np.testing.assert_array_equal(bx, x[[4, 0]])
     assert by.tolist() == [4, 0]
 
 
-def test_tensor_dataset_wraps_tensors_without_copy():
-    class FakeTensor:
-        def __init__(self, data):
-            self.data = data
-
-    arr = np.zeros((3, 2))
-    ds = TensorDataset(FakeTensor(arr))
-    assert ds.arrays[0] is arr
+def test_tensor_dataset_keeps_tensors_and_shares_arrays():
+    t = cr.zeros(3, 2)
+    arr = np.ones(3)
+    ds = TensorDataset(t, arr)
+    assert ds.tensors[0] is t  # the Tensor given, as torch's .tensors
+    assert isinstance(ds.tensors[1], Tensor) and np.shares_memory(ds.tensors[1].numpy(), arr)
+    assert np.shares_memory(ds.arrays[0], t.numpy()) and ds.arrays[1] is arr
+    w = cr.ones(3, requires_grad=True)  # a tensor requiring grad: items keep the graph
+    (wi,) = TensorDataset(w)[1]
+    wi.backward()
+    assert w.grad.tolist() == [0.0, 1.0, 0.0]
 
 
 def test_tensor_dataset_length_mismatch():
-    with pytest.raises(ValueError, match=r"same size along dimension 0, got sizes \[3, 4\]"):
+    with pytest.raises(ValueError, match=r"same size along dimension 0 \(size mismatch between "
+                                         r"tensors\), got sizes \[3, 4\]"):
         TensorDataset(np.zeros((3, 2)), np.zeros(4))
 
 
-@pytest.mark.parametrize("args, msg", [((), "at least one array"),
+@pytest.mark.parametrize("args, msg", [((), "at least one tensor"),
                                        ((np.float32(1.0),), "0-d")])
 def test_tensor_dataset_bad_args(args, msg):
     with pytest.raises(ValueError, match=msg):
@@ -151,7 +174,7 @@ def test_not_found_names_every_folder(tmp_path, monkeypatch):
         assert f"  - {folder} (" in msg
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "root=FOLDER" in msg and "CHAINRULE_DATA" in msg and "download=False" in msg
-    assert isinstance(info.value, FileNotFoundError)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, RuntimeError)
     # what was tried, for the command line to word its advice
     exc = info.value
     assert exc.dataset == "FashionMNIST" and exc.download_error is None

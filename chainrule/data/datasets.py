@@ -1,4 +1,4 @@
-"""Datasets: the abstract :class:`Dataset`, :class:`TensorDataset`, MNIST and Fashion-MNIST.
+"""Datasets: the base :class:`Dataset`, :class:`TensorDataset`, MNIST and Fashion-MNIST.
 
 A dataset that holds whole arrays also offers ``get_batch(indices)``, which gathers a batch with
 one fancy index; :class:`~chainrule.data.dataloader.DataLoader` uses it instead of a Python loop.
@@ -8,11 +8,11 @@ MNIST-style datasets look for their files, when ``root`` is None, in this order:
 (``$XDG_CACHE_HOME/chainrule/<name>`` or ``~/.cache/chainrule/<name>``), then a system folder
 (``/usr/share/datasets/fashion-mnist``, filled by the Debian package ``dataset-fashion-mnist``,
 or ``/usr/share/datasets/mnist``). Missing files are downloaded into the cache (or ``root``),
-checked against the known MD5 and written atomically.
+checked against the known MD5 and written atomically. (``chainrule.vision.datasets`` holds
+the torchvision-shaped classes, which subclass these and look in ``root/<Class>/raw`` first.)
 """
 from __future__ import annotations
 
-import abc
 import gzip
 import hashlib
 import os
@@ -28,11 +28,12 @@ from .idx import IdxFormatError, PathLike, load_idx_pair
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
-class Dataset(abc.ABC):
-    """A map-style dataset: ``len(ds)`` items, ``ds[i]`` returns item ``i``.
+class Dataset:
+    """A map-style dataset, as ``torch.utils.data.Dataset``: ``ds[i]`` returns item ``i``.
 
-    Subclasses that hold whole arrays may also define ``get_batch(indices)`` returning a
-    tuple of batched arrays (the loader's fast path).
+    Subclasses define ``__getitem__`` and, for the DataLoader's default sampler, ``__len__``.
+    Those that hold whole arrays may also define ``get_batch(indices)`` returning a tuple of
+    batched arrays (the loader's fast path). ``a + b`` is ``ConcatDataset([a, b])``.
 
     Example:
         >>> class Squares(Dataset):
@@ -42,69 +43,94 @@ class Dataset(abc.ABC):
         [0, 1, 4, 9]
     """
 
-    @abc.abstractmethod
-    def __getitem__(self, index: int) -> Any:
-        """Return item ``index``."""
+    def __getitem__(self, index: Any) -> Any:
+        raise NotImplementedError(
+            f"{type(self).__name__}: subclasses of Dataset should implement __getitem__")
 
-    @abc.abstractmethod
-    def __len__(self) -> int:
-        """Return the number of items."""
+    def __add__(self, other: "Dataset") -> "Dataset":
+        from .dataset_utils import ConcatDataset  # lazy: dataset_utils builds on this module
+
+        return ConcatDataset([self, other])
 
 
 def _as_array(value: Any) -> np.ndarray:
+    """The ndarray behind a Tensor (shared, detached) or ``np.asarray(value)``."""
     if isinstance(value, np.ndarray):
         return value
-    data = getattr(value, "data", None)
-    if isinstance(data, np.ndarray):  # a chainrule Tensor: wrap its array, no copy
-        return data
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "numpy"):  # a Tensor: its array, no copy
+        return np.asarray(detach().numpy())
     return np.asarray(value)
 
 
+def _as_tensor(value: Any, array: np.ndarray) -> Any:
+    """``value`` itself when it is a Tensor, else a Tensor sharing ``array``'s memory."""
+    from ..autograd.tensor import Tensor  # lazy: importing the data floor stays light
+
+    return value if isinstance(value, Tensor) else Tensor(array)
+
+
 class TensorDataset(Dataset):
-    """Items are the rows of several arrays of equal length: ``ds[i] = (a[i], b[i], ...)``.
+    """Items are the rows of several tensors of equal length: ``ds[i] = (a[i], b[i], ...)``.
+
+    As ``torch.utils.data.TensorDataset``, items are Tensors (``a[i]`` of each), and
+    ``.tensors`` holds the tensors given (arrays are wrapped in Tensors sharing their memory).
 
     Args:
-        *arrays: NumPy arrays or Tensors (a Tensor's array is used, not copied); all must have
-            the same size along dimension 0.
+        *tensors: Tensors or NumPy arrays; all must have the same size along dimension 0.
+
+    Attributes:
+        tensors: the tensors, in order. arrays: their ndarrays (shared, not copied), which
+            ``get_batch`` gathers from.
 
     Shape:
-        Each array ``(N, ...)``; ``ds[i]`` gives one row of each.
+        Each tensor ``(N, ...)``; ``ds[i]`` gives one row of each.
 
     Example:
-        >>> import numpy as np
-        >>> ds = TensorDataset(np.zeros((3, 2), np.float32), np.array([0, 1, 1]))
-        >>> len(ds), int(ds[2][1])
-        (3, 1)
+        >>> import chainrule as cr
+        >>> ds = TensorDataset(cr.zeros(3, 2), cr.tensor([0, 1, 1]))
+        >>> len(ds), ds[2][1], ds[0][0].shape
+        (3, tensor(1), (2,))
     """
 
-    def __init__(self, *arrays: Any) -> None:
-        if not arrays:
-            raise ValueError("TensorDataset: expected at least one array, got none")
-        self.arrays = tuple(_as_array(a) for a in arrays)
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one tensor, got none")
+        self.arrays = tuple(_as_array(a) for a in tensors)
         for i, a in enumerate(self.arrays):
             if a.ndim == 0:
                 raise ValueError(
-                    f"TensorDataset: arrays[{i}] is 0-d (a scalar); every array needs a first "
+                    f"TensorDataset: tensors[{i}] is 0-d (a scalar); every tensor needs a first "
                     "dimension that indexes the items")
         sizes = [a.shape[0] for a in self.arrays]
         if len(set(sizes)) > 1:
             raise ValueError(
-                f"TensorDataset: all arrays must have the same size along dimension 0, got sizes "
-                f"{sizes} (shapes {[a.shape for a in self.arrays]})")
+                f"TensorDataset: all tensors must have the same size along dimension 0 (size "
+                f"mismatch between tensors), got sizes {sizes} (shapes "
+                f"{[a.shape for a in self.arrays]})")
+        self.tensors = tuple(_as_tensor(t, a) for t, a in zip(tensors, self.arrays))
 
     def __len__(self) -> int:
         return int(self.arrays[0].shape[0])
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
-        return tuple(a[index] for a in self.arrays)
+    def __getitem__(self, index: Any) -> tuple[Any, ...]:
+        return tuple(t[index] for t in self.tensors)
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Gather rows ``indices`` of every array with one fancy index each."""
+        """Gather rows ``indices`` of every tensor's array with one fancy index each.
+
+        Example:
+            >>> import numpy as np
+            >>> TensorDataset(np.arange(5) * 10).get_batch(np.array([4, 0]))[0].tolist()
+            [40, 0]
+        """
         return tuple(a[indices] for a in self.arrays)
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(FileNotFoundError, RuntimeError):
     """A dataset's files are in none of the folders searched and could not be downloaded.
+
+    A ``FileNotFoundError``, and a ``RuntimeError`` as torchvision's "Dataset not found".
 
     Besides its message, it says what was tried, for a caller (the command line) to word its
     own advice.
@@ -116,6 +142,15 @@ class DatasetNotFoundError(FileNotFoundError):
             ``"$CHAINRULE_DATA"``, ``"user cache"``, ``"system"``).
         download_error: why the download failed, or None when none was tried.
         url: where the files are downloaded from. target: the folder they would go to.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     try:
+        ...         MNIST(root=d, download=False)
+        ...     except RuntimeError as exc:  # also a FileNotFoundError
+        ...         print(type(exc).__name__, [label for _, label in exc.searched])
+        DatasetNotFoundError ['root', 'root']
     """
 
     def __init__(self, message: str, *, dataset: str = "", files: tuple[str, ...] = (),
@@ -128,7 +163,12 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 class DatasetChecksumError(ValueError):
-    """A downloaded file does not have the MD5 checksum of the official release."""
+    """A downloaded file does not have the MD5 checksum of the official release.
+
+    Example:
+        >>> issubclass(DatasetChecksumError, ValueError)
+        True
+    """
 
 
 def user_cache_dir(name: str) -> Path:
@@ -181,6 +221,25 @@ def _find_file(folder: Path, filename: str) -> Optional[Path]:
     return None
 
 
+def default_search_dirs(name: str, system_dirs: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """The folders searched for dataset ``name`` when no ``root`` is given, each with a label.
+
+    ``$CHAINRULE_DATA`` and ``$CHAINRULE_DATA/<name>`` (when the variable is set), the user
+    cache (:func:`user_cache_dir`), then ``system_dirs``.
+
+    Example:
+        >>> [label for _, label in default_search_dirs("mnist", ("/usr/share/datasets/mnist",))
+        ...  ][-2:]
+        ['user cache', 'system']
+    """
+    dirs: list[tuple[Path, str]] = []
+    env = os.environ.get("CHAINRULE_DATA")
+    if env:
+        dirs += [(Path(env), "$CHAINRULE_DATA"), (Path(env) / name, "$CHAINRULE_DATA")]
+    dirs.append((user_cache_dir(name), "user cache"))
+    return dirs + [(Path(d), "system") for d in system_dirs]
+
+
 class _MnistLike(Dataset):
     """Common code of MNIST and Fashion-MNIST: 28x28 uint8 images, 10 classes, IDX files."""
 
@@ -221,26 +280,53 @@ class _MnistLike(Dataset):
 
     # -- finding and fetching the files ------------------------------------------------------
 
-    def _search_dirs(self) -> list[tuple[Path, str]]:
+    def search_dirs(self) -> list[tuple[Path, str]]:
+        """The folders searched for the files, in order, each with where it came from.
+
+        With ``root``: ``root`` and ``root/<name>``. Without: ``$CHAINRULE_DATA`` and
+        ``$CHAINRULE_DATA/<name>``, the user cache, then the system folders. Subclasses may
+        search elsewhere (torchvision's layout, in ``chainrule.vision.datasets``).
+
+        Example:
+            >>> from pathlib import Path
+            >>> ds = MNIST.__new__(MNIST); ds.root = Path("data")
+            >>> [str(folder) for folder, _ in ds.search_dirs()]
+            ['data', 'data/mnist']
+        """
         if self.root is not None:
             return [(self.root, "root"), (self.root / self.name, "root")]
-        dirs: list[tuple[Path, str]] = []
-        env = os.environ.get("CHAINRULE_DATA")
-        if env:
-            dirs += [(Path(env), "$CHAINRULE_DATA"), (Path(env) / self.name, "$CHAINRULE_DATA")]
-        dirs.append((user_cache_dir(self.name), "user cache"))
-        dirs += [(Path(d), "system") for d in self.system_dirs]
-        return dirs
+        return default_search_dirs(self.name, self.system_dirs)
+
+    def download_dir(self) -> Path:
+        """The folder missing files are downloaded into: ``root``, else the user cache.
+
+        Example:
+            >>> ds = MNIST.__new__(MNIST); ds.root = None
+            >>> ds.download_dir() == user_cache_dir("mnist")
+            True
+        """
+        return self.root if self.root is not None else user_cache_dir(self.name)
+
+    def placement_hint(self) -> str:
+        """How a user can place the files by hand, for the not-found error's advice.
+
+        Example:
+            >>> "root=FOLDER" in MNIST.__new__(MNIST).placement_hint()
+            True
+        """
+        return ("put the four IDX files in a folder and pass root=FOLDER or set "
+                "CHAINRULE_DATA=FOLDER")
 
     def _locate(self, download: bool) -> Path:
         needed = self.splits[self.train]
-        tried = self._search_dirs()
+        tried = self.search_dirs()
         for folder, _ in tried:
             if all(_find_file(folder, f) for f in needed):
                 return folder
-        target = self.root if self.root is not None else user_cache_dir(self.name)
+        target = self.download_dir()
         if not download:
-            raise self._not_found(tried, "download=False, so nothing was downloaded")
+            raise self._not_found(tried, "download=False, so nothing was downloaded (pass "
+                                         "download=True to fetch the files)")
         try:
             self._download(target)
         except OSError as exc:  # no network, DNS failure, HTTP error, read-only folder
@@ -257,8 +343,7 @@ class _MnistLike(Dataset):
         return DatasetNotFoundError(
             f"{type(self).__name__}: dataset files not found: looked for {needed} (or the "
             f"uncompressed files) in:\n{folders}\n{why}.\nTo get the files: {self.install_hint}, "
-            "or put the four IDX files in a folder and pass root=FOLDER or set "
-            "CHAINRULE_DATA=FOLDER.",
+            f"or {self.placement_hint()}.",
             dataset=type(self).__name__, files=self.splits[self.train], searched=tuple(tried),
             download_error=download_error, url=self.base_url, target=target)
 
