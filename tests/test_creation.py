@@ -176,3 +176,37 @@ def test_random_like_factories(like, plain):
     assert like(x, dtype=cr.float32).dtype == np.float32
     with pytest.raises(TypeError, match="floating point dtype"):
         like(cr.zeros(2, dtype=cr.int64))  # as torch, which has no normal/uniform for ints
+
+
+@pytest.mark.parametrize("args", [(0, 2, 3), (0, 2, 3, 2.0), (1, -1, 5, 3.0), (0, 1, 0)])
+def test_logspace_as_torch(args):
+    ours, theirs = cr.logspace(*args), torch.logspace(*args)
+    assert ours.dtype == _torch_dtype(theirs)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="non-negative"):
+        cr.logspace(0, 1, -1)
+
+
+def test_empty_like_and_randint_like_as_torch():
+    for dtype in ("float64", "int32"):
+        x, t = cr.ones(2, 3, dtype=np.dtype(dtype)), torch.ones(2, 3, dtype=getattr(torch, dtype))
+        for ours, theirs in [(cr.empty_like(x), torch.empty_like(t)),
+                             (cr.randint_like(x, 5), torch.randint_like(t, 5)),
+                             (cr.randint_like(x, 2, 5), torch.randint_like(t, 2, 5))]:
+            assert ours.dtype == _torch_dtype(theirs) and ours.shape == tuple(theirs.shape)
+    r = cr.randint_like(cr.zeros(1000), 2, 5).numpy()
+    assert set(r.tolist()) == {2.0, 3.0, 4.0}
+    with pytest.raises(TypeError, match="must be Tensor"):
+        cr.empty_like([1, 2])
+
+
+def test_as_tensor_shares_an_ndarray_of_the_same_dtype_as_torch():
+    a = np.zeros(3)
+    ours, theirs = cr.as_tensor(a), torch.as_tensor(a)
+    a[0] = 7
+    assert ours.tolist() == theirs.tolist() == [7.0, 0.0, 0.0]
+    copied = cr.as_tensor(a, dtype=cr.float32)
+    a[1] = 5
+    assert copied.tolist() == [7.0, 0.0, 0.0] and copied.dtype == np.float32
+    t = cr.ones(2)
+    assert cr.as_tensor(t) is t and cr.as_tensor(t, device="cpu") is t

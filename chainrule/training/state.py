@@ -235,7 +235,7 @@ def restore_training_state(meta: Mapping[str, Any], *, model: Any, optimizer: An
         raise CheckpointError(f"cannot restore the optimizer state into "
                               f"{type(optimizer).__name__}: {exc}") from None
     rng = meta["rng"]
-    check_generator_state(rng, get_rng()._rng.bit_generator, "rng")
+    check_generator_state(rng, get_rng().bit_generator, "rng")
     if loader is not None:
         saved = meta["loader"]
         generator = getattr(loader, "generator", None)
