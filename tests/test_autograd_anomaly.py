@@ -9,7 +9,7 @@ def test_detect_anomaly_names_op_and_call_site():
     with cr.autograd.detect_anomaly():
         y = cr.sqrt(x)  # the line to be named
         line = y_line = __import__("inspect").currentframe().f_lineno - 1
-        with pytest.raises(RuntimeError, match=r"SqrtBackward.*inf") as err:
+        with pytest.raises(RuntimeError, match=r"SqrtBackward0.*inf") as err:
             y.sum().backward()
     assert f"test_autograd_anomaly.py:{y_line}" in str(err.value)
     assert line == y_line

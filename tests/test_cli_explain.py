@@ -63,7 +63,7 @@ def test_explain_gate_prints_walkthrough_and_trace_and_writes_dot(tmp_path, caps
     rows = [line for line in out.splitlines() if line.startswith("2    | backward")]
     assert len(rows) == 1
     cols = [c.strip() for c in rows[0].split(" | ")]
-    assert cols[2] == "MulBackward (of 1)" and cols[5] == "5"
+    assert cols[2] == "MulBackward0 (of 1)" and cols[5] == "5"
     assert cols[6] == "dz/dx = y = 3" and cols[7] == "x: 15"
     dot = (tmp_path / "gate.dot").read_text()
     assert "Mul" in dot and "grad 15" in dot and "value 6" in dot

@@ -46,7 +46,8 @@ def test_train_writes_checkpoint_metrics_and_curves(data_dir, tmp_path, capsys):
     from chainrule.ops import compiled_status
 
     assert f"  compiled kernels: {compiled_status()}\n" in stdout
-    for name in ("checkpoint.safetensors", "checkpoint.json", "metrics.csv", "curves.png"):
+    for name in ("checkpoint.safetensors", "checkpoint.meta.safetensors", "checkpoint.json",
+                 "metrics.csv", "curves.png"):
         assert (out / name).is_file(), name
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
@@ -60,8 +61,9 @@ def test_train_writes_checkpoint_metrics_and_curves(data_dir, tmp_path, capsys):
     assert float(lines[-1].split()[-1].rstrip("%")) == pytest.approx(
         100 * float(rows[-1]["test_acc"]), abs=0.006)
     # no pickle anywhere: the run folder holds only these files
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.json", "checkpoint.safetensors",
-                                                     "curves.png", "metrics.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.json", "checkpoint.meta.safetensors", "checkpoint.safetensors", "curves.png",
+        "metrics.csv"]
 
 
 def test_learns_the_synthetic_task(data_dir, tmp_path, capsys):
@@ -85,9 +87,10 @@ def test_same_seed_gives_identical_checkpoints(data_dir, tmp_path):
     for name in ("a", "b"):
         assert train(data_dir, tmp_path / name, "--seed", 5, "--limit-train", 96) == 0
     assert train(data_dir, tmp_path / "c", "--seed", 6, "--limit-train", 96) == 0
-    a, b, c = ((tmp_path / n / "checkpoint.safetensors").read_bytes() for n in "abc")
-    assert a == b
-    assert a != c
+    for name in ("checkpoint.safetensors", "checkpoint.meta.safetensors"):  # weights, buffers
+        a, b, c = ((tmp_path / n / name).read_bytes() for n in "abc")
+        assert a == b
+        assert a != c
 
 
 def test_resume_after_a_kill_is_bit_identical(data_dir, tmp_path, capsys, monkeypatch):
@@ -112,8 +115,8 @@ def test_resume_after_a_kill_is_bit_identical(data_dir, tmp_path, capsys, monkey
     # no --data: the resumed run reads the folder the run was started with
     assert main(["train", "--out", str(part), "--resume", "--no-progress"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
-    assert (full / "checkpoint.safetensors").read_bytes() == \
-        (part / "checkpoint.safetensors").read_bytes()
+    for name in ("checkpoint.safetensors", "checkpoint.meta.safetensors"):  # weights, buffers
+        assert (full / name).read_bytes() == (part / name).read_bytes()
 
     def strip(path):  # the metrics without the timing columns
         return [",".join(r.split(",")[:5]) for r in path.read_text().splitlines()]
@@ -127,8 +130,8 @@ def test_resume_with_more_epochs_constant_lr_is_bit_identical(data_dir, tmp_path
     assert train(data_dir, full, "--epochs", 2, *common) == 0
     assert train(data_dir, part, "--epochs", 1, *common) == 0
     assert train(data_dir, part, "--epochs", 2, "--resume") == 0
-    assert (full / "checkpoint.safetensors").read_bytes() == \
-        (part / "checkpoint.safetensors").read_bytes()
+    for name in ("checkpoint.safetensors", "checkpoint.meta.safetensors"):  # weights, buffers
+        assert (full / name).read_bytes() == (part / name).read_bytes()
 
 
 def test_resume_when_already_done(data_dir, tmp_path, capsys):
@@ -150,7 +153,7 @@ def test_stale_temp_files_of_a_killed_save_are_removed_at_start(data_dir, tmp_pa
         assert train(data_dir, out, "--limit-train", 64) == 0
     out.mkdir(exist_ok=True)
     stale = [".checkpoint.safetensors.0123456789ab.tmp", ".checkpoint.json.ba9876543210.tmp",
-             ".metrics.csv.00000000ffff.tmp"]
+             ".checkpoint.meta.safetensors.0123456789ac.tmp", ".metrics.csv.00000000ffff.tmp"]
     for name in stale + ["notes.txt", ".hidden.tmp"]:
         (out / name).write_text("x")
     args = ["--resume", "--epochs", "2"] if resume else ["--overwrite"]
@@ -173,15 +176,16 @@ def test_resume_without_checkpoint(data_dir, tmp_path, capsys):
     assert "no checkpoint to resume" in capsys.readouterr().err
 
 
-def test_resume_from_corrupt_checkpoint(data_dir, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["checkpoint.safetensors", "checkpoint.meta.safetensors"])
+def test_resume_from_corrupt_checkpoint(data_dir, tmp_path, capsys, name):
     out = tmp_path / "r"
     assert train(data_dir, out, "--limit-train", 64) == 0
-    weights = out / "checkpoint.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-10])
+    part = out / name
+    part.write_bytes(part.read_bytes()[:-10])
     capsys.readouterr()
     assert train(data_dir, out, "--epochs", 2, "--resume") == 1
     err = capsys.readouterr().err
-    assert "cannot resume" in err and "Traceback" not in err
+    assert "cannot resume" in err and f"{part} has" in err and "Traceback" not in err
 
 
 def test_resume_with_a_tampered_recipe_exits_1(data_dir, tmp_path, capsys):

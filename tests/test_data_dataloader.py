@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import chainrule as cr
 from chainrule.data.dataloader import DataLoader, default_collate, numpy_collate
+from chainrule.data.sampler import draw_seed
 from chainrule.data.datasets import Dataset, FashionMNIST, TensorDataset
 from chainrule.data.idx import write_idx
 from chainrule.data.transforms import Compose, Normalize, ToFloat
@@ -64,6 +66,10 @@ def make_ds(n=10):
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(0, 40), bs=st.integers(1, 12), drop_last=st.booleans(), shuffle=st.booleans())
 def test_len_and_coverage(n, bs, drop_last, shuffle):
+    if n == 0 and shuffle:  # PyTorch: RandomSampler of 0 items is refused
+        with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+            DataLoader(make_ds(n), batch_size=bs, shuffle=True)
+        return
     loader = DataLoader(make_ds(n), batch_size=bs, shuffle=shuffle, drop_last=drop_last, seed=0,
                         collate_fn=numpy_collate)
     batches = labels_of(loader)
@@ -91,9 +97,9 @@ def test_bad_arguments():
         DataLoader(make_ds(), batch_size=2.5)
     with pytest.raises(ValueError, match="either generator or seed"):
         DataLoader(make_ds(), generator=np.random.default_rng(0), seed=1)
-    with pytest.raises(TypeError, match="numpy.random.Generator"):
-        DataLoader(make_ds(), generator=np.random.RandomState(0))
-    with pytest.raises(TypeError, match="__len__ and __getitem__"):
+    with pytest.raises(TypeError, match="chainrule.Generator"):
+        DataLoader(make_ds(), generator=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="must have __getitem__"):
         DataLoader(42)
 
 
@@ -112,18 +118,21 @@ def test_same_seed_same_order_and_epochs_differ():
 
 
 def test_shared_generator_is_used():
-    g1, g2 = np.random.default_rng(9), np.random.default_rng(9)
+    g1, g2 = cr.Generator().manual_seed(9), cr.Generator().manual_seed(9)
     a = DataLoader(make_ds(20), batch_size=20, shuffle=True, generator=g1, collate_fn=numpy_collate)
-    assert labels_of(a)[0] == g2.permutation(20).tolist()
+    assert a.generator is g1
+    draw_seed(g2)  # base_seed first, then the permutation, as PyTorch
+    assert labels_of(a)[0] == g2._permutation(20).tolist()
+    g2._permutation(20)  # PyTorch's RandomSampler draws randperm(n)[:0] at the end too
+    assert g1.get_state() == g2.get_state()
 
 
-def test_global_seed_used_when_no_seed(monkeypatch):
-    import chainrule
-
-    monkeypatch.setattr(chainrule, "initial_seed", lambda: 1234, raising=False)
-    a = DataLoader(make_ds(30), batch_size=30, shuffle=True, collate_fn=numpy_collate)
-    b = DataLoader(make_ds(30), batch_size=30, shuffle=True, collate_fn=numpy_collate)
-    assert labels_of(a) == labels_of(b) == [np.random.default_rng(1234).permutation(30).tolist()]
+def test_default_generator_used_when_no_generator():
+    cr.manual_seed(1234)
+    a = labels_of(DataLoader(make_ds(30), batch_size=30, shuffle=True, collate_fn=numpy_collate))
+    cr.manual_seed(1234)
+    b = labels_of(DataLoader(make_ds(30), batch_size=30, shuffle=True, collate_fn=numpy_collate))
+    assert a == b and a[0] != list(range(30))
 
 
 # -- resumable state -----------------------------------------------------------------------------
@@ -167,15 +176,23 @@ def test_state_after_last_batch_counts_the_epoch():
     assert labels_of(b) == labels_of(a)
 
 
-def test_state_of_other_bit_generators_is_json(rng):
-    a = DataLoader(make_ds(12), batch_size=5, shuffle=True, collate_fn=numpy_collate,
-                   generator=np.random.Generator(np.random.MT19937(3)))
-    labels_of(a)
-    state = json.loads(json.dumps(a.state_dict()))
-    b = DataLoader(make_ds(12), batch_size=5, shuffle=True, collate_fn=numpy_collate,
-                   generator=np.random.Generator(np.random.MT19937(8)))
+def test_resume_mid_epoch_with_the_default_generator():
+    """No loader generator: the epoch replays from the saved state; the default generator
+    is the caller's to restore (as torch.set_rng_state), and stays in step."""
+    cr.manual_seed(5)
+    a = DataLoader(make_ds(14), batch_size=3, shuffle=True, collate_fn=numpy_collate)
+    it = iter(a)
+    next(it), next(it)
+    state, rng = json.loads(json.dumps(a.state_dict())), cr.get_rng_state()
+    rest, following, after = [y.tolist() for _, y in it], labels_of(a), cr.rand(2).tolist()
+
+    cr.manual_seed(99)
+    b = DataLoader(make_ds(14), batch_size=3, shuffle=True, collate_fn=numpy_collate)
     b.load_state_dict(state)
-    assert labels_of(b) == labels_of(a)
+    cr.set_rng_state(rng)
+    assert labels_of(b) == rest and labels_of(b) == following
+    assert cr.rand(2).tolist() == after
+    assert b.state_dict()["generator"] is None  # between epochs: the default generator's
 
 
 def test_load_state_dict_rejects_mismatch():
@@ -227,14 +244,17 @@ def test_custom_collate_gets_items():
     assert seen == [2, 2, 1] and batches[2][0][1] == 4
 
 
-def test_default_collate_gives_tensors(tensor_cls):
+def test_default_collate_gives_tensors_of_the_items_dtype(tensor_cls):
     x = np.ones((4, 3), np.float64)
-    xb, yb = next(iter(DataLoader(TensorDataset(x, np.arange(4, dtype=np.uint8)), batch_size=4)))
-    assert isinstance(xb, tensor_cls) and isinstance(yb, tensor_cls)
-    assert xb._data.dtype == np.float32 and xb._data.shape == (4, 3)  # never float64
-    assert yb._data.dtype == np.int64 and yb._data.tolist() == [0, 1, 2, 3]
+    for shuffle in (False, True):  # the fast path (get_batch) and ... the same result
+        xb, yb = next(iter(DataLoader(TensorDataset(x, np.arange(4, dtype=np.uint8)),
+                                      batch_size=4)))
+        assert isinstance(xb, tensor_cls) and isinstance(yb, tensor_cls)
+        assert xb._data.dtype == np.float64 and xb._data.shape == (4, 3)  # as PyTorch's
+        assert yb._data.dtype == np.uint8 and yb._data.tolist() == [0, 1, 2, 3]
     items = default_collate([(np.zeros(2, np.float32), 1), (np.ones(2, np.float32), 0)])
-    assert isinstance(items[0], tensor_cls) and items[1]._data.dtype == np.int64
+    assert isinstance(items, list) and isinstance(items[0], tensor_cls)
+    assert items[1]._data.dtype == np.int64
 
 
 def test_fashion_batches(tmp_path, rng, tensor_cls):

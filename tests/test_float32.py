@@ -41,11 +41,11 @@ class DtypeRecorder:
         raise AttributeError(name)
 
     def on_forward(self, fn: Any, inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
-        self.forward += [(fn.name, d) for d in self._floats(outputs)]
+        self.forward += [(fn.name(), d) for d in self._floats(outputs)]
 
     def on_backward(self, fn: Any, grads_out: Sequence[Any], grads_in: Sequence[Any]) -> None:
-        self.backward += [(fn.name, d) for d in self._floats(grads_in)]
-        self.backward += [(fn.name + " (incoming)", d) for d in self._floats(grads_out)]
+        self.backward += [(fn.name(), d) for d in self._floats(grads_in)]
+        self.backward += [(fn.name() + " (incoming)", d) for d in self._floats(grads_out)]
 
 
 def _not_f32(records: list[tuple[str, np.dtype]]) -> list[tuple[str, str]]:

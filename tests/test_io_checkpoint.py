@@ -15,8 +15,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.io import checkpoint as ckpt_mod
-from chainrule.io.checkpoint import (META_PREFIX, checkpoint_paths, load_checkpoint, load_into,
-                                     save_checkpoint)
+from chainrule.io.checkpoint import checkpoint_paths, load_checkpoint, load_into, save_checkpoint
 from chainrule.io.safetensors import CheckpointError, load_file, save_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,23 +81,88 @@ def test_round_trip(tmp_path, rng):
 
 
 def test_files_are_plain_safetensors_and_json(tmp_path, rng):
-    save_checkpoint(tmp_path / "c", model_state(rng), rich_meta(rng))
+    state = model_state(rng)
+    save_checkpoint(tmp_path / "c", state, rich_meta(rng))
     weights = load_file(tmp_path / "c.safetensors")  # readable by any safetensors reader
-    assert f"{META_PREFIX}optim.state.0.momentum_buffer" in weights
+    assert list(weights) == sorted(state, key=lambda k: (-state[k].itemsize, k))
+    arrays = load_file(tmp_path / "c.meta.safetensors")  # the meta's arrays apart
+    assert sorted(arrays) == ["optim.state.0.momentum_buffer"]
     doc = json.loads((tmp_path / "c.json").read_text())
-    assert doc["format"] == "chainrule.checkpoint" and len(doc["weights"]["sha256"]) == 64
+    assert doc["format"] == "chainrule.checkpoint" and doc["version"] == 2
+    assert len(doc["weights"]["sha256"]) == 64 and len(doc["arrays"]["sha256"]) == 64
+    assert doc["arrays"]["file"] == "c.meta.safetensors"
     assert doc["meta"]["optim"]["state"]["__items__"][0][1]["momentum_buffer"] == \
-        {"__tensor__": f"{META_PREFIX}optim.state.0.momentum_buffer"}
+        {"__tensor__": "optim.state.0.momentum_buffer"}
     ref = pytest.importorskip("safetensors.numpy")
-    assert set(ref.load_file(str(tmp_path / "c.safetensors"))) == set(weights)
+    assert set(ref.load_file(str(tmp_path / "c.safetensors"))) == set(state)
+    assert set(ref.load_file(str(tmp_path / "c.meta.safetensors"))) == set(arrays)
+
+
+def test_weights_load_into_pytorch_strictly(tmp_path):
+    """The weights file holds the model's tensors only, under their names: PyTorch's strict
+    load_state_dict takes it as it is."""
+    torch = pytest.importorskip("torch")
+    ref = pytest.importorskip("safetensors.torch")
+    src = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    state = {k: cr.tensor(v.detach().numpy()) for k, v in src.state_dict().items()}
+    save_checkpoint(tmp_path / "c", state, {"optim": {"state": {0: {"buf": np.ones(3)}}}})
+    dst = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    dst.load_state_dict(ref.load_file(str(tmp_path / "c.safetensors")), strict=True)
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v)
+
+
+def write_v1(stem: Path, state: dict, meta: dict, refs: dict) -> None:
+    """A checkpoint as version 1 wrote it: the meta's arrays in the weights file, under
+    ``__meta__.<path>``, the JSON referring to them."""
+    tensors = dict(state, **{f"__meta__.{k}": v for k, v in refs.items()})
+    save_file(tensors, stem.with_suffix(".safetensors"),
+              {"format": "chainrule.checkpoint", "version": "1"})
+    blob = stem.with_suffix(".safetensors").read_bytes()
+    doc = {"format": "chainrule.checkpoint", "version": 1,
+           "weights": {"file": stem.name + ".safetensors",
+                       "sha256": ckpt_mod.hashlib.sha256(blob).hexdigest(), "bytes": len(blob)},
+           "state_keys": list(state), "meta": meta}
+    stem.with_suffix(".json").write_text(json.dumps(doc))
+
+
+def test_version_1_checkpoints_still_load(tmp_path):
+    stem = tmp_path / "old"
+    write_v1(stem, {"w": np.ones(2, np.float32)},
+             {"epoch": 4, "optim": {"state": {"__items__": [[0, {"momentum_buffer": {
+                 "__tensor__": "__meta__.optim.state.0.momentum_buffer"}}]]}}},
+             {"optim.state.0.momentum_buffer": np.full(2, 3.0)})
+    state, meta = load_checkpoint(stem)
+    assert list(state) == ["w"] and meta["epoch"] == 4
+    assert meta["optim"]["state"][0]["momentum_buffer"].tolist() == [3.0, 3.0]
+    # an array of a version 1 weights file that nothing names is refused
+    write_v1(stem, {"w": np.ones(2, np.float32)}, {"epoch": 4}, {"ghost": np.ones(1)})
+    with pytest.raises(CheckpointError, match=r"unexpected tensors \['__meta__.ghost'\]"):
+        load_checkpoint(stem)
+    # resaving over it writes version 2: the weights file holds the weights only
+    save_checkpoint(stem, {"w": np.zeros(2, np.float32)}, {"buf": np.ones(1)})
+    assert list(load_file(tmp_path / "old.safetensors")) == ["w"]
+    assert sorted(os.listdir(tmp_path)) == ["old.json", "old.meta.safetensors",
+                                            "old.safetensors"]
+
+
+def test_a_meta_without_arrays_writes_no_arrays_file_and_removes_an_old_one(tmp_path):
+    save_checkpoint(tmp_path / "c", {"w": np.ones(1)}, {"buf": np.ones(2)})
+    assert (tmp_path / "c.meta.safetensors").is_file()
+    save_checkpoint(tmp_path / "c", {"w": np.ones(1)}, {"epoch": 2})
+    assert sorted(os.listdir(tmp_path)) == ["c.json", "c.safetensors"]
+    assert json.loads((tmp_path / "c.json").read_text())["arrays"] is None
+    assert load_checkpoint(tmp_path / "c")[1] == {"epoch": 2}
 
 
 @pytest.mark.parametrize("given, stem", [("run", "run"), ("run.json", "run"),
-                                         ("run.safetensors", "run"), ("run.v2", "run.v2")])
+                                         ("run.safetensors", "run"), ("run.v2", "run.v2"),
+                                         ("run.meta.safetensors", "run")])
 def test_paths(tmp_path, given, stem):
     paths = checkpoint_paths(tmp_path / given)
     assert paths.weights == tmp_path / f"{stem}.safetensors"
     assert paths.meta == tmp_path / f"{stem}.json"
+    assert paths.arrays == tmp_path / f"{stem}.meta.safetensors"
     assert checkpoint_paths(tmp_path).meta == tmp_path / "checkpoint.json"  # a folder
 
 
@@ -107,9 +171,12 @@ def test_same_input_gives_identical_files(tmp_path, rng):
     save_checkpoint(tmp_path / "a", state, meta)
     save_checkpoint(tmp_path / "b", state, meta)
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    assert (tmp_path / "a.meta.safetensors").read_bytes() == \
+        (tmp_path / "b.meta.safetensors").read_bytes()
     a, b = (json.loads((tmp_path / f"{s}.json").read_text()) for s in "ab")
-    assert a["weights"].pop("file") == "a.safetensors"
-    assert b["weights"].pop("file") == "b.safetensors"
+    for doc, s in ((a, "a"), (b, "b")):
+        assert doc["weights"].pop("file") == f"{s}.safetensors"
+        assert doc["arrays"].pop("file") == f"{s}.meta.safetensors"
     assert a == b
 
 
@@ -144,14 +211,14 @@ def test_nan_weights_refused_and_old_checkpoint_kept(tmp_path, rng):
     ({"w": np.zeros(1)}, {"f": lambda: 0}, TypeError, "has type function"),
     ({"w": np.zeros(1)}, {"d": {"__tensor__": "x"}}, ValueError, "reserved key"),
     ({"w": np.zeros(1)}, {"d": {(1, 2): 3}}, TypeError, "dict keys must be str or int"),
-    ({f"{META_PREFIX}x": np.zeros(1)}, {}, ValueError, "reserved prefix"),
+    ({"__metadata__": np.zeros(1)}, {}, ValueError, "reserved by the safetensors format"),
     ({"w": [1.0]}, {}, TypeError, r"state\['w'\] must be an array or Tensor, got list"),
     ([("w", np.zeros(1))], {}, TypeError, "state must be a dict"),
 ])
 def test_save_rejects(tmp_path, state, meta, exc, msg):
     with pytest.raises(exc, match=msg):
         save_checkpoint(tmp_path / "x", state, meta)
-    assert not (tmp_path / "x.json").exists() and not (tmp_path / "x.safetensors").exists()
+    assert os.listdir(tmp_path) == []
 
 
 # -- refusing to load ----------------------------------------------------------------------------
@@ -180,8 +247,21 @@ def test_modified_weights_detected(saved):
     blob[-1] ^= 0xFF
     w.write_bytes(bytes(blob))
     with pytest.raises(CheckpointError, match="expects weights with SHA-256 [0-9a-f]{64}, but "
-                                              ".*c.safetensors has [0-9a-f]{64}: the pair is "
-                                              "half-updated"):
+                                              ".*c.safetensors has [0-9a-f]{64}: the checkpoint "
+                                              "is half-updated"):
+        load_checkpoint(saved)
+
+
+def test_modified_meta_arrays_detected(saved):
+    arrays = saved.with_suffix(".meta.safetensors")
+    blob = bytearray(arrays.read_bytes())
+    blob[-1] ^= 0xFF
+    arrays.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="expects meta arrays with SHA-256 [0-9a-f]{64}, "
+                                              r"but .*c\.meta\.safetensors has [0-9a-f]{64}"):
+        load_checkpoint(saved)
+    arrays.unlink()
+    with pytest.raises(CheckpointError, match=r"c\.meta\.safetensors does not exist"):
         load_checkpoint(saved)
 
 
@@ -193,12 +273,18 @@ def test_missing_weights(saved):
 
 @pytest.mark.parametrize("edit, msg", [
     (lambda d: d.update(format="other"), "expected format 'chainrule.checkpoint', got 'other'"),
-    (lambda d: d.update(version=99), "unsupported version 99"),
+    (lambda d: d.update(version=99), r"unsupported version 99, expected one of \[1, 2\]"),
+    (lambda d: d.update(version=True), "unsupported version True"),
+    (lambda d: d.update(version=1), "a version 1 checkpoint has no 'arrays'"),
     (lambda d: d.update(weights={}), "'weights' must hold the sha256"),
+    (lambda d: d.update(arrays=[]), "'arrays' must hold the sha256 of the arrays file, or be "
+                                    "null"),
     (lambda d: d.update(state_keys=["a", "a"]), "distinct strings"),
     (lambda d: d.update(meta=[1]), "'meta' must be an object"),
     (lambda d: d["state_keys"].append("fc2.weight"), r"missing tensors \['fc2.weight'\]"),
-    (lambda d: d["state_keys"].remove("conv1.bias"), r"unexpected tensors \['conv1.bias'\]"),
+    (lambda d: d["state_keys"].remove("conv1.bias"), r"c\.safetensors: unexpected tensors "
+                                                     r"\['conv1.bias'\]"),
+    (lambda d: d["meta"].pop("buf"), r"c\.meta\.safetensors: unexpected tensors \['buf'\]"),
     (lambda d: d["meta"].update(x={"__tensor__": "ghost"}), "refers to tensor 'ghost'"),
     (lambda d: d["meta"].update(x={"__items__": 3}), "malformed __items__"),
 ])
@@ -306,11 +392,14 @@ def test_pickle_payload_is_never_run(tmp_path):
 
 # -- crash safety --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fail_at", [1, 2, 3])
+@pytest.mark.parametrize("fail_at, arrays", [(1, False), (2, False), (3, False), (1, True),
+                                             (2, True), (3, True), (4, True), (5, True)])
 @pytest.mark.parametrize("rollback", [True, False])
-def test_failed_replace_keeps_previous(tmp_path, rng, monkeypatch, fail_at, rollback):
+def test_failed_replace_keeps_previous(tmp_path, rng, monkeypatch, fail_at, arrays, rollback):
+    # the renames of a save: weights aside, new weights, [arrays aside, new arrays], the JSON
     old = model_state(rng)
-    save_checkpoint(tmp_path / "c", old, {"epoch": 1})
+    extra = {"buf": np.full(3, 1.0)} if arrays else {}
+    save_checkpoint(tmp_path / "c", old, {"epoch": 1, **extra})
     real_replace, calls = os.replace, []
 
     def flaky(src, dst):
@@ -321,11 +410,13 @@ def test_failed_replace_keeps_previous(tmp_path, rng, monkeypatch, fail_at, roll
 
     monkeypatch.setattr(os, "replace", flaky)
     with pytest.raises(OSError, match="simulated crash"):
-        save_checkpoint(tmp_path / "c", model_state(rng, scale=2.0), {"epoch": 2})
+        save_checkpoint(tmp_path / "c", model_state(rng, scale=2.0),
+                        {"epoch": 2, **({"buf": np.full(3, 2.0)} if arrays else {})})
     monkeypatch.setattr(os, "replace", real_replace)
     state, meta = load_checkpoint(tmp_path / "c")
     assert meta["epoch"] == 1
     assert all(np.array_equal(state[k], old[k]) for k in old)
+    assert not arrays or meta["buf"].tolist() == [1.0, 1.0, 1.0]
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     # The next save works and wins.
     save_checkpoint(tmp_path / "c", old, {"epoch": 3})

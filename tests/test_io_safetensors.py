@@ -198,8 +198,8 @@ GOOD = {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
     (b"{not json", b"", None, "the header is not valid JSON"),
     (b"\xff\xfe{}", b"", None, "not valid UTF-8"),
     ([1, 2], b"", None, "the header must be a JSON object, got list"),
-    ({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, bytes(4), None,
-     r"tensor 'w': unknown dtype 'BF16'"),
+    ({"w": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, bytes(2), None,
+     r"tensor 'w': unknown dtype 'F8_E4M3'"),
     ({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, bytes(4), None,
      r"tensor 'w': shape must be a list of non-negative ints, got \[-1\]"),
     ({"w": {"dtype": "F32", "shape": "2", "data_offsets": [0, 8]}}, bytes(8), None,
@@ -303,3 +303,27 @@ def test_fuzzed_bytes_only_raise_checkpoint_error(tmp_path_factory, data):
     # When it loads, every tensor is consistent with its header.
     for name, arr in out.items():
         assert isinstance(arr, np.ndarray) and isinstance(name, str)
+
+
+# -- bfloat16: read, widened exactly to float32 ------------------------------------------------
+
+def test_bfloat16_from_safetensors_torch_loads_as_exact_float32(tmp_path):
+    torch = pytest.importorskip("torch")
+    ref = pytest.importorskip("safetensors.torch")
+    values = torch.tensor([[1.0, -2.5, 3.140625], [float("inf"), -0.0, 1e-38]])
+    bf16 = values.to(torch.bfloat16)
+    path = tmp_path / "bf16.safetensors"
+    ref.save_file({"w": bf16, "b": torch.arange(3)}, str(path))
+    out = load_file(path)
+    assert out["w"].dtype == np.float32 and out["w"].shape == (2, 3)
+    assert out["w"].tobytes() == bf16.float().numpy().tobytes()  # bit-exact widening
+    assert out["b"].tolist() == [0, 1, 2]
+    assert read_header(path)[0]["w"]["dtype"] == "BF16"
+
+
+def test_bfloat16_byte_count_is_checked(tmp_path):
+    path = raw_file(tmp_path / "bad.safetensors",
+                    {"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 4]}}, bytes(4))
+    with pytest.raises(CheckpointError, match=r"dtype BF16 and shape \[3\] need 6 bytes, but "
+                                              r"data_offsets \[0, 4\] hold 4"):
+        load_file(path)

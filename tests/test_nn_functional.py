@@ -12,7 +12,8 @@ import chainrule.nn.functional as F
 from chainrule import ops
 from chainrule.testing import assert_parity
 
-NAMES = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "dropout", "relu",
+NAMES = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+         "adaptive_max_pool2d", "batch_norm", "dropout", "dropout1d", "dropout2d", "relu",
          "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
          "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
          "cross_entropy", "nll_loss"]

@@ -109,3 +109,77 @@ def test_default_layer_init_is_torchs(make, fan_in):
     assert w.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)  # U(-bound, bound)
     cr.manual_seed(0)
     np.testing.assert_array_equal(make().weight._data, w)
+
+
+# -- the same stream gives torch's weights (issue 21) -------------------------------------------
+
+class TorchStream(cr.Generator):
+    """A chainrule Generator whose draws are torch's (``torch.rand``/``torch.randn`` on a
+    torch generator), as the tutorial tests substitute."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.torch_gen = torch.Generator().manual_seed(seed)
+
+    def _uniform(self, shape, dtype):
+        dt = getattr(torch, np.dtype(dtype).name)
+        return torch.rand(shape, dtype=dt, generator=self.torch_gen).numpy()
+
+    def _normal(self, shape, dtype):
+        dt = getattr(torch, np.dtype(dtype).name)
+        return torch.randn(shape, dtype=dt, generator=self.torch_gen).numpy()
+
+
+STREAM_FILLS = [
+    ("uniform_", dict(a=-0.3, b=0.7), 0),
+    ("normal_", dict(mean=1.0, std=0.5), 1e-7),
+    ("trunc_normal_", dict(std=0.02, a=-0.04, b=0.04), 1e-7),     # normal draws, redrawn
+    ("trunc_normal_", dict(mean=0.5, std=1.5, a=1.0, b=1.5), 1e-7),   # uniform, accepted
+    ("xavier_uniform_", dict(gain=2.0), 0),
+    ("xavier_normal_", dict(gain=0.5), 1e-7),
+    ("kaiming_uniform_", dict(a=math.sqrt(5)), 0),
+    ("kaiming_normal_", dict(mode="fan_out", nonlinearity="relu"), 1e-7),
+    ("orthogonal_", dict(gain=1.5), 1e-5),
+]
+
+
+@pytest.mark.parametrize("shape", [(30, 20), (6, 3, 5, 5), (4, 7)])
+@pytest.mark.parametrize("name, kwargs, atol", STREAM_FILLS, ids=lambda v: str(v))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_init_with_torch_stream_gives_torch_values(name, kwargs, atol, shape, dtype):
+    ours = getattr(init, name)(cr.empty(*shape, dtype=getattr(cr, dtype)),
+                               generator=TorchStream(3), **kwargs)
+    theirs = getattr(torch.nn.init, name)(torch.empty(*shape, dtype=getattr(torch, dtype)),
+                                          generator=torch.Generator().manual_seed(3), **kwargs)
+    assert ours.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.Linear(20, 7), lambda m: m.Conv2d(3, 6, 5), lambda m: m.Conv2d(4, 8, 3, groups=2),
+    lambda m: m.Linear(5, 3, bias=False)])
+def test_layers_draw_torchs_initial_weights_from_the_same_stream(make, monkeypatch):
+    """Linear and Conv2d draw weight then bias, as torch: with the global generator replaced
+    by a torch-backed stream, the initial weights are torch's bit for bit."""
+    monkeypatch.setattr(cr.random, "default_generator", TorchStream(11))
+    ours = make(nn)
+    torch.manual_seed(11)
+    theirs = make(torch.nn)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy(), err_msg=name)
+
+
+def test_eye_dirac_and_errors_match_torch():
+    np.testing.assert_array_equal(init.eye_(cr.empty(3, 5)).numpy(),
+                                  torch.nn.init.eye_(torch.empty(3, 5)).numpy())
+    for shape, groups in (((4, 2, 3, 3), 1), ((6, 3, 3), 2), ((2, 4, 3, 3, 3), 2)):
+        np.testing.assert_array_equal(init.dirac_(cr.empty(*shape), groups).numpy(),
+                                      torch.nn.init.dirac_(torch.empty(*shape), groups).numpy())
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions"):
+        init.eye_(cr.empty(2, 2, 2))
+    with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions"):
+        init.orthogonal_(cr.empty(3))
+    with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions"):
+        init.dirac_(cr.empty(3, 3))
+    with pytest.raises(TypeError, match="generator must be a chainrule.Generator"):
+        init.uniform_(cr.empty(2), generator=torch.Generator())

@@ -59,5 +59,5 @@ def test_linear_attributes_repr_and_argument_errors():
     assert nn.Linear(2, 2, dtype=cr.float64).weight.dtype == np.float64
     with pytest.raises(ValueError, match="Linear: in_features must be a non-negative int"):
         nn.Linear(-1, 3)
-    with pytest.raises(ValueError, match="only device='cpu' is supported"):
+    with pytest.raises(RuntimeError, match="Linear: device 'cuda' is not available"):
         nn.Linear(2, 2, device="cuda")

@@ -273,7 +273,8 @@ def test_sign_is_in_the_graph_with_a_zero_gradient_like_torch():
     y = cr.sign(t)
     assert y.requires_grad and y.grad_fn is not None
     t64 = cr.tensor([-2.0, 1.5, 3.0], dtype=cr.float64, requires_grad=True)
-    assert gradcheck(cr.sign, (t64,)) and cr.sign(t64).grad_fn.name == "SignBackward"
+    assert gradcheck(cr.sign, (t64,))
+    assert cr.sign(t64).grad_fn.name() == "SignBackward0"  # PyTorch's node name and method
     assert_parity(lambda lib, t: lib.sign(t), np.array([True, False]))
     assert_parity(lambda lib, t: lib.sign(t), np.array([-3, 0, 2]))
 

@@ -86,3 +86,25 @@ def test_mm_takes_matrices_only_like_torch():
         cr.mm(cr.ones(3), cr.ones(3, 2))
     with pytest.raises(ValueError, match=r"mm: mat2 must be a matrix \(2-D\), got a 3-D"):
         cr.ones(2, 3).mm(cr.ones(1, 3, 2))
+
+
+@pytest.mark.parametrize("c_shape", [(3,), (1, 3), (4, 3), ()])
+@pytest.mark.parametrize("beta, alpha", [(1, 1), (0.5, -2.0), (0, 1)])
+def test_fused_addmm_matches_its_composed_twin(c_shape, beta, alpha):
+    from chainrule.ops.linalg import Addmm, addmm_composed
+
+    rng = np.random.default_rng(1)
+    args = rng.normal(size=c_shape), rng.normal(size=(4, 5)), rng.normal(size=(5, 3))
+    fused = [cr.tensor(a, requires_grad=True) for a in args]
+    twin = [cr.tensor(a, requires_grad=True) for a in args]
+    y1 = Addmm(beta, alpha)(*fused)
+    y2 = addmm_composed(*twin, beta=beta, alpha=alpha)
+    np.testing.assert_allclose(y1._data, y2._data, rtol=1e-12)
+    g = cr.tensor(rng.normal(size=y1.shape))
+    (y1 * g).sum().backward()
+    (y2 * g).sum().backward()
+    for a, b_ in zip(fused, twin):  # beta = 0: zeros for input, as torch; the twin: none
+        expected = np.zeros(a.shape) if b_.grad is None else b_.grad._data
+        np.testing.assert_allclose(a.grad._data, expected, rtol=1e-12, atol=1e-14)
+    assert gradcheck(lambda *t: Addmm(beta, alpha)(*t), tuple(fused))
+    assert gradgradcheck(lambda *t: Addmm(beta, alpha)(*t), tuple(fused))

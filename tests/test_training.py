@@ -241,15 +241,60 @@ def test_optimizer_buffer_of_wrong_shape_is_refused(tmp_path):
                                optimizer=cr.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9))
 
 
+def test_pytorch_loads_the_weights_file_of_a_lenet5_checkpoint_strictly(tmp_path):
+    """The weights file holds LeNet-5's state dict and nothing else (the optimizer's buffers
+    are in ``ck.meta.safetensors``): PyTorch's strict load takes it as it is."""
+    import sys
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    ref = pytest.importorskip("safetensors.torch")
+    repo = str(Path(__file__).resolve().parent.parent)
+    if repo not in sys.path:  # torch's LeNet-5 mirror lives in benchmarks/, not installed
+        sys.path.insert(0, repo)
+    from benchmarks.cases import lenet5
+
+    model = LeNet5()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x, y = cr.randn(4, 1, 28, 28), cr.randint(0, 10, (4,))
+    cr.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()  # momentum buffers exist now
+    paths = _save(tmp_path / "ck", model, opt, toy_loader(), model_name="lenet5",
+                  model_config={"num_classes": 10})
+    theirs = lenet5(torch)
+    result = theirs.load_state_dict(ref.load_file(str(paths.weights)), strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert list(theirs.state_dict()) == list(model.state_dict())
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(theirs.state_dict()[name].numpy(), value.numpy())
+    buffers = ref.load_file(str(paths.arrays))
+    assert len(buffers) == len(list(model.parameters()))  # one momentum buffer per parameter
+    _, meta = read_training_checkpoint(tmp_path / "ck")
+    np.testing.assert_array_equal(meta["optimizer"]["state"][0]["momentum_buffer"],
+                                  opt.state_dict()["state"][0]["momentum_buffer"])
+
+
 def test_nan_weights_are_never_saved(tmp_path):
     model, opt, loader = _setup()
     _save(tmp_path / "ck", model, opt, loader)
     good = (tmp_path / "ck.safetensors").read_bytes()
     with cr.no_grad():
         model.fc1.weight._data[0, 0] = np.nan
+    buffers = (tmp_path / "ck.meta.safetensors").read_bytes()
     with pytest.raises(ValueError, match="non-finite"):
         _save(tmp_path / "ck", model, opt, loader, epoch=2)
     assert (tmp_path / "ck.safetensors").read_bytes() == good
+    assert (tmp_path / "ck.meta.safetensors").read_bytes() == buffers
+    assert load_checkpoint(tmp_path / "ck")[1]["epoch"] == 1
+
+
+def test_nan_momentum_buffers_are_never_saved(tmp_path):
+    model, opt, loader = _setup()
+    _save(tmp_path / "ck", model, opt, loader)
+    next(iter(opt.state.values()))["momentum_buffer"][0, 0] = np.inf
+    with pytest.raises(ValueError, match="tensor 'optimizer.state.0.momentum_buffer' holds 1 "
+                                         "non-finite value"):
+        _save(tmp_path / "ck", model, opt, loader, epoch=2)
     assert load_checkpoint(tmp_path / "ck")[1]["epoch"] == 1
 
 
@@ -346,7 +391,7 @@ def test_state_of_another_optimizer_is_refused(tmp_path):
                                 r"the parameter has shape \(8, 4\)"),
     (np.ones((8, 4), np.int32), r"'momentum_buffer' must be a float array, got dtype int32"),
 ])
-def test_bad_momentum_buffer_in_the_weights_file_is_refused(tmp_path, buffer, msg):
+def test_bad_momentum_buffer_in_the_meta_arrays_file_is_refused(tmp_path, buffer, msg):
     model, opt, loader = _setup()
     _save(tmp_path / "ck", model, opt, loader)
     state, meta = load_checkpoint(tmp_path / "ck")

@@ -487,8 +487,6 @@ def one_hot_tutorial_transform(torch):
                                                                         value=1))
 
 
-@pytest.mark.xfail(not (hasattr(cr, "float") and hasattr(Tensor, "scatter_")), strict=True,
-                   reason="needs chainrule.float and Tensor.scatter_ (ops)")
 def test_tutorial_transforms_verbatim(tutorial_data):
     """docs.pytorch.org/tutorials/beginner/basics/transforms_tutorial.html"""
     import chainrule as torch  # noqa: F811 - the tutorial's name

@@ -52,7 +52,7 @@ def test_docs_for_a_stub_example(stub_only, tmp_path, capsys):
            "inputs |" in page
     assert _table_row(page, 2)[4] == "q = 25"
     row4 = _table_row(page, 4)
-    assert row4[2] == "MulBackward (of 1)" and row4[5] == "1" and row4[7] == "a: 5<br>b: 4"
+    assert row4[2] == "MulBackward0 (of 1)" and row4[5] == "1" and row4[7] == "a: 5<br>b: 4"
     assert_small_png(tmp_path / "img" / "stub.png")
     index = (tmp_path / "index.md").read_text()
     assert "- [stub](stub.md): A stub example" in index

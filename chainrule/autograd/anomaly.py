@@ -25,7 +25,7 @@ class detect_anomaly:
         ...         y.sum().backward()
         ...     except RuntimeError as e:
         ...         print(str(e).split(".")[0])
-        Function 'SqrtBackward' returned inf values in its 0th output
+        Function 'SqrtBackward0' returned inf values in its 0th output
     """
 
     def __init__(self, check_nan: bool = True) -> None:

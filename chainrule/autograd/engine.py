@@ -14,6 +14,7 @@ import sys
 from typing import Any, Optional, Sequence, Union
 
 from ..backend import xp
+from .errors import freed_graph_message
 from .function import Function
 from .grad_mode import state
 from .tensor import Tensor
@@ -185,13 +186,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                 if gys is None:
                     continue
             if fn._freed:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time (or directly access "
-                    f"saved tensors after they have already been freed) at {fn.name}. Saved "
-                    f"intermediate values of the graph are freed when you call .backward() or "
-                    f"autograd.grad(). Specify retain_graph=True if you need to backward through "
-                    f"the graph a second time or if you need to access saved tensors after "
-                    f"calling backward.")
+                raise RuntimeError(freed_graph_message(fn.name()))
             if state.clock != fn._clock:
                 fn._check_versions()
             try:
@@ -203,7 +198,7 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
                 else:
                     if create_graph:
                         raise RuntimeError(
-                            f"{fn.name}: {type(fn).__name__} has a first-order backward only; "
+                            f"{fn.name()}: {type(fn).__name__} has a first-order backward only; "
                             f"it cannot be differentiated twice (create_graph=True)"
                             f"{fn.double_backward_hint}")
                     gxs = fast(gys[0]._data) if len(gys) == 1 else fast(*[g._data for g in gys])
@@ -216,24 +211,28 @@ def _run_backward(roots: Sequence[Tensor], grad_roots: Sequence[Optional[Tensor]
             except Exception as err:
                 if anomaly and hasattr(err, "add_note"):  # Python >= 3.11
                     # as torch's anomaly mode: say which forward call made the failing node
-                    err.add_note(f"Error detected in {fn.name}. The forward call that "
+                    err.add_note(f"Error detected in {fn.name()}. The forward call that "
                                  f"created it: {fn._site}")
                 raise
             inputs = fn.inputs
             if len(gxs) != len(inputs):
-                raise RuntimeError(f"{fn.name} returned {len(gxs)} gradients for "
-                                   f"{len(inputs)} inputs")
+                raise RuntimeError(f"function {fn.name()} returned an incorrect number of "
+                                   f"gradients (expected {len(inputs)}, got {len(gxs)})")
             if check_nan:
                 _check_finite(fn, gxs)
             if tracer is not None:
                 tracer.on_backward(fn, tuple(gys), gxs)
+            # drop the incoming gradient: a leaf may then take a view of it uncopied (the
+            # weight gradient of nn.Linear's addmm comes through weight.t()'s node)
+            g = gys = None
             for t, gx in zip(inputs, gxs):
                 if gx is None or t is None or not t._requires_grad:
                     continue
                 if gx._data.shape != t._data.shape:
                     raise RuntimeError(
-                        f"{fn.name} returned a gradient of shape {gx.shape} for an input of "
-                        f"shape {t.shape}")
+                        f"Function {fn.name()} returned an invalid gradient at index "
+                        f"{next(i for i, u in enumerate(inputs) if u is t)} - got {list(gx.shape)} but expected shape "
+                        f"compatible with {list(t.shape)}")
                 producer = t.grad_fn
                 if producer is not None:
                     # _key(producer, t._out_idx), inlined: this runs once per edge
@@ -275,7 +274,8 @@ def _multi_output_grads(fn: Function, grads: dict, create_graph: bool,
                         capture_ids: Optional[set[int]], captured: dict) -> Optional[list]:
     """The output gradients of a node with several outputs (None: no output got one).
 
-    An output nobody used gets a zero gradient of its shape.
+    An output nobody used gets a zero gradient of its shape (None for an output that is not
+    a Tensor, or when the node asks not to materialize gradients: ``set_materialize_grads``).
     """
     gys: list[Any] = []
     found = False
@@ -285,12 +285,13 @@ def _multi_output_grads(fn: Function, grads: dict, create_graph: bool,
             found = True
             g = _output_grad(fn, i, g, ref(), create_graph, capture_ids, captured)
         gys.append(g)
-    if not found:
-        return None
+    if not found or not fn._materialize_grads:
+        return gys if found else None
     for i, g in enumerate(gys):
         if g is None:  # an output nobody used: its gradient is zero
-            shape, dtype = _output_meta(fn, i, fn.outputs[i]())
-            gys[i] = Tensor(xp.zeros(shape, dtype))
+            meta = _output_meta(fn, i, fn.outputs[i]())
+            if meta is not None:
+                gys[i] = Tensor(xp.zeros(meta[0], meta[1]))
     return gys
 
 
@@ -299,7 +300,7 @@ def _output_meta(fn: Function, i: int, out: Optional[Tensor]) -> tuple[Any, Any]
         return out.shape, out.dtype
     meta = getattr(fn, "output_meta", None)
     if meta is None:
-        raise RuntimeError(f"{fn.name}: output {i} was freed and has no recorded shape")
+        raise RuntimeError(f"{fn.name()}: output {i} was freed and has no recorded shape")
     return meta[i]
 
 
@@ -354,7 +355,7 @@ def _check_finite(fn: Function, gxs: Sequence[Optional[Tensor]]) -> None:
         if g is not None and g._data.dtype.kind == "f" and not xp.isfinite(g._data).all():
             kind = "nan" if xp.isnan(g._data).any() else "inf"
             raise RuntimeError(
-                f"Function '{fn.name}' returned {kind} values in its {i}th output. "
+                f"Function '{fn.name()}' returned {kind} values in its {i}th output. "
                 f"The forward call that created it: {fn._site}")
 
 

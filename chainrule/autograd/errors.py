@@ -6,6 +6,20 @@ They live on the lowest floor that raises them (Tensor's own methods, e.g. ``ite
 from __future__ import annotations
 
 
+def freed_graph_message(node: str) -> str:
+    """PyTorch's message for a backward through a freed graph, naming the node.
+
+    Example:
+        >>> freed_graph_message("MulBackward0")[:50]
+        'Trying to backward through the graph a second time'
+    """
+    return (f"Trying to backward through the graph a second time (or directly access saved "
+            f"tensors after they have already been freed) at {node}. Saved intermediate "
+            f"values of the graph are freed when you call .backward() or autograd.grad(). "
+            f"Specify retain_graph=True if you need to backward through the graph a second "
+            f"time or if you need to access saved tensors after calling backward.")
+
+
 class OpError(ValueError, RuntimeError):
     """An op's input breaks one of its rules (shapes that do not broadcast or multiply, a size
     that does not fit, a value out of its domain); the message names the op, the shapes and

@@ -31,13 +31,34 @@ input requires grad, links the node into the graph: it keeps its inputs, holds i
 weak reference (so a dropped graph is freed at once by reference counting) and becomes their
 ``grad_fn``.
 
-PyTorch's custom-Function form (static ``forward(ctx, ...)``/``backward(ctx, ...)``,
-``ctx.save_for_backward``, ``Fn.apply``) maps onto this one class: the node is the ``ctx``, and
-what ``forward`` saves on it is what ``backward`` reads. It is to be added here, as another
-way to write a Function, not as a second class.
+PyTorch's custom-Function form is the same contract in PyTorch's spelling, on this same class:
+static ``forward(ctx, *args)`` on Tensors (run with grad disabled) and static
+``backward(ctx, *grads)``, called through ``Fn.apply(*args)``. The node is the ``ctx``: an
+instance of ``FnBackward``, a :class:`FunctionCtx` made for the class, which becomes the
+outputs' ``grad_fn``; what ``forward`` saves on it (``ctx.save_for_backward``, attributes) is
+what ``backward`` reads, and the engine runs it like any other node::
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):              # Tensors in, Tensors out (grad mode off)
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, gy):            # one gradient per forward argument (None for numbers)
+            (x,) = ctx.saved_tensors
+            return gy * 3 * x ** 2
+
+    y = Cube.apply(x)
+
+Nodes are named as PyTorch names them (``grad_fn.name()``): ``MulBackward0`` for ``Mul`` (the
+class name, ``Backward0``), unless the class states PyTorch's name as ``node_name``; a
+custom Function in the ctx form gives ``CubeBackward``, as PyTorch.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 import weakref
@@ -45,7 +66,8 @@ from operator import itemgetter
 from typing import Any, Callable, ClassVar, Optional, Union
 
 from ..backend import xp
-from .grad_mode import state
+from .errors import freed_graph_message
+from .grad_mode import no_grad, state
 from .tensor import Tensor
 
 _new_tensor = Tensor._new  # bound once: the constructor every op's outputs go through
@@ -106,10 +128,25 @@ class Function:
     double_backward_hint: ClassVar[str] = ""
     """Appended to the error a double backward through a first-order-only Function raises."""
 
+    node_name: ClassVar[str] = ""
+    """PyTorch's name for this op's node (``grad_fn.name()``), stated where it is not the class
+    name followed by ``Backward0`` (e.g. ``ReluBackward0`` for ``ReLU``). Not inherited."""
+
+    _name: ClassVar[str] = "FunctionBackward0"  # what name() returns, set per class below
+    _ctx_node: ClassVar[Optional[type]] = None  # the ctx form's node class (``FnBackward``)
+    _materialize_grads: ClassVar[bool] = True  # missing output gradients become zeros
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.first_order_only = (cls.fast_backward is not None
                                 and cls.backward is Function.backward)
+        cls._name = cls.__dict__.get("node_name") or cls.__name__ + "Backward0"
+        if isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
+            # PyTorch's form: the nodes are instances of a class made for it, as torch's
+            # ``FnBackward``; its backward calls the static backward with the node as ctx
+            cls._ctx_node = type(cls.__name__ + "Backward", (FunctionCtx,), {
+                "__slots__": (), "node_name": cls.__name__ + "Backward", "function": cls,
+                "__module__": cls.__module__, "__qualname__": cls.__qualname__ + "Backward"})
 
     # ------------------------------------------------------------------ to override
     def forward(self, *xs: Any) -> Any:
@@ -132,14 +169,82 @@ class Function:
             return d or None
         return d[min(i, len(d) - 1)] if d else None
 
-    # ------------------------------------------------------------------ machinery
-    @property
+    @staticmethod
+    def setup_context(ctx: "FunctionCtx", inputs: tuple, output: Any) -> None:
+        """PyTorch's split form: when a ctx-form Function defines it, ``forward(*args)`` takes
+        no ctx and ``setup_context(ctx, inputs, output)`` saves what backward needs."""
+        raise NotImplementedError("setup_context is not implemented")
+
+    # ------------------------------------------------------------------ PyTorch's view
     def name(self) -> str:
-        """The name shown in reprs, traces and graph pictures, e.g. ``MulBackward``."""
-        return type(self).__name__ + "Backward"
+        """The node's name as PyTorch prints it: shown in reprs, traces and graph pictures.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.ones(2, requires_grad=True)
+            >>> (x * x).grad_fn.name(), (x * x).sum().grad_fn.name()
+            ('MulBackward0', 'SumBackward0')
+        """
+        return self._name
 
     def __repr__(self) -> str:
-        return f"<{self.name}>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        """The edges to the nodes that made this node's inputs, as PyTorch's: one ``(node,
+        output_index)`` pair per input; a leaf that requires grad appears as its
+        :class:`AccumulateGrad`, an input that needs no gradient as ``(None, 0)``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.ones(2, requires_grad=True)
+            >>> y = (w * 2).exp()
+            >>> (mul, _), = y.grad_fn.next_functions
+            >>> mul.name(), mul.next_functions[0][0].variable is w, mul.next_functions[1]
+            ('MulBackward0', True, (None, 0))
+        """
+        inputs = getattr(self, "inputs", None)
+        if inputs is None:  # not linked into a graph
+            return ()
+        return tuple([_edge(t) for t in inputs if t is not None or not self._tensor_args_only])
+
+    _tensor_args_only: ClassVar[bool] = False  # next_functions skips non-tensor arguments
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the op on ``args`` and link it into the graph: PyTorch's ``Fn.apply``.
+
+        For a ctx-form Function (static ``forward(ctx, ...)``) it builds the node (the ctx),
+        runs ``forward`` with grad disabled and makes the node the outputs' ``grad_fn``. For an
+        op written in chainrule's form it is ``cls()(*args)``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.autograd import Function
+            >>> class Cube(Function):
+            ...     @staticmethod
+            ...     def forward(ctx, x):
+            ...         ctx.save_for_backward(x)
+            ...         return x ** 3
+            ...     @staticmethod
+            ...     def backward(ctx, gy):
+            ...         (x,) = ctx.saved_tensors
+            ...         return gy * 3 * x ** 2
+            >>> x = cr.tensor(2.0, requires_grad=True)
+            >>> y = Cube.apply(x)
+            >>> y.backward()
+            >>> y.item(), x.grad.item(), y.grad_fn.name()
+            (8.0, 12.0, 'CubeBackward')
+        """
+        if cls._ctx_node is None:
+            if kwargs:
+                raise TypeError(f"{cls.__name__}.apply takes positional inputs only (the op's "
+                                f"parameters go to {cls.__name__}(...))")
+            return cls()(*args)
+        return _apply_ctx(cls, args, kwargs)
+
+    # ------------------------------------------------------------------ machinery
 
     def __call__(self, *inputs: Any) -> Any:
         # the hot path of every op: kept lean (one pass over the inputs, no generators)
@@ -189,13 +294,12 @@ class Function:
         out = self.outputs[i]()
         if out is None:  # dropped by its users: rebuild it from the saved array, still linked
             if self._freed:
-                raise RuntimeError(f"{self.name}: its saved output was freed by an earlier "
-                                   f"backward; specify retain_graph=True")
+                raise RuntimeError(freed_graph_message(self.name()))
             return Tensor._from_op(self.saved_outputs[i], self, i)
         if out._mtime > self._clock:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: output {i} of {self.name} (shape {out.shape}) is at "
+                f"an inplace operation: output {i} of {self._name} (shape {out.shape}) is at "
                 f"version {out._version}; expected version 0 instead.")
         return out
 
@@ -207,7 +311,7 @@ class Function:
             if t is not None and getattr(t, "_mtime", 0) > self._clock:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: input {i} of {self.name} (shape {t.shape}) was "
+                    f"by an inplace operation: input {i} of {self._name} (shape {t.shape}) was "
                     f"changed after the forward pass (now at version {t._version}). Do the "
                     f"in-place update after backward, or use an out-of-place op.")
 
@@ -233,6 +337,316 @@ class Function:
         if self._hooks is None:
             self._hooks = {}
         self._hooks.setdefault(index, []).append(hook)
+
+
+# ---------------------------------------------------------------------- PyTorch's ctx form
+class FunctionCtx(Function):
+    """The node of a ctx-form Function (``FnBackward``), and the ``ctx`` its static ``forward``
+    and ``backward`` receive; any attribute may be set on it to pass state to backward.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.autograd import Function
+        >>> class Scale(Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x, k):
+        ...         ctx.k = k                      # a number: its gradient is None
+        ...         return x * k
+        ...     @staticmethod
+        ...     def backward(ctx, gy):
+        ...         return gy * ctx.k, None
+        >>> x = cr.ones(2, requires_grad=True)
+        >>> y = Scale.apply(x, 3.0)
+        >>> y.sum().backward()
+        >>> x.grad.tolist(), type(y.grad_fn).__name__, y.grad_fn.needs_input_grad
+        ([3.0, 3.0], 'ScaleBackward', (True, False))
+    """
+
+    __slots__ = ()
+    function: ClassVar[type]  # the ctx-form Function this node belongs to
+    _tensor_args_only = True
+
+    def save_for_backward(self, *tensors: Optional[Tensor]) -> None:
+        """Keep ``tensors`` (inputs, outputs or others; None allowed) for ``saved_tensors``."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} "
+                                f"is of type {type(t).__name__}")
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """What ``save_for_backward`` kept; a RuntimeError once backward freed the graph, or if
+        one of them was modified in place since."""
+        if self._freed:
+            raise RuntimeError(freed_graph_message(self._name))
+        return tuple([self.output(e) if type(e) is int else _unpack(self, e)
+                      for e in self.__dict__.get("_saved", ())])
+
+    def mark_non_differentiable(self, *tensors: Tensor) -> None:
+        """Mark outputs that get no gradient (e.g. indices): they do not require grad, and
+        backward receives zeros for them."""
+        self._non_differentiable = {id(t) for t in tensors}  # ids: no reference cycle
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Declare the inputs ``forward`` modified in place (and returns): they become outputs
+        of this node, and the graph before them stays reachable."""
+        self._dirty = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize_grads = bool(value)
+
+    def backward(self, *gys: Tensor) -> tuple:  # type: ignore[override]
+        return _check_grads(self, self.function.backward(self, *gys))
+
+    def _release(self) -> None:
+        """Free the saved tensors; keep the attributes set on ctx, as PyTorch does."""
+        kept = {k: v for k, v in self.__dict__.items()
+                if k not in ("_saved", "saved_outputs", "_to_save")}
+        super()._release()
+        self.__dict__.update(kept)
+
+
+def _no_output() -> None:
+    """The stand-in for a weak reference to an output that is not a Tensor."""
+    return None
+
+
+def _arguments(fn_cls: type, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The arguments forward gets, as PyTorch passes them: as given, or with the defaults
+    bound in the ``setup_context`` form. Each (positional, then keyword) is an input that
+    backward returns one gradient for."""
+    if _splits_context(fn_cls):
+        bound = inspect.signature(fn_cls.forward).bind(*args, **kwargs)
+        bound.apply_defaults()
+        args, kwargs = bound.args, bound.kwargs
+    return args, kwargs
+
+
+def _splits_context(fn_cls: type) -> bool:
+    return fn_cls.setup_context is not Function.setup_context
+
+
+def _apply_ctx(fn_cls: type, args: tuple, kwargs: dict) -> Any:
+    """``Fn.apply`` for the ctx form: build the node, run forward without grad, link outputs."""
+    args, kwargs = _arguments(fn_cls, args, kwargs)
+    ctx = fn_cls._ctx_node()
+    tensors = tuple([a if isinstance(a, Tensor) else None for a in (*args, *kwargs.values())])
+    needs = tuple([t is not None and t._requires_grad for t in tensors])
+    record = state.grad_enabled and any(needs)
+    ctx.needs_input_grad = needs if record else (False,) * len(tensors)
+    ctx._freed = False
+    prev_grad, tracer = state.grad_enabled, state.tracer
+    state.grad_enabled, state.tracer = False, None  # forward's own ops are not recorded
+    try:
+        if _splits_context(fn_cls):
+            out = fn_cls.forward(*args, **kwargs)
+            fn_cls.setup_context(ctx, args, out)
+        else:
+            out = fn_cls.forward(ctx, *args, **kwargs)
+    finally:
+        state.grad_enabled, state.tracer = prev_grad, tracer
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    if record:
+        outs = _link(ctx, tensors, outs)
+        if tracer is not None:
+            tracer.on_forward(ctx, ctx.inputs, tuple([o for o in outs if isinstance(o, Tensor)]))
+    _pack_saved(ctx, outs if record else ())
+    return outs[0] if single else outs
+
+
+def _link(ctx: FunctionCtx, tensors: tuple, outs: tuple) -> tuple:
+    """Make ``ctx`` the ``grad_fn`` of forward's differentiable outputs; return the outputs.
+
+    A fresh output is linked in place (``save_for_backward`` may hold it); an input returned
+    as is gets an alias, so the input keeps its own place in the graph; a dirty input (see
+    ``mark_dirty``) is rebased onto ``ctx`` and ``ctx`` keeps an alias of it as it was.
+    """
+    non_diff = ctx.__dict__.get("_non_differentiable", ())
+    dirty = ctx.__dict__.get("_dirty", ())
+    inputs = list(tensors)
+    for j, t in enumerate(inputs):
+        if t is not None and id(t) in dirty:
+            if t.grad_fn is None and t._requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation.")
+            inputs[j] = _new_tensor(t._data, t.grad_fn, t._out_idx, t._requires_grad)
+    input_ids = {id(t) for t in tensors if t is not None}
+    linked, refs, meta = [], [], []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            linked.append(o), refs.append(_no_output), meta.append(None)
+            continue
+        meta.append((o.shape, o.dtype))
+        if id(o) in non_diff or o._data.dtype.kind != "f":
+            if o._requires_grad:  # an input returned as a non-differentiable output
+                o = _new_tensor(o._data, None, 0, False)
+        elif id(o) in dirty or (id(o) not in input_ids and not o._requires_grad):
+            o.grad_fn, o._out_idx, o._requires_grad = ctx, i, True
+        else:
+            o = _new_tensor(o._data, ctx, i, True)
+        linked.append(o), refs.append(weakref.ref(o))
+    ctx.inputs = tuple(inputs)
+    ctx.outputs = tuple(refs)
+    ctx.output_meta = tuple(meta)
+    ctx._clock = state.clock
+    ctx._hooks = None
+    ctx._site = _user_site() if state.anomaly else None
+    return tuple(linked)
+
+
+def _pack_saved(ctx: FunctionCtx, linked: tuple) -> None:
+    """Store what ``save_for_backward`` named: an output of ``ctx`` by its index (it is rebuilt
+    from its array if dropped, and the node holds no reference to it, so no cycle), anything
+    else with its version, which ``saved_tensors`` checks."""
+    outputs = {id(o): i for i, o in enumerate(linked)
+               if isinstance(o, Tensor) and o.grad_fn is ctx}
+    saved: list[Any] = []
+    for t in ctx.__dict__.pop("_to_save", ()):
+        if t is not None and id(t) in outputs:
+            saved.append(outputs[id(t)])
+            ctx.saved_outputs = tuple([o._data if isinstance(o, Tensor) else None
+                                       for o in linked])
+        else:
+            saved.append(None if t is None else (t, t._ver))
+    ctx._saved = tuple(saved)
+
+
+def _unpack(ctx: FunctionCtx, entry: Optional[tuple]) -> Optional[Tensor]:
+    if entry is None:
+        return None
+    t, version = entry
+    if t._ver != version:
+        raise RuntimeError(
+            f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: a tensor of shape {list(t.shape)} saved by {ctx._name} is at "
+            f"version {t._ver}; expected version {version} instead.")
+    return t
+
+
+def _check_grads(ctx: FunctionCtx, gxs: Any) -> tuple:
+    """A ctx-form backward's result as the engine takes it, checked as PyTorch checks it: one
+    gradient per forward argument (extra trailing Nones dropped), None for non-tensors, cast
+    to each input's dtype."""
+    if not isinstance(gxs, (tuple, list)):
+        gxs = (gxs,)
+    name, n = ctx._name, len(ctx.inputs)
+    if len(gxs) > n and all(g is None for g in gxs[n:]):
+        gxs = gxs[:n]
+    if len(gxs) != n:
+        raise RuntimeError(f"function {name} returned an incorrect number of gradients "
+                           f"(expected {n}, got {len(gxs)})")
+    out = []
+    for i, (t, g) in enumerate(zip(ctx.inputs, gxs)):
+        if g is not None:
+            if t is None:
+                raise RuntimeError(f"function {name} returned a gradient different than None "
+                                   f"at position {i + 1}, but the corresponding forward input "
+                                   f"was not a Variable")
+            if not isinstance(g, Tensor):
+                raise TypeError(f"function {name} returned a {type(g).__name__} as the gradient "
+                                f"at position {i + 1}; expected a Tensor or None")
+            if g.dtype != t.dtype and t.dtype.kind == "f":
+                g = g.to(t.dtype)
+        out.append(g)
+    return tuple(out)
+
+
+class _DelayedError(Function):
+    """Stands for the results of a ``once_differentiable`` backward in a recorded graph:
+    differentiating through it raises."""
+
+    node_name = "DelayedError"
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+    def backward(self, gy: Tensor) -> Any:
+        raise RuntimeError("trying to differentiate twice a function that was marked with "
+                           "@once_differentiable")
+
+
+def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ctx-form ``backward`` as first order: it runs with grad disabled, and a double
+    backward through its results raises (as PyTorch's decorator).
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.autograd.function import Function, once_differentiable
+        >>> class Double(Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     @once_differentiable
+        ...     def backward(ctx, gy):
+        ...         return gy * 2
+        >>> x = cr.ones(2, requires_grad=True)
+        >>> Double.apply(x).sum().backward()
+        >>> x.grad.tolist()
+        [2.0, 2.0]
+    """
+    @functools.wraps(backward)
+    def wrapper(ctx: FunctionCtx, *grads: Any) -> Any:
+        with no_grad():
+            outputs = backward(ctx, *grads)
+        if not state.grad_enabled or not any(isinstance(g, Tensor) and g._requires_grad
+                                             for g in grads):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        wrapped = tuple([_DelayedError()(_new_tensor(o._data, None, 0, True))
+                         if isinstance(o, Tensor) and o._data.dtype.kind == "f" else o
+                         for o in ((outputs,) if single else outputs)])
+        return wrapped[0] if single else wrapped
+
+    return wrapper
+
+
+# ---------------------------------------------------------------------- PyTorch's graph view
+class AccumulateGrad:
+    """The node PyTorch shows for a leaf that requires grad (in ``next_functions``): backward
+    adds into ``variable.grad``. The same object while one is held, as PyTorch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.ones(2, requires_grad=True)
+        >>> acc, index = (w * 2).grad_fn.next_functions[0]
+        >>> acc.variable is w, acc.name(), acc.next_functions
+        (True, 'torch::autograd::AccumulateGrad', ())
+    """
+
+    __slots__ = ("variable", "__weakref__")
+    _cache: ClassVar["weakref.WeakValueDictionary[int, AccumulateGrad]"] = \
+        weakref.WeakValueDictionary()
+    next_functions: ClassVar[tuple] = ()
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    @classmethod
+    def of(cls, t: Tensor) -> "AccumulateGrad":
+        """The leaf's node (keyed by id: the node holds the leaf, so the id is not reused)."""
+        node = cls._cache.get(id(t))
+        if node is None:
+            node = cls._cache[id(t)] = cls(t)
+        return node
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def _edge(t: Any) -> tuple:
+    """One ``next_functions`` pair for input ``t`` (a Tensor, a freed input's metadata, None)."""
+    if t is None or not t._requires_grad:
+        return (None, 0)
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._out_idx)
+    return (AccumulateGrad.of(t), 0)
 
 
 def _user_site() -> str:

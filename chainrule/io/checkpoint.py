@@ -1,24 +1,30 @@
-"""Checkpoints: weights in ``<stem>.safetensors``, everything else in ``<stem>.json``. No pickle.
+"""Checkpoints, no pickle: the model's weights in ``<stem>.safetensors``, the meta dict in
+``<stem>.json``, the arrays found inside the meta in ``<stem>.meta.safetensors``.
 
+``<stem>.safetensors`` holds the state (``model.state_dict()``) and nothing else, under its
+own names, so PyTorch reads it as it is:
+``model.load_state_dict(safetensors.torch.load_file("checkpoint.safetensors"))``.
 ``<stem>.json`` holds the meta dict (model name, config, epoch, metrics, optimizer state...) as
-plain JSON. Arrays found anywhere inside the meta (e.g. momentum buffers) are stored in the
-weights file under ``__meta__.<path>`` (``__meta__.optim.state.0.momentum_buffer``) and
-referenced from the JSON as ``{"__tensor__": "<name>"}``. Dicts with int keys (as in optimizer
-state) are kept as ``{"__items__": [[key, value], ...]}`` so the keys come back as ints.
+plain JSON. Arrays found anywhere inside the meta (e.g. momentum buffers) are stored in
+``<stem>.meta.safetensors`` under their path (``optim.state.0.momentum_buffer``) and referenced
+from the JSON as ``{"__tensor__": "<name>"}``; a meta without arrays writes no such file. Dicts
+with int keys (as in optimizer state) are kept as ``{"__items__": [[key, value], ...]}`` so the
+keys come back as ints.
 
 Crash safety: each file is written atomically (:func:`chainrule.io.files.write_atomic`: a
-temporary file, fsynced and renamed with ``os.replace``). The weights go first (the old
-weights are kept as ``<stem>.safetensors.prev`` until the JSON is renamed), the JSON last; it
-carries the SHA-256 of the weights file. So at every instant the JSON on disk matches either
-``<stem>.safetensors`` or the ``.prev`` copy, and :func:`load_checkpoint` picks the one whose
-hash matches: a killed save leaves the previous checkpoint loadable, and a half-updated pair is
-detected, never silently mixed. What a killed save cannot remove is its temporary file
-(``.<stem>.safetensors.<hex>.tmp``, ``.<stem>.json.<hex>.tmp``):
-:func:`chainrule.io.files.remove_stale_temps` removes those where no save is running.
+temporary file, fsynced and renamed with ``os.replace``). The tensor files go first (each old
+one kept as ``<name>.prev`` until the JSON is renamed), the JSON last; it carries the SHA-256
+of each tensor file. So at every instant the JSON on disk matches, for each tensor file, either
+it or its ``.prev`` copy, and :func:`load_checkpoint` picks the one whose hash matches: a killed
+save leaves the previous checkpoint loadable, and a half-updated checkpoint is detected, never
+silently mixed. What a killed save cannot remove is its temporary files
+(``.<stem>.safetensors.<hex>.tmp``, ...): :func:`chainrule.io.files.remove_stale_temps` removes
+those where no save is running.
 
 Reading trusts nothing: the JSON is parsed strictly (:func:`chainrule.io.jsonio.parse_json`:
 no NaN or Infinity, no integer of over 100 digits, no key named twice), so a meta that loads
-is one that :func:`save_checkpoint` can write again.
+is one that :func:`save_checkpoint` can write again. A checkpoint of version 1 (its meta's
+arrays inside the weights file, as ``__meta__.<path>``) still loads.
 """
 from __future__ import annotations
 
@@ -41,18 +47,22 @@ from .safetensors import _pickle_hint, _read_file_bytes, _serialize, load_bytes
 PathLike = Union[str, "os.PathLike[str]"]
 
 FORMAT = "chainrule.checkpoint"
-VERSION = 1
-META_PREFIX = "__meta__."
-"""Prefix of the weights-file entries that hold arrays found in the meta dict."""
+VERSION = 2
+"""The layout :func:`save_checkpoint` writes; :func:`load_checkpoint` reads 1 and 2."""
+READABLE = (1, 2)
+ARRAYS_SUFFIX = ".meta.safetensors"
+"""The suffix of the file holding the meta's arrays (after the stem)."""
 MAX_JSON_BYTES = 256 * 1024 * 1024
 _RESERVED = ("__tensor__", "__items__")
 
 
 class CheckpointPaths(NamedTuple):
-    """The two files of a checkpoint."""
+    """The files of a checkpoint: the weights, the JSON, and the meta's arrays (written only
+    when the meta holds arrays)."""
 
     weights: Path
     meta: Path
+    arrays: Path
 
 
 class IncompatibleKeys(NamedTuple):
@@ -65,22 +75,27 @@ class IncompatibleKeys(NamedTuple):
 def checkpoint_paths(path: PathLike) -> CheckpointPaths:
     """The files of the checkpoint named by ``path``.
 
-    ``path`` may be the stem (``runs/lenet``), either file (``runs/lenet.json``,
-    ``runs/lenet.safetensors``) or an existing folder (then the stem is ``folder/checkpoint``).
+    ``path`` may be the stem (``runs/lenet``), any of its files (``runs/lenet.json``,
+    ``runs/lenet.safetensors``, ``runs/lenet.meta.safetensors``) or an existing folder (then
+    the stem is ``folder/checkpoint``).
 
     Example:
-        >>> checkpoint_paths("runs/lenet.json").weights.as_posix()
-        'runs/lenet.safetensors'
+        >>> paths = checkpoint_paths("runs/lenet.json")
+        >>> paths.weights.as_posix(), paths.arrays.as_posix()
+        ('runs/lenet.safetensors', 'runs/lenet.meta.safetensors')
     """
     p = Path(path)
-    if p.suffix in (".safetensors", ".json"):
+    if p.name.endswith(ARRAYS_SUFFIX):
+        stem = p.with_name(p.name[:-len(ARRAYS_SUFFIX)])
+    elif p.suffix in (".safetensors", ".json"):
         stem = p.with_suffix("")
     elif p.is_dir() or os.fspath(path).endswith(("/", os.sep)):
         stem = p / "checkpoint"
     else:
         stem = p
     return CheckpointPaths(stem.with_name(stem.name + ".safetensors"),
-                           stem.with_name(stem.name + ".json"))
+                           stem.with_name(stem.name + ".json"),
+                           stem.with_name(stem.name + ARRAYS_SUFFIX))
 
 
 def _prev(weights: Path) -> Path:
@@ -117,7 +132,7 @@ def _encode(value: Any, where: str, tensors: dict[str, np.ndarray]) -> Any:
         return f
     arr = _array_of(value)
     if arr is not None:
-        base = META_PREFIX + (where[1:] if where else "root")
+        base = where[1:] if where else "root"
         name, i = base, 1
         while name in tensors:
             name, i = f"{base}#{i}", i + 1
@@ -152,7 +167,7 @@ def _decode(value: Any, tensors: dict[str, np.ndarray], used: set[str], label: s
             raise CheckpointError(f"load_checkpoint: {label}: malformed tensor reference {value!r}")
         if name not in tensors:
             raise CheckpointError(f"load_checkpoint: {label}: the meta refers to tensor {name!r}, "
-                                  "which the weights file does not hold")
+                                  "which the checkpoint does not hold")
         used.add(name)
         return tensors[name]
     if "__items__" in value:
@@ -175,32 +190,90 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _recorded_sha(meta_path: Path) -> Optional[str]:
-    """The weights hash the JSON on disk records, or None if there is no readable one."""
+def _recorded_sha(meta_path: Path, part: str) -> Optional[str]:
+    """The hash the JSON on disk records for its tensor file ``part`` (``"weights"`` or
+    ``"arrays"``), or None if there is no readable one."""
     try:
         doc = parse_json(meta_path.read_text(encoding="utf-8"), os.fspath(meta_path))
-        return str(doc["weights"]["sha256"])
+        return str(doc[part]["sha256"])
     except (OSError, ValueError, KeyError, TypeError):  # CheckpointError is a ValueError
         return None
+
+
+def _tensor_file(tensors: Mapping[str, np.ndarray], path: Path
+                 ) -> tuple[list[Any], dict[str, Any]]:
+    """The chunks of the safetensors file of ``tensors`` and the JSON's record of it."""
+    header, buffers = _serialize(tensors, {"format": FORMAT, "version": str(VERSION)})
+    chunks = [header] + [a.reshape(-1).view(np.uint8) for a in buffers]
+    digest = hashlib.sha256()
+    for c in chunks:
+        digest.update(c)
+    return chunks, {"file": path.name, "sha256": digest.hexdigest(),
+                    "bytes": sum(len(memoryview(c).cast("B")) for c in chunks)}
+
+
+def _set_aside(path: Path, recorded: Optional[str]) -> bool:
+    """Before ``path`` is rewritten, keep the file the JSON on disk describes (``recorded``,
+    its hash) as ``<path>.prev``; return whether ``path`` was moved or removed."""
+    prev = _prev(path)
+    if path.exists() and prev.exists():
+        # An earlier save was interrupted: keep as .prev whichever file the JSON describes.
+        if recorded == _sha256_file(path):
+            os.replace(path, prev)
+        else:
+            path.unlink()  # the unreferenced leftover of the interrupted save
+        return True
+    if path.exists():
+        os.replace(path, prev)  # keep the file the current JSON describes
+        return True
+    return False
+
+
+def _check_state(fn: str, state: Any) -> dict[str, np.ndarray]:
+    """``state`` as name -> array, refusing what a weights file cannot hold."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{fn}: state must be a dict of name -> array, got {type(state).__name__}")
+    tensors: dict[str, np.ndarray] = {}
+    for k, v in state.items():
+        if not isinstance(k, str):
+            raise TypeError(f"{fn}: state keys must be str, got {k!r}")
+        if k == "__metadata__":
+            raise ValueError(f"{fn}: state key {k!r} is reserved by the safetensors format")
+        arr = _array_of(v)
+        if arr is None:
+            raise TypeError(f"{fn}: state[{k!r}] must be an array or Tensor, got "
+                            f"{type(v).__name__}")
+        tensors[k] = arr
+    return tensors
+
+
+def _check_finite(fn: str, *groups: Mapping[str, np.ndarray]) -> None:
+    for tensors in groups:
+        for k, a in tensors.items():
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                bad = int(a.size - np.isfinite(a).sum())
+                raise ValueError(f"{fn}: tensor {k!r} holds {bad} non-finite value(s) (NaN or "
+                                 "inf); refusing to write a broken checkpoint")
 
 
 def save_checkpoint(path: PathLike, state: Mapping[str, Any],
                     meta: Optional[Mapping[str, Any]] = None, *,
                     check_finite: bool = True) -> CheckpointPaths:
-    """Save model weights and a meta dict as ``<stem>.safetensors`` + ``<stem>.json``.
+    """Save model weights and a meta dict as ``<stem>.safetensors`` (the weights only) +
+    ``<stem>.json`` (the meta) + ``<stem>.meta.safetensors`` (the meta's arrays, if any).
 
     Args:
-        path: the stem, either file name, or an existing folder (see :func:`checkpoint_paths`).
+        path: the stem, any of its files, or an existing folder (see :func:`checkpoint_paths`).
         state: parameter name -> array or Tensor (e.g. ``model.state_dict()``).
         meta: JSON-like dict (str/int/float/bool/None, lists, dicts); arrays anywhere inside
-            are stored in the weights file. Non-finite floats are refused (JSON has none),
-            and so are integers of over ``MAX_INT_DIGITS`` (100) digits, which
+            are stored in the meta's arrays file. Non-finite floats are refused (JSON has
+            none), and so are integers of over ``MAX_INT_DIGITS`` (100) digits, which
             :func:`load_checkpoint` would refuse to read.
         check_finite: refuse NaN or inf in any floating array, so a diverged run never
             overwrites a good checkpoint.
 
     Returns:
-        The two paths written.
+        The paths of the checkpoint (``arrays`` exists only if the meta holds arrays).
 
     Raises:
         ValueError: a non-finite value, a reserved name, or a bad meta value.
@@ -216,75 +289,61 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any],
         ((2, 3), 3, 7)
     """
     fn = "save_checkpoint"
-    if not isinstance(state, Mapping):
-        raise TypeError(f"{fn}: state must be a dict of name -> array, got {type(state).__name__}")
+    tensors = _check_state(fn, state)
     if meta is not None and not isinstance(meta, Mapping):
         raise TypeError(f"{fn}: meta must be a dict, got {type(meta).__name__}")
-    tensors: dict[str, np.ndarray] = {}
-    for k, v in state.items():
-        if not isinstance(k, str):
-            raise TypeError(f"{fn}: state keys must be str, got {k!r}")
-        if k.startswith(META_PREFIX) or k == "__metadata__":
-            raise ValueError(f"{fn}: state key {k!r} uses the reserved prefix {META_PREFIX!r}")
-        arr = _array_of(v)
-        if arr is None:
-            raise TypeError(f"{fn}: state[{k!r}] must be an array or Tensor, got "
-                            f"{type(v).__name__}")
-        tensors[k] = arr
-    encoded_meta = _encode(dict(meta or {}), "", tensors)
+    arrays: dict[str, np.ndarray] = {}
+    encoded_meta = _encode(dict(meta or {}), "", arrays)
     if check_finite:
-        for k, a in tensors.items():
-            if a.dtype.kind == "f" and not np.isfinite(a).all():
-                bad = int(a.size - np.isfinite(a).sum())
-                raise ValueError(f"{fn}: tensor {k!r} holds {bad} non-finite value(s) (NaN or "
-                                 "inf); refusing to write a broken checkpoint")
+        _check_finite(fn, tensors, arrays)
 
     paths = checkpoint_paths(path)
-    weights, meta_path = paths
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    header, buffers = _serialize(tensors, {"format": FORMAT, "version": str(VERSION)})
-    chunks = [header] + [a.reshape(-1).view(np.uint8) for a in buffers]
-    digest = hashlib.sha256()
-    for c in chunks:
-        digest.update(c)
+    paths.weights.parent.mkdir(parents=True, exist_ok=True)
+    files = {"weights": (paths.weights, *_tensor_file(tensors, paths.weights))}
+    if arrays:
+        files["arrays"] = (paths.arrays, *_tensor_file(arrays, paths.arrays))
     doc = {
         "format": FORMAT,
         "version": VERSION,
-        "weights": {"file": weights.name, "sha256": digest.hexdigest(),
-                    "bytes": sum(len(memoryview(c).cast("B")) for c in chunks)},
-        "state_keys": list(state.keys()),
+        "weights": files["weights"][2],
+        "arrays": files["arrays"][2] if arrays else None,
+        "state_keys": list(tensors),
         "meta": encoded_meta,
     }
     text = json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False) + "\n"
 
-    prev = _prev(weights)
-    moved = False
-    if weights.exists() and prev.exists():
-        # An earlier save was interrupted: keep as .prev whichever file the JSON describes.
-        if _recorded_sha(meta_path) == _sha256_file(weights):
-            os.replace(weights, prev)
-        else:
-            weights.unlink()  # the unreferenced leftover of the interrupted save
-        moved = True
-    elif weights.exists():
-        os.replace(weights, prev)  # keep the weights the current JSON describes
-        moved = True
+    moved = []
     try:
-        write_atomic(weights, chunks)
-        write_atomic(meta_path, text)
+        for part, (target, chunks, _) in files.items():
+            if _set_aside(target, _recorded_sha(paths.meta, part)):
+                moved.append(target)
+            write_atomic(target, chunks)
+        write_atomic(paths.meta, text)  # the commit
     except BaseException:
-        if moved and not weights.exists():
-            try:  # best effort; load_checkpoint also falls back to .prev
-                os.replace(prev, weights)
-            except OSError:
-                pass
+        for target in moved:
+            if not target.exists():
+                try:  # best effort; load_checkpoint also falls back to .prev
+                    os.replace(_prev(target), target)
+                except OSError:
+                    pass
         raise
-    if prev.exists():
-        prev.unlink()
+    stale = [_prev(paths.weights), _prev(paths.arrays)] + ([] if arrays else [paths.arrays])
+    for leftover in stale:  # what the JSON no longer names
+        if leftover.exists():
+            leftover.unlink()
     return paths
 
 
 # -- load ------------------------------------------------------------------------------------
+
+def _check_record(doc: dict[str, Any], part: str, label: str, optional: bool) -> None:
+    record = doc.get(part)
+    if optional and record is None:
+        return
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+        raise CheckpointError(f"load_checkpoint: {label}: {part!r} must hold the sha256 of the "
+                              f"{part} file{', or be null' if optional else ''}, got {record!r}")
+
 
 def _read_json(meta_path: Path) -> dict[str, Any]:
     label = os.fspath(meta_path)
@@ -301,13 +360,17 @@ def _read_json(meta_path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise CheckpointError(f"load_checkpoint: {label}: expected format {FORMAT!r}, got {got!r}")
-    if doc.get("version") != VERSION:
-        raise CheckpointError(f"load_checkpoint: {label}: unsupported version "
-                              f"{doc.get('version')!r}, expected {VERSION}")
-    w = doc.get("weights")
-    if not isinstance(w, dict) or not isinstance(w.get("sha256"), str):
-        raise CheckpointError(f"load_checkpoint: {label}: 'weights' must hold the sha256 of the "
-                              f"weights file, got {w!r}")
+    version = doc.get("version")
+    if version not in READABLE or isinstance(version, bool):
+        raise CheckpointError(f"load_checkpoint: {label}: unsupported version {version!r}, "
+                              f"expected one of {list(READABLE)}")
+    _check_record(doc, "weights", label, optional=False)
+    if version == 1:
+        if "arrays" in doc:
+            raise CheckpointError(f"load_checkpoint: {label}: a version 1 checkpoint has no "
+                                  "'arrays' (its meta's arrays are in the weights file)")
+    else:
+        _check_record(doc, "arrays", label, optional=True)
     keys = doc.get("state_keys")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) \
             or len(set(keys)) != len(keys):
@@ -318,17 +381,37 @@ def _read_json(meta_path: Path) -> dict[str, Any]:
     return doc
 
 
+def _load_recorded(path: Path, expected: str, what: str, meta_path: Path
+                   ) -> tuple[dict[str, np.ndarray], Path]:
+    """The tensors of ``path``, or of its ``.prev`` copy: the one whose SHA-256 is
+    ``expected``, parsed from the bytes hashed (validated as by ``load_file``)."""
+    seen = []
+    for candidate in (path, _prev(path)):
+        if not candidate.is_file():
+            continue
+        buf = _read_file_bytes(candidate)
+        actual = hashlib.sha256(buf).hexdigest()
+        if actual == expected:
+            return load_bytes(buf, os.fspath(candidate))[0], candidate
+        seen.append(f"{candidate} has {actual}")
+    found = "; ".join(seen) if seen else f"{path} does not exist"
+    raise CheckpointError(
+        f"load_checkpoint: {meta_path} expects {what} with SHA-256 {expected}, but {found}: "
+        f"the checkpoint is half-updated (an interrupted save) or the {what} were modified")
+
+
 def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load a checkpoint written by :func:`save_checkpoint`, validating everything first.
 
-    The weights file must have the SHA-256 recorded in the JSON (if ``<stem>.safetensors``
-    does not, because a save was interrupted, the ``.prev`` copy that does is used); it is
-    then parsed from the same bytes with the checks of
-    :func:`~chainrule.io.safetensors.load_file`; its tensors must be exactly the state keys
-    plus the arrays the meta refers to. Nothing is unpickled, ever.
+    Each tensor file must have the SHA-256 recorded in the JSON (if it does not, because a
+    save was interrupted, its ``.prev`` copy that does is used); it is then parsed from the
+    same bytes with the checks of :func:`~chainrule.io.safetensors.load_file`. The weights
+    file must hold exactly the state keys, the arrays file exactly the arrays the meta refers
+    to. A version 1 checkpoint (the meta's arrays inside the weights file) loads too. Nothing
+    is unpickled, ever.
 
     Args:
-        path: the stem, either file name, or a folder (see :func:`checkpoint_paths`).
+        path: the stem, any of its files, or a folder (see :func:`checkpoint_paths`).
 
     Returns:
         ``(state, meta)``: state is name -> array in the saved order; meta as saved, with its
@@ -353,33 +436,23 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
         head = given.read_bytes()[:8]
         raise CheckpointError(f"load_checkpoint: {given}: not a chainrule checkpoint (expected "
                               "<stem>.json + <stem>.safetensors)." + _pickle_hint(head))
-    weights, meta_path = checkpoint_paths(path)
+    weights, meta_path, arrays_path = checkpoint_paths(path)
     if not meta_path.is_file():
         raise FileNotFoundError(f"load_checkpoint: {meta_path} not found (a checkpoint is "
                                 f"{meta_path.name} + {weights.name})")
     doc = _read_json(meta_path)
-    expected = doc["weights"]["sha256"]
-
-    data, seen = None, []
-    for candidate in (weights, _prev(weights)):
-        if not candidate.is_file():
-            continue
-        buf = _read_file_bytes(candidate)
-        actual = hashlib.sha256(buf).hexdigest()
-        if actual == expected:
-            data, chosen = buf, candidate
-            break
-        seen.append(f"{candidate} has {actual}")
-    if data is None:
-        found = "; ".join(seen) if seen else f"{weights} does not exist"
-        raise CheckpointError(
-            f"load_checkpoint: {meta_path} expects weights with SHA-256 {expected}, but {found}: "
-            "the pair is half-updated (an interrupted save) or the weights were modified")
-    tensors, _ = load_bytes(data, os.fspath(chosen))
+    tensors, chosen = _load_recorded(weights, doc["weights"]["sha256"], "weights", meta_path)
+    if doc["version"] == 1:
+        pool, pool_file = tensors, chosen  # the meta's arrays are in the weights file
+    elif doc["arrays"] is None:
+        pool, pool_file = {}, arrays_path
+    else:
+        pool, pool_file = _load_recorded(arrays_path, doc["arrays"]["sha256"], "meta arrays",
+                                         meta_path)
 
     used: set[str] = set()
     try:
-        meta = _decode(doc["meta"], tensors, used, os.fspath(meta_path))
+        meta = _decode(doc["meta"], pool, used, os.fspath(meta_path))
     except RecursionError:
         raise CheckpointError(f"load_checkpoint: {meta_path}: the meta is nested too deeply to "
                               "restore") from None
@@ -388,10 +461,16 @@ def load_checkpoint(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, An
     if missing:
         raise CheckpointError(f"load_checkpoint: {chosen}: missing tensors {missing} listed in "
                               f"{meta_path.name}")
-    extra = [k for k in tensors if k not in used and k not in set(keys)]
-    if extra:
-        raise CheckpointError(f"load_checkpoint: {chosen}: unexpected tensors {extra}, not "
-                              f"listed in {meta_path.name}")
+    if doc["version"] == 1:  # one file: the state keys, then the meta's arrays
+        unexpected = {chosen: [k for k in tensors if k not in used and k not in keys]}
+    else:
+        unexpected = {chosen: [k for k in tensors if k not in keys],
+                      pool_file: [k for k in pool if k not in used]}
+    for tensor_file, extra in unexpected.items():
+        if extra:
+            raise CheckpointError(f"load_checkpoint: {tensor_file}: unexpected tensors {extra}, "
+                                  f"neither state keys nor arrays of the meta in "
+                                  f"{meta_path.name}")
     return {k: tensors[k] for k in keys}, meta
 
 

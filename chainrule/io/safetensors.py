@@ -5,6 +5,10 @@ Layout: 8 bytes little-endian unsigned header length ``N``; ``N`` bytes of UTF-8
 {str: str}}``; then the byte buffer, with offsets relative to its start. Tensors must tile the
 buffer exactly: contiguous, non-overlapping, no gap, no trailing byte.
 
+Dtypes: the twelve of :data:`DTYPES` are read and written; a ``BF16`` tensor (from
+``safetensors.torch`` or ``ml_dtypes``) is read and widened to float32, exactly (chainrule has
+no bfloat16; :data:`WIDENED`).
+
 :func:`load_file` validates every field before returning anything; :func:`save_file` writes
 atomically (:func:`chainrule.io.files.write_atomic`), so a crash mid-save leaves the previous
 file intact.
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import struct
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 
@@ -37,6 +41,20 @@ DTYPES: dict[str, np.dtype] = {
     "U64": np.dtype("<u8"), "U32": np.dtype("<u4"), "U16": np.dtype("<u2"), "U8": np.dtype("u1"),
     "BOOL": np.dtype("?"),
 }
+
+
+def _bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16) as float32 values: a bfloat16 is the upper half of a float32,
+    so this is exact."""
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+WIDENED: dict[str, tuple[np.dtype, Callable[[np.ndarray], np.ndarray]]] = {
+    "BF16": (np.dtype("<u2"), _bfloat16_to_float32)}
+"""Dtypes a file may hold that chainrule has not: name -> (the dtype of their raw bits, the
+exact widening to one chainrule has). Read by every loader, never written."""
+_STORED = {**DTYPES, **{name: raw for name, (raw, _) in WIDENED.items()}}
+"""Every dtype a file may hold -> the NumPy dtype its bytes are read as."""
 _NAME_OF = {(dt.kind, dt.itemsize): name for name, dt in DTYPES.items()}
 
 
@@ -123,89 +141,96 @@ def _pickle_hint(head: bytes) -> str:
         return (" The file looks like a Python pickle (e.g. torch.save); chainrule never "
                 "unpickles, because loading a pickle can run arbitrary code.")
     if head[:4] == b"PK\x03\x04":
-        return (" The file looks like a zip archive (e.g. a torch.save .pt file), not "
-                "safetensors; chainrule never unpickles.")
+        return (" The file looks like a zip archive: torch.save writes one, holding a pickle, "
+                "and chainrule never unpickles (loading a pickle can run arbitrary code); in "
+                "PyTorch, save the tensors with safetensors.torch.save_file instead.")
     return ""
 
 
-def _fail(path: str, message: str) -> CheckpointError:
-    return CheckpointError(f"load_file: {path}: {message}")
+def _fail(path: str, message: str, fn: str = "load_file") -> CheckpointError:
+    return CheckpointError(f"{fn}: {path}: {message}")
+
 
 
 def _is_uint(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
-def _validate(label: str, file_size: int, head: bytes, raw: bytes
+def _validate(label: str, file_size: int, head: bytes, raw: bytes, fn: str = "load_file"
               ) -> tuple[dict[str, dict[str, Any]], dict[str, str], int, int]:
     """Check the length prefix ``head`` and the header bytes ``raw`` of a file of ``file_size``
-    bytes; return ``(entries, metadata, buffer_start, buffer_len)``."""
+    bytes; return ``(entries, metadata, buffer_start, buffer_len)``. Errors start with
+    ``f"{fn}: {label}: "``."""
+    def fail(message: str) -> CheckpointError:
+        return _fail(label, message, fn)
+
     if file_size < 8:
-        raise _fail(label, f"truncated: the file has {file_size} bytes, a safetensors file "
-                           "needs at least 8 (the header length)." + _pickle_hint(head))
+        raise fail(f"truncated: the file has {file_size} bytes, a safetensors file "
+                   "needs at least 8 (the header length)." + _pickle_hint(head))
     (n,) = struct.unpack("<Q", head[:8])
     if n > file_size - 8:
-        raise _fail(label, f"header length {n} runs past the end of the file (expected at "
-                           f"most {file_size - 8} = file size {file_size} - 8); the file is "
-                           "truncated or not safetensors." + _pickle_hint(head))
+        raise fail(f"header length {n} runs past the end of the file (expected at "
+                   f"most {file_size - 8} = file size {file_size} - 8); the file is "
+                   "truncated or not safetensors." + _pickle_hint(head))
     if n > MAX_HEADER_BYTES:
-        raise _fail(label, f"header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes")
+        raise fail(f"header length {n} exceeds the limit of {MAX_HEADER_BYTES} bytes")
     try:
         text = bytes(raw[:n]).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(label, f"the header is not valid UTF-8 ({exc}).{_pickle_hint(head)}") from None
+        raise fail(f"the header is not valid UTF-8 ({exc}).{_pickle_hint(head)}") from None
     try:
-        header = parse_json(text, f"load_file: {label}: the header")
+        header = parse_json(text, f"{fn}: {label}: the header")
     except json.JSONDecodeError as exc:
-        raise _fail(label, f"the header is not valid JSON ({exc})") from None
+        raise fail(f"the header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
-        raise _fail(label, f"the header must be a JSON object, got {type(header).__name__}")
+        raise fail(f"the header must be a JSON object, got {type(header).__name__}")
 
     metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise _fail(label, f"__metadata__ must be an object of str -> str, got {metadata!r}")
+        raise fail(f"__metadata__ must be an object of str -> str, got {metadata!r}")
     buffer_start, buffer_len = 8 + n, file_size - 8 - n
     entries: dict[str, dict[str, Any]] = {}
     for name, info in header.items():
         where = f"tensor {name!r}"
         if not isinstance(info, dict):
-            raise _fail(label, f"{where}: expected an object with dtype, shape, data_offsets, "
-                               f"got {info!r}")
+            raise fail(f"{where}: expected an object with dtype, shape, data_offsets, "
+                       f"got {info!r}")
         keys = set(info)
         if keys != {"dtype", "shape", "data_offsets"}:
-            raise _fail(label, f"{where}: expected the keys ['data_offsets', 'dtype', 'shape'], "
-                               f"got {sorted(keys)}")
+            raise fail(f"{where}: expected the keys ['data_offsets', 'dtype', 'shape'], "
+                       f"got {sorted(keys)}")
         dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-        if not isinstance(dtype, str) or dtype not in DTYPES:
-            raise _fail(label, f"{where}: unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
+        if not isinstance(dtype, str) or dtype not in _STORED:
+            raise fail(f"{where}: unknown dtype {dtype!r}; expected one of "
+                       f"{list(_STORED)}")
         if not isinstance(shape, list) or not all(_is_uint(d) for d in shape):
-            raise _fail(label, f"{where}: shape must be a list of non-negative ints, got {shape!r}")
+            raise fail(f"{where}: shape must be a list of non-negative ints, got {shape!r}")
         if len(shape) > MAX_NDIM:
-            raise _fail(label, f"{where}: shape has {len(shape)} dimensions, expected at most "
-                               f"{MAX_NDIM}")
-        span = DTYPES[dtype].itemsize  # NumPy bounds the size ignoring zero dims, times itemsize
+            raise fail(f"{where}: shape has {len(shape)} dimensions, expected at most "
+                       f"{MAX_NDIM}")
+        span = _STORED[dtype].itemsize  # NumPy bounds the size ignoring zero dims, times itemsize
         for d in shape:
             span *= max(d, 1)
         if span > _MAX_ARRAY_BYTES:
-            raise _fail(label, f"{where}: shape {shape} is too big for an array: its nonzero "
-                               f"dimensions span {span} bytes of {dtype}, over the limit of "
-                               f"{_MAX_ARRAY_BYTES} (2**63 - 1)")
+            raise fail(f"{where}: shape {shape} is too big for an array: its nonzero "
+                       f"dimensions span {span} bytes of {dtype}, over the limit of "
+                       f"{_MAX_ARRAY_BYTES} (2**63 - 1)")
         if (not isinstance(offsets, list) or len(offsets) != 2
                 or not all(_is_uint(o) for o in offsets)):
-            raise _fail(label, f"{where}: data_offsets must be [begin, end] with non-negative "
-                               f"ints, got {offsets!r}")
+            raise fail(f"{where}: data_offsets must be [begin, end] with non-negative "
+                       f"ints, got {offsets!r}")
         begin, end = offsets
         if begin > end:
-            raise _fail(label, f"{where}: data_offsets [{begin}, {end}] has begin > end")
+            raise fail(f"{where}: data_offsets [{begin}, {end}] has begin > end")
         if end > buffer_len:
-            raise _fail(label, f"{where}: data_offsets [{begin}, {end}] out of range: the data "
-                               f"buffer has {buffer_len} bytes")
-        expected = DTYPES[dtype].itemsize
+            raise fail(f"{where}: data_offsets [{begin}, {end}] out of range: the data "
+                       f"buffer has {buffer_len} bytes")
+        expected = _STORED[dtype].itemsize
         for d in shape:
             expected *= d
         if end - begin != expected:
-            raise _fail(label, f"{where}: dtype {dtype} and shape {shape} need {expected} bytes, "
-                               f"but data_offsets [{begin}, {end}] hold {end - begin}")
+            raise fail(f"{where}: dtype {dtype} and shape {shape} need {expected} bytes, "
+                       f"but data_offsets [{begin}, {end}] hold {end - begin}")
         entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [begin, end]}
 
     # The tensors must tile the buffer: sorted by offset, each starts where the previous ended.
@@ -213,16 +238,16 @@ def _validate(label: str, file_size: int, head: bytes, raw: bytes
     for name in sorted(entries, key=lambda k: tuple(entries[k]["data_offsets"])):
         begin, end = entries[name]["data_offsets"]
         if begin < pos:
-            raise _fail(label, f"tensor {name!r}: data_offsets [{begin}, {end}] overlap tensor "
-                               f"{prev!r}, which ends at {pos}")
+            raise fail(f"tensor {name!r}: data_offsets [{begin}, {end}] overlap tensor "
+                       f"{prev!r}, which ends at {pos}")
         if begin > pos:
             after = "the start of the buffer" if prev is None else f"tensor {prev!r}"
-            raise _fail(label, f"tensor {name!r}: data_offsets start at {begin}, expected {pos}: "
-                               f"a gap of {begin - pos} bytes after {after}")
+            raise fail(f"tensor {name!r}: data_offsets start at {begin}, expected {pos}: "
+                       f"a gap of {begin - pos} bytes after {after}")
         pos, prev = end, name
     if pos != buffer_len:
-        raise _fail(label, f"{buffer_len - pos} trailing bytes: the tensors end at byte {pos} "
-                           f"of the data buffer, which has {buffer_len} bytes")
+        raise fail(f"{buffer_len - pos} trailing bytes: the tensors end at byte {pos} "
+                   f"of the data buffer, which has {buffer_len} bytes")
     return entries, metadata, buffer_start, buffer_len
 
 
@@ -253,15 +278,17 @@ def read_header(path: PathLike) -> tuple[dict[str, dict[str, Any]], dict[str, st
     return entries, metadata
 
 
-def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>"
-               ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>",
+               fn: str = "load_file") -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Parse a whole safetensors file held in memory (validated as in :func:`load_file`).
 
-    The arrays are views into ``data`` when it is writable (a ``bytearray``), else read-only.
+    The arrays are views into ``data`` when it is writable (a ``bytearray``), else read-only;
+    bfloat16 tensors are widened to float32 copies (exact: chainrule has no bfloat16).
 
     Args:
         data: the bytes of a safetensors file (e.g. from ``safetensors.numpy.save``).
         label: the name used in error messages.
+        fn: the function named at the start of error messages (``f"{fn}: {label}: ..."``).
 
     Returns:
         ``(tensors, metadata)``.
@@ -277,10 +304,10 @@ def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>"
     size = view.nbytes
     head = bytes(view[:8])
     n = struct.unpack("<Q", head)[0] if size >= 8 else 0
-    entries, metadata, start, _ = _validate(label, size, head, view[8:8 + min(n, size)])
+    entries, metadata, start, _ = _validate(label, size, head, view[8:8 + min(n, size)], fn)
     out: dict[str, np.ndarray] = {}
     for name, info in entries.items():
-        dt = DTYPES[info["dtype"]]
+        dt = _STORED[info["dtype"]]
         begin, end = info["data_offsets"]
         arr = np.frombuffer(view, dtype=dt, count=(end - begin) // dt.itemsize,
                             offset=start + begin)
@@ -289,11 +316,12 @@ def load_bytes(data: Union[bytes, bytearray, memoryview], label: str = "<bytes>"
         arr = arr.reshape(info["shape"])
         if not dt.isnative:
             arr = arr.astype(dt.newbyteorder("="))
-        out[name] = arr
+        widen = WIDENED.get(info["dtype"])
+        out[name] = widen[1](arr) if widen else arr
     return out, metadata
 
 
-def _read_file_bytes(path: PathLike) -> bytearray:
+def _read_file_bytes(path: PathLike, fn: str = "load_file") -> bytearray:
     """The whole file in a writable buffer, allocated from the real file size."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -301,7 +329,7 @@ def _read_file_bytes(path: PathLike) -> bytearray:
         got = f.readinto(buf)
     if got != size:
         raise _fail(os.fspath(path), f"expected {size} bytes, read {got} (the file changed "
-                                     "while being read?)")
+                                     "while being read?)", fn)
     return buf
 
 

@@ -17,10 +17,21 @@ from .indexing import index_assign
 from .linalg import dot, matmul, mm
 from . import operators as _operators
 from .dtypes import promote, result_dtype
-from .reduce import (amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var)
-from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, pad, permute,
-                    reshape, split, squeeze, stack, sum_to, take_along_dim, transpose,
-                    unbroadcast, unsqueeze, view)
+from .reduce import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, std, sum,
+                     var)
+from .contraction import addmm, baddbmm, bmm, einsum, ger, outer
+from .cumulative import cumprod, cumsum, prod
+from .elementwise import (addcdiv, addcmul, ceil, clamp_max, clamp_min, erf, expm1, fix, floor,
+                          frac, isinf, isnan, lerp, log1p, log2, log10, round, rsqrt, square,
+                          trunc)
+from .rearrange import (diag, flip, fliplr, flipud, masked_fill, masked_fill_, narrow, repeat,
+                        repeat_interleave, roll, tril, triu, unbind)
+from .scatter import scatter, scatter_, scatter_add, scatter_add_
+from .sorting import argsort, msort, sort, topk
+from .vector_norm import norm
+from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, index_select,
+                    pad, permute, reshape, split, squeeze, stack, sum_to, take_along_dim,
+                    transpose, unbroadcast, unflatten, unsqueeze, view)
 
 concat = cat
 concatenate = cat

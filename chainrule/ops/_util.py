@@ -5,11 +5,13 @@ PyTorch's type promotion and the differentiable cast are in :mod:`.dtypes`.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy
 
 from ..autograd.errors import OpError
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
 
@@ -141,3 +143,97 @@ class ImplChoice:
             yield
         finally:
             self.current = prev
+
+
+# ============================================================================ out= and in place
+_RESIZE_WARNING = ("An output with one or more elements was resized since it had shape {}, "
+                   "which does not match the required output shape {}. This behavior is "
+                   "deprecated, and in a future PyTorch release outputs will not be resized "
+                   "unless they have zero elements. You can explicitly reuse an out tensor t "
+                   "by resizing it, inplace, to zero elements with t.resize_(0).")
+
+
+def _cast_error(op: str, src: Any, dst: Any) -> Optional[OpError]:
+    """PyTorch's refusal to write a ``src``-typed result into a ``dst`` tensor (float into
+    int, anything but bool into bool), else None."""
+    if src == dst or numpy.can_cast(src, dst, casting="same_kind"):
+        return None
+    return OpError(f"{op}: result type {src} can't be cast to the desired output type {dst}")
+
+
+def write_out(result: Tensor, out: Any, op: str) -> Tensor:
+    """Write ``result`` into ``out`` and return ``out``: the ``out=`` argument of the ops.
+
+    As PyTorch: ``out`` keeps its dtype (the result is cast into it; float into an integer
+    ``out`` raises); an ``out`` of another shape is resized (with PyTorch's UserWarning
+    unless it was empty); and ``out=`` is refused while grad mode is on if an input or
+    ``out`` itself requires grad, since writing into ``out`` is not recorded in the graph.
+
+    Args:
+        result: the op's result, computed as without ``out=``.
+        out: the Tensor to write into.
+        op: the op's name, for the messages.
+
+    Raises:
+        TypeError: ``out`` is not a Tensor.
+        RuntimeError: an input requires grad, or the dtype cannot be cast.
+
+    Example:
+        >>> import chainrule as cr
+        >>> o = cr.zeros(2)
+        >>> cr.add(cr.ones(2), 1, out=o) is o, o.tolist()
+        (True, [2.0, 2.0])
+    """
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if (result._requires_grad or out._requires_grad) and is_grad_enabled():
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, but one of the arguments requires grad.")
+    err = _cast_error(op, result._data.dtype, out._data.dtype)
+    if err is not None:
+        raise err
+    if out._data.shape != result._data.shape:
+        if out._data.size:
+            warnings.warn(_RESIZE_WARNING.format(list(out.shape), list(result.shape)),
+                          UserWarning, stacklevel=3)
+        out._data = xp.empty(result._data.shape, dtype=out._data.dtype)
+    out._data[...] = result._data
+    out._version += 1
+    return out
+
+
+def inplace_method(fn: Any, name: str) -> Any:
+    """The in-place method ``Tensor.<name>`` (``exp_``, ``clamp_``...) of the op ``fn``.
+
+    It computes ``fn(self, *args, **kwargs)`` outside the graph and writes the result into
+    ``self``, under Tensor's in-place rules: refused on a leaf that requires grad (and on a
+    tensor in a recorded graph) while grad mode is on, and for an argument that requires grad;
+    the version counter is bumped. The result must keep ``self``'s dtype and shape, as in
+    PyTorch (``int_tensor.exp_()`` raises: the result is float).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([0.0, 4.0])
+        >>> x.sqrt_() is x, x.tolist()
+        (True, [0.0, 2.0])
+    """
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        self._check_inplace(name)
+        for a in (*args, *kwargs.values()):
+            if isinstance(a, Tensor):
+                self._inplace_value(name, a)  # refuses a value that requires grad
+        with no_grad():
+            result = fn(self, *args, **kwargs)
+        err = _cast_error(name, result._data.dtype, self._data.dtype)
+        if err is not None:
+            raise err
+        if result._data.shape != self._data.shape:
+            raise OpError(f"{name}: the result of shape {result.shape} cannot be written "
+                          f"into the tensor's shape {self.shape} (in-place ops keep the shape)")
+        self._data[...] = result._data
+        self._version += 1
+        return self
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place version of :meth:`Tensor.{name[:-1]}` (returns ``self``)."
+    return method

@@ -7,7 +7,7 @@ traces its backward is :mod:`chainrule.gallery.sigmoid` (``chainrule explain sig
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy
 
@@ -15,7 +15,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels import compiled_for
-from ._util import contiguous, normalize_dims
+from ._util import contiguous, normalize_dims, write_out
 from .dtypes import as_float
 from .arithmetic import exp, keep_where, keep_where_array
 from .reduce import logsumexp, sum
@@ -50,7 +50,7 @@ class Sigmoid(Function):
         return g
 
 
-def sigmoid(input: Any) -> Tensor:
+def sigmoid(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``1 / (1 + exp(-x))``, stable for any x (at +-1000: 1 and 0, no overflow warning).
 
     Example:
@@ -58,7 +58,8 @@ def sigmoid(input: Any) -> Tensor:
         >>> cr.sigmoid(cr.tensor([0.0, 1000.0, -1000.0])).tolist()
         [0.5, 1.0, 0.0]
     """
-    return Sigmoid()(as_float(input))
+    y = Sigmoid()(as_float(input))
+    return y if out is None else write_out(y, out, "sigmoid")
 
 
 def sigmoid_composed(x: Tensor) -> Tensor:
@@ -128,12 +129,14 @@ class Tanh(Function):
         return g
 
 
-def tanh(input: Any) -> Tensor:
+def tanh(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise hyperbolic tangent."""
-    return Tanh()(as_float(input))
+    y = Tanh()(as_float(input))
+    return y if out is None else write_out(y, out, "tanh")
 
 
 class ReLU(Function):
+    node_name = "ReluBackward0"  # PyTorch's name for the same op
     derivative = "1 where {x0} > 0, else 0"  # (and 1 at NaN, as torch: see _relu_passes)
     elementwise = True
 
@@ -179,6 +182,7 @@ def relu(input: Any) -> Tensor:
 
 
 class LeakyReLU(Function):
+    node_name = "LeakyReluBackward0"  # PyTorch's name for the same op
     derivative = "1 where {x0} > 0, else negative_slope"
     elementwise = True
 

@@ -14,7 +14,7 @@ from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import broadcast_error
+from ._util import broadcast_error, write_out
 from .dtypes import as_float, as_operand, cast, result_dtype  # noqa: F401 (cast: public here too)
 from .shape import sum_to_shape, unbroadcast
 
@@ -66,9 +66,18 @@ class Add(Function):
                 unbroadcast(gy, x1.shape) if n1 else None)
 
 
-def add(input: Any, other: Any) -> Tensor:
-    """``a + b`` with broadcasting."""
-    return _binary(Add, input, other, "add")
+def add(input: Any, other: Any, *, alpha: Any = 1, out: Optional[Tensor] = None) -> Tensor:
+    """``input + alpha * other`` with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.add(cr.ones(2), cr.ones(2), alpha=3).tolist()
+        [4.0, 4.0]
+    """
+    if alpha != 1:
+        other = mul(other, alpha)
+    y = _binary(Add, input, other, "add")
+    return y if out is None else write_out(y, out, "add")
 
 
 class Sub(Function):
@@ -85,9 +94,18 @@ class Sub(Function):
                 unbroadcast(-gy, x1.shape) if n1 else None)
 
 
-def sub(input: Any, other: Any) -> Tensor:
-    """``a - b`` with broadcasting."""
-    return _binary(Sub, input, other, "sub")
+def sub(input: Any, other: Any, *, alpha: Any = 1, out: Optional[Tensor] = None) -> Tensor:
+    """``input - alpha * other`` with broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sub(cr.ones(2), cr.ones(2), alpha=3).tolist()
+        [-2.0, -2.0]
+    """
+    if alpha != 1:
+        other = mul(other, alpha)
+    y = _binary(Sub, input, other, "sub")
+    return y if out is None else write_out(y, out, "sub")
 
 
 class Mul(Function):
@@ -110,9 +128,10 @@ class Mul(Function):
                 sum_to_shape(gy * x0._data, x1.shape) if n1 else None)
 
 
-def mul(input: Any, other: Any) -> Tensor:
+def mul(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``a * b`` with broadcasting."""
-    return _binary(Mul, input, other, "mul")
+    y = _binary(Mul, input, other, "mul")
+    return y if out is None else write_out(y, out, "mul")
 
 
 class Div(Function):
@@ -132,8 +151,31 @@ class Div(Function):
                 unbroadcast(-gy * (x0 / x1 / x1), x1.shape) if n1 else None)
 
 
-def div(input: Any, other: Any) -> Tensor:
-    """``a / b`` (true division: integers give float32) with broadcasting."""
+def div(input: Any, other: Any, *, rounding_mode: Optional[str] = None,
+        out: Optional[Tensor] = None) -> Tensor:
+    """``a / b`` with broadcasting: true division (integers give float32), or rounded.
+
+    Args:
+        input: the dividend.
+        other: the divisor.
+        rounding_mode: None (true division), ``'trunc'`` (toward zero) or ``'floor'``
+            (down, as Python's ``//``); rounded results keep integer dtypes and have
+            gradient 0, as PyTorch's.
+        out: the tensor to write the result into.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.div(cr.tensor([-7, 7]), 2, rounding_mode="trunc").tolist()
+        [-3, 3]
+    """
+    if rounding_mode is not None:
+        y = _div_rounded(input, other, rounding_mode)
+    else:
+        y = _true_divide(input, other)
+    return y if out is None else write_out(y, out, "div")
+
+
+def _true_divide(input: Any, other: Any) -> Tensor:
     if not (isinstance(input, Tensor) and input._data.dtype.kind == "f") and \
             not (isinstance(other, Tensor) and other._data.dtype.kind == "f"):
         dtype = result_dtype(input, other)
@@ -142,7 +184,40 @@ def div(input: Any, other: Any) -> Tensor:
     return _binary(Div, input, other, "div")
 
 
-true_divide = div
+def true_divide(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    """``a / b``: :func:`div` without rounding."""
+    return div(input, other, out=out)
+
+
+class DivRounded(Function):
+    """``a / b`` rounded toward zero (``'trunc'``) or down (``'floor'``): steps, gradient 0."""
+
+    derivative = ("0 (a step function)", "0 (a step function)")
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def forward(self, x0: Any, x1: Any) -> Any:
+        q = _divide(xp.floor_divide, x0, x1, "div")
+        if self.mode == "floor":
+            return q
+        if x0.dtype.kind == "f":
+            with numpy.errstate(divide="ignore", invalid="ignore"):
+                return xp.trunc(x0 / x1)
+        # integers: floor, then one up where the exact quotient is negative and not whole
+        return q + ((q < 0) & (x0 - q * x1 != 0))
+
+    def backward(self, gy: Tensor) -> tuple:
+        return tuple(Tensor._const(xp.zeros(x.shape, gy.dtype)) if n else None
+                     for x, n in zip(self.inputs, self.needs_input_grad))
+
+
+def _div_rounded(input: Any, other: Any, mode: str) -> Tensor:
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{mode}'")
+    _no_bool(input, other, "div")
+    return _binary(lambda: DivRounded(mode), input, other, "div")
 
 
 def _divide(ufunc: Any, x0: Any, x1: Any, op: str) -> Any:
@@ -189,7 +264,7 @@ def _no_bool(input: Any, other: Any, op: str) -> None:
         raise TypeError(f"{op}: not implemented for bool tensors (as in PyTorch)")
 
 
-def floor_divide(input: Any, other: Any) -> Tensor:
+def floor_divide(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``input // other``: the quotient rounded down, with broadcasting.
 
     Integer tensors stay integer (division by zero raises); floats follow Python's ``//``
@@ -201,10 +276,11 @@ def floor_divide(input: Any, other: Any) -> Tensor:
         ([3, -4], [3.0])
     """
     _no_bool(input, other, "floor_divide")
-    return _binary(FloorDivide, input, other, "floor_divide")
+    y = _binary(FloorDivide, input, other, "floor_divide")
+    return y if out is None else write_out(y, out, "floor_divide")
 
 
-def remainder(input: Any, other: Any) -> Tensor:
+def remainder(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``input % other``: the remainder with the sign of ``other``, as Python's ``%``.
 
     Gradient 1 for ``input`` and ``-floor(input / other)`` for ``other``, as PyTorch's.
@@ -215,7 +291,8 @@ def remainder(input: Any, other: Any) -> Tensor:
         ([1, 2], [-0.5])
     """
     _no_bool(input, other, "remainder")
-    return _binary(Remainder, input, other, "remainder")
+    y = _binary(Remainder, input, other, "remainder")
+    return y if out is None else write_out(y, out, "remainder")
 
 
 class Neg(Function):
@@ -229,13 +306,16 @@ class Neg(Function):
         return -gy
 
 
-def neg(input: Any) -> Tensor:
+def neg(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``-x``."""
-    return Neg()(input)
+    y = Neg()(input)
+    return y if out is None else write_out(y, out, "neg")
 
 
 class PowScalar(Function):
     """``x ** c`` for a constant exponent ``c``."""
+
+    node_name = "PowBackward0"  # PyTorch's name for the same op
 
     derivative = "c*{x0}^(c-1)"
     elementwise = True
@@ -265,6 +345,8 @@ class PowScalar(Function):
 class Pow(Function):
     """``x0 ** x1`` for tensor base and tensor exponent."""
 
+    node_name = "PowBackward1"  # PyTorch's name for the same op
+
     derivative = ("{x1}*{x0}^({x1}-1)", "{x0}^{x1}*log({x0})")
     elementwise = True
 
@@ -288,7 +370,7 @@ class Pow(Function):
         return g0, g1
 
 
-def pow(input: Any, exponent: Any) -> Tensor:
+def pow(input: Any, exponent: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """``x ** exponent``; either side may be a tensor or a scalar.
 
     Example:
@@ -296,6 +378,11 @@ def pow(input: Any, exponent: Any) -> Tensor:
         >>> cr.pow(cr.tensor([2.0, 3.0]), 2).tolist()
         [4.0, 9.0]
     """
+    y = _pow(input, exponent)
+    return y if out is None else write_out(y, out, "pow")
+
+
+def _pow(input: Any, exponent: Any) -> Tensor:
     if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and \
             isinstance(input, Tensor):
         if input._data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
@@ -324,9 +411,10 @@ class Exp(Function):
         return gy * self.output(0)._data
 
 
-def exp(input: Any) -> Tensor:
+def exp(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise ``e ** x``."""
-    return Exp()(as_float(input))
+    y = Exp()(as_float(input))
+    return y if out is None else write_out(y, out, "exp")
 
 
 class Reciprocal(Function):
@@ -344,7 +432,7 @@ class Reciprocal(Function):
         return -gy * (y * y)  # torch's grouping: y * y first (tiny y underflow as there)
 
 
-def reciprocal(input: Any) -> Tensor:
+def reciprocal(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise ``1 / x`` (integers give float32). ``c / x`` for a number ``c`` is
     ``reciprocal(x) * c``, as in PyTorch, so it overflows and underflows where PyTorch does.
 
@@ -353,7 +441,8 @@ def reciprocal(input: Any) -> Tensor:
         >>> cr.reciprocal(cr.tensor([2.0, 0.0])).tolist()
         [0.5, inf]
     """
-    return Reciprocal()(as_float(input))
+    y = Reciprocal()(as_float(input))
+    return y if out is None else write_out(y, out, "reciprocal")
 
 
 class Log(Function):
@@ -368,9 +457,10 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
-def log(input: Any) -> Tensor:
+def log(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise natural logarithm (``log(0) = -inf``, as PyTorch, without a warning)."""
-    return Log()(as_float(input))
+    y = Log()(as_float(input))
+    return y if out is None else write_out(y, out, "log")
 
 
 class Sqrt(Function):
@@ -388,9 +478,10 @@ class Sqrt(Function):
             return gy / (2 * self.output(0))
 
 
-def sqrt(input: Any) -> Tensor:
+def sqrt(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise square root."""
-    return Sqrt()(as_float(input))
+    y = Sqrt()(as_float(input))
+    return y if out is None else write_out(y, out, "sqrt")
 
 
 class Abs(Function):
@@ -406,9 +497,10 @@ class Abs(Function):
         return gy * sign(self.inputs[0])
 
 
-def abs(input: Any) -> Tensor:
+def abs(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise absolute value (gradient 0 at 0)."""
-    return Abs()(input)
+    y = Abs()(input)
+    return y if out is None else write_out(y, out, "abs")
 
 
 class Sin(Function):
@@ -425,9 +517,10 @@ class Sin(Function):
         return xp.cos(self.inputs[0]._data) * gy
 
 
-def sin(input: Any) -> Tensor:
+def sin(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise sine."""
-    return Sin()(as_float(input))
+    y = Sin()(as_float(input))
+    return y if out is None else write_out(y, out, "sin")
 
 
 class Cos(Function):
@@ -444,9 +537,10 @@ class Cos(Function):
         return -xp.sin(self.inputs[0]._data) * gy
 
 
-def cos(input: Any) -> Tensor:
+def cos(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise cosine."""
-    return Cos()(as_float(input))
+    y = Cos()(as_float(input))
+    return y if out is None else write_out(y, out, "cos")
 
 
 # ============================================================================ selection
@@ -508,7 +602,8 @@ def keep_where_array(keep: Any, gy: Any) -> Any:
     return xp.where(keep, gy, gy.dtype.type(0))
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:
+def where(condition: Any, input: Any, other: Any, *,
+          out: Optional[Tensor] = None) -> Tensor:
     """Pick ``input`` where ``condition`` holds, else ``other`` (broadcasting all three).
 
     Example:
@@ -517,6 +612,11 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
         >>> cr.where(x > 0, x, 0.0).tolist()
         [0.0, 2.0]
     """
+    y = _where(condition, input, other)
+    return y if out is None else write_out(y, out, "where")
+
+
+def _where(condition: Any, input: Any, other: Any) -> Tensor:
     cond = condition._data if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype != numpy.bool_:
         raise TypeError(f"where: expected condition to be a boolean tensor, got {cond.dtype}")
@@ -553,7 +653,7 @@ def _extremum_grad(gy: Tensor, loses: Any, ties: Any, shape: tuple[int, ...]) ->
     return unbroadcast(keep_where(~loses, gy), shape)
 
 
-def maximum(input: Any, other: Any) -> Tensor:
+def maximum(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise maximum (ties share the gradient equally; NaN gives it to both sides).
 
     Example:
@@ -563,7 +663,8 @@ def maximum(input: Any, other: Any) -> Tensor:
         >>> x.grad.tolist()
         [0.0, 0.5, 1.0]
     """
-    return _binary(Maximum, input, other, "maximum")
+    y = _binary(Maximum, input, other, "maximum")
+    return y if out is None else write_out(y, out, "maximum")
 
 
 class Minimum(Function):
@@ -581,12 +682,14 @@ class Minimum(Function):
                 _extremum_grad(gy, a < b, a == b, x1.shape) if n1 else None)
 
 
-def minimum(input: Any, other: Any) -> Tensor:
+def minimum(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise minimum (ties share the gradient equally; NaN gives it to both sides)."""
-    return _binary(Minimum, input, other, "minimum")
+    y = _binary(Minimum, input, other, "minimum")
+    return y if out is None else write_out(y, out, "minimum")
 
 
 class Clamp(Function):
+    node_name = "ClampBackward1"  # PyTorch's name for the same op
     derivative = "1 inside [min, max], else 0"
     elementwise = True
 
@@ -620,6 +723,8 @@ class ClampTensor(Function):
     ``hi < lo`` (the result is then ``hi``).
     """
 
+    node_name = "ClampBackward0"  # PyTorch's name for the same op
+
     derivative = ("1 where min <= {x0} <= max, else 0", "1 where {x0} < min < max, else 0", "1 where {x0} > max or max < min, else 0")
 
     def forward(self, x: Any, lo: Any, hi: Any) -> Any:
@@ -643,7 +748,8 @@ class ClampTensor(Function):
                 unbroadcast(keep_where(to_hi, gy), hi.shape) if n_hi else None)
 
 
-def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
+def clamp(input: Any, min: Any = None, max: Any = None, *,
+          out: Optional[Tensor] = None) -> Tensor:
     """Clamp every element into ``[min, max]``; the gradient is 1 inside (bounds included).
 
     Args:
@@ -661,6 +767,11 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
         >>> cr.clamp(cr.tensor([1, 5]), 2.5).tolist()
         [2.5, 5.0]
     """
+    y = _clamp(input, min, max)
+    return y if out is None else write_out(y, out, "clamp")
+
+
+def _clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
     if min is None and max is None:
         raise OpError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
@@ -713,37 +824,45 @@ def compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
     return Tensor(ufunc(da, db))
 
 
-def eq(input: Any, other: Any) -> Tensor:
+def eq(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise ``a == b`` as a bool tensor (not differentiable)."""
-    return compare(xp.equal, input, other, "eq")
+    y = compare(xp.equal, input, other, "eq")
+    return y if out is None else write_out(y, out, "eq")
 
 
-def ne(input: Any, other: Any) -> Tensor:
-    return compare(xp.not_equal, input, other, "ne")
+def ne(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.not_equal, input, other, "ne")
+    return y if out is None else write_out(y, out, "ne")
 
 
-def lt(input: Any, other: Any) -> Tensor:
-    return compare(xp.less, input, other, "lt")
+def lt(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.less, input, other, "lt")
+    return y if out is None else write_out(y, out, "lt")
 
 
-def le(input: Any, other: Any) -> Tensor:
-    return compare(xp.less_equal, input, other, "le")
+def le(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.less_equal, input, other, "le")
+    return y if out is None else write_out(y, out, "le")
 
 
-def gt(input: Any, other: Any) -> Tensor:
-    return compare(xp.greater, input, other, "gt")
+def gt(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.greater, input, other, "gt")
+    return y if out is None else write_out(y, out, "gt")
 
 
-def ge(input: Any, other: Any) -> Tensor:
-    return compare(xp.greater_equal, input, other, "ge")
+def ge(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.greater_equal, input, other, "ge")
+    return y if out is None else write_out(y, out, "ge")
 
 
-def logical_and(input: Any, other: Any) -> Tensor:
-    return compare(xp.logical_and, input, other, "logical_and")
+def logical_and(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.logical_and, input, other, "logical_and")
+    return y if out is None else write_out(y, out, "logical_and")
 
 
-def logical_or(input: Any, other: Any) -> Tensor:
-    return compare(xp.logical_or, input, other, "logical_or")
+def logical_or(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
+    y = compare(xp.logical_or, input, other, "logical_or")
+    return y if out is None else write_out(y, out, "logical_or")
 
 
 def logical_not(input: Any) -> Tensor:
@@ -763,7 +882,7 @@ class Sign(Function):
         return Tensor._const(xp.zeros_like(gy._data))  # a zero gradient, as PyTorch's
 
 
-def sign(input: Any) -> Tensor:
+def sign(input: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise sign: -1, 0 or 1 (0 for NaN, as PyTorch; a bool tensor is returned as is).
 
     As PyTorch, the result of a tensor that requires grad is in the graph, with gradient 0.
@@ -775,6 +894,11 @@ def sign(input: Any) -> Tensor:
         >>> y.tolist(), y.requires_grad
         ([-1.0, 0.0, 1.0], True)
     """
+    y = _sign(input)
+    return y if out is None else write_out(y, out, "sign")
+
+
+def _sign(input: Any) -> Tensor:
     if isinstance(input, Tensor) and input._data.dtype == numpy.bool_:
         return Tensor(input._data.copy())  # NumPy has no bool sign; torch's is the identity
     return Sign()(input)

@@ -224,6 +224,8 @@ class Conv2d(Function):
     block by the weight gradient. Backward uses them once and they are freed with the graph.
     """
 
+    node_name = "ConvolutionBackward0"  # PyTorch's name for the same op
+
     derivative = ("upstream correlated with the flipped {x1} (a transposed conv)",
                   "{x0} correlated with upstream", "upstream summed over N, OH, OW")
 

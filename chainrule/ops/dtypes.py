@@ -100,6 +100,7 @@ def as_float(x: Any) -> Tensor:
 
 
 class Cast(Function):
+    node_name = "ToCopyBackward0"  # PyTorch's name for the same op
     derivative = "1 (the gradient is cast back)"
     elementwise = True
 

@@ -1,15 +1,17 @@
 """Matrix multiplication with ``torch.matmul``'s rules for 1-D, 2-D and batched operands."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ._util import write_out
 from .dtypes import as_operand, result_dtype
 from .reduce import sum as _sum
-from .shape import reshape, squeeze, transpose, unbroadcast, unsqueeze
+from .shape import (Permute, reshape, squeeze, sum_to_shape, transpose, unbroadcast,
+                    unsqueeze)
 
 
 class MatMul(Function):
@@ -49,7 +51,7 @@ def _check(a: Tensor, b: Tensor) -> None:
                           f"{b.shape})") from None
 
 
-def matmul(input: Any, other: Any) -> Tensor:
+def matmul(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Matrix product with broadcasting, exactly as ``torch.matmul``.
 
     A 1-D first operand is treated as a row (a dimension prepended, then removed), a 1-D
@@ -69,6 +71,11 @@ def matmul(input: Any, other: Any) -> Tensor:
         >>> (cr.ones(3) @ cr.ones(3)).item()
         3.0
     """
+    y = _matmul(input, other)
+    return y if out is None else write_out(y, out, "matmul")
+
+
+def _matmul(input: Any, other: Any) -> Tensor:
     if not (isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype == other.dtype):
         dtype = result_dtype(input, other)
         input, other = as_operand(input, dtype), as_operand(other, dtype)
@@ -85,7 +92,7 @@ def matmul(input: Any, other: Any) -> Tensor:
     return MatMul()(input, other)
 
 
-def mm(input: Any, mat2: Any) -> Tensor:
+def mm(input: Any, mat2: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Product of two matrices (2-D only, unlike :func:`matmul`), as ``torch.mm``.
 
     Shape:
@@ -101,7 +108,7 @@ def mm(input: Any, mat2: Any) -> Tensor:
         if ndim != 2:
             raise OpError(f"mm: {name} must be a matrix (2-D), got a {ndim}-D tensor "
                           f"(use matmul for other shapes)")
-    return matmul(input, mat2)
+    return matmul(input, mat2, out=out)
 
 
 def dot(input: Tensor, tensor: Tensor) -> Tensor:
@@ -152,8 +159,73 @@ class Linear(Function):
                 g2.sum(axis=0) if need_b else None)  # (out,)
 
 
+class Addmm(Function):
+    """``beta * input + alpha * (mat1 @ mat2)`` in one node, as ``torch.addmm``.
+
+    The node ``nn.Linear`` makes for a batch of vectors, as PyTorch: ``addmm(bias, x,
+    weight.t())``. Its composed twin, :func:`addmm_composed`, is the tested reference.
+    """
+
+    derivative = ("beta * upstream summed to {x0}'s shape", "alpha * upstream @ {x2}^T",
+                  "alpha * {x1}^T @ upstream")
+
+    def __init__(self, beta: Any = 1, alpha: Any = 1) -> None:
+        self.beta, self.alpha = beta, alpha
+
+    def forward(self, c: Any, a: Any, b: Any) -> Any:
+        y = xp.matmul(a, b)  # (n, k) @ (k, p) -> (n, p)
+        if self.alpha != 1:
+            y *= self.alpha
+        if self.beta != 0:  # beta = 0 ignores c, NaNs included, as torch
+            y += c if self.beta == 1 else self.beta * c  # c broadcasts to (n, p)
+        return y
+
+    def backward(self, gy: Tensor) -> tuple:
+        c, a, b = self.inputs
+        need_c, need_a, need_b = self.needs_input_grad
+        beta, alpha = self.beta, self.alpha
+        gc = unbroadcast(gy if beta == 1 else gy * beta, c.shape) if need_c else None
+        ga = gb = None
+        if need_a:
+            ga = matmul(gy, transpose(b, 0, 1))  # (n, p) @ (p, k) -> (n, k)
+            ga = ga if alpha == 1 else ga * alpha
+        if need_b:
+            gb = matmul(transpose(a, 0, 1), gy)  # (k, n) @ (n, p) -> (k, p)
+            gb = gb if alpha == 1 else gb * alpha
+        return gc, ga, gb
+
+    def fast_backward(self, gy: Any) -> tuple:
+        c, a, b = self.inputs
+        need_c, need_a, need_b = self.needs_input_grad
+        beta, alpha = self.beta, self.alpha
+        g = gy if alpha == 1 else gy * alpha
+        gc = None
+        if need_c and beta != 0:
+            gc = sum_to_shape(gy if beta == 1 else gy * beta, c.shape)
+        elif need_c:
+            gc = xp.zeros(c.shape, gy.dtype)
+        # gb as the transpose of (p, n) @ (n, k): when b is weight.t() (nn.Linear), the
+        # transpose's backward turns it back into a contiguous (p, k) weight gradient
+        return (gc, xp.matmul(g, b._data.T) if need_a else None,  # (n, p) @ (p, k)
+                xp.matmul(g.T, a._data).T if need_b else None)  # ((p, n) @ (n, k))^T
+
+
+def addmm_composed(input: Tensor, mat1: Tensor, mat2: Tensor, beta: Any = 1,
+                   alpha: Any = 1) -> Tensor:
+    """The reference twin of :class:`Addmm`, composed from matmul, mul and add."""
+    product = matmul(mat1, mat2)  # (n, k) @ (k, p) -> (n, p)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return (input if beta == 1 else input * beta) + product
+
+
 def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
-    """``input @ weight.T + bias`` as one fused node (shapes checked by ``F.linear``).
+    """``input @ weight.T + bias`` (shapes checked by ``F.linear``).
+
+    As PyTorch, a batch of vectors (N, in) with a bias is ``addmm(bias, input, weight.t())``
+    (an ``AddmmBackward0`` node); other shapes are one fused :class:`Linear` node.
 
     Example:
         >>> import chainrule as cr
@@ -162,6 +234,9 @@ def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
     """
     if input.ndim == 1:  # (in,) -> (out,), as torch
         return squeeze(Linear()(unsqueeze(input, 0), weight, bias), 0)
+    if input.ndim == 2 and bias is not None:
+        # weight.t(): (out, in) -> (in, out), a view; then (N, in) @ (in, out) + (out,)
+        return Addmm()(bias, input, Permute((1, 0))(weight))
     return Linear()(input, weight, bias)
 
 

@@ -148,6 +148,8 @@ class MeanSquaredError(_ReducedLoss, Function):
     PyTorch's NaN rather than inf. ``backward`` builds it from differentiable ops.
     """
 
+    node_name = "MseLossBackward0"  # PyTorch's name for the same op
+
     derivative = ("2*({x0} - {x1}) (/ n for 'mean')", "2*({x1} - {x0}) (/ n for 'mean')")
 
     def __init__(self, reduction: str) -> None:

@@ -132,6 +132,8 @@ class BatchNorm(Function):
     statistics, passed in as arrays (constants of the graph).
     """
 
+    node_name = "NativeBatchNormBackward0"  # PyTorch's name for the same op
+
     derivative = ("{x1}*invstd*(upstream - mean(upstream) - xhat*mean(upstream*xhat)) per "
                   "channel, xhat = ({x0} - mean)*invstd ({x1}*invstd*upstream in eval)",
                   "upstream*xhat summed per channel", "upstream summed per channel")

@@ -17,6 +17,7 @@ from ..autograd import tensor as tensor_module
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from . import arithmetic
+from ._util import inplace_method
 from .dtypes import result_dtype
 
 # what comparisons accept; anything else (None, a string) gives NotImplemented, as in PyTorch
@@ -90,7 +91,36 @@ def bind(ops: ModuleType) -> None:
     Tensor.reciprocal = ops.reciprocal  # type: ignore[attr-defined]
     Tensor.floor_divide = ops.floor_divide  # type: ignore[attr-defined]
     Tensor.remainder = ops.remainder  # type: ignore[attr-defined]
+    _bind_methods(ops)
     for name, ufunc in (("and", xp.bitwise_and), ("or", xp.bitwise_or),
                         ("xor", xp.bitwise_xor)):
         setattr(Tensor, f"__{name}__", _bitwise_operator(ufunc))
         setattr(Tensor, f"__r{name}__", _swapped(_bitwise_operator(ufunc), name))
+
+
+# Tensor methods that are the op functions themselves (``x.cumsum(0)`` is ``ops.cumsum(x, 0)``);
+# sum, mean, add, sub and div replace Tensor's own methods to take dtype=, alpha= and
+# rounding_mode= as PyTorch's do
+_METHODS = ("add", "sub", "div", "true_divide", "sum", "mean", "any", "all", "prod", "cumsum",
+            "cumprod", "masked_fill", "repeat", "repeat_interleave", "bmm", "baddbmm",
+            "addmm", "outer", "ger", "norm", "sort", "argsort", "topk", "msort", "isnan",
+            "isinf", "isfinite", "log1p", "expm1", "floor", "ceil", "round", "trunc", "fix",
+            "frac", "erf", "tril", "triu", "flip", "roll", "narrow", "unbind", "diag",
+            "square", "rsqrt", "log2", "log10", "clamp_min", "clamp_max", "lerp", "masked_fill_",
+            "scatter", "scatter_", "scatter_add", "scatter_add_", "gather", "index_select",
+            "unflatten", "fliplr", "flipud", "addcmul", "addcdiv")
+
+# in-place methods ``x.NAME_(...)``: NAME computed outside the graph, written into x
+_INPLACE = ("clamp", "clip", "clamp_min", "clamp_max", "exp", "log", "sqrt", "abs", "neg",
+            "sigmoid", "tanh", "relu", "pow", "sin", "cos", "reciprocal", "sign", "floor",
+            "ceil", "round", "trunc", "fix", "frac", "log1p", "expm1", "erf", "square",
+            "rsqrt", "log2", "log10", "tril", "triu", "lerp", "cumsum", "cumprod", "div",
+            "true_divide", "remainder", "floor_divide", "addcmul", "addcdiv")
+
+
+def _bind_methods(ops: ModuleType) -> None:
+    """Bind :data:`_METHODS` and the in-place :data:`_INPLACE` methods to Tensor."""
+    for name in _METHODS:
+        setattr(Tensor, name, getattr(ops, name))
+    for name in _INPLACE:
+        setattr(Tensor, name + "_", inplace_method(getattr(ops, name), name + "_"))

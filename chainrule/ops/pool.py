@@ -104,6 +104,8 @@ def _max_backward_naive(gy: Any, arg: Any, x_shape: tuple[int, ...]) -> Any:
 class MaxPool2d(Function):
     """y = max over each window; backward routes gy to the arg-max (differentiably)."""
 
+    node_name = "MaxPool2DWithIndicesBackward0"  # PyTorch's name for the same op
+
     derivative = "1 at each window's maximum, else 0"
 
     def __init__(self, geometry: PoolGeometry) -> None:
@@ -298,6 +300,8 @@ def _avg_backward_naive(gy: Any, x_shape: tuple[int, ...], g: PoolGeometry,
 # ============================================================================ avg: Functions
 class AvgPool2d(Function):
     """y = window sums / divisor: linear in x; backward is :class:`AvgPool2dAdjoint`."""
+
+    node_name = "AvgPool2DBackward0"  # PyTorch's name for the same op
 
     derivative = "1/(KH*KW) for each window the element is in"
 

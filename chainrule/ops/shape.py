@@ -6,7 +6,7 @@ calls it.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy
 
@@ -14,7 +14,7 @@ from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import as_tensor_arg, contiguous, normalize_dims
+from ._util import as_tensor_arg, contiguous, normalize_dims, write_out
 from .dtypes import as_operand, result_dtype
 from .indexing import TorchIndex, index_get, index_put, torch_index
 
@@ -282,6 +282,9 @@ class Permute(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return permute(gy, *numpy.argsort(self.axes).tolist())
 
+    def fast_backward(self, gy: Any) -> Any:
+        return gy.transpose(numpy.argsort(self.axes))
+
 
 def permute(input: Tensor, *order: Any, dims: Any = None) -> Tensor:
     """Reorder the dimensions of ``x`` (a view): ``permute(x, (2, 0, 1))``, ``dims=(2, 0, 1)``.
@@ -345,7 +348,7 @@ class Cat(Function):
         return tuple(grads)
 
 
-def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+def cat(tensors: Sequence[Any], dim: int = 0, *, out: Optional[Tensor] = None) -> Tensor:
     """Concatenate tensors along an existing dimension.
 
     Example:
@@ -368,10 +371,11 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
                           f"number {i} in the list")
 
     dtype = result_dtype(*tensors)
-    return Cat(axis)(*[as_operand(t, dtype) for t in tensors])
+    y = Cat(axis)(*[as_operand(t, dtype) for t in tensors])
+    return y if out is None else write_out(y, out, "cat")
 
 
-def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
+def stack(tensors: Sequence[Any], dim: int = 0, *, out: Optional[Tensor] = None) -> Tensor:
     """Join tensors of equal shape along a new dimension."""
     tensors = [as_tensor_arg(t, "tensors", "stack", array_like=True) for t in tensors]
     if not tensors:
@@ -380,7 +384,8 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
         if t.shape != tensors[0].shape:
             raise OpError(f"stack: expects each tensor to be equal size, but got "
                           f"{tensors[0].shape} at entry 0 and {t.shape} at entry {i}")
-    return cat([unsqueeze(t, dim) for t in tensors], dim)
+    y = cat([unsqueeze(t, dim) for t in tensors], dim)
+    return y if out is None else write_out(y, out, "stack")
 
 
 def split(tensor: Tensor, split_size_or_sections: Union[int, Sequence[int]], dim: int = 0) -> tuple:
@@ -415,6 +420,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 # ============================================================================ padding
 class Pad(Function):
+    node_name = "ConstantPadNdBackward0"  # PyTorch's name for the same op
     derivative = "1: upstream with the padding cropped off"
 
     def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
@@ -476,6 +482,23 @@ class GetItem(Function):
     def backward(self, gy: Tensor) -> Tensor:
         x = self.inputs[0]
         return IndexAdd(self.index, x.shape)(gy)
+
+    def name(self) -> str:
+        """PyTorch's name for the index's last step: ``IndexBackward0`` for an advanced index,
+        else the last int (``SelectBackward0``), slice other than ``:`` (``SliceBackward0``)
+        or None (``UnsqueezeBackward0``); ``AliasBackward0`` if none."""
+        if self.index.advanced is not None:
+            return "IndexBackward0"
+        last = "AliasBackward0"
+        for item in self.index.basic:
+            if item is None:
+                last = "UnsqueezeBackward0"
+            elif isinstance(item, slice):  # a literal ``:`` is skipped, as torch
+                if (item.start or 0, item.stop, item.step or 1) != (0, None, 1):
+                    last = "SliceBackward0"
+            elif item is not Ellipsis:
+                last = "SelectBackward0"
+        return last
 
 
 class IndexAdd(Function):
@@ -603,3 +626,56 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
 
 
 take_along_dim = gather
+
+
+def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one of them may be -1), as ``torch.unflatten``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.unflatten(cr.zeros(2, 12), 1, (3, -1)).shape
+        (2, 3, 4)
+    """
+    (d,) = normalize_dims(dim, builtins.max(input.ndim, 1), "unflatten")  # type: ignore[misc]
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise OpError("unflatten: sizes must be non-empty")
+    n = input.shape[d] if input.ndim else 1
+    known = 1
+    for s in sizes:
+        known *= s if s != -1 else 1
+    if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or \
+            (-1 in sizes and (known == 0 or n % known)):
+        raise OpError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size "
+                      f"of dim {dim} ({n}) in the input tensor of shape {input.shape}")
+    return reshape(input, input.shape[:d] + sizes + input.shape[d + 1:])
+
+
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries of ``input`` at the 1-D integer ``index`` along ``dim``, as
+    ``torch.index_select`` (repeated indices accumulate gradient).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1, 2, 3], [4, 5, 6]])
+        >>> cr.index_select(x, 1, cr.tensor([2, 0])).tolist()
+        [[3, 1], [6, 4]]
+    """
+    index = xp.asarray(index._data if isinstance(index, Tensor) else index)
+    if index.dtype.kind not in "iu":
+        raise OpError(f"index_select: index must be an int32 or int64 tensor, got dtype "
+                      f"{index.dtype}")
+    if index.ndim > 1:
+        raise OpError(f"index_select: index must be 0-D or 1-D, got shape {index.shape}")
+    if input.ndim == 0:  # a 0-d input gives a 0-d result, as torch
+        if index.size != 1:
+            raise OpIndexError(f"index_select: Index to scalar can have only 1 value, got "
+                               f"{index.size} value(s)")
+        return reshape(index_select(reshape(input, 1), dim, index), ())
+    (d,) = normalize_dims(dim, input.ndim, "index_select")  # type: ignore[misc]
+    n = input.shape[d]
+    if index.size and (index.min() < 0 or index.max() >= n):  # no negative indices, as torch
+        raise OpIndexError(f"index_select: index {index.min() if index.min() < 0 else index.max()}"
+                           f" out of range for dimension {d} of size {n} (shape {input.shape})")
+    # (..., n, ...) -> (..., len(index), ...): one advanced index on dim d
+    return getitem(input, (slice(None),) * d + (Tensor._const(index.reshape(-1)),))

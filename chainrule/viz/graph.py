@@ -311,7 +311,7 @@ class _Builder:
         self.dot.node(node_id, label=self.label(type(fn).__name__,
                                                 *(escape_label(p) for p in params)),
                       shape="ellipse", style="filled", fillcolor=_COLORS["op"],
-                      tooltip=fn.name)
+                      tooltip=fn.name())
         return node_id
 
 

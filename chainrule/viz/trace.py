@@ -100,7 +100,7 @@ class TraceRow:
     Attributes:
         step: 1-based position in execution order.
         phase: ``"forward"`` or ``"backward"``.
-        op: the op (``"Mul"``) in forward rows, the node (``"MulBackward"``) in backward rows.
+        op: the op (``"Mul"``) in forward rows, the node (``"MulBackward0"``, its ``name()``, as PyTorch names it) in backward rows.
         inputs: the op's inputs (None for an absent optional input).
         outputs: the op's outputs (for a backward row: the node's forward outputs).
         forward_step: for a backward row, the step of the forward op it differentiates.
@@ -148,8 +148,8 @@ class Trace:
         >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
         >>> with Trace(params={"w": w}) as t:
         ...     cr.relu(w).sum().backward()
-        >>> [r.op for r in t.backward_rows], t.backward_rows[1].local
-        (['SumBackward', 'ReLUBackward'], ['dout1/dw = 1 where w > 0, else 0 = [1, 0]'])
+        >>> t.backward_rows[0].op, t.backward_rows[1].local
+        ('SumBackward0', ['dout1/dw = 1 where w > 0, else 0 = [1, 0]'])
     """
 
     def __init__(self, params: Any = None, max_elems: int = MAX_ELEMS) -> None:
@@ -255,7 +255,7 @@ class Trace:
         upstream = [None if g is None else self._info(g, label="upstream")
                     for g in grad_outputs]
         grads = [None if g is None else self._info(g, label="grad") for g in grad_inputs]
-        row = TraceRow(step, "backward", fn.name, ins, outs, forward_step=fstep,
+        row = TraceRow(step, "backward", fn.name(), ins, outs, forward_step=fstep,
                        upstream=upstream, grads=grads, backward_pass=self._passes or None)
         row.needs_grad = [bool(n) for n in getattr(fn, "needs_input_grad", ())]
         row.inner_ops = [{k: v for k, v in e.items() if not k.startswith("_")} for e in inner]
@@ -455,9 +455,9 @@ class Trace:
             ...     y.backward()
             >>> lines = t.to_text().splitlines()
             >>> lines[0].split(" | ")[:3]
-            ['step', 'phase   ', 'op                ']
+            ['step', 'phase   ', 'op                 ']
             >>> [cell.strip() for cell in lines[4].split(" | ")]  # step 2, first input
-            ['2', 'backward', 'MulBackward (of 1)', 'x ()', '', '1', 'dout1/dx = x = 3', 'x: 3']
+            ['2', 'backward', 'MulBackward0 (of 1)', 'x ()', '', '1', 'dout1/dx = x = 3', 'x: 3']
         """
         return trace_render.text(self._settle(), max_rows, max_width)
 
@@ -540,7 +540,7 @@ def trace(params: Any = None, max_elems: int = MAX_ELEMS) -> Trace:
         ...     y = x * 2
         ...     y.backward()
         >>> [(r.phase, r.op) for r in t]
-        [('forward', 'Mul'), ('backward', 'MulBackward')]
+        [('forward', 'Mul'), ('backward', 'MulBackward0')]
         >>> t.backward_rows[0].local  # None: the constant 2 needs no gradient
         ['dout1/dx = 2', None]
     """
