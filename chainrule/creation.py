@@ -167,6 +167,101 @@ def from_numpy(array: Any) -> Tensor:
     return Tensor(array)
 
 
+class _CapsuleExporter:
+    """A bare DLPack capsule dressed as an exporter, so ``numpy.from_dlpack`` takes it (a
+    capsule lives on the CPU here: NumPy checks its device when it reads it)."""
+
+    def __init__(self, capsule: Any) -> None:
+        self._capsule = capsule
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return self._capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0)  # kDLCPU, device 0
+
+
+def from_dlpack(ext_tensor: Any) -> Tensor:
+    """A Tensor sharing the memory of ``ext_tensor``, through the DLPack protocol (as
+    ``torch.from_dlpack``): any object with ``__dlpack__`` (a NumPy array, a PyTorch or a
+    chainrule tensor, ...) or a DLPack capsule (which can be consumed only once). The dtype
+    is kept; writes through either side show in the other. A read-only NumPy array gives a
+    read-only tensor (PyTorch ignores the flag).
+
+    Args:
+        ext_tensor: the object to import.
+
+    Raises:
+        BufferError: the exporter refuses (a PyTorch or chainrule tensor that requires grad).
+        OpError: ``ext_tensor`` is neither an exporter nor a capsule (PyTorch's
+            RuntimeError), or it lives on a device other than the CPU.
+        TypeError: a dtype no Tensor holds (complex).
+
+    Example:
+        >>> import chainrule as cr, numpy as np
+        >>> a = np.arange(3.0)
+        >>> t = cr.from_dlpack(a)
+        >>> t[0] = 7.0
+        >>> a.tolist(), cr.from_dlpack(t).tolist()
+        ([7.0, 1.0, 2.0], [7.0, 1.0, 2.0])
+    """
+    exporter = ext_tensor
+    if type(ext_tensor).__name__ == "PyCapsule":
+        exporter = _CapsuleExporter(ext_tensor)
+    elif not hasattr(ext_tensor, "__dlpack__"):
+        raise OpError(f"from_dlpack: expected an object with __dlpack__ (a NumPy array, a "
+                      f"tensor) or a DLPack capsule, got {type(ext_tensor).__name__}")
+    try:
+        array = numpy.from_dlpack(exporter)
+    except (RuntimeError, ValueError) as e:  # NumPy: another device, a consumed capsule...
+        hint = " (a DLPack capsule can be consumed only once)" \
+            if exporter is not ext_tensor else ""
+        raise OpError(f"from_dlpack: cannot import the {type(ext_tensor).__name__}{hint}: "
+                      f"{e}") from None
+    return Tensor(array)  # refuses dtypes torch lacks (check_dtype)
+
+
+# ---------------------------------------------------------------------- tensor queries
+def _tensor_arg(input: Any, op: str) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a Tensor (a Parameter too), as ``torch.is_tensor``.
+
+    Example:
+        >>> import chainrule as cr, numpy as np
+        >>> cr.is_tensor(cr.zeros(1)), cr.is_tensor(np.zeros(1)), cr.is_tensor([1.0])
+        (True, False, False)
+    """
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input`` (a Tensor, else TypeError, as ``torch.numel``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.numel(cr.zeros(2, 3)), cr.numel(cr.tensor(1.0)), cr.numel(cr.zeros(0, 4))
+        (6, 1, 0)
+    """
+    return _tensor_arg(input, "numel").numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """Whether ``input``'s dtype is a floating-point one (a Tensor, else TypeError).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.is_floating_point(cr.zeros(1)), cr.is_floating_point(cr.tensor([1]))
+        (True, False)
+    """
+    return _tensor_arg(input, "is_floating_point").is_floating_point()
+
+
 def _size_kw(kwargs: dict[str, Any], op: str) -> Any:
     """The ``size=`` keyword of a varargs factory (``*size`` cannot also be named ``size``)."""
     size = kwargs.pop("size", None)

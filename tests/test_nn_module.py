@@ -247,7 +247,7 @@ def test_to_double_keeps_parameter_identity():
     assert model[1].running_mean.dtype == np.float64
     assert model[1].num_batches_tracked.dtype == np.int64
     assert model.float()[0].weight.dtype == np.float32
-    with pytest.raises(TypeError, match="only accepts floating point dtypes"):
+    with pytest.raises(TypeError, match="only accepts floating point or complex dtypes"):
         model.to(cr.int64)
 
 
@@ -348,8 +348,8 @@ def test_to_rejects_a_device_other_than_cpu():
     assert model.to("cpu", cr.float64).weight.dtype == np.float64
     for call in (lambda: model.to("cuda"), lambda: model.to(device="cuda:0"),
                  lambda: model.to("cuda", cr.float32)):
-        with pytest.raises(ValueError, match="nn.Module.to: only device='cpu' is supported, "
-                                             "got device='cuda"):
+        with pytest.raises(RuntimeError, match="nn.Module.to: device 'cuda(:0)?' is not "
+                                               "available: chainrule runs on the CPU only"):
             call()
     assert model.weight.dtype == np.float64  # nothing was cast by the refused calls
 
@@ -507,3 +507,107 @@ def test_load_state_dict_non_strict_returns_torchs_named_tuple():
     assert isinstance(got, tuple) and got._fields == ref._fields
     assert got == ref and got.missing_keys == ["bias"] and got.unexpected_keys == ["junk"]
     np.testing.assert_array_equal(ours.weight._data, theirs.weight.detach().numpy())
+
+
+# ======================================================================= load_state_dict's result
+def test_load_state_dict_result_prints_like_torch():
+    ours, theirs = nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    got = ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    ref = theirs.load_state_dict(theirs.state_dict())
+    assert repr(got) == str(got) == repr(ref) == "<All keys matched successfully>"
+    assert got == ([], []) and got.missing_keys == [] and got.unexpected_keys == []
+    got = ours.load_state_dict({"weight": np.ones((1, 2), np.float32), "junk": np.zeros(1)},
+                               strict=False)
+    ref = theirs.load_state_dict({"weight": torch.ones(1, 2), "junk": torch.zeros(1)},
+                                 strict=False)
+    assert repr(got) == str(got) == repr(ref) == \
+        "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['junk'])"  # torch's name
+    missing, unexpected = got  # still a named tuple
+    assert (missing, unexpected) == (["bias"], ["junk"])
+
+
+# ============================================================================ to(), reprs
+def _dtypes(model) -> list[str]:
+    return [str(t.dtype).replace("torch.", "") for t in (*model.parameters(), *model.buffers())]
+
+
+def _bn_net(lib):
+    return lib.nn.Sequential(lib.nn.Linear(2, 2), lib.nn.BatchNorm1d(2))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, m: m.to(lib.float64),
+    lambda lib, m: m.to(dtype=lib.float64),
+    lambda lib, m: m.to(lib.ones(1, dtype=lib.float64)),  # a tensor's dtype
+    lambda lib, m: m.to("cpu", lib.float64),
+    lambda lib, m: m.to("cpu", lib.float64, True),  # non_blocking positional
+    lambda lib, m: m.to(device="cpu", dtype=lib.float64, non_blocking=True),
+    lambda lib, m: m.to(lib.device("cpu")),
+    lambda lib, m: m.to("cpu"),
+    lambda lib, m: m.to(),
+    lambda lib, m: m.to(lib.float16),
+    lambda lib, m: m.half(),
+    lambda lib, m: m.double().float(),
+    lambda lib, m: m.type(lib.float64),  # integer buffers too
+    lambda lib, m: m.cpu(),
+], ids=["dtype", "dtype=", "tensor", "device,dtype", "non_blocking", "keywords", "device",
+        "cpu-str", "nothing", "float16", "half", "double-float", "type", "cpu()"])
+def test_to_casts_like_torch(call):
+    ours, theirs = _bn_net(cr), _bn_net(torch)
+    assert call(cr, ours) is ours
+    call(torch, theirs)
+    assert _dtypes(ours) == _dtypes(theirs)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["dtype", "tensor"])
+def test_to_refuses_a_non_floating_dtype_like_torch(dtype, as_tensor):
+    def arg(lib):
+        return lib.ones(1, dtype=getattr(lib, dtype)) if as_tensor else getattr(lib, dtype)
+
+    with pytest.raises(TypeError) as theirs:
+        _bn_net(torch).to(arg(torch))
+    ours = _bn_net(cr)
+    with pytest.raises(TypeError) as error:
+        ours.to(arg(cr))
+    assert str(error.value) == str(theirs.value).replace("torch.", "")
+    assert set(_dtypes(ours)) == {"float32", "int64"}  # nothing cast
+
+
+def test_to_casts_gradients_in_place_and_optimizers_keep_working_like_torch():
+    def run(lib):
+        model = lib.nn.Linear(2, 1)
+        model(lib.ones(3, 2)).sum().backward()
+        grad, weight = model.weight.grad, model.weight
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        model.double()
+        same = (model.weight is weight, model.weight.grad is grad)
+        opt.step()  # the optimizer still holds the (now float64) parameters
+        return same, str(model.weight.grad.dtype), str(model.weight.dtype)
+
+    ours, theirs = run(cr), run(torch)
+    assert ours[0] == theirs[0] == (True, True)
+    assert ours[1:] == tuple(s.replace("torch.", "") for s in theirs[1:]) == \
+        ("float64", "float64")
+
+
+def _zoo(lib):
+    """A model with the containers, pooling and dropout layers nested in each other."""
+    m = lib.nn
+    model = m.Module()
+    model.heads = m.ModuleDict({"cls": m.Sequential(m.AdaptiveAvgPool2d((None, 3)),
+                                                    m.Dropout2d(0.1), m.Flatten()),
+                                "box": m.ModuleList([m.AdaptiveMaxPool2d(2),
+                                                     m.MaxPool2d(3, 2, 1), m.AvgPool2d(2)])})
+    model.extra = m.ParameterList([m.Parameter(lib.zeros(2, 3)), lib.ones(4)])
+    model.table = m.ParameterDict({"scale": lib.ones(3), "shift": lib.zeros(3)})
+    model.empty = m.ModuleDict()
+    model.drop = m.Dropout(0.5, inplace=True)
+    return model
+
+
+def test_nested_container_and_layer_reprs_match_torch():
+    assert repr(_zoo(cr)) == repr(_zoo(torch))
+    assert list(_zoo(cr).state_dict()) == list(_zoo(torch).state_dict())
+    assert [n for n, _ in _zoo(cr).named_modules()] == \
+        [n for n, _ in _zoo(torch).named_modules()]

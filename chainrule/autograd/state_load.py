@@ -6,11 +6,36 @@ a model and a checkpoint loader refuse the same states with the same words.
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any, Mapping, NamedTuple, Optional
 
 import numpy
 
 from .tensor import Tensor
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What :meth:`Module.load_state_dict` and :func:`chainrule.io.load_into` return: the
+    missing and the unexpected keys.
+
+    Shown as torch's: ``<All keys matched successfully>`` when both lists are empty, else
+    the named tuple under torch's class name.
+
+    Example:
+        >>> IncompatibleKeys([], [])
+        <All keys matched successfully>
+        >>> IncompatibleKeys(["w"], [])
+        _IncompatibleKeys(missing_keys=['w'], unexpected_keys=[])
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return "_" + super().__repr__()  # torch's class is _IncompatibleKeys
+
+    __str__ = __repr__
 
 
 class StateLoadPlan(NamedTuple):

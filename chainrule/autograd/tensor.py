@@ -13,8 +13,11 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy
 
 from ..backend import xp
+from ..device import CPU, DEVICE_TYPES, check_device, check_factory, get_default_dtype
+from ..random import resolve
 from .errors import OpError
 from .grad_mode import state
+from .size import Size
 
 Shape = tuple[int, ...]
 _ndarray = xp.ndarray  # read on every op's output
@@ -60,6 +63,58 @@ def check_dtype(dtype: Any) -> None:
                         f"{', '.join(_DTYPE_NAMES[:-1])}, and {_DTYPE_NAMES[-1]}.")
 
 
+TYPE_NAMES = {numpy.dtype(k): v for k, v in (
+    ("float32", "FloatTensor"), ("float64", "DoubleTensor"), ("float16", "HalfTensor"),
+    ("int64", "LongTensor"), ("int32", "IntTensor"), ("int16", "ShortTensor"),
+    ("int8", "CharTensor"), ("uint8", "ByteTensor"), ("bool", "BoolTensor"),
+    ("uint16", "UInt16Tensor"), ("uint32", "UInt32Tensor"), ("uint64", "UInt64Tensor"))}
+"""PyTorch's legacy type name of each dtype (``Tensor.type()``, ``FloatTensor``...)."""
+
+
+def _dtype_of_type_name(name: str) -> numpy.dtype:
+    """The dtype of a type name such as ``'torch.FloatTensor'`` or ``'chainrule.FloatTensor'``."""
+    short = name.rpartition(".")[2]
+    for dtype, type_name in TYPE_NAMES.items():
+        if type_name == short:
+            return dtype
+    raise ValueError(f"invalid type: {name!r}")
+
+
+def _legacy_constructor(dtype_name: str) -> Callable[..., "Tensor"]:
+    """PyTorch's legacy constructor of one dtype (``FloatTensor``...): a function here, so
+    ``isinstance(x, FloatTensor)`` is not supported (compare ``x.dtype``)."""
+    dtype = numpy.dtype(dtype_name)
+    name = TYPE_NAMES[dtype]
+
+    def construct(*data: Any, requires_grad: bool = False) -> "Tensor":
+        return Tensor(legacy_array(data, dtype, name), requires_grad=requires_grad)
+
+    construct.__name__ = construct.__qualname__ = name
+    construct.dtype = dtype  # type: ignore[attr-defined]  # read by Tensor.type(FloatTensor)
+    construct.__doc__ = f"""A {dtype_name} tensor: ``{name}(2, 3)`` (zeros of that shape), ``{name}([1, 2])``
+    (the values), ``{name}(array)`` (cast; shared when already {dtype_name}), ``{name}(t)``
+    (a {dtype_name} Tensor's data, shared; another dtype raises TypeError), as PyTorch's
+    ``torch.{name}`` (see :func:`legacy_array`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.{name}([1, 0]).dtype, cr.{name}(2, 3).shape
+        (dtype('{dtype_name}'), (2, 3))
+    """
+    return construct
+
+
+FloatTensor = _legacy_constructor("float32")
+DoubleTensor = _legacy_constructor("float64")
+HalfTensor = _legacy_constructor("float16")
+LongTensor = _legacy_constructor("int64")
+IntTensor = _legacy_constructor("int32")
+ShortTensor = _legacy_constructor("int16")
+CharTensor = _legacy_constructor("int8")
+ByteTensor = _legacy_constructor("uint8")
+BoolTensor = _legacy_constructor("bool")
+
+
 class RemovableHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
@@ -71,12 +126,68 @@ class RemovableHandle:
             self._hooks.remove(self._hook)
 
 
+def _is_size(arg: Any) -> bool:
+    """Whether a legacy constructor's argument is a size (an int, not a bool), as PyTorch."""
+    return isinstance(arg, (int, numpy.integer)) and not isinstance(arg, (bool, numpy.bool_))
+
+
+def legacy_array(args: tuple, dtype: Any, op: str = "new") -> Any:
+    """The array of PyTorch's legacy constructors (``Tensor(2, 3)``, ``FloatTensor([1, 2])``),
+    as PyTorch reads their arguments: sizes (ints) give zeros of that shape (PyTorch leaves
+    them uninitialized), a ``Size`` too; a sequence or an ndarray gives its values in
+    ``dtype`` (None: the default float dtype), without a copy when the dtype already fits; a
+    Tensor gives its own data, which must have ``dtype`` (if given); no argument: an empty
+    tensor, shape ``(0,)``.
+
+    Raises:
+        TypeError: a number that is not a size (``Tensor(2.5)``), a string, sizes mixed with
+            data, a Tensor of another dtype than the constructor's.
+        OpError: a negative size.
+
+    Example:
+        >>> legacy_array((2, 3), None).shape, legacy_array(([1, 2],), None).dtype
+        ((2, 3), dtype('float32'))
+    """
+    if len(args) == 1 and not _is_size(args[0]):
+        data = args[0]
+        if isinstance(data, Tensor):
+            if dtype is not None and data._data.dtype != dtype:
+                raise TypeError(f"{op}(): expected a tensor of dtype {numpy.dtype(dtype)}, got "
+                                f"one of dtype {data.dtype} (cast it first: "
+                                f"x.to(chainrule.{numpy.dtype(dtype)}))")
+            return data._data  # shared, as PyTorch's torch.Tensor(t) aliases t
+        if isinstance(data, Size):
+            return xp.zeros(tuple(data), dtype or get_default_dtype())
+        if isinstance(data, xp.ndarray):
+            check_dtype(data.dtype)
+            return data.astype(dtype or get_default_dtype(), copy=False)
+        if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+            raise TypeError(f"{op}(): data must be a sequence (got {type(data).__name__})")
+        return xp.asarray(data if isinstance(data, (list, tuple)) else list(data),
+                          dtype=dtype or get_default_dtype())
+    for s in args:
+        if not _is_size(s):
+            raise TypeError(f"{op}(): expected sizes (ints) or one sequence of data, got "
+                            f"{tuple(type(a).__name__ for a in args)}")
+    if any(s < 0 for s in args):
+        raise OpError(f"{op}(): trying to create tensor with negative dimension: "
+                      f"{[int(s) for s in args]}")
+    return xp.zeros(tuple(int(s) for s in args) or (0,), dtype or get_default_dtype())
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it.
 
     Args:
-        data: the ndarray to wrap (not copied; use :func:`chainrule.tensor` to copy and infer
-            dtypes like ``torch.tensor``).
+        data: the ndarray (or NumPy scalar) to wrap: not copied, its dtype kept. This is
+            the one form that differs from ``torch.Tensor``, which casts an ndarray to
+            float32: chainrule's ops and tests wrap their arrays this way. For PyTorch's
+            result write ``cr.FloatTensor(array)`` (or ``cr.tensor(array, dtype=cr.float32)``);
+            ``cr.from_numpy(array)`` is the dtype-keeping form PyTorch also has. PyTorch's
+            other legacy forms work as in PyTorch (:func:`legacy_array`): ``Tensor(2, 3)`` or
+            ``Tensor(Size)`` (zeros of that shape; PyTorch leaves them uninitialized),
+            ``Tensor([1, 2])`` (a sequence, in the default float dtype), ``Tensor(t)`` (the
+            Tensor ``t``'s data, shared, its dtype kept) and ``Tensor()`` (empty).
         requires_grad: whether ``backward`` should compute a gradient for this tensor.
 
     Example:
@@ -85,15 +196,19 @@ class Tensor:
         >>> (x * x).sum().backward()
         >>> x.grad
         tensor([2., 4.])
+        >>> cr.Tensor(2, 3).shape, cr.Tensor([1, 2])
+        ((2, 3), tensor([1., 2.]))
     """
 
     __slots__ = ("_data", "_grad", "_requires_grad", "grad_fn", "_out_idx", "_ver", "_mtime",
                  "_hooks", "_retains_grad", "name", "__weakref__")
     __array_priority__ = 1000  # so ndarray * Tensor calls Tensor.__rmul__
 
-    def __init__(self, data: ArrayLike, requires_grad: bool = False) -> None:
-        if not isinstance(data, xp.ndarray):
-            data = xp.asarray(data)
+    def __init__(self, *data: ArrayLike, requires_grad: bool = False) -> None:
+        if len(data) == 1 and isinstance(data[0], (xp.ndarray, xp.generic)):
+            data = xp.asarray(data[0])  # wrapped as is (see the class docstring)
+        else:
+            data = legacy_array(data, None, "Tensor")
         if data.dtype not in SUPPORTED_DTYPES:
             check_dtype(data.dtype)
         self._data = data
@@ -284,21 +399,101 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         check_dtype(value._data.dtype)
+        if self._requires_grad and not _is_float(value._data.dtype):
+            raise RuntimeError(f"data set to a tensor that requires gradients must be floating "
+                               f"point, got {value.dtype}")
         self._data = value._data
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> Any:
+        """Where the data lives: always ``device(type='cpu')`` (equal to the string "cpu").
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2); x.device, x.device == "cpu", x.is_cuda, x.get_device()
+            (device(type='cpu'), True, False, -1)
+        """
+        return CPU
 
     def dim(self) -> int:
         return self._data.ndim
 
-    def size(self, dim: Optional[int] = None) -> Union[Shape, int]:
-        """The shape, or the size of dimension ``dim``."""
-        return self._data.shape if dim is None else self._data.shape[dim]
+    def size(self, dim: Optional[int] = None) -> Union[Size, int]:
+        """The shape as a :class:`Size`, or the size of dimension ``dim`` (``.shape`` is the
+        plain tuple: it is read on every op, and a tuple is faster to get).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.size(), x.size(-1), x.size() == x.shape
+            (chainrule.Size([2, 3]), 3, True)
+        """
+        return Size(self._data.shape) if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
         return int(self._data.size)
+
+    def nelement(self) -> int:
+        """The number of elements (``numel``'s other name)."""
+        return int(self._data.size)
+
+    def ndimension(self) -> int:
+        """The number of dimensions (``dim``'s other name)."""
+        return self._data.ndim
+
+    def element_size(self) -> int:
+        """The size of one element in bytes.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.element_size(), x.itemsize, x.nbytes, cr.zeros(2, dtype=cr.float64).itemsize
+            (4, 4, 24, 8)
+        """
+        return self._data.itemsize
+
+    itemsize: int = property(attrgetter("_data.itemsize"),  # type: ignore[assignment]
+                             doc="The size of one element in bytes.")
+    nbytes: int = property(attrgetter("_data.nbytes"),  # type: ignore[assignment]
+                           doc="The bytes the elements take (numel * itemsize).")
+
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point one."""
+        return self._data.dtype.kind == "f"
+
+    def stride(self, dim: Optional[int] = None) -> Union[tuple[int, ...], int]:
+        """The step in elements from one index to the next along each dimension (or ``dim``),
+        as PyTorch counts them (NumPy counts bytes).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.stride(), x.t().stride(), x.stride(1)
+            ((3, 1), (1, 3), 1)
+        """
+        steps = tuple([s // self._data.itemsize for s in self._data.strides])
+        return steps if dim is None else steps[dim]
+
+    def data_ptr(self) -> int:
+        """The address of the first element."""
+        return self._data.__array_interface__["data"][0]
+
+    def storage_offset(self) -> int:
+        """How many elements into its memory block (the array owning it) the tensor starts.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.storage_offset(), x[1].storage_offset(), x[:, 1:].storage_offset()
+            (0, 3, 1)
+        """
+        base = self._data
+        while isinstance(base.base, xp.ndarray):
+            base = base.base
+        if base is self._data:
+            return 0
+        offset = self.data_ptr() - base.__array_interface__["data"][0]
+        return offset // self._data.itemsize
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -324,8 +519,52 @@ class Tensor:
     def tolist(self) -> Any:
         return self._data.tolist()
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self._data if dtype is None else self._data.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: Optional[bool] = None) -> Any:
+        """The ndarray NumPy gets from ``np.asarray(t)``/``np.array(t)``: the data itself
+        (shared) unless a copy is asked for (``copy=True``) or needed (another ``dtype``);
+        ``copy=False`` when a copy is needed raises ValueError, as NumPy 2 wants. A tensor that
+        requires grad raises, as PyTorch's (use ``t.detach()``).
+
+        Example:
+            >>> import numpy as np, chainrule as cr
+            >>> x = cr.zeros(2)
+            >>> np.asarray(x) is x.numpy(), np.array(x, copy=True) is x.numpy()
+            (True, False)
+        """
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        data = self._data
+        if dtype is None or numpy.dtype(dtype) == data.dtype:
+            return data.copy() if copy else data
+        if copy is False:
+            raise ValueError(f"Unable to avoid copy while creating an array as requested: the "
+                             f"tensor is {data.dtype}, {numpy.dtype(dtype)} was asked for.")
+        return data.astype(dtype)
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Optional[tuple[int, int]] = None,
+                   dl_device: Any = None, copy: Optional[bool] = None) -> Any:
+        """Export the data as a DLPack capsule (no copy), for ``torch.from_dlpack(t)``,
+        ``np.from_dlpack(t)``; a tensor that requires grad raises BufferError, as PyTorch's.
+
+        Example:
+            >>> import numpy as np, chainrule as cr
+            >>> x = cr.zeros(3)
+            >>> y = np.from_dlpack(x)
+            >>> y[0] = 5.0
+            >>> x.tolist()
+            [5.0, 0.0, 0.0]
+        """
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        given = {"stream": stream, "max_version": max_version, "dl_device": dl_device,
+                 "copy": copy}
+        return self._data.__dlpack__(**{k: v for k, v in given.items() if v is not None})
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """The DLPack device of the data: ``(1, 0)``, the CPU."""
+        return self._data.__dlpack_device__()
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -364,7 +603,7 @@ class Tensor:
         if self._data.dtype not in (numpy.float32, numpy.int64, numpy.bool_):
             extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+            extras.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         opts: dict[str, Any] = {}
@@ -378,40 +617,74 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------------ dtype casts
-    def to(self, *args: Any, dtype: Any = None, device: Any = None, **kwargs: Any) -> "Tensor":
-        """Cast to a dtype (differentiable between float dtypes); devices other than the CPU
-        are not supported.
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, non_blocking: bool = False,
+           copy: bool = False, memory_format: Any = None) -> "Tensor":
+        """This tensor in another dtype (differentiable between float dtypes) on the CPU.
 
-        Accepts ``to(dtype)``, ``to(other)`` (other's dtype), ``to('cpu')``,
-        ``to('cpu', dtype)`` and the keywords ``dtype=``, ``device=``, ``copy=``,
-        ``non_blocking=``, as PyTorch's ``Tensor.to``.
+        Accepts PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``,
+        ``to(other)`` (other's dtype and device) and the keywords; ``non_blocking`` and
+        ``memory_format`` change nothing here. The tensor itself comes back when nothing
+        changes (unless ``copy=True``).
+
+        Raises:
+            RuntimeError: a device other than the CPU ("cuda", "mps", an int ordinal, ...).
 
         Example:
             >>> import chainrule as cr
             >>> x = cr.tensor([1, 2])
-            >>> x.to(cr.float64).dtype, x.to("cpu") is x, x.to("cpu", cr.float32).dtype
+            >>> x.to(cr.float64).dtype, x.to("cpu") is x, x.to(cr.device("cpu"), cr.float32).dtype
             (dtype('float64'), True, dtype('float32'))
+            >>> x.to("cuda")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            RuntimeError: to: device 'cuda' is not available: chainrule runs on the CPU only ...
         """
-        unknown = set(kwargs) - {"copy", "non_blocking", "memory_format"}
-        if unknown:
-            raise TypeError(f"to() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        flags = []
         for a in args:
             if isinstance(a, Tensor):
                 dtype = a._data.dtype
-            elif (isinstance(a, str) and a.split(":")[0] in _DEVICES) or \
-                    type(a).__name__ == "device":
+            elif isinstance(a, bool):
+                flags.append(a)  # to(dtype, non_blocking, copy), positionally
+            elif (isinstance(a, str) and a.split(":")[0] in DEVICE_TYPES) or \
+                    isinstance(getattr(a, "type", None), str) or isinstance(a, int):
                 device = a
             elif dtype is None:
                 dtype = a
             else:
                 raise TypeError(f"to() got an unexpected argument {a!r}")
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"to(): only the 'cpu' device is supported, got {device!r}")
-        out = self if dtype is None else _ops.cast(self, dtype)
-        return out.clone() if kwargs.get("copy") and out is self else out
+        if len(flags) > 2:
+            raise TypeError(f"to() takes at most 2 flags (non_blocking, copy), got {flags}")
+        copy = copy or (len(flags) == 2 and flags[1])
+        check_device(device, "to")
+        out = self if dtype is None or numpy.dtype(dtype) == self._data.dtype else \
+            _ops.cast(self, dtype)
+        return out.clone() if copy and out is self else out
 
-    def type(self, dtype: Any) -> "Tensor":
-        return _ops.cast(self, dtype)
+    def type(self, dtype: Any = None, non_blocking: bool = False,  # noqa: A003
+             **kwargs: Any) -> Any:
+        """With no argument, the tensor's type name as PyTorch spells it
+        (``'torch.FloatTensor'``: programs compare it to that string); else this tensor cast to
+        ``dtype``, a dtype, a type name (``'torch.DoubleTensor'``, ``'chainrule.DoubleTensor'``)
+        or a legacy constructor (``cr.DoubleTensor``); the tensor itself when the dtype is its
+        own. A CUDA type name raises the device RuntimeError, an unknown one ValueError.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2)
+            >>> x.type(), x.type(cr.float64).type(), x.type("torch.LongTensor").dtype
+            ('torch.FloatTensor', 'torch.DoubleTensor', dtype('int64'))
+            >>> x.type(cr.DoubleTensor).dtype, x.type(cr.float32) is x
+            (dtype('float64'), True)
+        """
+        if dtype is None:
+            return "torch." + TYPE_NAMES[self._data.dtype.newbyteorder("=")]
+        if isinstance(dtype, str):
+            if "cuda" in dtype.split("."):
+                check_device("cuda", "type")
+            dtype = _dtype_of_type_name(dtype)
+        elif callable(dtype) and getattr(dtype, "__name__", None) in TYPE_NAMES.values():
+            dtype = dtype.dtype  # a legacy constructor: x.type(cr.DoubleTensor)
+        return self if numpy.dtype(dtype) == self._data.dtype else _ops.cast(self, dtype)
 
     def astype(self, dtype: Any) -> "Tensor":
         return _ops.cast(self, dtype)
@@ -452,8 +725,166 @@ class Tensor:
         (so that :meth:`view` can reshape it)."""
         return self if self._data.flags.c_contiguous else _ops.clone(self)
 
-    def cpu(self) -> "Tensor":
+    def cpu(self, memory_format: Any = None) -> "Tensor":
+        """This tensor (it is on the CPU already), as PyTorch's ``cpu()`` returns it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.ones(2); x.cpu() is x
+            True
+        """
         return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False,
+             memory_format: Any = None) -> "Tensor":
+        """Raises the device RuntimeError: chainrule has no GPU backend yet.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.ones(2).cuda()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            RuntimeError: cuda: device 'cuda' is not available: chainrule runs on the CPU only ...
+        """
+        check_device("cuda" if device is None or device == "cpu" else device, "cuda")
+        raise RuntimeError(f"cuda: invalid device {device!r}, must be a cuda device")
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the data lives on a CUDA GPU: never (see :attr:`device`)."""
+        return False
+
+    def get_device(self) -> int:
+        """The GPU ordinal of the data, or -1 for the CPU (always -1 here)."""
+        return -1
+
+    # ------------------------------------------------------------------ random fills
+    def uniform_(self, from_: float = 0.0, to: float = 1.0, *,
+                 generator: Any = None) -> "Tensor":
+        """Fill with samples uniform in [from_, to): one uniform draw, times ``to - from_``,
+        plus ``from_`` (floating dtypes only, as PyTorch).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.empty(100).uniform_(-2, 3, generator=cr.Generator())
+            >>> bool(-2 <= x.min() and x.max() < 3)
+            True
+        """
+        self._check_inplace("uniform_")
+        if not _is_float(self._data.dtype):
+            raise NotImplementedError(f"uniform_: not implemented for dtype {self.dtype}")
+        if from_ > to:
+            raise OpError(f"uniform_ expects to return a [from, to) range, but found "
+                          f"from={from_} > to={to}")
+        u = resolve(generator, "uniform_")._uniform(self.shape, self.dtype)
+        return self.copy_(u * (to - from_) + from_)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *,
+                generator: Any = None) -> "Tensor":
+        """Fill with normal samples: one standard normal draw, times ``std``, plus ``mean``
+        (floating dtypes only, as PyTorch).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.empty(2, 3).normal_(0, 0.02).shape
+            (2, 3)
+        """
+        self._check_inplace("normal_")
+        if not _is_float(self._data.dtype):
+            raise NotImplementedError(f"normal_: not implemented for dtype {self.dtype}")
+        if std < 0:
+            raise OpError(f"normal_ expects std >= 0.0, but found std {std}")
+        n = resolve(generator, "normal_")._normal(self.shape, self.dtype)
+        return self.copy_(n * std + mean)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> "Tensor":
+        """Fill with 0/1 samples, 1 with probability ``p`` (a number or a broadcast Tensor).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(3, dtype=cr.int64).bernoulli_(1.0).tolist()
+            [1, 1, 1]
+        """
+        self._check_inplace("bernoulli_")
+        probs = xp.asarray(p._data if isinstance(p, Tensor) else p)
+        if not xp.all((probs >= 0) & (probs <= 1)):
+            raise OpError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        return self.copy_(resolve(generator, "bernoulli_")._bernoulli(probs, self.shape))
+
+    def random_(self, from_: Optional[int] = None, to: Optional[int] = None, *,
+                generator: Any = None) -> "Tensor":
+        """Fill with integers uniform in [from_, to): ``random_(to)``, ``random_(from_, to)``,
+        or ``random_()`` for [0, the dtype's largest exact integer] (2**63 - 1 for int64,
+        2**24 for float32, as PyTorch).
+
+        Example:
+            >>> import chainrule as cr
+            >>> seed = cr.empty((), dtype=cr.int64).random_(generator=cr.Generator()).item()
+            >>> 0 <= seed < 2 ** 63, cr.zeros(4).random_(3, 5).tolist() <= [4.0] * 4
+            (True, True)
+        """
+        self._check_inplace("random_")
+        dt = self._data.dtype
+        top = 2 if dt.kind == "b" else 2 ** (numpy.finfo(dt).nmant + 1) + 1 \
+            if dt.kind == "f" else min(int(numpy.iinfo(dt).max) + 1, 2 ** 63)  # (exclusive)
+        low, high = (0, top) if from_ is None else (0, from_) if to is None else (from_, to)
+        if low >= high:
+            raise OpError(f"random_ expects 'from' to be less than 'to', but got from={low} "
+                          f">= to={high}")
+        if high > top:
+            raise OpError(f"random_: to - 1 = {high - 1} is out of bounds for {dt}")
+        return self.copy_(resolve(generator, "random_")._integers(low, high, self.shape))
+
+    # ------------------------------------------------------------------ new tensors like self
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False, layout: Any = None,
+                 pin_memory: bool = False) -> "Tensor":
+        """A new tensor of ``size`` filled with ``fill_value``, in this tensor's dtype unless
+        ``dtype`` is given (``new_zeros``, ``new_ones``, ``new_empty`` take sizes as varargs).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.ones(2, dtype=cr.float64)
+            >>> x.new_full((2,), 7).tolist(), x.new_zeros(2, 3).shape, x.new_ones((1,)).dtype
+            ([7.0, 7.0], (2, 3), dtype('float64'))
+        """
+        check_factory("new_full", device, layout, pin_memory)
+        if not isinstance(size, (tuple, list)):
+            raise TypeError(f"new_full(): argument 'size' must be tuple of ints, not "
+                            f"{type(size).__name__}")
+        if len(size) == 1 and isinstance(size[0], (tuple, list)):
+            size = size[0]  # new_zeros((2, 3)) as new_zeros(2, 3)
+        try:
+            data = xp.full(tuple(size), fill_value, dtype=dtype or self.dtype)
+        except ValueError as e:
+            raise OpError(f"new_full: bad size {tuple(size)}: {e}") from None
+        return Tensor(data, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, **kwargs: Any) -> "Tensor":
+        """Zeros of ``size``, in this tensor's dtype (see :meth:`new_full`)."""
+        return self.new_full(size, 0, **kwargs)
+
+    def new_ones(self, *size: Any, **kwargs: Any) -> "Tensor":
+        """Ones of ``size``, in this tensor's dtype (see :meth:`new_full`)."""
+        return self.new_full(size, 1, **kwargs)
+
+    def new_empty(self, *size: Any, **kwargs: Any) -> "Tensor":
+        """A tensor of ``size`` to be overwritten (zeros here), in this tensor's dtype."""
+        return self.new_full(size, 0, **kwargs)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: bool = False, layout: Any = None,
+                   pin_memory: bool = False) -> "Tensor":
+        """A copy of ``data`` as a new leaf tensor in this tensor's dtype (unless given).
+
+        Example:
+            >>> import chainrule as cr
+            >>> y = cr.zeros(1, dtype=cr.float64).new_tensor([1, 2]); y.tolist(), y.dtype
+            ([1.0, 2.0], dtype('float64'))
+        """
+        check_factory("new_tensor", device, layout, pin_memory)
+        data = data._data if isinstance(data, Tensor) else data
+        return Tensor(xp.array(data, dtype=dtype or self.dtype), requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ in-place updates
     def _check_inplace(self, op: str) -> None:
@@ -487,7 +918,8 @@ class Tensor:
         try:
             getattr(self._data, op)(value)  # e.g. ndarray.__iadd__
         except TypeError:  # NumPy's casting error: e.g. an int tensor += a float
-            result = getattr(self._data, "__" + op[3:])(value)  # the out-of-place op: its dtype
+            # the out-of-place op's result dtype, by PyTorch's promotion (int + 1.5: float32)
+            result = getattr(Tensor._const(self._data), "__" + op[3:])(value)
             raise RuntimeError(f"{op}: result type {result.dtype} can't be cast to the desired "
                                f"output type {self.dtype}") from None
         except ValueError:
@@ -729,6 +1161,22 @@ class Tensor:
         if self.ndim > 2:
             raise OpError(f"t() expects a tensor with <= 2 dimensions, but got {self.ndim}")
         return self.T
+
+    def t_(self) -> "Tensor":
+        """Transpose a tensor of at most 2 dimensions in place (its strides swap; no copy).
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.t_().shape, x.stride()
+            ((3, 2), (1, 3))
+        """
+        if self.ndim > 2:
+            raise OpError(f"t_() expects a tensor with <= 2 dimensions, but got {self.ndim}")
+        self._check_inplace("t_")
+        self._data = self._data.T
+        self._version += 1
+        return self
 
     def squeeze(self, dim: Any = None) -> "Tensor":
         return _ops.squeeze(self, dim)

@@ -38,7 +38,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Union
 
 import numpy as np
 
-from ..autograd.state_load import assign_state, plan_state_load
+from ..autograd.state_load import IncompatibleKeys, assign_state, plan_state_load
 from .errors import CheckpointError
 from .files import write_atomic
 from .jsonio import MAX_INT_DIGITS, int_fits, parse_json
@@ -63,13 +63,6 @@ class CheckpointPaths(NamedTuple):
     weights: Path
     meta: Path
     arrays: Path
-
-
-class IncompatibleKeys(NamedTuple):
-    """Keys of a state that :func:`load_into` (with ``strict=False``) could not match."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
 
 
 def checkpoint_paths(path: PathLike) -> CheckpointPaths:
@@ -508,7 +501,7 @@ def load_into(module: Any, state: Mapping[str, Any], strict: bool = True) -> Inc
         ...     def state_dict(self): return {"w": self.w}
         >>> m = Tiny()
         >>> load_into(m, {"w": np.array([1.0, 2.0])})
-        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        <All keys matched successfully>
         >>> m.w
         array([1., 2.], dtype=float32)
     """

@@ -105,6 +105,9 @@ def _masked(input: Tensor, p: float, training: bool, mask_shape: tuple[int, ...]
         return input
     if p == 1:  # everything dropped, as torch: input * 0 without a draw
         return input * Tensor(xp.zeros((), dtype=input.dtype))
+    if input._data.dtype.kind != "f":  # the mask is scaled by 1 / (1 - p): a float
+        raise OpError(f"dropout: result type float32 can't be cast to the desired output type "
+                      f"{input.dtype} (dropout with 0 < p < 1 needs a floating input)")
     keep = get_rng()._bernoulli(1.0 - p, mask_shape)
     # torch's noise.div_(1 - p): in the input's dtype
     noise = keep.astype(input.dtype) / xp.asarray(1.0 - p, dtype=input.dtype)
@@ -340,7 +343,8 @@ def _window_argmax(a: Any, oh: int, ow: int) -> Any:
     idx = xp.empty((n, c, oh, ow), dtype=xp.int64)
     for i, (h0, h1) in enumerate(_bounds(h, oh)):
         for j, (w0, w1) in enumerate(_bounds(w, ow)):
-            k = a[:, :, h0:h1, w0:w1].reshape(n, c, -1).argmax(-1)  # (N, C) in the window
+            # (N, C, wh, ww) -> (N, C, wh*ww): the window's flat arg-max, (N, C)
+            k = a[:, :, h0:h1, w0:w1].reshape(n, c, (h1 - h0) * (w1 - w0)).argmax(-1)
             idx[:, :, i, j] = (h0 + k // (w1 - w0)) * w + w0 + k % (w1 - w0)
     return idx
 

@@ -23,20 +23,18 @@ from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
 import numpy
 
-from ..autograd.errors import OpError
 from ..autograd.grad_mode import no_grad
-from ..autograd.state_load import assign_state, plan_state_load
+from ..autograd.state_load import IncompatibleKeys, assign_state, plan_state_load
 from ..autograd.tensor import RemovableHandle, Tensor
 from ..backend import xp
+from ..device import check_device
+from ..device import device as Device
 from .parameter import Parameter
 
 M = TypeVar("M", bound="Module")
 
 
 # ============================================================================ Module
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-
-
 def _addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     if len(lines) == 1:
@@ -346,39 +344,65 @@ class Module:
         return self
 
     def _apply_to_tensors(self: M, fn: Callable[[Any], Any]) -> M:
-        """Replace every parameter's and buffer's array by ``fn(array)``, keeping the objects
-        (so an optimizer holding the parameters still works)."""
+        """Replace every parameter's and buffer's array by ``fn(array)``, and a parameter's
+        gradient's likewise, keeping the objects (so an optimizer holding the parameters still
+        works; as torch's ``param.grad.data = fn(param.grad)``)."""
         for m in self.modules():
             for t in list(m._parameters.values()) + list(m._buffers.values()):
                 if t is None:
                     continue
                 t._data = fn(t._data)
                 if t.grad is not None:
-                    t.grad = Tensor(fn(t.grad._data))
+                    t.grad._data = fn(t.grad._data)
         return self
 
     def to(self: M, *args: Any, **kwargs: Any) -> M:
-        """Cast floating parameters and buffers to a dtype (``model.to(cr.float64)``);
-        the device ``'cpu'`` (positional or ``device=``) is accepted and ignored, any other
-        device is a ``ValueError`` (only the CPU exists), as for the layers' ``device=``."""
-        dtype = kwargs.get("dtype")
-        devices = [kwargs.get("device")]
-        for a in args:
-            if isinstance(a, str):
-                devices.append(a)
-            else:
-                dtype = a
-        for device in devices:
-            if device is not None and str(device).split(":")[0] != "cpu":
-                raise OpError(f"nn.Module.to: only device='cpu' is supported, got "
-                              f"device={device!r}")
+        """Move and/or cast the parameters and buffers, as ``torch.nn.Module.to``.
+
+        Accepted forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``
+        (its dtype and device), each with keywords ``device=``, ``dtype=``, ``non_blocking=``,
+        ``copy=``, ``memory_format=`` (the last three accepted and ignored). A dtype casts the
+        floating parameters and buffers only (an int64 step counter stays int64); the objects
+        keep their identity, so an optimizer holding them still works.
+
+        Args:
+            *args: a device (``'cpu'``, ``cr.device('cpu')``), a floating dtype, both, or a
+                tensor.
+            **kwargs: ``device``, ``dtype``, ``non_blocking``, ``copy``, ``memory_format``.
+
+        Returns:
+            self.
+
+        Raises:
+            RuntimeError: a device other than the CPU (``'cuda'``: chainrule has no GPU
+                backend).
+            TypeError: a dtype that is not floating, or arguments of no accepted form.
+
+        Example:
+            >>> import chainrule as cr
+            >>> net = cr.nn.Linear(2, 1).to("cpu", cr.float64)
+            >>> net.weight.dtype
+            dtype('float64')
+        """
+        dtype = _parse_to(args, kwargs)
         if dtype is None:
             return self
-        dtype = numpy.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
-                            f"desired dtype={dtype}")
+        if dtype.kind not in "fc":
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
+                            f"got desired dtype={dtype}")
         return self._apply_to_tensors(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
+
+    def type(self: M, dst_type: Any) -> M:
+        """Cast every parameter and buffer (integer ones too, as torch's) to ``dst_type``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> bn = cr.nn.BatchNorm1d(2).type(cr.float64)
+            >>> bn.weight.dtype, bn.num_batches_tracked.dtype
+            (dtype('float64'), dtype('float64'))
+        """
+        dtype = numpy.dtype(dst_type)
+        return self._apply_to_tensors(lambda a: a.astype(dtype))
 
     def double(self: M) -> M:
         """Cast floating parameters and buffers to float64."""
@@ -388,7 +412,26 @@ class Module:
         """Cast floating parameters and buffers to float32."""
         return self.to(numpy.float32)
 
+    def half(self: M) -> M:
+        """Cast floating parameters and buffers to float16."""
+        return self.to(numpy.float16)
+
     def cpu(self: M) -> M:
+        """Return self: the parameters already live on the CPU, chainrule's only device."""
+        return self
+
+    def cuda(self: M, device: Any = None) -> M:
+        """Refused with a clear RuntimeError: chainrule has no GPU backend.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.nn.Linear(2, 1).cuda()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            RuntimeError: nn.Module.cuda: device 'cuda' is not available: ...
+        """
+        check_device("cuda" if device is None else device if not isinstance(device, int)
+                     else f"cuda:{device}", "nn.Module.cuda")
         return self
 
     # ------------------------------------------------------------------ state dict
@@ -416,7 +459,7 @@ class Module:
         return destination  # type: ignore[return-value]
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
-                        ) -> _IncompatibleKeys:
+                        ) -> IncompatibleKeys:
         """Copy parameters and buffers from ``state_dict`` into this module, all or nothing.
 
         Every entry is checked before anything is written (:func:`plan_state_load`): missing
@@ -451,7 +494,7 @@ class Module:
             >>> from chainrule import nn
             >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
             >>> b.load_state_dict(a.state_dict())
-            IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+            <All keys matched successfully>
             >>> a.weight.tolist() == b.weight.tolist()
             True
         """
@@ -464,7 +507,7 @@ class Module:
                                + "\n\t".join(plan.errors))
         with no_grad():
             assign_state(targets, plan.values)
-        return _IncompatibleKeys(plan.missing_keys, plan.unexpected_keys)
+        return IncompatibleKeys(plan.missing_keys, plan.unexpected_keys)
 
     # ------------------------------------------------------------------ repr
     def extra_repr(self) -> str:
@@ -484,10 +527,36 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _is_dtype(value: Any) -> bool:
+    return isinstance(value, numpy.dtype) or (isinstance(value, type)
+                                              and issubclass(value, numpy.generic))
+
+
+def _parse_to(args: tuple, kwargs: dict[str, Any]) -> Optional[numpy.dtype]:
+    """The dtype of a ``Module.to`` call (None: keep), after checking its device."""
+    kwargs = dict(kwargs)
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    for ignored in ("non_blocking", "copy", "memory_format"):
+        kwargs.pop(ignored, None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    rest = list(args)
+    if rest and isinstance(rest[0], Tensor):
+        device, dtype = "cpu", rest.pop(0).dtype
+    elif rest and (isinstance(rest[0], (str, Device)) or type(rest[0]) is int):
+        device = rest.pop(0)
+    if rest and _is_dtype(rest[0]):
+        dtype = rest.pop(0)
+    if len(rest) > 2 or not all(isinstance(a, bool) for a in rest):
+        raise TypeError(f"to() received an invalid combination of arguments: {args!r}; "
+                        f"expected (device, dtype), (dtype) or (tensor)")
+    check_device(device, "nn.Module.to")
+    return None if dtype is None else numpy.dtype(dtype)
+
+
 def factory_dtype(device: Any, dtype: Any, layer: str) -> numpy.dtype:
     """The parameter dtype of a layer (float32 by default); only the CPU device exists."""
-    if device not in (None, "cpu"):
-        raise OpError(f"{layer}: only device='cpu' is supported, got device={device!r}")
+    check_device(device, layer)
     dt = numpy.dtype(dtype or numpy.float32)
     if dt.kind != "f":
         raise TypeError(f"{layer}: parameters must have a floating dtype, got {dt}")

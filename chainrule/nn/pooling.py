@@ -1,4 +1,5 @@
-"""Pooling layers: ``MaxPool2d`` and ``AvgPool2d`` over (N, C, H, W) images."""
+"""Pooling layers over (N, C, H, W) images: ``MaxPool2d``, ``AvgPool2d`` and the adaptive
+``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d`` (a fixed output size)."""
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -102,3 +103,66 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+SizeT = Union[Optional[int], tuple[Optional[int], Optional[int]]]
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size, whatever the input size (see
+    :func:`chainrule.nn.functional.adaptive_avg_pool2d` for the windows).
+
+    Args:
+        output_size: ``(OH, OW)``, or one int for both; ``None`` keeps that input size.
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, OH, OW)`` or ``(C, OH, OW)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> pool = cr.nn.AdaptiveAvgPool2d((1, 1))
+        >>> pool(cr.ones(8, 64, 7, 5)).shape
+        (8, 64, 1, 1)
+        >>> cr.nn.AdaptiveAvgPool2d((None, 3))
+        AdaptiveAvgPool2d(output_size=(None, 3))
+    """
+
+    def __init__(self, output_size: SizeT) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size, whatever the input size (see
+    :func:`chainrule.nn.functional.adaptive_max_pool2d`).
+
+    Args:
+        output_size: ``(OH, OW)``, or one int for both; ``None`` keeps that input size.
+        return_indices: also return each maximum's position ``row * W + col`` (int64).
+
+    Shape:
+        Input ``(N, C, H, W)`` or ``(C, H, W)``; output ``(N, C, OH, OW)`` or
+        ``(C, OH, OW)``; with ``return_indices``, ``(output, indices)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.AdaptiveMaxPool2d(2)(cr.arange(9.0).reshape(1, 1, 3, 3)).tolist()
+        [[[[4.0, 5.0], [7.0, 8.0]]]]
+    """
+
+    def __init__(self, output_size: SizeT, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.return_indices = return_indices
+
+    def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -156,16 +156,19 @@ _RESIZE_WARNING = ("An output with one or more elements was resized since it had
 def _cast_error(op: str, src: Any, dst: Any) -> Optional[OpError]:
     """PyTorch's refusal to write a ``src``-typed result into a ``dst`` tensor (float into
     int, anything but bool into bool), else None."""
-    if src == dst or numpy.can_cast(src, dst, casting="same_kind"):
+    src, dst = numpy.dtype(src), numpy.dtype(dst)
+    if not ((src.kind == "f" and dst.kind in "biu") or (src.kind == "c" and dst.kind != "c")
+            or (dst.kind == "b" and src.kind != "b")):  # torch's canCast
         return None
     return OpError(f"{op}: result type {src} can't be cast to the desired output type {dst}")
 
 
-def write_out(result: Tensor, out: Any, op: str) -> Tensor:
+def write_out(result: Tensor, out: Any, op: str, same_dtype: bool = False) -> Tensor:
     """Write ``result`` into ``out`` and return ``out``: the ``out=`` argument of the ops.
 
     As PyTorch: ``out`` keeps its dtype (the result is cast into it; float into an integer
-    ``out`` raises); an ``out`` of another shape is resized (with PyTorch's UserWarning
+    ``out`` raises; ops whose PyTorch kernel checks ``out`` itself, ``same_dtype``, take only
+    the result's dtype); an ``out`` of another shape is resized (with PyTorch's UserWarning
     unless it was empty); and ``out=`` is refused while grad mode is on if an input or
     ``out`` itself requires grad, since writing into ``out`` is not recorded in the graph.
 
@@ -173,6 +176,8 @@ def write_out(result: Tensor, out: Any, op: str) -> Tensor:
         result: the op's result, computed as without ``out=``.
         out: the Tensor to write into.
         op: the op's name, for the messages.
+        same_dtype: refuse an ``out`` of another dtype than the result's (matmul, where,
+            clamp, the roundings), as their PyTorch kernels do.
 
     Raises:
         TypeError: ``out`` is not a Tensor.
@@ -189,6 +194,9 @@ def write_out(result: Tensor, out: Any, op: str) -> Tensor:
     if (result._requires_grad or out._requires_grad) and is_grad_enabled():
         raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")
+    if same_dtype and out._data.dtype != result._data.dtype:
+        raise OpError(f"{op}: Found dtype {out.dtype} but expected {result.dtype} (out= must "
+                      f"have the result's dtype)")
     err = _cast_error(op, result._data.dtype, out._data.dtype)
     if err is not None:
         raise err

@@ -613,7 +613,7 @@ def where(condition: Any, input: Any, other: Any, *,
         [0.0, 2.0]
     """
     y = _where(condition, input, other)
-    return y if out is None else write_out(y, out, "where")
+    return y if out is None else write_out(y, out, "where", same_dtype=True)
 
 
 def _where(condition: Any, input: Any, other: Any) -> Tensor:
@@ -768,7 +768,7 @@ def clamp(input: Any, min: Any = None, max: Any = None, *,
         [2.5, 5.0]
     """
     y = _clamp(input, min, max)
-    return y if out is None else write_out(y, out, "clamp")
+    return y if out is None else write_out(y, out, "clamp", same_dtype=True)
 
 
 def _clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:
@@ -815,54 +815,49 @@ def clone(input: Tensor) -> Tensor:
 
 
 # ============================================================================ comparisons
-def compare(ufunc: Any, a: Any, b: Any, op: str) -> Tensor:
+def compare(ufunc: Any, a: Any, b: Any, op: str, out: Optional[Tensor] = None) -> Tensor:
+    """``ufunc(a, b)`` as a tensor outside the graph (comparisons, logical ops), broadcasting
+    checked, written into ``out`` when given."""
     da = a._data if isinstance(a, Tensor) else a
     db = b._data if isinstance(b, Tensor) else b
     err = broadcast_error(op, xp.shape(da), xp.shape(db))
     if err is not None:
         raise err
-    return Tensor(ufunc(da, db))
+    y = Tensor(ufunc(da, db))
+    return y if out is None else write_out(y, out, op)
 
 
 def eq(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
     """Elementwise ``a == b`` as a bool tensor (not differentiable)."""
-    y = compare(xp.equal, input, other, "eq")
-    return y if out is None else write_out(y, out, "eq")
+    return compare(xp.equal, input, other, "eq", out)
 
 
 def ne(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.not_equal, input, other, "ne")
-    return y if out is None else write_out(y, out, "ne")
+    return compare(xp.not_equal, input, other, "ne", out)
 
 
 def lt(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.less, input, other, "lt")
-    return y if out is None else write_out(y, out, "lt")
+    return compare(xp.less, input, other, "lt", out)
 
 
 def le(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.less_equal, input, other, "le")
-    return y if out is None else write_out(y, out, "le")
+    return compare(xp.less_equal, input, other, "le", out)
 
 
 def gt(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.greater, input, other, "gt")
-    return y if out is None else write_out(y, out, "gt")
+    return compare(xp.greater, input, other, "gt", out)
 
 
 def ge(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.greater_equal, input, other, "ge")
-    return y if out is None else write_out(y, out, "ge")
+    return compare(xp.greater_equal, input, other, "ge", out)
 
 
 def logical_and(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.logical_and, input, other, "logical_and")
-    return y if out is None else write_out(y, out, "logical_and")
+    return compare(xp.logical_and, input, other, "logical_and", out)
 
 
 def logical_or(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
-    y = compare(xp.logical_or, input, other, "logical_or")
-    return y if out is None else write_out(y, out, "logical_or")
+    return compare(xp.logical_or, input, other, "logical_or", out)
 
 
 def logical_not(input: Any) -> Tensor:

@@ -205,7 +205,8 @@ class Rounding(Function):
 
 
 def _rounding(input: Any, kind: str, out: Optional[Tensor], decimals: int = 0) -> Tensor:
-    return _done(Rounding(kind, decimals)(_as_tensor(input)), out, kind)
+    y = Rounding(kind, decimals)(_as_tensor(input))
+    return y if out is None else write_out(y, out, kind, same_dtype=True)
 
 
 def floor(input: Any, *, out: Optional[Tensor] = None) -> Tensor:

@@ -72,7 +72,7 @@ def matmul(input: Any, other: Any, *, out: Optional[Tensor] = None) -> Tensor:
         3.0
     """
     y = _matmul(input, other)
-    return y if out is None else write_out(y, out, "matmul")
+    return y if out is None else write_out(y, out, "matmul", same_dtype=True)
 
 
 def _matmul(input: Any, other: Any) -> Tensor:

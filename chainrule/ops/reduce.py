@@ -15,11 +15,12 @@ import numpy
 
 from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import contiguous, normalize_dims
+from ._util import contiguous, normalize_dims, write_out
 from .arithmetic import exp, maximum, minimum, where
-from .dtypes import as_float
+from .dtypes import as_float, cast
 from .shape import broadcast_to, gather, reshape, squeeze
 
 min_max = namedtuple("min_max", ["values", "indices"])
@@ -75,23 +76,52 @@ class Sum(Function):
         return _broadcast_back(gy, self.inputs[0].shape, self.axes)
 
 
-def sum(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+        out: Optional[Tensor] = None) -> Tensor:
     """Sum over ``dim`` (all dimensions by default); bool and integer tensors sum to int64,
     as in PyTorch.
+
+    Args:
+        input: the input.
+        dim: the dimension(s) to reduce; all by default.
+        keepdim: keep reduced dimensions as size 1.
+        dtype: cast the input to this dtype first (e.g. float64 for an accurate sum).
+        out: the tensor to write the result into.
 
     Example:
         >>> import chainrule as cr
         >>> cr.ones(2, 3).sum(dim=1).tolist()
         [3.0, 3.0]
+        >>> cr.ones(2).sum(dtype=cr.float64).dtype
+        dtype('float64')
+        >>> cr.sum(cr.tensor([[0.6, 0.6]]), 1, out=cr.zeros(1, dtype=cr.int64)).tolist()
+        [0]
+
+    With ``out=``, the input is cast to ``out``'s dtype before the sum, as PyTorch (so
+    ``0.6 + 0.6`` into an int64 ``out`` gives 0).
     """
     if not isinstance(input, Tensor):
         input = Tensor(xp.asarray(input))
-    if input._data.dtype.kind in "biu" and input._data.dtype != numpy.int64:
+    if isinstance(out, Tensor):  # as PyTorch: the sum is taken in out's dtype
+        _refuse_grad_with_out(input, out, "sum")
+        if dtype is not None and numpy.dtype(dtype) != out.dtype:
+            raise OpError(f"sum(): expected the out tensor to have dtype {numpy.dtype(dtype)} "
+                          f"(the dtype argument), but got {out.dtype} instead")
+        dtype = out.dtype
+    if dtype is not None:
+        input = cast(input, dtype)
+    elif input._data.dtype.kind in "biu" and input._data.dtype != numpy.int64:
         input = Tensor(input._data.astype(numpy.int64))  # bool and every integer sum to int64
-    return Sum(_reduce_axes(dim, input.ndim, "sum"), keepdim)(input)
+    y = Sum(_reduce_axes(dim, input.ndim, "sum"), keepdim)(input)
+    if out is None:
+        return y
+    if y.dtype != out.dtype:  # NumPy sums bools to int64; PyTorch into a bool out: any
+        y = Tensor(y._data.astype(out.dtype))
+    return write_out(y, out, "sum")
 
 
-def mean(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+         out: Optional[Tensor] = None) -> Tensor:
     """Mean over ``dim`` (all dimensions by default) of a floating point tensor.
 
     Example:
@@ -99,17 +129,52 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
         >>> cr.tensor([[1.0, 2.0], [3.0, 5.0]]).mean(dim=1).tolist()
         [1.5, 4.0]
     """
+    if dtype is not None:
+        input = cast(_as_tensor(input), dtype)
     input = _as_float_input(input, "mean")
     n = _count(input.shape, _reduce_axes(dim, input.ndim, "mean"))
     total = sum(input, dim, keepdim)
-    return total / builtins.max(n, 1) if n else total * numpy.nan
+    y = total / builtins.max(n, 1) if n else total * numpy.nan
+    return y if out is None else write_out(y, out, "mean")
+
+
+class OpDtypeError(OpError, TypeError):
+    """An op refused its input's dtype: an :class:`OpError` (PyTorch raises RuntimeError)
+    that is also the TypeError earlier chainrule releases raised."""
+
+
+def _torch_type_name(dtype: Any) -> str:
+    """PyTorch's scalar type name of an integer or bool dtype (``Long``, ``Int``, ``Bool``)."""
+    dtype = numpy.dtype(dtype)
+    names = {1: "Char", 2: "Short", 4: "Int", 8: "Long"} if dtype.kind == "i" else \
+        {1: "Byte", 2: "UInt16", 4: "UInt32", 8: "UInt64"}
+    return "Bool" if dtype.kind == "b" else names[dtype.itemsize]
+
+
+def _refuse_grad_with_out(input: Tensor, out: Tensor, op: str) -> None:
+    """PyTorch's refusal of ``out=`` while grad mode is on and an input or ``out`` requires
+    grad (before a cast that would hide the input's flag)."""
+    if (input._requires_grad or out._requires_grad) and is_grad_enabled():
+        raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
+                           f"differentiation, but one of the arguments requires grad.")
+
+
+def _check_out_dtype(out: Any, allowed: Any, op: str, rule: str) -> None:
+    """Refuse an ``out`` whose dtype is not in ``allowed`` (the ops whose PyTorch kernel
+    checks ``out``'s dtype itself instead of casting into it)."""
+    if isinstance(out, Tensor) and out.dtype not in allowed:
+        raise OpError(f"{op}(): {rule}, got {out.dtype} for out")
 
 
 def _as_float_input(input: Any, op: str) -> Tensor:
-    """``input`` as a floating Tensor; an integer or bool Tensor is refused, as PyTorch."""
+    """``input`` as a floating Tensor; an integer or bool Tensor is refused with PyTorch's
+    RuntimeError (an :class:`OpDtypeError`), as PyTorch words it for ``op``."""
     if isinstance(input, Tensor) and input.dtype.kind != "f":
-        raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype} "
-                        f"(convert it first, e.g. x.float().{op}())")
+        rule = (f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {_torch_type_name(input.dtype)}" if op == "mean"
+                else "std and var only support floating point and complex dtypes")
+        raise OpDtypeError(f"{op}: input dtype should be floating point, got {input.dtype} "
+                           f"(convert it first, e.g. x.float().{op}()): {rule}")
     return as_float(input)
 
 
@@ -260,6 +325,8 @@ class MaxAll(Amax):
     the gradient goes to them, as PyTorch's ``evenly_distribute_backward``.
     """
 
+    node_name = "MaxBackward1"  # PyTorch's name for the same op
+
     derivative = "1 at the extremum, NaN equal to NaN (shared among ties), else exactly 0"
 
     def __init__(self, largest: bool) -> None:
@@ -297,22 +364,34 @@ def _as_tensor(input: Any) -> Tensor:
     return input if isinstance(input, Tensor) else Tensor(xp.asarray(input))
 
 
-def amax(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def amax(input: Any, dim: Any = None, keepdim: bool = False, *,
+         out: Optional[Tensor] = None) -> Tensor:
     """Maximum over ``dim``; tied maxima share the gradient equally (PyTorch's rule: see
     :class:`Amax`)."""
     input = _as_tensor(input)
     axes = _reduce_axes(dim, input.ndim, "amax")
     _check_nonempty(input, axes, "amax")
-    return Amax(axes, keepdim, True)(input)
+    y = Amax(axes, keepdim, True)(input)
+    if out is None:
+        return y
+    _check_out_dtype(out, (input.dtype,), "amax", f"expected the dtype for input and out to "
+                     f"match ({input.dtype} for input)")
+    return write_out(y, out, "amax")
 
 
-def amin(input: Any, dim: Any = None, keepdim: bool = False) -> Tensor:
+def amin(input: Any, dim: Any = None, keepdim: bool = False, *,
+         out: Optional[Tensor] = None) -> Tensor:
     """Minimum over ``dim``; tied minima share the gradient equally (PyTorch's rule: see
     :class:`Amax`)."""
     input = _as_tensor(input)
     axes = _reduce_axes(dim, input.ndim, "amin")
     _check_nonempty(input, axes, "amin")
-    return Amax(axes, keepdim, False)(input)
+    y = Amax(axes, keepdim, False)(input)
+    if out is None:
+        return y
+    _check_out_dtype(out, (input.dtype,), "amin", f"expected the dtype for input and out to "
+                     f"match ({input.dtype} for input)")
+    return write_out(y, out, "amin")
 
 
 def _max_min(x: Any, dim: Any, keepdim: bool, largest: bool) -> Any:
@@ -386,6 +465,8 @@ class LogSumExp(Function):
     Over an empty dimension the sum is 0 and the result ``-inf``.
     """
 
+    node_name = "LogsumexpBackward0"  # PyTorch's name for the same op
+
     derivative = "exp({x0} - {y})"
 
     saves_output = True
@@ -408,7 +489,8 @@ class LogSumExp(Function):
         return _broadcast_back(gy, x.shape, self.axes) * exp(x - y)
 
 
-def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Any, dim: Any, keepdim: bool = False, *,
+              out: Optional[Tensor] = None) -> Tensor:
     """``log(sum(exp(x), dim))`` computed stably (shifted by the maximum), with PyTorch's
     gradient ``exp(x - result)``; over an empty dimension, ``-inf``.
 
@@ -420,4 +502,61 @@ def logsumexp(input: Any, dim: Any, keepdim: bool = False) -> Tensor:
         [-inf, -inf]
     """
     input = as_float(input)
-    return LogSumExp(_reduce_axes(dim, input.ndim, "logsumexp"), keepdim)(input)
+    y = LogSumExp(_reduce_axes(dim, input.ndim, "logsumexp"), keepdim)(input)
+    if out is None:
+        return y
+    if isinstance(out, Tensor) and out.dtype.kind != "f":
+        raise OpError(f"logsumexp(): expected a floating point type for the result tensor, "
+                      f"got {out.dtype} for out")
+    return write_out(y, out, "logsumexp")
+
+
+# ============================================================================ any / all
+_BOOL_RESULTS = (numpy.dtype(numpy.bool_), numpy.dtype(numpy.uint8))
+
+
+def _any_all(input: Any, dim: Any, keepdim: bool, op: str, out: Any = None) -> Tensor:
+    input = _as_tensor(input)
+    data = input._data
+    if isinstance(out, Tensor) and out.dtype == numpy.uint8 and data.dtype.kind == "f":
+        data = xp.trunc(data)  # PyTorch reads the input as uint8 then: 0.6 is False
+    axes = _reduce_axes(dim, data.ndim, op)
+    y = xp.asarray((xp.any if op == "any" else xp.all)(data, axis=axes, keepdims=keepdim))
+    # uint8 gives uint8, every other dtype bool, as PyTorch
+    return Tensor(y.astype(numpy.uint8) if data.dtype == numpy.uint8 else y)
+
+
+def any(input: Any, dim: Any = None, keepdim: bool = False, *,
+        out: Optional[Tensor] = None) -> Tensor:
+    """True where any element over ``dim`` (all by default; an int or a tuple) is nonzero.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[0.0, 1.0], [0.0, 0.0]])
+        >>> cr.any(x).item(), x.any(dim=1).tolist()
+        (True, [True, False])
+    """
+    y = _any_all(input, dim, keepdim, "any", out)
+    if out is None:
+        return y
+    _check_out_dtype(out, _BOOL_RESULTS, "any", "only supports a bool or uint8 tensor for "
+                     "the result")
+    return write_out(y, out, "any")
+
+
+def all(input: Any, dim: Any = None, keepdim: bool = False, *,
+        out: Optional[Tensor] = None) -> Tensor:
+    """True where every element over ``dim`` (all by default; an int or a tuple) is nonzero.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 1.0], [0.0, 1.0]])
+        >>> cr.all(x).item(), x.all(dim=1).tolist()
+        (False, [True, False])
+    """
+    y = _any_all(input, dim, keepdim, "all", out)
+    if out is None:
+        return y
+    _check_out_dtype(out, _BOOL_RESULTS, "all", "only supports a bool or uint8 tensor for "
+                     "the result")
+    return write_out(y, out, "all")

@@ -9,7 +9,9 @@ refuses to backpropagate through the stale value.
 ``state_dict()`` uses PyTorch's layout: ``{"state": {index: {...}}, "param_groups": [{...,
 "params": [index, ...]}]}`` with parameters numbered in group order. Buffers are NumPy arrays
 (copies), everything else is JSON-friendly (numbers, bools, lists), so a checkpoint stores the
-arrays in safetensors and the rest in JSON.
+arrays in safetensors and the rest in JSON. (A hyper-parameter given as a 1-element Tensor, as
+PyTorch allows, e.g. ``lr=cr.tensor(0.01)``, is read as its value at each step and stays a
+Tensor in the groups and the state dict, as in PyTorch.)
 
 Each subclass also declares its rules once: ``hypers`` (every hyper-parameter and what it must
 be: the constructor checks them with PyTorch's wording, :meth:`Optimizer.load_state_dict` checks
@@ -36,6 +38,57 @@ def _is_number(value: Any) -> bool:
         and not isinstance(value, (bool, numpy.bool_)) and math.isfinite(value)
 
 
+def _as_number(value: Any) -> Any:
+    """A 1-element Tensor as its Python number (recursively in a tuple or list, for betas);
+    anything else as it is."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_as_number(v) for v in value)
+    return value
+
+
+def hyper_value(value: Any, where: str) -> Any:
+    """A numeric hyper-parameter as the Python number a step computes with.
+
+    PyTorch accepts a 1-element Tensor wherever it takes a float hyper-parameter (``lr``,
+    ``betas``, ``weight_decay``, ...) and reads its current value at each step; a NumPy
+    scalar or 1-element array is read the same way. Anything else that is not a real number
+    raises, instead of making the update a silent no-op.
+
+    Args:
+        value: the group's value (a number, a 1-element Tensor or array, or for ``betas`` a
+            tuple of them).
+        where: how to name it in an error, e.g. ``"SGD.step: param_groups[0]['lr']"``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> hyper_value(cr.tensor(0.5), "lr")
+        0.5
+        >>> hyper_value("0.5", "lr")
+        Traceback (most recent call last):
+        ...
+        TypeError: lr must be a number or a 1-element Tensor, got str '0.5'
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, tuple):
+        return tuple(hyper_value(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{where}: a Tensor hyper-parameter must be 1-element, got shape "
+                             f"{tuple(value.shape)}")
+        number = value.item()
+    elif isinstance(value, (numpy.ndarray, numpy.generic)) and value.size == 1:
+        number = value.item()
+    else:
+        number = value
+    if isinstance(number, (int, float)) and not isinstance(number, bool):
+        return number
+    raise TypeError(f"{where} must be a number or a 1-element Tensor, got "
+                    f"{type(value).__name__} {value!r}")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
 
@@ -44,6 +97,7 @@ def _is_int(value: Any) -> bool:
 _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "number": (_is_number, "a finite number"),
     "nonnegative": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
+    "fraction": (lambda v: _is_number(v) and 0 <= v <= 1, "a finite number in [0, 1]"),
     "flag": (lambda v: isinstance(v, (bool, numpy.bool_)), "true or false"),
     "betas": (lambda v: isinstance(v, (list, tuple)) and len(v) == 2
               and all(_is_number(b) and 0 <= b < 1 for b in v),
@@ -56,7 +110,8 @@ class Hyper(NamedTuple):
 
     Attributes:
         kind: what a restored value must be: ``"number"`` (finite), ``"nonnegative"``
-            (finite, >= 0), ``"flag"`` (a bool) or ``"betas"`` (two finite numbers in [0, 1)).
+            (finite, >= 0), ``"fraction"`` (finite, in [0, 1]), ``"flag"`` (a bool) or
+            ``"betas"`` (two finite numbers in [0, 1)).
         label: PyTorch's name of it in the constructor's ``Invalid <label>: <value>`` error;
             ``""`` where PyTorch's constructor does not check it.
 
@@ -73,17 +128,20 @@ class Hyper(NamedTuple):
         comparison, with a TypeError, as in PyTorch)."""
         if not self.label:
             return
+        number = _as_number(value)  # a 1-element Tensor is checked by its value
         if self.kind == "betas":
-            for i, beta in enumerate(value):
+            for i, beta in enumerate(number):
                 if not 0.0 <= beta < 1.0:
-                    raise ValueError(f"Invalid {self.label} at index {i}: {beta}")
-        elif not 0.0 <= value:
+                    raise ValueError(f"Invalid {self.label} at index {i}: {value[i]}")
+        elif self.kind == "fraction" and not 0.0 <= number <= 1.0:
+            raise ValueError(f"Invalid {self.label}: {value}")
+        elif not 0.0 <= number:
             raise ValueError(f"Invalid {self.label}: {value}")
 
     def problem(self, value: Any) -> Optional[str]:
         """What is wrong with ``value`` as a restored hyper-parameter; None when it is good."""
         test, rule = _KINDS[self.kind]
-        return None if test(value) else f"must be {rule}, got {value!r}"
+        return None if test(_as_number(value)) else f"must be {rule}, got {value!r}"
 
 
 def lerp_(start: Any, end: Any, weight: float) -> None:
@@ -188,7 +246,8 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
+            for g, group in enumerate(self.param_groups):
+                hypers = self.step_hypers(group, g)
                 for p in group["params"]:
                     if p.grad is None:
                         continue
@@ -198,11 +257,36 @@ class Optimizer:
                     if group.get("maximize", False):
                         grad = -grad
                     state = self.state.get(p, {})
-                    self._update(p, grad, state, group)
+                    self._update(p, grad, state, hypers)
                     if state:  # plain SGD keeps no state, as in torch
                         self.state[p] = state
                     p._version += 1  # graphs recorded before the step now see a stale value
         return loss
+
+    def step_hypers(self, group: dict[str, Any], index: int = 0) -> dict[str, Any]:
+        """``group`` as a step reads it: every numeric hyper-parameter a Python number.
+
+        A 1-element Tensor (``lr=cr.tensor(0.5)``, as PyTorch accepts) is read as its current
+        value, so changing the tensor in place changes the next step, as in PyTorch. A value
+        that is no number raises (see :func:`hyper_value`). The group itself is returned when
+        nothing needs reading (the common case), else a copy.
+
+        Raises:
+            TypeError: a hyper-parameter that is neither a number nor a 1-element Tensor.
+            ValueError: a Tensor hyper-parameter with more than one element.
+        """
+        read: Optional[dict[str, Any]] = None
+        for name, value in group.items():
+            hyper = self.hypers.get(name)
+            if hyper is not None and hyper.kind == "flag" or name == "params":
+                continue
+            if hyper is not None or isinstance(value, Tensor):
+                number = hyper_value(value, f"{type(self).__name__}.step: "
+                                            f"param_groups[{index}][{name!r}]")
+                if number is not value:
+                    read = dict(group) if read is None else read
+                    read[name] = number
+        return group if read is None else read
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
@@ -215,8 +299,15 @@ class Optimizer:
         """The constructor's checks of ``hypers``, with PyTorch's errors, then the rule across
         hyper-parameters (:meth:`_group_problem`)."""
         for name, hyper in self.hypers.items():
-            hyper.check_argument(defaults[name])
-        problem = self._group_problem(defaults)
+            value = defaults[name]
+            for i, v in enumerate(value if hyper.kind == "betas" else (value,)):
+                if isinstance(v, Tensor) and v.numel() != 1:
+                    label = f"{name}[{i}]" if hyper.kind == "betas" else name
+                    raise ValueError(f"Tensor {label} must be 1-element")
+            if hyper.kind == "betas" and len({isinstance(v, Tensor) for v in value}) > 1:
+                raise ValueError("betas must be either both floats or both Tensors")
+            hyper.check_argument(value)
+        problem = self._group_problem({k: _as_number(v) for k, v in defaults.items()})
         if problem is not None:
             raise ValueError(problem)
 
@@ -326,6 +417,7 @@ class Optimizer:
         for group, saved in zip(self.param_groups, saved_groups):
             restored = {k: tuple(_plain(v)) if isinstance(group.get(k), tuple) else _plain(v)
                         for k, v in saved.items() if k != "params"}
+            restored = {k: _copied(v) for k, v in restored.items()}  # torch deep-copies
             groups.append({**restored, "params": group["params"]})
         return new_state, groups
 
@@ -350,7 +442,7 @@ class Optimizer:
             problem = hyper.problem(saved[key])
             if problem is not None:
                 raise ValueError(f"{where}[{key!r}] {problem}")
-        problem = self._group_problem(saved)
+        problem = self._group_problem({k: _as_number(v) for k, v in saved.items()})
         if problem is not None:
             raise ValueError(f"{where}: {problem}")
 
@@ -405,6 +497,15 @@ def _plain(value: Any) -> Any:
         return value.item()
     if isinstance(value, (tuple, list)) and any(isinstance(v, numpy.generic) for v in value):
         return type(value)(v.item() if isinstance(v, numpy.generic) else v for v in value)
+    return value
+
+
+def _copied(value: Any) -> Any:
+    """A Tensor hyper-parameter (or a tuple of them) as a detached copy."""
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple) and any(isinstance(v, Tensor) for v in value):
+        return tuple(_copied(v) for v in value)
     return value
 
 
