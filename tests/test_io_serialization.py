@@ -585,3 +585,22 @@ def test_fuzzed_bytes_only_raise_serialization_error(data):
 def test_public_names():
     assert cr.save is ser.save and cr.load is ser.load
     assert cr.io.save is ser.save and cr.io.SerializationError is SerializationError
+
+
+def test_a_header_length_that_starts_like_a_pickle_is_still_safetensors(tmp_path):
+    """A header of 0x380 bytes makes the file start 0x80 0x03, a pickle's first two bytes
+    (found by hypothesis): the file is read as the safetensors it is."""
+    for pad in range(0, 400):
+        obj = {"k" * pad: cr.ones(1)}
+        cr.save(obj, tmp_path / "f.pth")
+        raw = (tmp_path / "f.pth").read_bytes()
+        if raw[:2] == b"\x80\x03":
+            break
+    else:
+        pytest.fail("no padding gave a header of 0x380 bytes")
+    assert struct.unpack("<Q", raw[:8])[0] % 0x10000 == 0x380
+    assert list(cr.load(tmp_path / "f.pth")) == ["k" * pad]
+    pickled = b"\x80\x03" + raw[2:]  # the same bytes, but no safetensors header fits: refused
+    (tmp_path / "p.pth").write_bytes(pickled[:12])
+    with pytest.raises(RuntimeError, match="it is a Python pickle"):
+        cr.load(tmp_path / "p.pth")

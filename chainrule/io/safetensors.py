@@ -136,15 +136,28 @@ def save_file(tensors: Mapping[str, np.ndarray], path: PathLike,
     write_atomic(path, [header] + [a.reshape(-1).view(np.uint8) for a in buffers])
 
 
-def _pickle_hint(head: bytes) -> str:
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return (" The file looks like a Python pickle (e.g. torch.save); chainrule never "
-                "unpickles, because loading a pickle can run arbitrary code.")
+def _pickle_kind(data: Any) -> Optional[str]:
+    """What PyTorch (pickle) file ``data`` (its bytes, or their first ones) starts as, or None;
+    None too when it starts as a safetensors file, whose header length may begin with the
+    pickle's 0x80 (a header of 0x380 bytes)."""
+    head = bytes(memoryview(data)[:9])
+    if len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= len(data) - 8:
+        return None
     if head[:4] == b"PK\x03\x04":
-        return (" The file looks like a zip archive: torch.save writes one, holding a pickle, "
-                "and chainrule never unpickles (loading a pickle can run arbitrary code); in "
-                "PyTorch, save the tensors with safetensors.torch.save_file instead.")
-    return ""
+        return "a zip archive, the format of torch.save, which holds a pickle"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (an old torch.save file, or pickle.dump)"
+    return None
+
+
+def _pickle_hint(head: bytes) -> str:
+    """The sentence a failed load appends when the file looks like PyTorch's pickle."""
+    kind = _pickle_kind(head)
+    if kind is None:
+        return ""
+    return (f" The file looks like {kind}; chainrule never unpickles (loading a pickle can "
+            f"run arbitrary code): in PyTorch, save the tensors with "
+            f"safetensors.torch.save_file instead.")
 
 
 def _fail(path: str, message: str, fn: str = "load_file") -> CheckpointError:

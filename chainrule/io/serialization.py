@@ -53,7 +53,8 @@ from ..device import check_device
 from .errors import CheckpointError, SerializationError
 from .files import write_atomic
 from .jsonio import MAX_INT_DIGITS, int_fits, parse_json
-from .safetensors import _NAME_OF, DTYPES, _read_file_bytes, _serialize, load_bytes
+from .safetensors import (_NAME_OF, DTYPES, _pickle_kind, _read_file_bytes, _serialize,
+                          load_bytes)
 
 FileLike = Union[str, "os.PathLike[str]", IO[bytes]]
 
@@ -327,15 +328,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _pytorch_file(head: bytes) -> Optional[str]:
-    """What kind of PyTorch (pickle) file starts with ``head``, or None."""
-    if head[:4] == b"PK\x03\x04":
-        return "a zip archive, the format of torch.save, which holds a pickle"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "a Python pickle (an old torch.save file, or pickle.dump)"
-    return None
-
-
 def _check_map_location(map_location: Any) -> None:
     """Every tensor loads on the CPU: ``map_location`` may be None, the CPU (a str or
     :class:`~chainrule.device`), or a dict whose targets are the CPU."""
@@ -424,7 +416,7 @@ def load(f: FileLike, map_location: Any = None, pickle_module: Any = None, *,
     def fail(message: str) -> NoReturn:
         raise SerializationError(prefix + message)
 
-    kind = _pytorch_file(bytes(memoryview(data)[:8]))
+    kind = _pickle_kind(data)
     if kind is not None:
         fail(f"not a chainrule file: it is {kind}, and chainrule never loads pickle (loading "
              "one can run arbitrary code). In PyTorch, save the weights with safetensors "
