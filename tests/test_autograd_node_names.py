@@ -34,7 +34,8 @@ SAME = {
     "permute": lambda L, x, y: x.permute(1, 0), "cat": lambda L, x, y: L.cat([x, y]),
     "select": lambda L, x, y: x[0], "slice": lambda L, x, y: x[:, 1:],
     "select_after_slice": lambda L, x, y: x[1:, 0], "unsqueeze_index": lambda L, x, y: x[None],
-    "log1p": lambda L, x, y: x.abs().log1p(),
+    "log1p": lambda L, x, y: x.abs().log1p(), "sum_dim": lambda L, x, y: x.sum(0),
+    "min": lambda L, x, y: x.min(),
     "alias": lambda L, x, y: x[...], "advanced": lambda L, x, y: x[L.tensor([1, 0])],
 }
 
@@ -89,3 +90,17 @@ def test_linear_graph_is_pytorchs_addmm():
     assert graphs[0][:4] == graphs[1][:4] == ("MseLossBackward0", "AddmmBackward0",
                                               "torch::autograd::AccumulateGrad", "ReluBackward0")
     assert graphs[0][4:] == graphs[1][4:] == ("torch::autograd::AccumulateGrad", True)
+
+
+def test_names_from_the_op_arguments_outlive_the_backward():
+    """A freed node keeps its name (graph pictures and errors name nodes after backward)."""
+    x = cr.ones(2, 3, requires_grad=True)
+    y = x[0].sum(0) + x[:, 1:].max()
+    nodes = [y.grad_fn] + [n for n, _ in y.grad_fn.next_functions]
+    before = [n.name() for n in nodes] + [n.next_functions[0][0].name() for n in nodes[1:]]
+    y.backward()
+    after = [n.name() for n in nodes] + [n.next_functions[0][0].name() for n in nodes[1:]]
+    assert before == after == ["AddBackward0", "SumBackward1", "MaxBackward1",
+                               "SelectBackward0", "SliceBackward0"]
+    with pytest.raises(RuntimeError, match="second time .* at AddBackward0"):
+        y.backward()

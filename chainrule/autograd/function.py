@@ -133,6 +133,7 @@ class Function:
     name followed by ``Backward0`` (e.g. ``ReluBackward0`` for ``ReLU``). Not inherited."""
 
     _name: ClassVar[str] = "FunctionBackward0"  # what name() returns, set per class below
+    _name_from_args: ClassVar[bool] = False  # the class overrides name(): kept on release
     _ctx_node: ClassVar[Optional[type]] = None  # the ctx form's node class (``FnBackward``)
     _materialize_grads: ClassVar[bool] = True  # missing output gradients become zeros
 
@@ -141,6 +142,7 @@ class Function:
         cls.first_order_only = (cls.fast_backward is not None
                                 and cls.backward is Function.backward)
         cls._name = cls.__dict__.get("node_name") or cls.__name__ + "Backward0"
+        cls._name_from_args = cls.name is not Function.name
         if isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
             # PyTorch's form: the nodes are instances of a class made for it, as torch's
             # ``FnBackward``; its backward calls the static backward with the node as ctx
@@ -322,7 +324,11 @@ class Function:
         them); every other input is replaced by its metadata, so its array can be freed.
         """
         self._freed = True
+        # a name computed from the op's arguments (GetItem, Sum, ...) outlives them
+        name = self.name() if self._name_from_args else None
         self.__dict__.clear()
+        if name is not None:
+            self.name = _constant(name)  # type: ignore[method-assign]
         kept = []
         for t in self.inputs:  # a loop, not a comprehension: no function object per node
             if t is not None and (t.grad_fn is not None or not t._requires_grad):
@@ -406,6 +412,11 @@ class FunctionCtx(Function):
                 if k not in ("_saved", "saved_outputs", "_to_save")}
         super()._release()
         self.__dict__.update(kept)
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    """A function of no arguments that returns ``value``."""
+    return lambda: value
 
 
 def _no_output() -> None:

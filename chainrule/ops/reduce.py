@@ -75,6 +75,9 @@ class Sum(Function):
     def backward(self, gy: Tensor) -> Tensor:
         return _broadcast_back(gy, self.inputs[0].shape, self.axes)
 
+    def name(self) -> str:
+        return "SumBackward0" if self.axes is None else "SumBackward1"  # PyTorch's: dim given
+
 
 def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
         out: Optional[Tensor] = None) -> Tensor:
@@ -325,9 +328,10 @@ class MaxAll(Amax):
     the gradient goes to them, as PyTorch's ``evenly_distribute_backward``.
     """
 
-    node_name = "MaxBackward1"  # PyTorch's name for the same op
-
     derivative = "1 at the extremum, NaN equal to NaN (shared among ties), else exactly 0"
+
+    def name(self) -> str:
+        return "MaxBackward1" if self.largest else "MinBackward1"  # PyTorch's names
 
     def __init__(self, largest: bool) -> None:
         super().__init__(None, False, largest)
