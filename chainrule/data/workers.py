@@ -14,19 +14,22 @@ batch that cannot be pickled is an error reported like any other. A worker's exc
 reaches the main process as PyTorch's: ``Caught ValueError in DataLoader worker process 0.
 Original Traceback (most recent call last): ...``. Workers are daemons, watch their parent
 (a worker whose parent died exits within a second) and are stopped and joined when the
-iterator ends, is deleted, or the interpreter exits.
+iterator ends, is deleted, or the interpreter exits (before multiprocessing's own exit
+handler terminates them).
 """
 from __future__ import annotations
 
 import atexit
 import itertools
 import multiprocessing
+import multiprocessing.util  # registers its exit handler now, before ours (see _at_exit)
 import os
 import pickle
 import queue
 import random
 import sys
 import traceback
+import weakref
 from dataclasses import dataclass
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Iterator, Optional
@@ -35,14 +38,21 @@ STATUS_INTERVAL = 1.0
 """Seconds between checks that the workers (or, in a worker, the parent) are alive."""
 
 _exiting = False
+_live_pools: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 
 
-def _set_exiting() -> None:
+def _at_exit() -> None:
+    """Stop the live pools while their workers still run. Registered after multiprocessing's
+    own exit handler, so it runs first: that one terminates daemon workers, and a worker
+    terminated inside ``done_event.is_set()`` would leave the event's lock held, so a later
+    ``shutdown`` (from ``__del__``) would wait on it forever."""
     global _exiting
     _exiting = True
+    for pool in list(_live_pools):
+        pool.shutdown()
 
 
-atexit.register(_set_exiting)
+atexit.register(_at_exit)
 
 
 # -- what a worker knows about itself -------------------------------------------------------
@@ -327,6 +337,7 @@ class WorkerPool:
         # the process that owns the workers: only it may stop them (a forked child, e.g.
         # another loader's worker, inherits this object and may collect it: it leaves it be)
         self._owner_pid = os.getpid()
+        _live_pools.add(self)
         self._num_workers, self._prefetch = num_workers, prefetch_factor
         self._timeout, self._in_order, self._persistent = timeout, in_order, persistent
         self._iterable = fetcher.iterable
