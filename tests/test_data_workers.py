@@ -261,7 +261,10 @@ def test_resume_mid_epoch_with_workers(persistent):
 def test_ctrl_c_leaves_no_worker(tmp_path):
     script = tmp_path / "ctrl_c.py"
     script.write_text(textwrap.dedent(f"""
-        import sys, time
+        import signal, sys, time
+        # Ctrl-C as in a terminal: a shell that ran the tests in the background made this
+        # process inherit SIGINT ignored, and Python keeps an ignored SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.path.insert(0, {str(ROOT)!r})
         from chainrule.data import DataLoader, Dataset
 
