@@ -3,7 +3,8 @@
     chainrule explain --list                 the examples, one line each
     chainrule explain shop                   walkthrough + backward trace + explain-out/shop.png
     chainrule explain shop --out pics --format svg
-    chainrule explain --docs docs/gallery    regenerate the gallery pages (Markdown + PNG)
+    chainrule explain --docs docs/gallery    regenerate the gallery pages (Markdown + PNG
+                                             + a notebook each)
 
 Registered as a subcommand by ``chainrule/cli/main.py`` (``add_parser`` and ``run``); also
 runnable alone as ``python -m chainrule.cli.explain``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
@@ -228,6 +230,78 @@ def _md_text(text: str) -> str:
     return "\n".join(lines)
 
 
+def notebook(name: str) -> dict[str, Any]:
+    """Example ``name`` as a Jupyter notebook (nbformat 4, no outputs): the page's text, and
+    code cells that run the example in a trace, draw its graph and show the trace, which
+    Jupyter renders inline (the graph as SVG, the trace as an HTML table).
+
+    Args:
+        name: a key of ``chainrule.gallery.EXAMPLES``.
+
+    Returns:
+        The notebook as a JSON-ready dict.
+
+    Example:
+        >>> nb = notebook("gate")
+        >>> nb["nbformat"], [c["cell_type"] for c in nb["cells"]][:2]
+        (4, ['markdown', 'code'])
+    """
+    module = gallery.load(name)
+    doc = (module.__doc__ or "").strip()
+    title, _, body = doc.partition("\n")
+
+    def cell(kind: str, text: str) -> dict[str, Any]:
+        c: dict[str, Any] = {"cell_type": kind, "metadata": {},
+                             "source": text.strip("\n").splitlines(keepends=True)}
+        if kind == "code":
+            c.update(execution_count=None, outputs=[])
+        return c
+
+    intro = f"# {name}: {_md_text(title.strip() or name)}\n"
+    if body.strip():
+        intro += "\n" + _md_text(body.strip("\n")) + "\n"
+    cells = [
+        cell("markdown", intro + f"\nThe same as `chainrule explain {name}` and "
+                                 f"[its page]({name}.md), cell by cell."),
+        cell("code", "import chainrule as cr\nfrom chainrule import gallery\n"
+                     "from chainrule.viz import draw_graph\n\n"
+                     "cr.manual_seed(0)\n"
+                     "with cr.trace() as t:  # records every forward op and backward step\n"
+                     f"    result = gallery.load({name!r}).run(verbose=True)"),
+        cell("markdown", "## The graph\n\nBlue: inputs and parameters (with their "
+                         "gradients), yellow: operations, green: the output."),
+        cell("code", 'draw_graph(result["graph"], show_values=True, show_grads=True,\n'
+                     '           params=result.get("params"))'),
+        cell("markdown", "## The backward trace\n\nEvery forward op, then every backward "
+                         "step: the upstream gradient, the op's local derivative, and the "
+                         "gradient passed to each input (upstream x local)."),
+        cell("code", "t"),
+    ]
+    return {"cells": cells, "metadata": {
+                "kernelspec": {"display_name": "Python 3", "language": "python",
+                               "name": "python3"},
+                "language_info": {"name": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def write_notebook(name: str, docs_dir: Any) -> Path:
+    """Write ``docs_dir/<name>.ipynb``, the notebook twin of the example's page.
+
+    Args:
+        name: a key of ``chainrule.gallery.EXAMPLES``.
+        docs_dir: the gallery folder.
+
+    Returns:
+        The notebook's path.
+    """
+    path = Path(docs_dir) / f"{name}.ipynb"
+    nb = notebook(name)
+    for i, c in enumerate(nb["cells"]):  # nbformat 4.5 wants a stable id per cell
+        c["id"] = f"{name}-{i}"
+    _write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
 def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
     """Write ``docs_dir/index.md`` linking the pages of the examples ``pages``.
 
@@ -247,10 +321,11 @@ def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
     """
     lines = [_HEADER, "# The gallery: backpropagation, worked examples\n",
              "Each page shows an example's walkthrough, its computational graph and the table "
-             "of its forward and backward steps. Run any of them with "
-             "`chainrule explain NAME`.\n"]
+             "of its forward and backward steps; each notebook runs the same in Jupyter. Run "
+             "any of them with `chainrule explain NAME`.\n"]
     for name in pages:
-        lines.append(f"- [{name}]({name}.md): {_md_text(gallery.describe(name))}")
+        lines.append(f"- [{name}]({name}.md) ([notebook]({name}.ipynb)): "
+                     f"{_md_text(gallery.describe(name))}")
     path = Path(docs_dir) / "index.md"
     _write_text(path, "\n".join(lines) + "\n")
     return path
@@ -308,7 +383,7 @@ def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,
     for name in names or list(gallery.EXAMPLES):
         try:
             page = write_page(name, docs_dir)
-            print(f"wrote {page}", file=out)
+            print(f"wrote {page} and {write_notebook(name, docs_dir)}", file=out)
         except (ImportError, GraphvizUnavailableError, TypeError, ValueError,
                 RuntimeError) as e:
             print(f"explain --docs: skipped {name!r}: {type(e).__name__}: {e}", file=sys.stderr)

@@ -484,6 +484,27 @@ class Trace:
         """
         return trace_render.markdown(self._settle(), max_rows)
 
+    def to_html(self, max_rows: Optional[int] = None) -> str:
+        """The trace as an HTML table: what Jupyter shows for a trace (``_repr_html_``).
+
+        Args:
+            max_rows: show only the first ``max_rows`` rows; a last line says how many more.
+
+        Returns:
+            The HTML text (``<table class="chainrule-trace">``), every cell escaped.
+
+        Example:
+            >>> import chainrule as cr
+            >>> with cr.trace() as t:
+            ...     y = cr.tensor(2.0) + 1
+            >>> t.to_html().count("<tr>"), "<td>out1 = 3</td>" in t.to_html()
+            (2, True)
+        """
+        return trace_render.html(self._settle(), max_rows)
+
+    def _repr_html_(self) -> str:
+        return self.to_html(max_rows=200)
+
     def to_dict(self) -> dict[str, Any]:
         """All rows as JSON-ready dicts (see :meth:`to_json`).
 

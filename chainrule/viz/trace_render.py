@@ -93,6 +93,24 @@ def markdown(rows: Sequence["TraceRow"], max_rows: Optional[int] = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def html(rows: Sequence["TraceRow"], max_rows: Optional[int] = None) -> str:
+    """The rows as an HTML table (Jupyter's rendering of a trace): one ``<tr>`` per row, the
+    lines of a cell joined by ``<br>``, every text escaped."""
+    import html as _html
+
+    header, shown = table(rows, max_rows)
+    if not shown:
+        return "<p><em>(empty trace)</em></p>"
+    head = "".join(f"<th>{_html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join("<td>" + "<br>".join(_html.escape(line) for line in cell) + "</td>"
+                         for cell in r) + "</tr>" for r in shown)
+    more = len(rows) - len(shown)
+    tail = f"<p><em>... {more} more rows</em></p>" if more > 0 else ""
+    return (f'<table class="chainrule-trace"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>{tail}")
+
+
 def document(rows: Sequence["TraceRow"]) -> dict[str, Any]:
     """All rows as one JSON-ready dict: ``{"format": "chainrule.trace", "version": 1,
     "rows": [...]}``."""
