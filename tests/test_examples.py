@@ -9,7 +9,7 @@ EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.py
 
 def test_there_are_examples():
     assert {p.stem for p in EXAMPLES} >= {"shop", "gate", "linear", "sigmoid", "neuron",
-                                          "cnn_step", "shallow_cnn", "blobs"}
+                                          "cnn_step", "shallow_cnn", "blobs", "lstm", "attention"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

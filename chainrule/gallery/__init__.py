@@ -21,6 +21,8 @@ EXAMPLES: dict[str, str] = {
     "blobs": "chainrule.gallery.blobs",
     "cnn": "chainrule.gallery.cnn_step",
     "shallow_cnn": "chainrule.gallery.shallow_cnn",
+    "lstm": "chainrule.gallery.lstm",
+    "attention": "chainrule.gallery.attention",
 }
 """Example name -> module path, in the order they are best read."""
 
