@@ -47,6 +47,7 @@ from .ops import (addmm, all, any, argsort, baddbmm, bmm, ceil, clamp_max, clamp
                   topk, tril, triu, true_divide, trunc, unbind, scatter, scatter_add,
                   addcdiv, addcmul, fliplr, flipud, index_select, unflatten)
 from .ops import linalg_namespace as linalg
+from .ops.activation_more import celu, prelu, selu  # torch.celu, torch.prelu, torch.selu
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (torch.float is float32)

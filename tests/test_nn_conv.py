@@ -59,7 +59,7 @@ def test_conv2d_channel_mismatch_names_channels_and_shapes():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(groups=2), ValueError, r"in_channels \(3\) must be divisible by groups \(2\)"),
-    (dict(padding_mode="reflect"), ValueError, "only padding_mode='zeros' is supported"),
+    (dict(padding_mode="mirror"), ValueError, "padding_mode must be one of"),
     (dict(padding="same", stride=2), ValueError, "padding='same' is not supported for strided"),
     (dict(padding="full"), ValueError, "invalid padding string 'full'"),
     (dict(stride=0), ValueError, "stride must be positive"),

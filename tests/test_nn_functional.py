@@ -12,11 +12,18 @@ import chainrule.nn.functional as F
 from chainrule import ops
 from chainrule.testing import assert_parity
 
-NAMES = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-         "adaptive_max_pool2d", "batch_norm", "dropout", "dropout1d", "dropout2d", "relu",
-         "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
-         "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-         "cross_entropy", "nll_loss"]
+NAMES = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
+         "adaptive_avg_pool1d", "interpolate", "scaled_dot_product_attention",
+         "multi_head_attention_forward", "gelu", "silu", "elu", "selu", "celu", "softplus",
+         "mish", "hardtanh", "relu6", "hardswish", "hardsigmoid", "prelu", "softsign",
+         "tanhshrink", "glu", "linear", "conv2d", "max_pool2d", "avg_pool2d",
+         "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm", "dropout", "dropout1d",
+         "dropout2d", "relu", "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax",
+         "log_softmax", "pad", "flatten", "mse_loss", "l1_loss", "binary_cross_entropy",
+         "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "smooth_l1_loss",
+         "huber_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+         "cosine_similarity", "ctc_loss", "embedding", "one_hot", "layer_norm", "group_norm",
+         "rms_norm"]
 
 
 def test_every_functional_form_exists_with_torchs_name():

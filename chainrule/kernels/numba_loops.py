@@ -120,6 +120,87 @@ def tanh_grad(y: Any, g: Any, out: Any) -> None:
         out[i] = g[i] * (one - v * v)
 
 
+@_njit
+def layer_norm_rows(x2: Any, w: Any, b: Any, eps: float, y2: Any, xhat2: Any,
+                    rstd: Any) -> None:
+    """Layer norm of each row of x2 (R, K): the row's mean, the variance of the centred
+    values (stable under a large mean), xhat = (x - mean) * rstd, y = xhat * w + b (w and b
+    of length K, or length 0 for none). Writes y2, xhat2 (R, K) and rstd (R,)."""
+    R, K = x2.shape
+    for r in range(R):
+        xr = x2[r]
+        m = 0.0
+        for k in range(K):
+            m += xr[k]
+        m /= K
+        v = 0.0
+        for k in range(K):
+            d = xr[k] - m
+            v += d * d
+        s = 1.0 / math.sqrt(v / K + eps)
+        rstd[r] = s
+        hr, yr = xhat2[r], y2[r]
+        for k in range(K):
+            h = (xr[k] - m) * s
+            hr[k] = h
+            if w.size:
+                h = h * w[k]
+            if b.size:
+                h = h + b[k]
+            yr[k] = h
+
+
+@_njit
+def layer_norm_rows_grad(g2: Any, xhat2: Any, rstd: Any, w: Any, gx2: Any, gw: Any,
+                         gb: Any) -> None:
+    """The backward of :func:`layer_norm_rows`: gx = rstd * (gw_ - mean(gw_) - xhat *
+    mean(gw_ * xhat)) per row with gw_ = g * w; gw += g * xhat and gb += g over the rows
+    (gw, gb of length K, or 0 when not wanted; gx2 of size 0 when not wanted)."""
+    R, K = g2.shape
+    for r in range(R):
+        gr, hr = g2[r], xhat2[r]
+        if gw.size:
+            for k in range(K):
+                gw[k] += gr[k] * hr[k]
+        if gb.size:
+            for k in range(K):
+                gb[k] += gr[k]
+        if gx2.size == 0:
+            continue
+        mg = 0.0
+        mgx = 0.0
+        for k in range(K):
+            a = gr[k] * w[k] if w.size else gr[k]
+            mg += a
+            mgx += a * hr[k]
+        mg /= K
+        mgx /= K
+        s = rstd[r]
+        out = gx2[r]
+        for k in range(K):
+            a = gr[k] * w[k] if w.size else gr[k]
+            out[k] = s * (a - mg - hr[k] * mgx)
+
+
+@numba.njit(cache=True, nogil=True)
+def index_add_rows(index: Any, g2: Any, out2: Any) -> None:
+    """out2[index[k]] += g2[k] for every k in order (rows of length D): an embedding's
+    weight gradient, repeated indices summed as PyTorch's loop sums them."""
+    D = g2.shape[1]
+    for k in range(index.size):
+        row, src = out2[index[k]], g2[k]
+        for d in range(D):
+            row[d] += src[d]
+
+
+@numba.njit(cache=True, nogil=True)  # no fastmath: erf of NaN and inf as the C library
+def erf(x: Any, out: Any) -> None:
+    """out = erf(x) over flat arrays: the C library's erf, compiled (NumPy has no erf; one
+    Python call per element is 100x slower)."""
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+
+
 @numba.njit(cache=True, nogil=True)  # no fastmath: comparisons must see NaN
 def relu_grad(x: Any, g: Any, out: Any) -> None:
     """out = g where x > 0 or x is NaN, else exactly 0, over flat arrays (relu's backward).

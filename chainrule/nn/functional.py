@@ -20,22 +20,41 @@ from ..ops.activation import log_softmax as _log_softmax
 from ..ops.activation import relu as _relu
 from ..ops.activation import logsigmoid, sigmoid, tanh
 from ..ops.activation import softmax as _softmax
+from ..ops.activation_more import (celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh,
+                                   mish, prelu, relu6, selu, silu, softplus, softsign,
+                                   tanhshrink)
+from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention
 from ..ops.conv import conv2d
 from ..ops.linalg import linear as _linear
 from ..ops.linalg import linear_composed as _linear_composed
 from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
                         l1_loss, mse_loss, nll_loss)
+from ..ops.loss import (cosine_embedding_loss, cosine_similarity, ctc_loss, huber_loss, kl_div,
+                        margin_ranking_loss, smooth_l1_loss)
 from ..ops.norm import batch_norm
+from ..ops.embedding import embedding, one_hot
+from ..ops.layer_norm import group_norm, layer_norm, rms_norm
 from ..ops.pool import avg_pool2d, max_pool2d
+from ..ops.conv_transpose import conv1d, conv_transpose1d, conv_transpose2d
+from ..ops.pool1d import adaptive_avg_pool1d, avg_pool1d, max_pool1d
+from ..ops.resample import interpolate, pad
 from ..ops.reduce import mean
-from ..ops.shape import flatten, gather, pad, reshape, stack
+from ..ops.shape import flatten, gather, reshape, stack
 from ..random import get_rng
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+__all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
+           "adaptive_avg_pool1d", "interpolate",
+           "scaled_dot_product_attention", "multi_head_attention_forward",
+           "gelu", "silu", "elu", "selu", "celu", "softplus", "mish", "hardtanh", "relu6",
+           "hardswish", "hardsigmoid", "prelu", "softsign", "tanhshrink", "glu",
+           "linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "batch_norm", "dropout", "dropout1d", "dropout2d", "relu",
            "leaky_relu", "logsigmoid", "sigmoid", "tanh", "softmax", "log_softmax", "pad", "flatten",
            "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss"]
+           "cross_entropy", "nll_loss", "smooth_l1_loss", "huber_loss", "kl_div",
+           "cosine_embedding_loss", "margin_ranking_loss", "cosine_similarity",
+           "ctc_loss",
+           "embedding", "one_hot", "layer_norm", "group_norm", "rms_norm"]
 
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:

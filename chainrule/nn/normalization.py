@@ -1,9 +1,11 @@
-"""Batch normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``.
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm`` and
+``RMSNorm``.
 
 In training mode (``model.train()``) a BatchNorm layer normalises with the batch's mean and
 (biased) variance per channel and updates its running averages (``running_mean``,
 ``running_var`` with the unbiased variance, ``num_batches_tracked``); in evaluation mode
-(``model.eval()``) it normalises with the running averages and changes nothing.
+(``model.eval()``) it normalises with the running averages and changes nothing. LayerNorm,
+GroupNorm and RMSNorm normalise each sample on its own, the same in both modes.
 """
 from __future__ import annotations
 
@@ -179,3 +181,197 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _ranks = (4,)
+
+
+def _shape_tuple(normalized_shape: Any, layer: str) -> tuple[int, ...]:
+    """``normalized_shape`` (an int or a sequence of ints) as a tuple, as torch stores it."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    for s in shape:
+        if isinstance(s, bool) or not isinstance(s, (int, numpy.integer)) or s < 0:
+            raise OpError(f"{layer}: normalized_shape must be non-negative ints, got "
+                          f"{normalized_shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dimensions, as ``torch.nn.LayerNorm``.
+
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias``, the mean and (biased) variance
+    taken over the last ``len(normalized_shape)`` dimensions of each sample; the same in
+    training and evaluation mode (no running statistics).
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (an int for the last one).
+        eps: added to the variance.
+        elementwise_affine: learn ``weight`` (init 1) and ``bias`` (init 0) of shape
+            ``normalized_shape``.
+        bias: with ``elementwise_affine``, also learn ``bias``.
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        Input ``(*, *normalized_shape)``; output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> ln = cr.nn.LayerNorm(4)
+        >>> ln(cr.randn(2, 3, 4)).shape
+        (2, 3, 4)
+        >>> ln
+        LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)
+    """
+
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape, "LayerNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = factory_dtype(device, dtype, "LayerNorm")
+        if elementwise_affine:
+            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to 1 and ``bias`` to 0, as the constructor sets them."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        # F.layer_norm names normalized_shape and the input's shape on a mismatch
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Group normalisation, as ``torch.nn.GroupNorm``: the channels split into
+    ``num_groups`` groups, each normalised per sample over its channels and positions, then
+    scaled and shifted per channel.
+
+    Args:
+        num_groups: G; must divide ``num_channels``.
+        num_channels: C.
+        eps: added to the variance.
+        affine: learn per-channel ``weight`` (init 1) and ``bias`` (init 0).
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+        bias: with ``affine``, also learn ``bias``.
+
+    Shape:
+        Input ``(N, C, *)``; output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> gn = cr.nn.GroupNorm(2, 6)
+        >>> gn(cr.randn(4, 6, 5, 5)).shape
+        (4, 6, 5, 5)
+        >>> gn
+        GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, device: Any = None, dtype: Any = None, *,
+                 bias: bool = True) -> None:
+        super().__init__()
+        for name, v, least in (("num_groups", num_groups, 1), ("num_channels", num_channels, 0)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise OpError(f"GroupNorm: {name} must be an int >= {least}, got {v!r}")
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        dtype = factory_dtype(device, dtype, "GroupNorm")
+        if affine:
+            self.weight = Parameter(xp.empty(num_channels, dtype=dtype))
+            if bias:
+                self.bias = Parameter(xp.empty(num_channels, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to 1 and ``bias`` to 0, as the constructor sets them."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim >= 2 and input.shape[1] != self.num_channels:
+            raise OpError(f"GroupNorm({self.num_groups}, {self.num_channels}): expected input "
+                          f"with {self.num_channels} channels in dimension 1, got "
+                          f"{input.shape[1]} (input shape {input.shape})")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation over the last dimensions, as ``torch.nn.RMSNorm``:
+    ``y = x / sqrt(mean(x^2) + eps) * weight``.
+
+    Args:
+        normalized_shape: the trailing shape to normalise over (an int for the last one).
+        eps: added to the mean square; None (the default) takes the input dtype's machine
+            epsilon (``torch.finfo(x.dtype).eps``).
+        elementwise_affine: learn ``weight`` (init 1) of shape ``normalized_shape``.
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        Input ``(*, *normalized_shape)``; output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> rms = cr.nn.RMSNorm([3, 4])
+        >>> rms(cr.randn(2, 3, 4)).shape
+        (2, 3, 4)
+        >>> rms
+        RMSNorm((3, 4), eps=None, elementwise_affine=True)
+    """
+
+    def __init__(self, normalized_shape: Any, eps: Optional[float] = None,
+                 elementwise_affine: bool = True, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.normalized_shape = _shape_tuple(normalized_shape, "RMSNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = factory_dtype(device, dtype, "RMSNorm")
+        if elementwise_affine:
+            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """``weight`` to 1, as the constructor sets it."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

@@ -1,5 +1,6 @@
 """Pooling layers over (N, C, H, W) images: ``MaxPool2d``, ``AvgPool2d`` and the adaptive
-``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d`` (a fixed output size)."""
+``AdaptiveAvgPool2d``, ``AdaptiveMaxPool2d`` (a fixed output size); over (N, C, L) sequences:
+``MaxPool1d``, ``AvgPool1d``, ``AdaptiveAvgPool1d``."""
 from __future__ import annotations
 
 from typing import Optional, Union
@@ -163,6 +164,124 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """Maximum over each ``kernel_size`` window of a sequence; the gradient goes to the first
+    maximum of each window.
+
+    Args:
+        kernel_size: window length K.
+        stride: window step (default: ``kernel_size``).
+        padding: implicit -inf padding on both sides, at most ``K // 2``.
+        dilation: spacing between window elements.
+        return_indices: also return the position of each maximum (int64), as
+            ``F.max_pool1d``.
+        ceil_mode: round the output length up instead of down.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, OL)`` with
+        ``OL = floor((L + 2*padding - dilation*(K-1) - 1) / stride + 1)`` (ceil in ceil_mode).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.MaxPool1d(2)(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]])).tolist()
+        [[[3.0, 2.0]]]
+        >>> cr.nn.MaxPool1d(3, stride=2)
+        MaxPool1d(kernel_size=3, stride=2, padding=0, dilation=1, ceil_mode=False)
+    """
+
+    def __init__(self, kernel_size: int, stride: Optional[int] = None, padding: int = 0,
+                 dilation: int = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+def _one(value: Union[int, tuple[int]]) -> tuple[int]:
+    """PyTorch's ``_single``: an int as a 1-tuple (a sequence as a tuple)."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)  # type: ignore
+
+
+class AvgPool1d(Module):
+    """Mean over each ``kernel_size`` window of a sequence.
+
+    Args:
+        kernel_size: window length K.
+        stride: window step (default: ``kernel_size``).
+        padding: implicit zero padding on both sides, at most ``K // 2``.
+        ceil_mode: round the output length up instead of down.
+        count_include_pad: count the padding zeros in the divisor.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, OL)`` with
+        ``OL = floor((L + 2*padding - K) / stride + 1)`` (ceil in ceil_mode).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.AvgPool1d(3, stride=2)(cr.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]])).tolist()
+        [[[2.0, 4.0]]]
+        >>> cr.nn.AvgPool1d(3, stride=2)
+        AvgPool1d(kernel_size=(3,), stride=(2,), padding=(0,))
+    """
+
+    def __init__(self, kernel_size: Union[int, tuple[int]],
+                 stride: Optional[Union[int, tuple[int]]] = None,
+                 padding: Union[int, tuple[int]] = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = _one(kernel_size)
+        self.stride = _one(stride if stride is not None else kernel_size)
+        self.padding = _one(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of a sequence to a fixed output length, whatever the input length
+    (see :func:`chainrule.nn.functional.adaptive_avg_pool1d` for the windows).
+
+    Args:
+        output_size: the output length OL.
+
+    Shape:
+        Input ``(N, C, L)`` or ``(C, L)``; output ``(N, C, OL)`` or ``(C, OL)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.AdaptiveAvgPool1d(5)(cr.ones(1, 64, 8)).shape
+        (1, 64, 5)
+    """
+
+    def __init__(self, output_size: Union[int, tuple[int]]) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.adaptive_avg_pool1d(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

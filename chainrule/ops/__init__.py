@@ -30,8 +30,9 @@ from .scatter import scatter, scatter_, scatter_add, scatter_add_
 from .sorting import argsort, msort, sort, topk
 from .vector_norm import norm
 from .shape import (broadcast_to, cat, chunk, expand, flatten, gather, getitem, index_select,
-                    pad, permute, reshape, split, squeeze, stack, sum_to, take_along_dim,
+                    permute, reshape, split, squeeze, stack, sum_to, take_along_dim,
                     transpose, unbroadcast, unflatten, unsqueeze, view)
+from .resample import pad  # every mode; shape.pad is its constant-padding primitive
 
 concat = cat
 concatenate = cat

@@ -9,6 +9,12 @@ at the clamped logs and at infinite logits.
 ``nll_loss`` and ``cross_entropy`` follow ``torch.nn.functional``: same signatures, defaults,
 reductions (``'mean'``, ``'sum'``, ``'none'``) and shape rules. Class-index losses gather the
 target's log-probability (no one-hot is built), so everything stays in the input's dtype.
+
+``smooth_l1_loss`` and ``huber_loss`` are one node each (:class:`SmoothL1`, :class:`Huber`:
+PyTorch's node names and its gradient at the kink); ``kl_div``, ``cosine_similarity``,
+``cosine_embedding_loss`` and ``margin_ranking_loss`` are composed as PyTorch composes them;
+``ctc_loss`` runs the log-space alpha/beta recursions in one first-order node
+(:class:`CTCLoss`, PyTorch's gradient).
 """
 from __future__ import annotations
 
@@ -20,15 +26,18 @@ import numpy
 
 from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import broadcast_error
 from .dtypes import as_float, as_operand, result_dtype
 from .activation import (log_sigmoid_array, log_softmax, logsigmoid, shift_by_max, sigmoid,
                          softmax)
-from .arithmetic import abs, clamp, log, where
+from .arithmetic import abs, clamp, exp, log, sqrt, where
+from .elementwise import clamp_min
 from .reduce import mean, sum
-from .shape import gather, reshape, unbroadcast, unsqueeze
+from .shape import expand, gather, reshape, unbroadcast, unsqueeze
+from .vector_norm import vector_norm
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -733,3 +742,625 @@ def _cross_entropy_probs(logp: Tensor, target: Tensor, wview: Optional[Tensor],
         return -sum(prod)
     n_entries = logp._data.size // n_classes
     return -sum(prod) / n_entries if n_entries else sum(prod) * float("nan")
+
+
+# ============================================================================ robust regression
+def _broadcast_pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    """``torch.broadcast_tensors(input, target)``: both expanded to their common shape (the
+    gradient sums back over the expanded axes), or PyTorch's error naming both shapes."""
+    if input.shape == target.shape:
+        return input, target
+    err = broadcast_error(op, input.shape, target.shape)
+    if err is not None:
+        raise err
+    shape = tuple(numpy.broadcast_shapes(input.shape, target.shape))
+    return expand(input, shape), expand(target, shape)
+
+
+class _PiecewiseLoss(_ReducedLoss):
+    """Mixed into a loss Function quadratic for ``|x - t| < k`` and linear beyond (one node),
+    with PyTorch's gradient (``+-slope`` for ``|d| >= k``, the kink taking the linear side;
+    the quadratic piece's inside) and its second derivative (strictly inside only).
+    Subclasses give the per-element loss (``_loss``), ``_slope`` and ``_inner``."""
+
+    def __init__(self, reduction: str, k: float) -> None:
+        super().__init__(reduction, None)
+        self.k = k
+
+    def _loss(self, z: Any) -> Any:
+        """The per-element loss of ``z = |x - t|`` (an array)."""
+        raise NotImplementedError
+
+    def _slope(self) -> float:
+        """The linear piece's slope: the gradient is +-slope for ``|d| >= k``."""
+        raise NotImplementedError
+
+    def _inner(self, d: Tensor, gy: Tensor) -> Tensor:
+        """The quadratic piece's gradient times the upstream, in PyTorch's order."""
+        raise NotImplementedError
+
+    def forward(self, x: Any, t: Any) -> Any:
+        with xp.errstate(invalid="ignore", over="ignore"):  # inf - inf, overflow: as PyTorch
+            return self._reduce(self._loss(xp.abs(x - t)))
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, t = self.inputs
+        nx, nt = self.needs_input_grad
+        d = x - t
+        k, slope = self.k, self._slope()
+        with xp.errstate(invalid="ignore"):  # NaN compares false: the inner branch, as torch
+            below, above = Tensor(d._data <= -k), Tensor(d._data >= k)
+        # (+-slope times the upstream, or the inner piece's), then / n for 'mean'
+        g = where(below, gy * -slope, where(above, gy * slope, self._inner(d, gy)))
+        g = self._finish(g)
+        return (g if nx else None), (-g if nt else None)
+
+
+class SmoothL1(_PiecewiseLoss, Function):
+    """``0.5 d^2 / beta`` for ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = x - t``), reduced,
+    in one node with PyTorch's gradient ``clamp(d / beta, -1, 1)`` (``+-1`` at the kink)."""
+
+    node_name = "SmoothL1LossBackward0"  # PyTorch's name for the same op
+
+    derivative = ("{x0}-{x1} over beta inside |.| < beta, else sign (/ n for 'mean')",
+                  "{x1}-{x0} over beta inside |.| < beta, else -sign (/ n for 'mean')")
+
+    def _loss(self, z: Any) -> Any:
+        beta = self.k
+        return xp.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)  # PyTorch's expression
+
+    def _slope(self) -> float:
+        return 1.0
+
+    def _inner(self, d: Tensor, gy: Tensor) -> Tensor:
+        return d * gy / self.k  # PyTorch's order: x * grad / beta
+
+
+class Huber(_PiecewiseLoss, Function):
+    """``0.5 d^2`` for ``|d| < delta``, else ``delta (|d| - 0.5 delta)``, reduced, in one node
+    with PyTorch's gradient ``clamp(d, -delta, delta)``."""
+
+    node_name = "HuberLossBackward0"  # PyTorch's name for the same op
+
+    derivative = ("{x0}-{x1} inside |.| < delta, else delta*sign (/ n for 'mean')",
+                  "{x1}-{x0} inside |.| < delta, else -delta*sign (/ n for 'mean')")
+
+    def _loss(self, z: Any) -> Any:
+        delta = self.k
+        return xp.where(z < delta, 0.5 * z * z, delta * (z - 0.5 * delta))
+
+    def _slope(self) -> float:
+        return self.k
+
+    def _inner(self, d: Tensor, gy: Tensor) -> Tensor:
+        return d * gy
+
+
+def _robust_inputs(input: Any, target: Any, size_average: Optional[bool],
+                   reduce: Optional[bool], reduction: str, op: str) -> tuple[Tensor, Tensor, str]:
+    """The first steps of smooth_l1_loss and huber_loss, as PyTorch's: promote, warn on a
+    target of another size, broadcast both."""
+    input, reduction = _prepare(input, size_average, reduce, reduction, op)
+    input, target = _promoted(input, target)
+    if target.shape != input.shape and broadcast_error(op, input.shape, target.shape) is None:
+        warnings.warn(f"{op}: Using a target size ({target.shape}) that is different to the "
+                      f"input size ({input.shape}). This will likely lead to incorrect results "
+                      f"due to broadcasting. Please ensure they have the same size.",
+                      UserWarning, stacklevel=3)
+    input, target = _broadcast_pair(input, target, op)
+    return input, target, reduction
+
+
+def smooth_l1_loss(input: Tensor, target: Any, size_average: Optional[bool] = None,
+                   reduce: Optional[bool] = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Smooth L1: ``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``, reduced.
+
+    ``d = input - target``. Quadratic near 0 (a gradient that shrinks with the error), linear
+    beyond ``beta`` (a gradient of +-1, robust to outliers). ``beta = 0`` is
+    :func:`l1_loss`, as in PyTorch. One node, ``SmoothL1LossBackward0``, as PyTorch's.
+
+    Args:
+        input: predictions.
+        target: targets, the same shape as ``input`` (another shape warns, then broadcasts,
+            as in PyTorch).
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+        beta: the threshold between the two pieces, >= 0.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.zeros(2),
+        ...                                 reduction='none').tolist()
+        [0.125, 2.5]
+    """
+    op = "smooth_l1_loss"
+    input, target, reduction = _robust_inputs(input, target, size_average, reduce, reduction,
+                                              op)
+    if beta < 0:
+        raise OpError(f"{op}: smooth_l1_loss does not support negative values for beta "
+                      f"(got beta={beta})")
+    if beta == 0:  # PyTorch's l1_loss
+        return _reduce(abs(input - target), reduction)
+    return SmoothL1(reduction, float(beta))(input, target)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0,
+               weight: Any = None) -> Tensor:
+    """Huber loss: ``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``.
+
+    ``d = input - target``; ``huber_loss(delta=b) == b * smooth_l1_loss(beta=b)``. One node,
+    ``HuberLossBackward0``, as PyTorch's; with ``weight`` the per-element loss is multiplied
+    by it before the reduction (``'mean'`` divides by the number of elements).
+
+    Args:
+        input: predictions.
+        target: targets, the same shape as ``input`` (another shape warns, then broadcasts).
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+        delta: the threshold between the two pieces, > 0.
+        weight: per-element weights, exactly the input's shape.
+
+    Shape:
+        input ``(*)``, target ``(*)``, weight ``(*)``; output a scalar, or ``(*)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.huber_loss(cr.tensor([0.5, 3.0]), cr.zeros(2), delta=2.0,
+        ...                             reduction='none').tolist()
+        [0.125, 4.0]
+    """
+    op = "huber_loss"
+    shape = input.shape if isinstance(input, Tensor) else None
+    input, target, reduction = _robust_inputs(input, target, None, None, reduction, op)
+    if not delta > 0:
+        raise OpError(f"{op}: huber_loss does not support non-positive values for delta "
+                      f"(got delta={delta})")
+    if weight is None:
+        return Huber(reduction, float(delta))(input, target)
+    if not isinstance(weight, Tensor):
+        weight = _as_like(weight, input)
+    if weight.shape != shape:  # PyTorch's ValueError
+        raise ValueError(f"{op}: Weights and input must have the same size (weight of shape "
+                         f"{weight.shape}, input of shape {shape})")
+    return _reduce(Huber("none", float(delta))(input, target) * weight, reduction)
+
+
+# ============================================================================ divergences
+class XLogY(Function):
+    """``x * log(y)``, 0 where ``x == 0`` (unless y is NaN), as ``torch.xlogy``: the entropy
+    term ``t log t`` of :func:`kl_div`, finite at t = 0. Gradients as PyTorch's:
+    ``xlogy(x != 0, y)`` for x and ``x / y`` for y."""
+
+    node_name = "XlogyBackward0"  # PyTorch's name for the same op
+
+    derivative = ("log({x1}) (0 where {x0} == 0)", "{x0}/{x1}")
+
+    def forward(self, x: Any, y: Any) -> Any:
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            out = x * xp.log(y)
+        return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), out.dtype), out)
+
+    def backward(self, gy: Tensor) -> tuple:
+        x, y = self.inputs
+        nx, ny = self.needs_input_grad
+        gx = gy * XLogY()(Tensor((x._data != 0).astype(x.dtype)), y) if nx else None
+        return (None if gx is None else unbroadcast(gx, x.shape),
+                unbroadcast(gy * x / y, y.shape) if ny else None)
+
+
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(input: Tensor, target: Any, size_average: Optional[bool] = None,
+           reduce: Optional[bool] = None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from ``input``, both over the same support.
+
+    ``input`` holds log-probabilities; the elementwise loss is ``t (log t - input)``
+    (``xlogy(t, t) - t * input``, 0 where ``t == 0``), or ``exp(t) (t - input)`` with
+    ``log_target=True`` (``target`` then holds log-probabilities too). Composed from
+    primitives, as PyTorch's, so gradients of any order are PyTorch's.
+
+    Args:
+        input: log-probabilities.
+        target: probabilities (or log-probabilities with ``log_target``), broadcast with
+            ``input``.
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'batchmean'`` (the sum over the batch size ``input.size(0)``: the KL
+            divergence's definition) | ``'mean'`` (over every element; warns, as PyTorch)
+            | ``'sum'`` | ``'none'``.
+        log_target: ``target`` is given as log-probabilities.
+
+    Shape:
+        input ``(*)``, target ``(*)``; output a scalar, or ``(*)`` with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> logp = cr.tensor([[0.5, 0.5]]).log()
+        >>> round(cr.nn.functional.kl_div(logp, cr.tensor([[0.9, 0.1]]),
+        ...                               reduction='batchmean').item(), 4)
+        0.3681
+    """
+    op = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction)
+        batchmean = False
+    else:
+        if reduction not in _KL_REDUCTIONS:
+            raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction; "
+                             f"expected one of {_KL_REDUCTIONS}")
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and "
+                          "the support size.'batchmean' divides only by the batch size, and "
+                          "aligns with the KL div math definition.'mean' will be changed to "
+                          "behave the same as 'batchmean' in the next major release.",
+                          UserWarning, stacklevel=2)
+        batchmean = reduction == "batchmean"
+        if batchmean:
+            reduction = "sum"
+    input = _as_input(input, op)
+    input, target = _promoted(input, target)
+    if log_target:
+        loss = exp(target) * (target - input)
+    else:
+        loss = XLogY()(target, target) - target * input
+    reduced = _reduce(loss, reduction)
+    if batchmean and input.ndim != 0:
+        reduced = reduced / input.shape[0]
+    return reduced
+
+
+# ============================================================================ similarity
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim``.
+
+    As PyTorch 2.13 computes it: each input divided by its own norm first (the result stays
+    in [-1, 1]), each norm clamped below at ``eps`` for the value only, the gradient
+    flowing as through the unclamped norm: ``sum((x1 / max(|x1|, eps)) * (x2 / max(|x2|,
+    eps)), dim)``. The inputs broadcast; integer inputs are converted to the other's
+    floating dtype.
+
+    Args:
+        x1: first input.
+        x2: second input, broadcastable with ``x1``.
+        dim: the dimension of the vectors.
+        eps: the smallest norm used in the division.
+
+    Shape:
+        x1 ``(*1, D, *2)``, x2 broadcastable to it; output ``(*1, *2)``, the broadcast shape
+        without ``dim``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.cosine_similarity(cr.tensor([[1.0, 0.0]]),
+        ...                                    cr.tensor([[1.0, 1.0]])).tolist()
+        [0.7071067690849304]
+    """
+    op = "cosine_similarity"
+    for name, x in (("x1", x1), ("x2", x2)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+    dtype = result_dtype(x1, x2)
+    if numpy.dtype(dtype).kind != "f":
+        raise OpError(f"{op}: expected common dtype to be floating point, yet common dtype "
+                      f"is {numpy.dtype(dtype)} (x1 {x1.dtype}, x2 {x2.dtype})")
+    x1 = x1 if x1.dtype.kind == "f" else x1.to(dtype)
+    x2 = x2 if x2.dtype.kind == "f" else x2.to(dtype)
+    x1, x2 = _broadcast_pair(x1, x2, op)
+    # clones of the norms, clamped in place outside the graph: PyTorch's value and gradient
+    n1 = vector_norm(x1, 2, dim=dim, keepdim=True).clone()  # (*1, 1, *2)
+    n2 = vector_norm(x2, 2, dim=dim, keepdim=True).clone()
+    with no_grad():
+        n1.clamp_min_(eps)
+        n2.clamp_min_(eps)
+    return sum((x1 / n1) * (x2 / n2), dim)
+
+
+# PyTorch's EPSILON of cosine_embedding_loss's squared norms: 1e-12 as a float32 constant
+_COSINE_EPS = float(numpy.float32(1e-12))
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Any, margin: float = 0.0,
+                          size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                          reduction: str = "mean") -> Tensor:
+    """Cosine embedding loss: ``1 - cos(x1, x2)`` where ``y == 1``, ``max(0, cos(x1, x2) -
+    margin)`` where ``y == -1``, reduced.
+
+    The cosine is PyTorch's for this loss: ``sum(x1 x2) / sqrt((sum(x1^2) + 1e-12)
+    (sum(x2^2) + 1e-12))`` over the last dimension (not :func:`cosine_similarity`'s), so a
+    zero vector gives cosine 0. Composed from primitives, as PyTorch's.
+
+    Args:
+        input1: ``(N, D)`` or unbatched ``(D,)``.
+        input2: the same shape.
+        target: ``(N,)`` or ``()`` of 1 and -1 (other values contribute 0).
+        margin: in [-1, 1]; 0 to 0.5 is suggested.
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input1, input2 ``(N, D)``, target ``(N,)``; output a scalar, or ``(N,)`` with
+        ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> a, b = cr.tensor([[1.0, 0.0], [1.0, 0.0]]), cr.tensor([[1.0, 1.0], [0.0, 1.0]])
+        >>> cr.nn.functional.cosine_embedding_loss(a, b, cr.tensor([1, -1]),
+        ...                                        reduction='none').tolist()
+        [0.2928932309150696, 0.0]
+    """
+    op = "cosine_embedding_loss"
+    input1, reduction = _prepare(input1, size_average, reduce, reduction, op)
+    input2 = _as_input(input2, op)
+    target = target if isinstance(target, Tensor) else Tensor(xp.asarray(target))
+    if target.ndim not in (0, 1):
+        raise OpError(f"{op}: 0D or 1D target tensor expected, multi-target not supported "
+                      f"(got target of shape {target.shape})")
+    want = 2 if target.ndim == 1 else 1
+    if input1.ndim != want:
+        raise OpError(f"{op}: {target.ndim}D target tensor expects {want}D input tensors, but "
+                      f"found inputs with sizes {input1.shape} and {input2.shape}.")
+    d = target.ndim  # the dimension of the vectors
+    prod_sum = sum(input1 * input2, d)
+    mag_square1 = sum(input1 * input1, d) + _COSINE_EPS
+    mag_square2 = sum(input2 * input2, d) + _COSINE_EPS
+    cos = prod_sum / sqrt(mag_square1 * mag_square2)
+    zeros = Tensor(xp.zeros(cos.shape, cos.dtype))
+    pos = 1 - cos
+    neg = clamp_min(cos - margin, 0)
+    t = target._data
+    output = where(Tensor(t == 1), pos, zeros) + where(Tensor(t == -1), neg, zeros)
+    return _reduce(output, reduction)
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Any, margin: float = 0.0,
+                        size_average: Optional[bool] = None, reduce: Optional[bool] = None,
+                        reduction: str = "mean") -> Tensor:
+    """Margin ranking loss: ``max(0, -y (x1 - x2) + margin)``, reduced.
+
+    ``y = 1`` says ``x1`` should rank higher than ``x2`` (by at least ``margin``), ``y = -1``
+    lower. Composed from primitives, as PyTorch's (the three broadcast together).
+
+    Args:
+        input1: scores.
+        input2: scores, with ``input1``'s number of dimensions.
+        target: 1 or -1 per pair, with ``input1``'s number of dimensions.
+        margin: the margin the ranking must hold by.
+        size_average: deprecated, use ``reduction``.
+        reduce: deprecated, use ``reduction``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Shape:
+        input1, input2, target ``(N,)`` or ``()``; output a scalar, or ``(N,)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.functional.margin_ranking_loss(cr.tensor([2.0, 1.0]), cr.tensor([1.0, 2.0]),
+        ...                                      cr.tensor([1.0, 1.0]), reduction='none').tolist()
+        [0.0, 1.0]
+    """
+    op = "margin_ranking_loss"
+    input1, reduction = _prepare(input1, size_average, reduce, reduction, op)
+    input2 = _as_input(input2, op)
+    target = target if isinstance(target, Tensor) else Tensor(xp.asarray(target))
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise OpError(f"{op}: All input tensors should have same dimension but got sizes: "
+                      f"input1: {input1.shape}, input2: {input2.shape}, target: "
+                      f"{target.shape}")
+    return _reduce(clamp_min(-target * (input1 - input2) + margin, 0), reduction)
+
+
+# ============================================================================ CTC
+def _logsumexp3(a: Any, b: Any, c: Any) -> Any:
+    """``log(exp(a) + exp(b) + exp(c))`` as PyTorch's CTC kernel computes it: shifted by the
+    largest, a shift of 0 where all three are -inf (so the result is -inf, not NaN)."""
+    m = xp.maximum(xp.maximum(a, b), c)
+    m = xp.where(m == -xp.inf, xp.zeros((), m.dtype), m)
+    with xp.errstate(invalid="ignore", divide="ignore"):  # log(0) = -inf: no path
+        return xp.log(xp.exp(a - m) + xp.exp(b - m) + xp.exp(c - m)) + m
+
+
+class CTCLoss(Function):
+    """The negative log-likelihood of each target sequence under connectionist temporal
+    classification, one value per batch entry, with PyTorch's gradient.
+
+    The alignments of target ``l`` (length L) are paths over the extended target ``l'`` =
+    (blank, l1, blank, ..., lL, blank) of length 2L + 1. Forward runs the alpha recursion in
+    log space: ``a[t, s] = lse(a[t-1, s], a[t-1, s-1], a[t-1, s-2]) + lp[t, l'_s]`` (the skip
+    over a blank only between different labels); ``nll = -lse(a[T-1, 2L], a[T-1, 2L-1])``.
+    The gradient runs the beta recursion backwards in time and gives, as PyTorch's,
+    ``exp(lp[t, c]) - exp(lse_{s: l'_s = c}(a[t, s] + b[t, s]) + nll - lp[t, c])`` (times the
+    upstream): the gradient of the loss with respect to the logits when ``lp`` is a
+    log_softmax of them, which is what PyTorch returns for ``lp`` too (0 for t past the
+    entry's input length; 0 for an infinite loss with ``zero_infinity``). First order only,
+    as in PyTorch (its backward is not differentiable).
+    """
+
+    node_name = "CtcLossBackward0"  # PyTorch's name for the same op
+
+    derivative = "exp({x0}) - exp(lse(alpha + beta at l'_s = c) + nll - {x0}) (0 past the length)"
+
+    double_backward_hint = "; ctc_loss has no second derivative (nor has PyTorch's)"
+
+    def __init__(self, targets: Any, input_lengths: Any, target_lengths: Any, blank: int,
+                 zero_infinity: bool) -> None:
+        self.targets = targets  # (N, S) int64, padded
+        self.input_lengths, self.target_lengths = input_lengths, target_lengths  # (N,) int64
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def _extended(self, N: int) -> tuple[Any, Any, Any]:
+        """l' (N, 2S + 1), where the skip s-2 -> s is allowed (N, 2S + 1), and 2L + 1 (N,)."""
+        S = self.targets.shape[1]
+        ext = xp.full((N, 2 * S + 1), self.blank, dtype=numpy.int64)
+        ext[:, 1::2] = self.targets
+        skip = xp.zeros(ext.shape, bool)
+        skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]  # a label unlike the one before
+        return ext, skip, 2 * self.target_lengths + 1
+
+    def forward(self, lp: Any) -> Any:  # lp (T, N, C) log-probabilities
+        T, N, _ = lp.shape
+        ext, skip, n_ext = self._extended(N)
+        S2 = ext.shape[1]
+        neg_inf = xp.asarray(-xp.inf, lp.dtype)
+        rows = xp.arange(N)[:, None]
+        inside = xp.arange(S2)[None, :] < n_ext[:, None]  # (N, 2S + 1): s < 2L + 1
+        alpha = xp.full((T, N, S2), neg_inf, lp.dtype)
+        if T:
+            alpha[0, :, :2] = xp.where(inside[:, :2], lp[0][rows, ext[:, :2]], neg_inf)
+        for t in range(1, T):
+            prev = alpha[t - 1]
+            a1 = xp.concatenate([xp.full((N, 1), neg_inf), prev[:, :-1]], axis=1)
+            a2 = xp.concatenate([xp.full((N, 2), neg_inf), prev[:, :-2]], axis=1)
+            a2 = xp.where(skip, a2, neg_inf)
+            alpha[t] = xp.where(inside, _logsumexp3(prev, a1, a2) + lp[t][rows, ext], neg_inf)
+        self.alpha, self.ext, self.n_ext = alpha, ext, n_ext
+        nll = xp.empty(N, lp.dtype)
+        for b in range(N):
+            tb, L2 = int(self.input_lengths[b]), int(n_ext[b]) - 1  # L2 = 2L
+            if tb == 0:  # no frames: log 1 for an empty target, else log 0
+                nll[b] = -0.0 if L2 == 0 else xp.inf
+                continue
+            last = alpha[tb - 1, b]
+            second = last[L2 - 1] if L2 > 0 else neg_inf
+            nll[b] = -_logsumexp3(last[L2], second, neg_inf)
+        self.nll = nll
+        return nll
+
+    def fast_backward(self, gy: Any) -> Any:  # gy (N,)
+        lp = self.inputs[0]._data
+        T, N, C = lp.shape
+        ext, n_ext, alpha = self.ext, self.n_ext, self.alpha
+        S2 = ext.shape[1]
+        neg_inf = xp.asarray(-xp.inf, lp.dtype)
+        grad = xp.zeros_like(lp)
+        for b in range(N):
+            tb, n = int(self.input_lengths[b]), int(n_ext[b])
+            nll = self.nll[b]
+            if tb == 0 or (self.zero_infinity and nll == xp.inf):
+                continue
+            e, lpb = ext[b, :n], lp[:tb, b]  # (2L + 1,), (Tb, C)
+            skip = xp.zeros(n, bool)
+            skip[:n - 2] = (e[:n - 2] != e[2:]) & (xp.arange(n - 2) % 2 == 1)  # s -> s + 2
+            beta = xp.full((tb, n), neg_inf, lp.dtype)
+            beta[tb - 1, n - 1] = lpb[tb - 1, self.blank]
+            if n > 1:
+                beta[tb - 1, n - 2] = lpb[tb - 1, e[n - 2]]
+            for t in range(tb - 2, -1, -1):
+                nxt = beta[t + 1]
+                b1 = xp.concatenate([nxt[1:], xp.full(1, neg_inf)])  # beta[t+1, s+1]
+                b2 = xp.concatenate([nxt[2:], xp.full(min(n, 2), neg_inf)])  # s + 2
+                b2 = xp.where(skip, b2, neg_inf)
+                beta[t] = _logsumexp3(nxt, b1, b2) + lpb[t, e]
+            ab = alpha[:tb, b, :n] + beta  # (Tb, 2L + 1)
+            lcab = xp.full((tb, C), neg_inf, lp.dtype)  # lse over s with l'_s = c
+            for s in range(n):
+                c = e[s]
+                lcab[:, c] = _logsumexp3(lcab[:, c], ab[:, s], neg_inf)
+            with xp.errstate(invalid="ignore", over="ignore"):
+                grad[:tb, b] = (xp.exp(lpb) - xp.exp(lcab + nll - lpb)) * gy[b]
+        return grad
+
+
+def _lengths(x: Any, name: str, op: str) -> Any:
+    a = x._data if isinstance(x, Tensor) else xp.asarray(x)
+    if a.dtype.kind not in "iu" and a.size:
+        raise TypeError(f"{op}: {name} must hold integers, got dtype {a.dtype}")
+    return a.astype(numpy.int64).reshape(-1)
+
+
+def ctc_loss(log_probs: Tensor, targets: Any, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss: ``-log p(target | log_probs)`` summed over
+    every alignment of the target to the input frames (blanks and repeats), PyTorch's values
+    and gradients (:class:`CTCLoss`).
+
+    Args:
+        log_probs: ``(T, N, C)`` or unbatched ``(T, C)`` log-probabilities (a log_softmax
+            over C; the gradient is PyTorch's, right for that case).
+        targets: ``(N, S)`` padded class indices, or the ``N`` targets concatenated
+            ``(sum(target_lengths),)``; never ``blank``.
+        input_lengths: ``(N,)`` frames of each entry, <= T (a tensor, list or tuple).
+        target_lengths: ``(N,)`` length of each target, <= S.
+        blank: the blank class.
+        reduction: ``'mean'`` (each loss over its target length, then the batch mean) |
+            ``'sum'`` | ``'none'``.
+        zero_infinity: an impossible alignment (an infinite loss) gives 0 and a zero
+            gradient, instead of inf and NaN.
+
+    Shape:
+        output a scalar, or ``(N,)`` (``()`` unbatched) with ``'none'``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> lp = cr.full((2, 1, 2), 0.5).log()       # T=2, N=1, C=2: each frame even odds
+        >>> # paths for target [1]: (1, 1), (0, 1), (1, 0): 3 of the 4, loss -log(3/4)
+        >>> round(cr.nn.functional.ctc_loss(lp, cr.tensor([[1]]), [2], [1], reduction='sum')
+        ...       .item(), 4)
+        0.2877
+    """
+    op = "ctc_loss"
+    check_reduction(reduction, op)
+    log_probs = _as_input(log_probs, op)
+    if log_probs.ndim not in (2, 3):
+        raise OpError(f"{op}: log_probs must be (T, N, C) or unbatched (T, C), got shape "
+                      f"{log_probs.shape}")
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else unsqueeze(log_probs, 1)  # (T, C) -> (T, 1, C)
+    T, N, C = lp.shape
+    t = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
+    t = t.astype(numpy.int64)
+    if not batched and t.ndim == 1:
+        t = t.reshape(1, -1)
+    il, tl = _lengths(input_lengths, "input_lengths", op), _lengths(target_lengths,
+                                                                     "target_lengths", op)
+    if not 0 <= blank < C:
+        raise OpError(f"{op}: blank must be in label range (blank={blank}, {C} classes)")
+    if il.size != N:
+        raise OpError(f"{op}: input_lengths must be of size batch_size ({N}), got "
+                      f"{il.size}")
+    if tl.size != N:
+        raise OpError(f"{op}: target_lengths must be of size batch_size ({N}), got "
+                      f"{tl.size}")
+    for name, a in (("input_lengths", il), ("target_lengths", tl)):
+        if (a < 0).any():
+            raise OpError(f"{op}: Expected {name} to have value at least 0, but got value "
+                          f"{int(a.min())}")
+    if (il > T).any():
+        raise OpError(f"{op}: Expected input_lengths to have value at most {T}, but got "
+                      f"value {int(il.max())} (log_probs of shape {log_probs.shape})")
+    if t.ndim == 1:  # concatenated: split into a padded (N, S)
+        if t.size != int(tl.sum()):
+            raise OpError(f"{op}: Expected targets to have size {int(tl.sum())} (the sum of "
+                          f"target_lengths), got size {t.size}")
+        S = int(tl.max()) if N else 0
+        padded = xp.zeros((N, S), numpy.int64)
+        ends = numpy.cumsum(tl)
+        for b in range(N):
+            padded[b, :tl[b]] = t[ends[b] - tl[b]:ends[b]]
+        t = padded
+    elif t.ndim == 2:
+        if t.shape[0] != N or (N and int(tl.max()) > t.shape[1]):
+            need = int(tl.max()) if N else 0
+            raise OpError(f"{op}: Expected targets of shape (N={N}, S >= {need}), got "
+                          f"{t.shape}")
+    else:
+        raise OpError(f"{op}: targets must be (N, S) padded or 1-D concatenated, got shape "
+                      f"{t.shape}")
+    kept = xp.arange(t.shape[1])[None, :] < tl[:, None]
+    if ((t < 0) | (t >= C))[kept].any():
+        raise OpIndexError(f"{op}: target labels must be in [0, {C - 1}], got "
+                           f"{int(t[kept & ((t < 0) | (t >= C))][0])}")
+    res = CTCLoss(t, il, tl, blank, zero_infinity)(lp)  # (N,)
+    if zero_infinity:
+        res = where(Tensor(res._data == xp.inf), 0.0, res)
+    if reduction == "mean":
+        return mean(res / Tensor(xp.maximum(tl, 1).astype(res.dtype)))
+    if reduction == "sum":
+        return sum(res)
+    return res if batched else reshape(res, ())
