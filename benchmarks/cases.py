@@ -187,6 +187,72 @@ def mlp(lib: Any, sizes: Sequence[int] = (784, 256, 128, 10)) -> Any:
     return lib.nn.Sequential(OrderedDict(layers))
 
 
+def gpt(lib: Any, vocab_size: int = 65, block_size: int = 64, n_layer: int = 4,
+        n_head: int = 4, n_embd: int = 128, bias: bool = True, dropout: float = 0.0) -> Any:
+    """``chainrule.models.GPT`` in ``lib.nn`` (nanoGPT's layout and parameter names, the
+    lm head tied to the token embedding), without dropout.
+
+    Example:
+        >>> import chainrule as cr
+        >>> m = gpt(cr, vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+        >>> m(cr.zeros(2, 5, dtype=cr.int64)).shape
+        (2, 5, 11)
+    """
+    nn, F = lib.nn, lib.nn.functional
+
+    class Attention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+            self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+
+        def forward(self, x: Any) -> Any:
+            B, T, C = x.shape
+            q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
+            # (B, T, C) -> (B, nh, T, hs) each
+            q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
+            self.gelu = nn.GELU()
+            self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
+
+        def forward(self, x: Any) -> Any:
+            return self.c_proj(self.gelu(self.c_fc(x)))
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln_1, self.attn = nn.LayerNorm(n_embd, bias=bias), Attention()
+            self.ln_2, self.mlp = nn.LayerNorm(n_embd, bias=bias), MLP()
+
+        def forward(self, x: Any) -> Any:
+            x = x + self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    class GPT(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(
+                wte=nn.Embedding(vocab_size, n_embd), wpe=nn.Embedding(block_size, n_embd),
+                h=nn.ModuleList([Block() for _ in range(n_layer)]),
+                ln_f=nn.LayerNorm(n_embd, bias=bias)))
+            self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+            self.transformer.wte.weight = self.lm_head.weight
+
+        def forward(self, idx: Any) -> Any:
+            x = self.transformer.wte(idx) + self.transformer.wpe(lib.arange(idx.shape[1]))
+            for block in self.transformer.h:
+                x = block(x)  # (B, T, C)
+            return self.lm_head(self.transformer.ln_f(x))  # (B, T, V)
+
+    return GPT()
+
+
 def numpy_state(model: Any) -> dict[str, np.ndarray]:
     """A model's state dict as NumPy copies (works for both frameworks)."""
     return {k: np.array(v.detach().numpy(), copy=True) for k, v in model.state_dict().items()}
@@ -211,12 +277,12 @@ def build_model(fw: Framework, name: str, **kwargs: Any) -> Any:
     import chainrule
     from chainrule import models
 
-    real = {"lenet5": models.LeNet5, "mlp": models.MLP}[name]
+    real = {"lenet5": models.LeNet5, "mlp": models.MLP, "gpt": models.GPT}[name]
     chainrule.manual_seed(SEED)
     ours = real(**kwargs)
     if fw.name == "chainrule":
         return ours
-    mirror = {"lenet5": lenet5, "mlp": mlp}[name](fw.lib, **kwargs)
+    mirror = {"lenet5": lenet5, "mlp": mlp, "gpt": gpt}[name](fw.lib, **kwargs)
     load_numpy_state(mirror, numpy_state(ours), fw)
     return mirror
 
@@ -360,6 +426,67 @@ def setup_impl(fw: Framework, settings: Settings, impl: Optional[str] = None) ->
     return RepeatRunner(inner, impl_calls(settings))
 
 
+# ---------------------------------------------------------------------------- sequences
+def setup_layernorm(fw: Framework, settings: Settings) -> GradRunner:
+    """LayerNorm(256) on (64, 128, 256): gradients for x, weight and bias."""
+    rng = _rng("layernorm")
+    n = _sized(settings, 64, 2)
+    norm = fw.lib.nn.LayerNorm(256)
+    x = fw.tensor(_normal(rng, n, 128, 256), requires_grad=True)  # (B, T, C)
+    gy = fw.tensor(_normal(rng, n, 128, 256))
+    return GradRunner(lambda: norm(x), [x, norm.weight, norm.bias], gy)
+
+
+def setup_embedding(fw: Framework, settings: Settings) -> GradRunner:
+    """Embedding(10,000, 128) looked up at (64, 128) indices: the weight's gradient (an index
+    add of 8,192 rows into a (10,000, 128) zero matrix)."""
+    rng = _rng("embedding")
+    n = _sized(settings, 64, 2)
+    emb = fw.lib.nn.Embedding(10_000, 128)
+    idx = fw.tensor(rng.integers(0, 10_000, (n, 128)).astype(np.int64))  # (B, T)
+    gy = fw.tensor(_normal(rng, n, 128, 128))  # (B, T, C)
+    return GradRunner(lambda: emb(idx), [emb.weight], gy)
+
+
+def setup_lstm(fw: Framework, settings: Settings) -> GradRunner:
+    """A 2-layer LSTM, input and hidden 200, on (35, 20, 200) (T, B, C): forward and backward
+    through time, gradients for the input and the 16 weight and bias tensors."""
+    rng = _rng("lstm")
+    t, n = _sized(settings, 35, 3), _sized(settings, 20, 2)
+    net = fw.lib.nn.LSTM(200, 200, num_layers=2)
+    x = fw.tensor(_normal(rng, t, n, 200), requires_grad=True)  # (T, B, C)
+    gy = fw.tensor(_normal(rng, t, n, 200))
+    return GradRunner(lambda: net(x)[0], [x, *net.parameters()], gy)
+
+
+def setup_attention(fw: Framework, settings: Settings) -> GradRunner:
+    """Causal scaled_dot_product_attention on (8, 4, 128, 32) (B, heads, T, head dim):
+    gradients for q, k and v."""
+    rng = _rng("attention")
+    n, t = _sized(settings, 8, 1), _sized(settings, 128, 8)
+    q, k, v = (fw.tensor(_normal(rng, n, 4, t, 32), requires_grad=True) for _ in range(3))
+    gy = fw.tensor(_normal(rng, n, 4, t, 32))
+    F = fw.lib.nn.functional
+    return GradRunner(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                      [q, k, v], gy)
+
+
+def setup_gpt(fw: Framework, settings: Settings) -> TrainStepRunner:
+    """One GPT training step (4 layers, 4 heads, width 128, block 64, batch 8, 65 characters):
+    cross-entropy of every position's next token, AdamW."""
+    rng = _rng("gpt")
+    n, t = _sized(settings, 8, 2), _sized(settings, 64, 8)
+    shape = dict(vocab_size=65, block_size=64, n_layer=_sized(settings, 4, 1), n_head=4,
+                 n_embd=_sized(settings, 128, 16))
+    model = build_model(fw, "gpt", **shape)
+    ids = rng.integers(0, 65, (n, t + 1)).astype(np.int64)  # (B, T + 1)
+    x, y = fw.tensor(ids[:, :-1]), fw.tensor(ids[:, 1:])  # inputs and next tokens, (B, T)
+    opt = fw.lib.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+    F = fw.lib.nn.functional
+    return TrainStepRunner(model, opt, lambda logits, target: F.cross_entropy(
+        logits.reshape(-1, 65), target.reshape(-1)), x, y)  # (B*T, V) against (B*T,)
+
+
 def _conv_case(key: str, title: str, target: float, **shape: Any) -> Case:
     return Case(key=key, groups=("conv",), title=title, target=target, memory=True,
                 setup=functools.partial(setup_conv, name=key, **shape))
@@ -388,6 +515,16 @@ CASES: tuple[Case, ...] = (
     Case(key="epoch", groups=("lenet", "train"), title="LeNet-5 epoch, Fashion-MNIST",
          setup=setup_epoch, kind="throughput", units=epoch_images, unit_name="img",
          target=1.5, memory=True, mem_target=1.5, repeat_cap=3),
+    Case(key="layernorm", groups=("norm", "seq"), title="LayerNorm(256) fwd+bwd (64,128,256)",
+         setup=setup_layernorm, target=1.5, memory=True),
+    Case(key="embedding", groups=("seq",), title="Embedding(10000,128) bwd, 64x128 indices",
+         setup=setup_embedding, target=1.5, memory=True),
+    Case(key="lstm", groups=("seq",), title="LSTM 2 layers 200-200, (35,20) fwd+bwd",
+         setup=setup_lstm, target=1.5, memory=True),
+    Case(key="attention", groups=("seq",), title="causal SDPA (8,4,128,32) fwd+bwd",
+         setup=setup_attention, target=1.5, memory=True),
+    Case(key="gpt", groups=("seq", "train"), title="GPT 4x128 step, batch 8, block 64",
+         setup=setup_gpt, target=1.5, memory=True),
     Case(key="impls", groups=("conv",), table="impls", kind="per_unit", units=impl_calls,
          unit_name="call", setup=setup_impl,
          title="conv2d kernels: (1,1,3,3) input, 16 filters 3x3, pad 1, 100 fwd+bwd calls",
@@ -396,5 +533,5 @@ CASES: tuple[Case, ...] = (
 )
 """Every case, in table order (``--cases`` selects by key or group)."""
 
-__all__ = ["CASES", "lenet5", "mlp", "build_model", "numpy_state", "load_numpy_state",
+__all__ = ["CASES", "lenet5", "mlp", "gpt", "build_model", "numpy_state", "load_numpy_state",
            "epoch_batches", "CHAINRULE", "PYTORCH"]

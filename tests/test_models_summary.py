@@ -87,12 +87,12 @@ def test_bad_input_shape(shape):
 
 
 def test_registry():
-    assert available_models() == ["lenet5", "mlp", "neuron"]
+    assert available_models() == ["gpt", "lenet5", "lstm", "mlp", "neuron"]
     assert isinstance(build_model("lenet5"), LeNet5)
     m = build_model("mlp", {"sizes": [4, 3, 2]})
     assert m.sizes == (4, 3, 2)
     assert model_config("lenet5") == {"num_classes": 10, "dropout": 0.3}
-    with pytest.raises(ValueError, match="unknown model 'resnet'.*lenet5, mlp, neuron"):
+    with pytest.raises(ValueError, match="unknown model 'resnet'.*gpt, lenet5, lstm, mlp, neuron"):
         build_model("resnet")
     with pytest.raises(ValueError, match="no config key 'width'"):
         build_model("mlp", {"width": 3})

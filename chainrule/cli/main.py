@@ -1,6 +1,6 @@
 """``chainrule``: the command line (``python -m chainrule`` and the ``chainrule`` script).
 
-Subcommands: ``train``, ``evaluate``, ``predict`` (this package) and, when their modules are
+Subcommands: ``train``, ``evaluate``, ``predict``, ``generate`` (this package) and, when their modules are
 present, ``explain`` and ``bench``. Every subcommand module exposes ``add_parser(subparsers)``
 and ``run(args) -> int``.
 """
@@ -15,7 +15,7 @@ from .. import __version__
 from ..backend import keep_freed_memory
 from . import EXIT_ERROR, EXIT_INTERRUPTED, error, os_error_reason
 
-CORE_COMMANDS = ("train", "evaluate", "predict")
+CORE_COMMANDS = ("train", "evaluate", "predict", "generate")
 OPTIONAL_COMMANDS = ("explain", "bench")
 """Registered only when ``chainrule.cli.<name>`` exists (they are written separately)."""
 

@@ -1,9 +1,13 @@
-"""``chainrule train``: train a model on an image dataset, with checkpoints, curves and resume.
+"""``chainrule train``: train a model on an image dataset (``--task image``) or a
+character-level language model on a UTF-8 text (``--task charlm``), with checkpoints, curves
+and resume.
 
 Each epoch ends with the train/test loss and accuracy printed and appended to
 ``<out>/metrics.csv``, ``<out>/curves.png`` redrawn and ``<out>/checkpoint.safetensors`` +
-``.json`` saved (weights, optimizer buffers, shuffling and global RNG state: no pickle).
-``--resume`` continues from that checkpoint and reaches bit-identical weights.
+``.json`` saved (weights, optimizer buffers, shuffling and global RNG state, and for a text
+run its character vocabulary: no pickle). ``--resume`` continues from that checkpoint and
+reaches bit-identical weights. Both tasks share the epoch loop, the NaN guard, the saving and
+the exit codes (:func:`_run_epochs`).
 """
 from __future__ import annotations
 
@@ -16,18 +20,25 @@ from typing import Any, Optional
 
 from .. import manual_seed, nn
 from ..data import DataLoader, DatasetChecksumError, DatasetNotFoundError, IdxFormatError
+from ..data.sampler import RandomSampler
+from ..autograd.tensor import Tensor
+from ..data.text import (DEFAULT_TEXT_NAME, CharVocab, TextDataError, read_default_text,
+                         read_text_file, text_digest)
+from ..random import Generator
 from ..io.checkpoint import load_into
 from ..io.files import remove_stale_temps
 from ..io.safetensors import CheckpointError
 from ..models.registry import build_model, model_config
 from ..ops import compiled_status
-from ..training import (NonFiniteLossError, evaluate, read_training_checkpoint,
+from ..training import (METRIC_FIELDS, NonFiniteLossError, evaluate, read_training_checkpoint,
                         restore_training_state, save_training_checkpoint, train_one_epoch,
                         write_metrics_csv)
 from ..training.config import (DEFAULT_LR, DEFAULT_MOMENTUM, MODELS, OPTIMIZERS, SCHEDULES,
                                SEED_BOUND, TrainConfig, TrainConfigError, saved_recipe)
 from ..training.data import DATASETS, EmptySplitError, load_split
 from ..training.loop import min_train_batch
+from ..training.text import (CharLMConfig, TEXT_METRIC_FIELDS, TEXT_MODELS, lm_loss,
+                             prepare_text)
 from ..viz.plots import plot_curves
 from . import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NONFINITE, EXIT_OK, error, existing_dir,
                folder_problem, int_below, make_writable_folder, missing_data,
@@ -37,27 +48,54 @@ from . import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_NONFINITE, EXIT_OK, error, exi
 EVAL_BATCH_SIZE = 500
 DEFAULTS = TrainConfig()
 """The recipe of a run given no flag."""
+TEXT_DEFAULTS = CharLMConfig()
+"""The recipe of a text run given no flag but ``--task charlm``."""
+SAMPLE_CHARS = 120
+"""Characters sampled from a text run's model after each epoch."""
 
 # the flags that define a run's recipe: a resumed run must keep them
 _RECIPE = (("model", "--model"), ("dataset", "--dataset"), ("batch_size", "--batch-size"),
            ("optimizer", "--optimizer"), ("lr", "--lr"), ("momentum", "--momentum"),
            ("weight_decay", "--weight-decay"), ("schedule", "--schedule"), ("seed", "--seed"),
            ("limit_train", "--limit-train"), ("limit_test", "--limit-test"))
+# the same for a text run (its flags: --task charlm)
+_TEXT_RECIPE = (("model", "--model"), ("steps_per_epoch", "--steps-per-epoch"),
+                ("batch_size", "--batch-size"), ("block_size", "--block-size"), ("lr", "--lr"),
+                ("weight_decay", "--weight-decay"), ("schedule", "--schedule"),
+                ("grad_clip", "--grad-clip"), ("seed", "--seed"),
+                ("eval_blocks", "--eval-blocks"), ("layers", "--layers"),
+                ("width", "--width"), ("heads", "--heads"), ("dropout", "--dropout"))
+_IMAGE_ONLY = (("dataset", "--dataset"), ("data", "--data"), ("download", "--download"),
+               ("optimizer", "--optimizer"), ("momentum", "--momentum"),
+               ("limit_train", "--limit-train"), ("limit_test", "--limit-test"))
+_TEXT_ONLY = (("text", "--text"), ("steps_per_epoch", "--steps-per-epoch"),
+              ("block_size", "--block-size"), ("grad_clip", "--grad-clip"),
+              ("eval_blocks", "--eval-blocks"), ("layers", "--layers"), ("width", "--width"),
+              ("heads", "--heads"), ("dropout", "--dropout"))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` on the ``chainrule`` subparsers."""
     p = subparsers.add_parser(
         "train", help="train a model (default: LeNet-5 on Fashion-MNIST)",
-        description="Train a model on an image dataset. The defaults train LeNet-5 on "
+        description="Train a model on an image dataset, or (--task charlm) a character-level "
+                    "language model on a UTF-8 text. The defaults train LeNet-5 on "
                     "Fashion-MNIST with SGD (lr 0.05, momentum 0.9, cosine decay), batch "
-                    "size 64, for 5 epochs. Each epoch saves "
+                    "size 64, for 5 epochs; --task charlm trains a GPT (4 layers, 4 heads, "
+                    "width 128, block 64) with AdamW on the King James Bible of the Debian "
+                    "package bible-kjv-text (scripts/get_text.sh installs it), 5 epochs of 200 "
+                    "steps of 32 blocks. Each epoch saves "
                     "OUT/checkpoint.safetensors + .json, OUT/metrics.csv and OUT/curves.png.",
         epilog="exit codes: 0 done, 1 bad checkpoint or data file, failed download, or a run "
                "folder that cannot be written (full disk), 2 bad arguments, 3 the loss became "
                "NaN/inf, 130 interrupted")
-    p.add_argument("--model", choices=MODELS, default=None,
-                   help=f"model to train [default: {DEFAULTS.model}]")
+    p.add_argument("--task", choices=("image", "charlm"), default=None,
+                   help="what to train: an image classifier, or a character-level language "
+                        "model [default: charlm when --model is gpt or lstm or --text is given, "
+                        "else image]")
+    p.add_argument("--model", choices=MODELS + TEXT_MODELS, default=None,
+                   help=f"model to train [default: {DEFAULTS.model}; {TEXT_DEFAULTS.model} for "
+                        "--task charlm]")
     p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
                    help=f"dataset [default: {DEFAULTS.dataset}]")
     p.add_argument("--data", type=existing_dir, default=None, metavar="DIR",
@@ -69,24 +107,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
                    help=f"total number of epochs [default: {DEFAULTS.epochs}]")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                   help=f"images per step [default: {DEFAULTS.batch_size}]")
+                   help=f"images (or text blocks) per step [default: {DEFAULTS.batch_size}; "
+                        f"{TEXT_DEFAULTS.batch_size} for --task charlm]")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help=f"optimizer [default: {DEFAULTS.optimizer}]")
     p.add_argument("--lr", type=positive_float, default=None,
                    help=f"learning rate [default: {DEFAULT_LR['sgd']} for sgd, "
-                        f"{DEFAULT_LR['adam']} for adam]")
+                        f"{DEFAULT_LR['adam']} for adam; AdamW's for --task charlm: "
+                        f"{CharLMConfig(model='gpt').lr} (gpt), {CharLMConfig(model='lstm').lr} "
+                        "(lstm)]")
     p.add_argument("--momentum", type=unit_interval, default=None,
                    help=f"SGD momentum [default: {DEFAULT_MOMENTUM}]")
     p.add_argument("--schedule", choices=SCHEDULES, default=None,
                    help="learning-rate schedule: cosine decay to 0 over all steps, or constant "
                         f"[default: {DEFAULTS.schedule}]")
     p.add_argument("--weight-decay", type=nonnegative_float, default=None, metavar="WD",
-                   help=f"L2 weight decay [default: {DEFAULTS.weight_decay:g}]")
+                   help=f"L2 weight decay [default: {DEFAULTS.weight_decay:g}; for --task "
+                        f"charlm AdamW's decoupled decay on matrices, "
+                        f"{TEXT_DEFAULTS.weight_decay:g}]")
     p.add_argument("--seed", type=int_below(0, SEED_BOUND, "2**64"), default=None,
                    help="seed of the weights, dropout and shuffling, in [0, 2**64) "
                         f"[default: {DEFAULTS.seed}]")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="run folder [default: runs/MODEL-DATASET]")
+                   help="run folder [default: runs/MODEL-DATASET, runs/MODEL-TEXT for charlm]")
     p.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
                    help="train on the first N images only")
     p.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
@@ -96,8 +139,39 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh even if --out already holds a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    t = p.add_argument_group("language model (--task charlm)")
+    t.add_argument("--text", type=text_file, default=None, metavar="FILE",
+                   help="the UTF-8 text to learn [default: the King James Bible of the Debian "
+                        "packages bible-kjv and bible-kjv-text; on --resume: the run's]")
+    t.add_argument("--block-size", type=positive_int, default=None, metavar="T",
+                   help=f"characters of context [default: {TEXT_DEFAULTS.block_size}]")
+    t.add_argument("--steps-per-epoch", type=positive_int, default=None, metavar="N",
+                   help=f"optimizer steps per epoch [default: {TEXT_DEFAULTS.steps_per_epoch}]")
+    t.add_argument("--layers", type=positive_int, default=None, metavar="N",
+                   help="GPT blocks or LSTM layers [default: 4 (gpt), 2 (lstm)]")
+    t.add_argument("--width", type=positive_int, default=None, metavar="C",
+                   help="GPT embedding width or LSTM hidden size [default: 128 (gpt), 256 "
+                        "(lstm)]")
+    t.add_argument("--heads", type=positive_int, default=None, metavar="N",
+                   help="GPT attention heads (must divide --width) [default: 4]")
+    t.add_argument("--dropout", type=unit_interval, default=None,
+                   help=f"dropout of the model [default: {TEXT_DEFAULTS.dropout:g}]")
+    t.add_argument("--grad-clip", type=nonnegative_float, default=None, metavar="NORM",
+                   help="clip the gradients' global norm (0: no clipping) "
+                        f"[default: {TEXT_DEFAULTS.grad_clip:g}]")
+    t.add_argument("--eval-blocks", type=positive_int, default=None, metavar="N",
+                   help="test blocks scored after each epoch "
+                        f"[default: {TEXT_DEFAULTS.eval_blocks}]")
     p.set_defaults(func=run, _parser=p)
     return p
+
+
+def text_file(text: str) -> str:
+    """argparse type: a file that exists (its content is checked when it is read)."""
+    if not os.path.isfile(text):
+        what = "is not a file" if os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"text file {text!r} {what}")
+    return text
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -193,25 +267,137 @@ class _Plotter:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule train``; returns the exit code."""
-    name_hint = f"{args.model or DEFAULTS.model}-{args.dataset or DEFAULTS.dataset}"
-    out = Path(args.out) if args.out else Path("runs") / name_hint
+    task = _task(args)
+    if task == "charlm":
+        return _run_charlm(args)
+    return _run_image(args)
+
+
+def _task(args: argparse.Namespace) -> str:
+    """``--task``, else charlm when a flag says so (``--model gpt``, ``--text``) or the run
+    being resumed is a text run, else image; a flag of the other task is a usage error."""
+    task = args.task
+    if task is None:
+        if args.model in TEXT_MODELS or any(getattr(args, k) is not None for k, _ in _TEXT_ONLY):
+            task = "charlm"
+        elif args.resume and args.model is None and _saved_task(args) == "charlm":
+            task = "charlm"
+        else:
+            task = "image"
+    models, wrong = (TEXT_MODELS, _IMAGE_ONLY) if task == "charlm" else (MODELS, _TEXT_ONLY)
+    if args.model is not None and args.model not in models:
+        usage_error(args, f"--model {args.model} is not a model for --task {task}; choose one "
+                          f"of {', '.join(models)}")
+    for key, flag in wrong:
+        if getattr(args, key) is not None:
+            usage_error(args, f"{flag} does not apply to --task {task}")
+    return task
+
+
+def _saved_task(args: argparse.Namespace) -> Optional[str]:
+    """The task of the checkpoint in ``--out`` (None when it cannot be read: the resume
+    proper reports that)."""
+    if not args.out:
+        return None
+    try:
+        _, meta = read_training_checkpoint(Path(args.out) / "checkpoint")
+    except (OSError, CheckpointError):
+        return None
+    data = meta.get("data")
+    return data.get("task") if isinstance(data, dict) else None
+
+
+def _open_run(args: argparse.Namespace, out: Path) -> tuple[Optional[dict], Optional[dict],
+                                                           Optional[int]]:
+    """Check ``--out`` and read the checkpoint to resume: ``(state, meta, None)`` (both None
+    for a new run), or ``(None, None, exit code)`` after reporting the error."""
     problem = folder_problem(out)
     if problem is not None:
         usage_error(args, f"--out {out} {problem}")
     stem = out / "checkpoint"
-    state: Optional[dict] = None
-    meta: Optional[dict] = None
-    if args.resume:
-        if args.overwrite:
-            usage_error(args, "--resume and --overwrite exclude each other")
-        try:
-            state, meta = read_training_checkpoint(stem)
-        except FileNotFoundError:
-            error(f"--resume: no checkpoint to resume in {out} (expected {stem}.json)")
-            return EXIT_ERROR
-        except CheckpointError as exc:
-            error(f"cannot resume: {exc}")
-            return EXIT_ERROR
+    if not args.resume:
+        if stem.with_suffix(".json").exists() and not args.overwrite:
+            usage_error(args, f"{out} already holds a checkpoint: pass --resume to continue it, "
+                              "--overwrite to start afresh, or another --out")
+        return None, None, None
+    if args.overwrite:
+        usage_error(args, "--resume and --overwrite exclude each other")
+    try:
+        state, meta = read_training_checkpoint(stem)
+    except FileNotFoundError:
+        error(f"--resume: no checkpoint to resume in {out} (expected {stem}.json)")
+        return None, None, EXIT_ERROR
+    except CheckpointError as exc:
+        error(f"cannot resume: {exc}")
+        return None, None, EXIT_ERROR
+    return state, meta, None
+
+
+def _prepare_folder(out: Path) -> Optional[int]:
+    """Create ``out`` and remove what a save killed mid-way left; an exit code on failure."""
+    try:
+        make_writable_folder(out)
+        remove_stale_temps(out)  # what a save killed mid-way left (the run owns its folder)
+    except OSError as exc:
+        error(f"cannot write the run folder {out}: {os_error_reason(exc)}")
+        return EXIT_ERROR
+    return None
+
+
+def _run_epochs(out: Path, start_epoch: int, epochs: int, metrics: list,
+                one_epoch: Any, save: Any, report: Any,
+                metric_fields: tuple = METRIC_FIELDS) -> Optional[int]:
+    """The epoch loop both tasks share: ``row = one_epoch(epoch)``, appended to ``metrics``;
+    ``save(epoch, metrics)`` (the checkpoint), ``metrics.csv`` written (``metric_fields``),
+    ``curves.png`` redrawn,
+    ``report(epoch, row)``. Returns None when every epoch is done, else the exit code of
+    what stopped it (NaN/inf, Ctrl-C, a failed save, a bad checkpoint), reported in one line.
+    """
+    stem = out / "checkpoint"
+    plot = _Plotter(out / "curves.png")
+    epoch = start_epoch
+    saved = start_epoch - 1  # the epoch of the checkpoint on disk (0: none)
+    try:
+        for epoch in range(start_epoch, epochs + 1):
+            row = one_epoch(epoch)
+            metrics.append(row)
+            try:
+                save(epoch, metrics)
+                saved = epoch
+                write_metrics_csv(metrics, out / "metrics.csv", fields=metric_fields)
+            except OSError as exc:  # a full disk, a folder gone read-only or removed
+                error(_save_failed(exc, stem, out, epoch, saved))
+                return EXIT_ERROR
+            plot(metrics)
+            report(epoch, row)
+    except NonFiniteLossError as exc:
+        last = f"the last good checkpoint (epoch {saved}) is {stem}.json" if saved \
+            else "no checkpoint was written"
+        error(f"{exc}; {last}")
+        return EXIT_NONFINITE
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        error(f"interrupted during epoch {epoch}; continue with: chainrule train --out {out} "
+              "--resume")
+        return EXIT_INTERRUPTED
+    except CheckpointError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    return None
+
+
+# -- image classification --------------------------------------------------------------------
+
+def _run_image(args: argparse.Namespace) -> int:
+    name_hint = f"{args.model or DEFAULTS.model}-{args.dataset or DEFAULTS.dataset}"
+    out = Path(args.out) if args.out else Path("runs") / name_hint
+    stem = out / "checkpoint"
+    state, meta, code = _open_run(args, out)
+    if code is not None:
+        return code
+    if meta is not None:
+        if meta["data"].get("task") == "charlm":
+            usage_error(args, f"{out} holds a language model's run: resume it with --task charlm")
         try:
             cfg = _resumed_config(args, meta)
         except CheckpointError as exc:
@@ -222,9 +408,6 @@ def run(args: argparse.Namespace) -> int:
                 and os.path.isdir(meta["data"]["root"]):
             args.data = meta["data"]["root"]  # the folder the run was started with
     else:
-        if stem.with_suffix(".json").exists() and not args.overwrite:
-            usage_error(args, f"{out} already holds a checkpoint: pass --resume to continue it, "
-                              "--overwrite to start afresh, or another --out")
         cfg = _new_config(args)
         mcfg = None
 
@@ -286,59 +469,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {opt_desc}, batch size {bs}, {cfg.epochs} epoch{plural}, seed {cfg.seed} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
-    try:
-        make_writable_folder(out)
-        remove_stale_temps(out)  # what a save killed mid-way left (the run owns its folder)
-    except OSError as exc:
-        error(f"cannot write the run folder {out}: {os_error_reason(exc)}")
-        return EXIT_ERROR
+    code = _prepare_folder(out)
+    if code is not None:
+        return code
     print(f"  compiled kernels: {compiled_status()}", flush=True)
-    plot = _Plotter(out / "curves.png")
 
-    epoch = start_epoch
-    saved = start_epoch - 1  # the epoch of the checkpoint on disk (0: none)
-    try:
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
-                                     epochs=cfg.epochs, progress=not args.no_progress,
-                                     lr_schedule=schedule)
-            ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
-            if ev.loss is None or not math.isfinite(ev.loss):
-                raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss,
-                                         what="test loss")
-            row = {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
-                   "test_loss": ev.loss, "test_acc": ev.accuracy,
-                   "seconds": round(result.seconds, 3),
-                   "images_per_second": round(result.images_per_second, 1)}
-            metrics.append(row)
-            try:
-                save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
-                                         model_name=cfg.model, model_config=mcfg,
-                                         data=data_cfg, train=cfg.train_meta(), epoch=epoch,
-                                         metrics=metrics)
-                saved = epoch
-                write_metrics_csv(metrics, out / "metrics.csv")
-            except OSError as exc:  # a full disk, a folder gone read-only or removed
-                error(_save_failed(exc, stem, out, epoch, saved))
-                return EXIT_ERROR
-            plot(metrics)
-            print(f"epoch {epoch}/{cfg.epochs}: train loss {result.loss:.4f} acc "
-                  f"{result.accuracy:.2%} | test loss {ev.loss:.4f} acc {ev.accuracy:.2%} | "
-                  f"{result.seconds:.1f} s ({result.images_per_second:.0f} img/s)", flush=True)
-    except NonFiniteLossError as exc:
-        last = f"the last good checkpoint (epoch {saved}) is {stem}.json" if saved \
-            else "no checkpoint was written"
-        error(f"{exc}; {last}")
-        return EXIT_NONFINITE
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        error(f"interrupted during epoch {epoch}; continue with: chainrule train --out {out} "
-              "--resume")
-        return EXIT_INTERRUPTED
-    except CheckpointError as exc:
-        error(str(exc))
-        return EXIT_ERROR
+    def one_epoch(epoch: int) -> dict[str, Any]:
+        result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
+                                 epochs=cfg.epochs, progress=not args.no_progress,
+                                 lr_schedule=schedule)
+        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
+        if ev.loss is None or not math.isfinite(ev.loss):
+            raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
+        return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
+                "test_loss": ev.loss, "test_acc": ev.accuracy,
+                "seconds": round(result.seconds, 3),
+                "images_per_second": round(result.images_per_second, 1)}
 
+    def save(epoch: int, rows: list) -> None:
+        save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
+                                 model_name=cfg.model, model_config=mcfg, data=data_cfg,
+                                 train=cfg.train_meta(), epoch=epoch, metrics=rows)
+
+    def report(epoch: int, row: dict[str, Any]) -> None:
+        print(f"epoch {epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+              f"{row['train_acc']:.2%} | test loss {row['test_loss']:.4f} acc "
+              f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
+              f"({row['images_per_second']:.0f} img/s)", flush=True)
+
+    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report)
+    if code is not None:
+        return code
     if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
         ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
         print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg.epochs}); "
@@ -349,3 +510,192 @@ def run(args: argparse.Namespace) -> int:
     print(f"test accuracy: {accuracy:.2%}", flush=True)
     return EXIT_OK
 
+
+# -- character-level language model ----------------------------------------------------------
+
+def _new_text_config(args: argparse.Namespace) -> CharLMConfig:
+    given = {key: getattr(args, key) for key, _ in _TEXT_RECIPE if getattr(args, key) is not None}
+    if args.epochs is not None:
+        given["epochs"] = args.epochs
+    try:
+        return CharLMConfig(**given)
+    except TrainConfigError as exc:
+        usage_error(args, str(exc))
+        raise  # pragma: no cover - usage_error exits
+
+
+def _resumed_text_config(args: argparse.Namespace, meta: dict[str, Any]) -> CharLMConfig:
+    try:
+        saved = CharLMConfig.from_meta(meta)
+    except (TrainConfigError, TypeError) as exc:
+        raise CheckpointError(f"the checkpoint's training recipe is invalid: {exc}") from None
+    for key, flag in _TEXT_RECIPE:
+        given = getattr(args, key)
+        if given is not None and given != getattr(saved, key):
+            usage_error(args, f"{flag} {given} differs from the run being resumed "
+                              f"({flag} {getattr(saved, key)}); a resumed run keeps its recipe "
+                              "(use another --out to start a new run)")
+    if args.epochs is None:
+        return saved
+    return CharLMConfig.from_meta(meta, epochs=args.epochs)
+
+
+def _read_text(path: Optional[str]) -> str:
+    """The text of ``--text`` (None: the default text).
+
+    Raises:
+        TextDataError, OSError.
+    """
+    return read_default_text() if path is None else read_text_file(path)
+
+
+def _run_charlm(args: argparse.Namespace) -> int:
+    text_name = DEFAULT_TEXT_NAME if args.text is None else Path(args.text).stem
+    out = Path(args.out) if args.out else \
+        Path("runs") / f"{args.model or TEXT_DEFAULTS.model}-{text_name}"
+    stem = out / "checkpoint"
+    state, meta, code = _open_run(args, out)
+    if code is not None:
+        return code
+    saved_data: Optional[dict] = None
+    if meta is not None:
+        saved_data = meta["data"]
+        if saved_data.get("task") != "charlm":
+            usage_error(args, f"{out} holds an image classifier's run: resume it without "
+                              "--task charlm and the text flags")
+        try:
+            cfg = _resumed_text_config(args, meta)
+        except CheckpointError as exc:
+            error(f"cannot resume: {exc}")
+            return EXIT_ERROR
+        saved_text = saved_data.get("text")
+        if args.text is None and saved_text is not None:
+            if not isinstance(saved_text, str) or not os.path.isfile(saved_text):
+                error(f"cannot resume: the run's text {saved_text!r} is no longer there; pass "
+                      "--text FILE with the same text")
+                return EXIT_ERROR
+            args.text = saved_text
+    else:
+        cfg = _new_text_config(args)
+
+    try:
+        text = _read_text(args.text)
+        label = "the default text" if args.text is None else args.text
+        vocab = None
+        if saved_data is not None:
+            if saved_data.get("sha256") != text_digest(text):
+                error(f"cannot resume: {label} is not the text the run in {out} was trained on "
+                      "(its SHA-256 differs)")
+                return EXIT_ERROR
+            vocab = CharVocab.from_json(saved_data.get("vocab"))
+        splits = prepare_text(text, cfg.block_size, cfg.eval_blocks, label, vocab)
+    except TextDataError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    except (ValueError, TypeError) as exc:  # a checkpoint's vocabulary that does not fit
+        error(f"cannot resume from {stem}: its vocabulary: {exc}")
+        return EXIT_ERROR
+    except OSError as exc:
+        error(f"cannot read {args.text}: {os_error_reason(exc)}")
+        return EXIT_ERROR
+    vocab = splits.vocab
+
+    manual_seed(cfg.seed)
+    try:
+        mcfg = meta["model_config"] if meta is not None else \
+            model_config(cfg.model, cfg.model_overrides(len(vocab)))
+        model = build_model(cfg.model, mcfg)
+    except (ValueError, TypeError, MemoryError) as exc:
+        if meta is None:  # --heads not dividing --width, ...
+            usage_error(args, str(exc))
+        error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
+        return EXIT_ERROR
+    optimizer = cfg.make_optimizer(model)
+    generator = Generator().manual_seed(cfg.seed)
+    sampler = RandomSampler(splits.train, replacement=True,
+                            num_samples=cfg.steps_per_epoch * cfg.batch_size,
+                            generator=generator)
+    loader = DataLoader(splits.train, batch_size=cfg.batch_size, sampler=sampler,
+                        generator=generator)
+    test_loader = DataLoader(splits.test, batch_size=cfg.batch_size)
+    metrics: list[dict[str, Any]] = []
+    start_epoch = 1
+    if meta is not None:
+        try:
+            load_into(model, state, strict=True)
+            restore_training_state(meta, model=model, optimizer=optimizer, loader=loader)
+        except CheckpointError as exc:
+            error(f"cannot resume from {stem}: {exc}")
+            return EXIT_ERROR
+        metrics = list(meta["metrics"])
+        start_epoch = meta["epoch"] + 1
+
+    data_cfg = {"task": "charlm", "name": text_name,
+                "text": os.path.abspath(args.text) if args.text else None,
+                "sha256": text_digest(text), "characters": len(text),
+                "train_chars": splits.train_chars, "test_chars": splits.test_chars,
+                "vocab": vocab.to_json()}
+    n_params = sum(int(p.numel()) for p in model.parameters())
+    schedule = cfg.lr_schedule()
+    print(f"chainrule train: {cfg.model} ({n_params:,} parameters) on {label} "
+          f"({len(text):,} characters, {len(vocab)} distinct; {splits.train_chars:,} train / "
+          f"{splits.test_chars:,} test)", flush=True)
+    plural = "s" if cfg.epochs != 1 else ""
+    print(f"  adamw lr={cfg.lr:g} weight_decay={cfg.weight_decay:g}"
+          + (" (cosine decay)" if cfg.schedule == "cosine" else "")
+          + f", batch {cfg.batch_size} x {cfg.block_size} characters, {cfg.steps_per_epoch} "
+            f"steps x {cfg.epochs} epoch{plural}, seed {cfg.seed} -> {out}"
+          + (f" (resuming after epoch {start_epoch - 1})" if meta else ""), flush=True)
+    code = _prepare_folder(out)
+    if code is not None:
+        return code
+    print(f"  compiled kernels: {compiled_status()}", flush=True)
+
+    def one_epoch(epoch: int) -> dict[str, Any]:
+        result = train_one_epoch(model, loader, lm_loss, optimizer, epoch=epoch,
+                                 epochs=cfg.epochs, progress=not args.no_progress,
+                                 lr_schedule=schedule, grad_clip=cfg.grad_clip or None,
+                                 unit="tok")
+        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab))
+        if ev.loss is None or not math.isfinite(ev.loss):
+            raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
+        return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
+                "test_loss": ev.loss, "test_acc": ev.accuracy,
+                "seconds": round(result.seconds, 3),
+                "tokens_per_second": round(result.images_per_second, 1)}
+
+    def save(epoch: int, rows: list) -> None:
+        save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
+                                 model_name=cfg.model, model_config=mcfg, data=data_cfg,
+                                 train=cfg.train_meta(), epoch=epoch, metrics=rows)
+
+    def report(epoch: int, row: dict[str, Any]) -> None:
+        print(f"epoch {epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+              f"{row['train_acc']:.2%} | test loss {row['test_loss']:.4f} acc "
+              f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
+              f"({row['tokens_per_second']:.0f} tok/s)", flush=True)
+        print(f"  sample: {_sample(model, vocab, cfg.seed)!r}", flush=True)
+
+    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report,
+                       TEXT_METRIC_FIELDS)
+    if code is not None:
+        return code
+    if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
+        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab))
+        print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg.epochs}); "
+              "nothing to train", flush=True)
+        loss = ev.loss
+    else:
+        loss = metrics[-1]["test_loss"]
+    print(f"test loss: {loss:.4f} nats per character ({loss / math.log(2):.3f} bits)",
+          flush=True)
+    return EXIT_OK
+
+
+def _sample(model: Any, vocab: CharVocab, seed: int) -> str:
+    """A short sample after an epoch, from its own generator (the run's are untouched)."""
+    start = "\n" if "\n" in vocab else vocab.chars[0]
+    idx = Tensor(vocab.encode(start)[None, :])  # (1, 1)
+    gen = Generator().manual_seed(seed)
+    out = model.generate(idx, SAMPLE_CHARS, temperature=0.8, generator=gen)
+    return vocab.decode(out[0, 1:])

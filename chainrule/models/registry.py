@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
+from .charlstm import CharLSTM
+from .gpt import GPT
 from .lenet import LeNet5
 from .mlp import MLP
 from .neuron import Neuron
@@ -36,6 +38,12 @@ MODELS: dict[str, ModelSpec] = {
                      (1, 28, 28), "fully connected 784-256-128-10, ReLU"),
     "neuron": ModelSpec("neuron", Neuron, {"in_features": 2}, (2,),
                         "one neuron (affine + sigmoid), for the toy datasets"),
+    "gpt": ModelSpec("gpt", GPT, {"vocab_size": 65, "block_size": 64, "n_layer": 4, "n_head": 4,
+                                  "n_embd": 128, "dropout": 0.0, "bias": True}, (64,),
+                     "decoder-only transformer (nanoGPT's layout), character ids in"),
+    "lstm": ModelSpec("lstm", CharLSTM, {"vocab_size": 65, "n_embd": 64, "hidden_size": 256,
+                                         "num_layers": 2, "dropout": 0.0}, (64,),
+                      "character-level LSTM language model: Embedding, LSTM, Linear"),
 }
 
 
@@ -44,7 +52,7 @@ def available_models() -> list[str]:
 
     Example:
         >>> available_models()
-        ['lenet5', 'mlp', 'neuron']
+        ['gpt', 'lenet5', 'lstm', 'mlp', 'neuron']
     """
     return sorted(MODELS)
 

@@ -225,7 +225,9 @@ def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
     """``input @ weight.T + bias`` (shapes checked by ``F.linear``).
 
     As PyTorch, a batch of vectors (N, in) with a bias is ``addmm(bias, input, weight.t())``
-    (an ``AddmmBackward0`` node); other shapes are one fused :class:`Linear` node.
+    (an ``AddmmBackward0`` node), and more dimensions (*, in) are flattened to that batch
+    (NumPy's matmul of a 3-D input by a transposed weight is 7-50x slower than the 2-D
+    product); a bias-free batch and a single vector are one fused :class:`Linear` node.
 
     Example:
         >>> import chainrule as cr
@@ -234,6 +236,9 @@ def linear(input: Tensor, weight: Tensor, bias: Any = None) -> Tensor:
     """
     if input.ndim == 1:  # (in,) -> (out,), as torch
         return squeeze(Linear()(unsqueeze(input, 0), weight, bias), 0)
+    if input.ndim > 2:  # (*, in) -> (N, in) -> (N, out) -> (*, out)
+        flat = linear(reshape(input, (-1, input.shape[-1])), weight, bias)
+        return reshape(flat, input.shape[:-1] + (weight.shape[0],))
     if input.ndim == 2 and bias is not None:
         # weight.t(): (out, in) -> (in, out), a view; then (N, in) @ (in, out) + (out,)
         return Addmm()(bias, input, Permute((1, 0))(weight))

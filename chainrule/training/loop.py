@@ -133,7 +133,8 @@ def cosine_schedule(base_lr: float, epochs: int, steps_per_epoch: int
 
 def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any,
                     *, epoch: int = 1, epochs: Optional[int] = None, progress: bool = True,
-                    lr_schedule: Optional[Callable[[int, int], float]] = None) -> EpochResult:
+                    lr_schedule: Optional[Callable[[int, int], float]] = None,
+                    grad_clip: Optional[float] = None, unit: str = "img") -> EpochResult:
     """Run one epoch of training: forward, loss, backward, optimizer step, for every batch.
 
     The loss is checked after each forward pass: NaN or inf stops the epoch before the
@@ -150,6 +151,9 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
         progress: show a tqdm bar with the running loss, accuracy and images/s.
         lr_schedule: ``lr_schedule(epoch, step)`` -> the learning rate of that step, set on
             every parameter group before the step (see :func:`cosine_schedule`).
+        grad_clip: clip the gradients' global norm to this before each step (None: no clip).
+        unit: what one target is, for the bar's rate (``"img"``; ``"tok"`` for a language
+            model, whose logits are (N, T, K) and labels (N, T): every position counts).
 
     Returns:
         An :class:`EpochResult`.
@@ -177,17 +181,19 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
                         group["lr"] = lr
                 optimizer.zero_grad()
                 loss.backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 optimizer.step()
-                n = int(y.shape[0])
+                n = int(y.numel())  # labels (N,), or (N, T) for a language model
                 loss_sum += value * n
-                correct += int((logits.detach().numpy().argmax(axis=1) == y.numpy()).sum())
+                correct += int((logits.detach().numpy().argmax(axis=-1) == y.numpy()).sum())
                 seen += n
                 if bar is not None:
                     elapsed = time.perf_counter() - start
                     bar.set_postfix({"loss": f"{loss_sum / seen:.4f}",
                                      "acc": f"{correct / seen:.2%}",
-                                     "img/s": f"{seen / elapsed:.0f}" if elapsed > 0 else "-"},
-                                    refresh=False)
+                                     f"{unit}/s": f"{seen / elapsed:.0f}" if elapsed > 0
+                                     else "-"}, refresh=False)
                     bar.update(1)
     finally:
         if bar is not None:
@@ -207,7 +213,7 @@ def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any
     The model's train/eval mode is restored afterwards.
 
     Args:
-        model: a classifier returning logits (N, K).
+        model: a classifier returning logits (N, K), or (N, T, K) for labels (N, T).
         loader: yields ``(images, labels)`` Tensors.
         loss_fn: optional ``loss_fn(logits, labels)`` (mean over the batch).
         num_classes: K (default: the width of the logits).
@@ -222,14 +228,15 @@ def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any
     try:
         with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for x, y in loader:
-                logits = model(x)  # (N, K)
+                logits = model(x)  # (N, K) or (N, T, K)
                 if num_classes is None:
-                    num_classes = int(logits.shape[1])
+                    num_classes = int(logits.shape[-1])
+                n = int(y.numel())
                 if loss_fn is not None:
-                    loss_sum += float(loss_fn(logits, y).item()) * int(y.shape[0])
-                preds.append(logits.numpy().argmax(axis=1))
-                targets.append(y.numpy())
-                seen += int(y.shape[0])
+                    loss_sum += float(loss_fn(logits, y).item()) * n
+                preds.append(logits.numpy().argmax(axis=-1).reshape(-1))
+                targets.append(y.numpy().reshape(-1))
+                seen += n
     finally:
         model.train(was_training)
     k = int(num_classes or 1)
