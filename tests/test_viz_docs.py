@@ -55,7 +55,7 @@ def test_docs_for_a_stub_example(stub_only, tmp_path, capsys):
     assert row4[2] == "MulBackward0 (of 1)" and row4[5] == "1" and row4[7] == "a: 5<br>b: 4"
     assert_small_png(tmp_path / "img" / "stub.png")
     index = (tmp_path / "index.md").read_text()
-    assert "- [stub](stub.md): A stub example" in index
+    assert "- [stub](stub.md) ([notebook](stub.ipynb)): A stub example" in index
     assert f"wrote {tmp_path / 'stub.md'}" in capsys.readouterr().out
     first = page
     assert ex.main(["--docs", str(tmp_path)]) == 0

@@ -172,7 +172,7 @@ def write_page(name: str, docs_dir: Any, max_rows: int = DOCS_MAX_ROWS) -> Path:
     Args:
         name: a key of ``chainrule.gallery.EXAMPLES``.
         docs_dir: the gallery folder.
-        max_rows: trace rows shown on the page.
+        max_rows: trace rows shown on the page (an example module may set DOCS_MAX_ROWS).
 
     Returns:
         The page's path.
@@ -195,6 +195,7 @@ def write_page(name: str, docs_dir: Any, max_rows: int = DOCS_MAX_ROWS) -> Path:
     with contextlib.redirect_stdout(buf):
         result, t = _traced_run(name)
     module = gallery.load(name)
+    max_rows = getattr(module, "DOCS_MAX_ROWS", max_rows)  # an example may want all its rows
     doc = (module.__doc__ or "").strip()
     title, _, body = doc.partition("\n")
     image = docs / "img" / f"{name}.png"
@@ -316,7 +317,7 @@ def write_index(docs_dir: Any, pages: Sequence[str]) -> Path:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     last = write_index(d, ["gate"]).read_text().splitlines()[-1]
-        >>> last.startswith("- [gate](gate.md): The multiply gate")
+        >>> last.startswith("- [gate](gate.md) ([notebook](gate.ipynb)): The multiply gate")
         True
     """
     lines = [_HEADER, "# The gallery: backpropagation, worked examples\n",
@@ -340,19 +341,25 @@ def _write_bytes(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def _compact_png(data: bytes, colors: int = 64) -> bytes:
-    """The PNG reduced to a palette of ``colors`` (about 3x smaller; pictures of graphs have
-    few colours), where Pillow is installed; else unchanged."""
+def _compact_png(data: bytes, palettes: Sequence[int] = (64, 16),
+                 enough: int = 150_000) -> bytes:
+    """The PNG reduced to a palette of 64 colours (about 3x smaller; pictures of graphs have
+    few colours), or of 16 for a large graph still over ``enough`` bytes, where Pillow is
+    installed; else unchanged."""
     try:
         from PIL import Image
     except ImportError:
         return data
-    out = io.BytesIO()
-    with Image.open(io.BytesIO(data)) as im:
-        im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(
-            out, "PNG", optimize=True)
-    small = out.getvalue()
-    return small if len(small) < len(data) else data
+    small = data
+    for colors in palettes:
+        out = io.BytesIO()
+        with Image.open(io.BytesIO(data)) as im:
+            im.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(
+                out, "PNG", optimize=True)
+        small = min(small, out.getvalue(), key=len)
+        if len(small) <= enough:
+            break
+    return small
 
 
 def write_docs(docs_dir: Any, names: Optional[Sequence[str]] = None,

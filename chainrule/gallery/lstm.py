@@ -34,6 +34,7 @@ W_IH = ((0.5,), (0.8,), (1.0,), (-0.3,))  # rows: gates i, f, g, o
 W_HH = ((0.2,), (-0.4,), (0.6,), (0.7,))
 B = (0.1, 0.5, 0.0, 0.2)
 GATES = "ifgo"
+DOCS_MAX_ROWS = 200  # the gallery page shows the whole trace: three steps forward and back
 
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
