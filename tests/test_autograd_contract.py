@@ -81,6 +81,8 @@ SAMPLES: dict[str, Callable[[np.random.Generator], cr.Tensor]] = {
         _rand(r, 2, 3, 4), _rand(r, 2, 5, 4), _rand(r, 2, 5, 6), attn_mask=_rand(r, 3, 5),
         dropout_p=0.3),
     "lstm": lambda r: cr.nn.LSTM(3, 4).double()(_rand(r, 5, 2, 3))[0],
+    "lstm bidirectional (reverse: step by step)": lambda r: cr.nn.LSTM(
+        3, 4, bidirectional=True).double()(_rand(r, 5, 2, 3))[0],
     "bce": lambda r: F.binary_cross_entropy(cr.sigmoid(_rand(r, 6)),
                                             cr.sigmoid(_rand(r, 6)), reduction="none"),
     "cross entropy": lambda r: F.cross_entropy(_rand(r, 5, 4), _labels(r, 5, 4)),

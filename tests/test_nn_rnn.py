@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.nn.rnn import FusedLSTMCell, lstm_step_composed, split_with_sizes
+from chainrule.nn.rnn import (FusedLSTMCell, LSTMLayer, lstm_layer_composed,
+                              lstm_step_composed, split_with_sizes)
 from chainrule.testing import gradcheck, gradgradcheck
 
 LAYERS = ("RNN", "LSTM", "GRU")
@@ -434,6 +435,43 @@ def test_fused_lstm_cell_gradcheck_float64():
               for s in ((2, 8), (2, 8), (2, 2))]
     assert gradcheck(lambda *t: FusedLSTMCell()(*t), inputs)
     assert gradgradcheck(lambda *t: FusedLSTMCell()(*t), inputs)
+
+
+@pytest.mark.parametrize("scale, bias, steps", [(1.0, True, 4), (30.0, True, 3),
+                                                (1.0, False, 1)])
+def test_lstm_layer_equals_its_composed_twin(scale, bias, steps):
+    """One node for the whole layer: outputs, the first-order array path, the formula and
+    the second order equal the step-by-step composition's."""
+    rng = np.random.default_rng(2)
+    B, H = 3, 2
+    shapes = [(steps * B, 4 * H), (4 * H, H), (4 * H,), (B, H), (B, H)]
+    arrays = [rng.standard_normal(s) * (scale if k < 2 else 1.0) for k, s in enumerate(shapes)]
+    if not bias:
+        arrays[2] = None
+    up = [cr.tensor(rng.standard_normal(s)) for s in ((steps * B, H), (B, H), (B, H))]
+    ws = [cr.tensor(rng.standard_normal(a.shape)) for a in arrays if a is not None]
+    results = []
+    for fused in (True, False):
+        xs = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
+        outs = (LSTMLayer(steps) if fused else lstm_layer_composed)(*xs)
+        wrt = [x for x in xs if x is not None]
+        fast = cr.autograd.grad(outs, wrt, up, retain_graph=True)  # the array path
+        first = cr.autograd.grad(outs, wrt, up, create_graph=True)  # the formula
+        second = cr.autograd.grad(sum((g * w).sum() for g, w in zip(first, ws)), wrt)
+        results.append([*outs, *fast, *first, *second])
+    for k, (a, b) in enumerate(zip(*results)):
+        assert np.all(np.isfinite(a._data)), k
+        np.testing.assert_allclose(a._data, b._data, rtol=1e-10, atol=1e-10, err_msg=str(k))
+
+
+def test_lstm_layer_gradcheck_float64_and_is_what_nn_lstm_runs():
+    rng = np.random.default_rng(3)
+    inputs = [cr.tensor(rng.standard_normal(s), requires_grad=True)
+              for s in ((6, 8), (8, 2), (8,), (2, 2), (2, 2))]
+    assert gradcheck(lambda *t: LSTMLayer(3)(*t), inputs)
+    assert gradgradcheck(lambda *t: LSTMLayer(3)(*t), inputs)
+    out, _ = nn.LSTM(3, 4)(cr.randn(5, 2, 3))  # (T, B, H), a view of the layer's (T*B, H)
+    assert out.grad_fn.next_functions[0][0].name() == "LSTMLayerBackward0"
 
 
 # ============================================================================ errors
