@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.nn.rnn import (FusedLSTMCell, LSTMLayer, lstm_layer_composed,
-                              lstm_step_composed, split_with_sizes)
+from chainrule.nn.rnn import FusedLSTMCell, lstm_layer_composed, lstm_step_composed
+from chainrule.ops.recurrent import LSTMLayer, split_with_sizes
 from chainrule.testing import gradcheck, gradgradcheck
 
 LAYERS = ("RNN", "LSTM", "GRU")

@@ -1,0 +1,171 @@
+"""Recurrent ops: a sequence cut into steps in one node, and a whole LSTM layer in one node.
+
+Used by :mod:`chainrule.nn.rnn` (the layers), where the step-by-step composition of the same
+recurrences lives as the tested twin.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy
+
+from ..autograd.errors import OpError
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
+from ..backend import xp
+from .activation import sigmoid, tanh
+from .linalg import matmul
+from .shape import cat, reshape, stack, transpose
+
+
+class SplitWithSizes(Function):
+    """``x`` cut along ``axis`` into pieces of ``sizes``: one node with one output per piece.
+
+    ``ops.split`` makes one slice node per piece, and each slice's backward scatters into a
+    zeros array of the whole input: cutting a sequence of T steps that way costs T full-size
+    arrays in backward. Here backward is one ``cat`` of the pieces' gradients (a missing one
+    counts as zeros).
+    """
+
+    node_name = "SplitWithSizesBackward0"
+    derivative = "1: each piece's upstream goes back to its place (a cat)"
+
+    def __init__(self, sizes: Sequence[int], axis: int) -> None:
+        self.sizes = list(sizes)
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        return tuple(xp.split(x, numpy.cumsum(self.sizes)[:-1], axis=self.axis))
+
+    def backward(self, *gys: Tensor) -> Tensor:
+        return cat(list(gys), self.axis)
+
+
+def split_with_sizes(x: Tensor, sizes: Sequence[int], dim: int = 0) -> tuple:
+    """``x`` split along ``dim`` into pieces of ``sizes`` (summing to ``x.shape[dim]``), as
+    ``torch.split_with_sizes``, in one graph node.
+
+    Example:
+        >>> import chainrule as cr
+        >>> [p.shape for p in split_with_sizes(cr.zeros(5, 2), [3, 2])]
+        [(3, 2), (2, 2)]
+    """
+    axis = dim % x.ndim
+    if sum(sizes) != x.shape[axis]:
+        raise OpError(f"split_with_sizes: sizes {list(sizes)} do not sum to {x.shape[axis]}, "
+                      f"the size of dim {dim} of shape {x.shape}")
+    if len(sizes) == 1:
+        return (x,)
+    return SplitWithSizes(sizes, axis)(x)
+
+
+class LSTMLayer(Function):
+    """A whole LSTM layer over T steps in one node (one direction, no projection, every
+    sequence of the batch as long): ``(gi, W_hh, b_hh, h0, c0) -> (hs, h_T, c_T)``, ``gi``
+    the projected inputs (T*B, 4H), ``hs`` every step's h (T*B, H).
+
+    Backpropagation through time runs inside the node: per step only the (B, 4H) gate
+    gradients and one product by W_hh; then W_hh's gradient is one GEMM over all steps
+    (``dG^T @ H_prev``) where step-by-step nodes add T products. ``backward`` is the same
+    formula on Tensors (it recomputes the steps from the inputs), so second order works;
+    :func:`lstm_layer_composed` is its tested twin.
+    """
+
+    derivative = ("per step t, backwards: dc = dc_(t+1) f_(t+1) + dh o (1 - tanh(c)^2), "
+                  "dgates = [dc g i(1-i), dc c_(t-1) f(1-f), dc i (1-g^2), dh tanh(c) o(1-o)], "
+                  "dh_(t-1) = dgates @ W_hh + upstream", "dgates^T @ h_(t-1) summed over t",
+                  "dgates summed", "dh_0", "dc_0")
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def forward(self, gi: Any, w_hh: Any, b_hh: Any, h0: Any, c0: Any) -> Any:
+        T, (B, H) = self.steps, h0.shape
+        w_t = xp.ascontiguousarray(w_hh.T)  # (H, 4H): BLAS is faster on a contiguous copy
+        gi3 = gi.reshape(T, B, 4 * H)
+        hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
+        acts = xp.empty((T, B, 4 * H), gi.dtype)  # activated gates i, f, g, o
+        h = h0
+        for t in range(T):
+            a, c_prev = acts[t], c0 if t == 0 else cs[t - 1]
+            xp.matmul(h, w_t, out=a)  # (B, H) @ (H, 4H)
+            a += gi3[t]
+            if b_hh is not None:
+                a += b_hh
+            # sigmoid(x) = (1 + tanh(x / 2)) / 2 on i, f, o; tanh on g: one bounded pass
+            # (NumPy's vectorised tanh; a compiled loop of scalar tanh was 1.3x slower)
+            a[:, :2 * H] *= 0.5
+            a[:, 3 * H:] *= 0.5
+            xp.tanh(a, out=a)
+            for part in (a[:, :2 * H], a[:, 3 * H:]):
+                part *= 0.5
+                part += 0.5
+            i, f, g, o = (a[:, k * H:(k + 1) * H] for k in range(4))
+            xp.multiply(f, c_prev, out=cs[t])
+            cs[t] += i * g
+            xp.tanh(cs[t], out=tcs[t])
+            xp.multiply(o, tcs[t], out=hs[t])
+            h = hs[t]
+        self.acts, self.cs, self.tcs, self.hs = acts, cs, tcs, hs
+        return hs.reshape(T * B, H), hs[-1].copy(), cs[-1].copy()
+
+    def backward(self, g_hs: Tensor, g_hT: Tensor, g_cT: Tensor) -> tuple:
+        gi, w_hh, b_hh, h0, c0 = self.inputs
+        T, (B, H) = self.steps, h0.shape
+        gis, g_hs3 = reshape(gi, (T, B, 4 * H)), reshape(g_hs, (T, B, H))
+        w_t = transpose(w_hh, 0, 1)                             # (H, 4H)
+        h, c, h_prev, c_prev, acts = h0, c0, [], [], []
+        for t in range(T):  # the steps again, as ops on the inputs
+            a = gis[t] + matmul(h, w_t)                        # (B, 4H)
+            if b_hh is not None:
+                a = a + b_hh
+            i, f, g, o = split_with_sizes(a, [H] * 4, 1)
+            i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
+            h_prev.append(h)
+            c_prev.append(c)
+            c = f * c + i * g
+            tc = tanh(c)
+            h = o * tc
+            acts.append((i, f, g, o, tc))
+        dh, dc, dgates = g_hT, g_cT, [None] * T
+        for t in reversed(range(T)):  # through time, backwards
+            i, f, g, o, tc = acts[t]
+            dh = dh + g_hs3[t]
+            dc = dc + dh * o * (1 - tc * tc)
+            dgates[t] = cat([dc * g * i * (1 - i), dc * c_prev[t] * f * (1 - f),
+                             dc * i * (1 - g * g), dh * tc * o * (1 - o)], 1)  # (B, 4H)
+            dh = matmul(dgates[t], w_hh)                       # (B, 4H) @ (4H, H)
+            dc = dc * f
+        dg = reshape(stack(dgates, 0), (T * B, 4 * H))        # (T, B, 4H) -> (T*B, 4H)
+        hp = reshape(stack(h_prev, 0), (T * B, H))            # (T, B, H) -> (T*B, H)
+        n_gi, n_w, n_b, n_h0, n_c0 = self.needs_input_grad
+        return (dg if n_gi else None, matmul(transpose(dg, 0, 1), hp) if n_w else None,
+                dg.sum(0) if n_b else None, dh if n_h0 else None, dc if n_c0 else None)
+
+    def fast_backward(self, g_hs: Any, g_hT: Any, g_cT: Any) -> tuple:
+        gi, w_hh, b_hh, h0, c0 = self.inputs
+        T, (B, H) = self.steps, h0.shape
+        w = w_hh._data
+        g_hs3 = g_hs.reshape(T, B, H)
+        dgates = xp.empty((T, B, 4 * H), self.acts.dtype)
+        dh = g_hT.astype(self.acts.dtype, copy=True)
+        dc = g_cT.astype(self.acts.dtype, copy=True)
+        for t in reversed(range(T)):
+            c_prev, d = c0._data if t == 0 else self.cs[t - 1], dgates[t]
+            i, f, g, o = (self.acts[t][:, k * H:(k + 1) * H] for k in range(4))
+            tc = self.tcs[t]
+            dh += g_hs3[t]
+            dc += dh * o * (1 - tc * tc)
+            d[:, :H] = dc * g * i * (1 - i)
+            d[:, H:2 * H] = dc * c_prev * f * (1 - f)
+            d[:, 2 * H:3 * H] = dc * i * (1 - g * g)
+            d[:, 3 * H:] = dh * tc * o * (1 - o)
+            dc *= f
+            dh = d @ w                                          # (B, 4H) @ (4H, H)
+        dg = dgates.reshape(T * B, 4 * H)
+        n_gi, n_w, n_b, n_h0, n_c0 = self.needs_input_grad
+        hp = None
+        if n_w:  # every step's h_(t-1): h0, then hs[:-1]
+            hp = xp.concatenate([h0._data[None], self.hs[:-1]]).reshape(T * B, H)
+        return (dg if n_gi else None, dg.T @ hp if n_w else None,
+                dg.sum(0) if n_b else None, dh if n_h0 else None, dc if n_c0 else None)
