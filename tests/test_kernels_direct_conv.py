@@ -104,10 +104,12 @@ def test_grad_input_matches_torch(case: dict) -> None:
 def test_split_over_threads_matches_torch(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
     """Large calls run as runs of images on worker threads (here every call, 5 images in 2
     or 3 uneven runs); the weight gradient's parts are summed."""
+    from chainrule.kernels import threads as worker_threads
+
     monkeypatch.setattr(direct_conv, "_SPLIT_MACS", 0)
-    monkeypatch.setattr(direct_conv, "get_num_threads", lambda: threads)
-    runs, split = [], direct_conv._over_images
-    monkeypatch.setattr(direct_conv, "_over_images",
+    monkeypatch.setattr(worker_threads, "get_num_threads", lambda: threads)
+    runs, split = [], direct_conv.over_parts
+    monkeypatch.setattr(direct_conv, "over_parts",
                         lambda *a: runs.append(split(*a)) or runs[-1])
     case = dict(x_shape=(5, 3, 9, 8), oc=16, kernel=(3, 3), stride=(1, 1), dh=1,
                 padding=(1, 1), bias=True, dtype=np.float64)
@@ -127,8 +129,10 @@ def test_a_forked_child_splits_over_threads_of_its_own(monkeypatch: pytest.Monke
     the child must start its own pool instead of waiting on the parent's forever."""
     import multiprocessing
 
+    from chainrule.kernels import threads as worker_threads
+
     monkeypatch.setattr(direct_conv, "_SPLIT_MACS", 0)
-    monkeypatch.setattr(direct_conv, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(worker_threads, "get_num_threads", lambda: 2)
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((4, 8, 8, 3)), rng.standard_normal((16, 3, 3, 3))
     here = _forward_in_child(x, w)  # the parent's pool now exists

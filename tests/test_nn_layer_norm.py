@@ -299,3 +299,17 @@ def test_errors_as_torch(call, cls, pattern):
         call(torch, torch.from_numpy(X))
     with pytest.raises(cls, match=pattern):
         call(cr, cr.tensor(X))
+
+
+def test_rows_split_over_threads_match_torch(monkeypatch, kernel_mode):
+    """Large layer norms run their compiled rows on worker threads (here every call, in 3
+    uneven runs); the weight and bias gradients of the runs are added up."""
+    from chainrule.kernels import threads
+    from chainrule.ops import layer_norm
+
+    monkeypatch.setattr(layer_norm, "_SPLIT_ELEMS", 0)
+    monkeypatch.setattr(threads, "get_num_threads", lambda: 3)
+    x = np.random.default_rng(5).standard_normal((7, 5, 16))
+    assert_parity(lambda lib, t, w, b: lib.nn.functional.layer_norm(t, (16,), w, b), x,
+                  np.random.default_rng(6).standard_normal(16),
+                  np.random.default_rng(7).standard_normal(16), atol=1e-9, rtol=1e-7)

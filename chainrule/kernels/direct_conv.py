@@ -49,7 +49,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as ir
 import numpy as np
 
-from ..backend import get_num_threads
+from .threads import over_parts
 from .scratch import scratch
 
 _I64 = ir.IntType(64)
@@ -405,41 +405,16 @@ def _weight_vectors(weight: Any, OCP: int) -> Any:
 # AVX-512 core; below that, waking a thread (~0.1 ms, more on a busy machine) costs what it
 # saves (LeNet's conv2 at batch 64: 2^24).
 _SPLIT_MACS = 1 << 26
-_pool: Any = None
-_pool_size = 0
 
 
 def _after_fork_in_child() -> None:
-    """A forked child has none of the parent's threads: start a new pool (and lock) there."""
-    global _pool, _pool_size, _compiling
-    _pool, _pool_size, _compiling = None, 0, threading.Lock()
+    """A forked child has none of the parent's threads: a new compile lock there."""
+    global _compiling
+    _compiling = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _over_images(N: int, macs: int, work: Any) -> int:
-    """Run ``work(n0, n1, part)`` over equal runs of the N images: one run here and the
-    others on worker threads (``get_num_threads()`` in all; ctypes releases the GIL).
-    Returns the number of runs."""
-    global _pool, _pool_size
-    parts = min(get_num_threads(), N) if macs >= _SPLIT_MACS else 1
-    if parts <= 1:
-        work(0, N, 0)
-        return 1
-    if _pool is None or _pool_size < parts - 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool, _pool_size = ThreadPoolExecutor(parts - 1, "chainrule-conv"), parts - 1
-    bounds = [N * i // parts for i in range(parts + 1)]
-    futures = [_pool.submit(work, bounds[i], bounds[i + 1], i) for i in range(1, parts)]
-    try:
-        work(bounds[0], bounds[1], 0)
-    finally:
-        for f in futures:
-            f.result()
-    return parts
 
 
 def _at(a: Any, n0: int) -> int:
@@ -466,7 +441,7 @@ def _call(name: str, padded: Any, vectors: Any, bias: Any, out: Any, KH: int, KW
         fn(_at(padded, n0), vec, None if bias is None else bias.ctypes.data, dst,
            n1 - n0, Hp, Wp, C, OH, OW, KH, KW * C, stride[0], stride[1], dilation_h, OCP)
 
-    _over_images(N, N * OH * OW * OCP * KH * KW * C, work)
+    over_parts(N, N * OH * OW * OCP * KH * KW * C >= _SPLIT_MACS, work)
     for part in range(1, len(partial)):
         out += partial[part]
 
@@ -565,5 +540,5 @@ def conv2d_grad_input(gy: Any, weight: Any, x_shape: tuple[int, ...],
         fn(_at(gk, n0), wk.ctypes.data, None, _at(gx, n0),
            n1 - n0, H, W, C, OH, OWp, KH, KW, pads[0], pads[2], OCP)
 
-    _over_images(N, N * H * W * C * KH * KW * OCP, work)
+    over_parts(N, N * H * W * C * KH * KW * OCP >= _SPLIT_MACS, work)
     return gx.transpose(0, 3, 1, 2).copy()  # (N, H, W, C) -> (N, C, H, W)

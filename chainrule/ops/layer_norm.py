@@ -24,6 +24,7 @@ forward from primitives and are the references the fused op is tested against.
 """
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any, Optional, Sequence
 
@@ -34,6 +35,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..kernels import compiled_for
+from ..kernels.threads import over_parts
 from ._util import as_tensor_arg
 from .arithmetic import pow, sqrt
 from .elementwise import rsqrt
@@ -151,9 +153,15 @@ class LayerNorm(GroupNorm):
         y2, self.xhat = xp.empty((R, K), x.dtype), xp.empty((R, K), x.dtype)
         rstd = xp.empty(R, x.dtype)
         none = xp.empty(0, x.dtype)
-        jit.layer_norm_rows(x2, none if weight is None else weight.reshape(K),
-                            none if bias is None else bias.reshape(K), self.eps, y2,
-                            self.xhat, rstd)
+        w = none if weight is None else weight.reshape(K)
+        b = none if bias is None else bias.reshape(K)
+        xhat = self.xhat
+
+        def rows(r0: int, r1: int, part: int) -> None:  # rows r0..r1, on one thread
+            jit.layer_norm_rows(x2[r0:r1], w, b, self.eps, y2[r0:r1], xhat[r0:r1],
+                                rstd[r0:r1])
+
+        over_parts(R, R * K >= _SPLIT_ELEMS, rows)
         self.rstd = rstd.reshape(R, 1)
         return y2.reshape(x.shape)
 
@@ -168,13 +176,24 @@ class LayerNorm(GroupNorm):
         g2 = xp.ascontiguousarray(gy).reshape(R, K)
         none = xp.empty(0, x.dtype)
         gx2 = xp.empty((R, K), x.dtype) if nx else none
-        gw = xp.zeros(K, x.dtype) if nw else none
-        gb = xp.zeros(K, x.dtype) if nb else none
-        jit.layer_norm_rows_grad(g2, self.xhat, self.rstd.reshape(R),
-                                 none if weight is None else weight._data.reshape(K),
-                                 gx2, gw, gb)
+        w = none if weight is None else weight._data.reshape(K)
+        xhat, rstd = self.xhat, self.rstd.reshape(R)
+        sums: dict[int, tuple[Any, Any]] = {}  # each part's gw and gb, added up after
+
+        def rows(r0: int, r1: int, part: int) -> None:  # rows r0..r1, on one thread
+            gw = xp.zeros(K, x.dtype) if nw else none
+            gb = xp.zeros(K, x.dtype) if nb else none
+            jit.layer_norm_rows_grad(g2[r0:r1], xhat[r0:r1], rstd[r0:r1], w,
+                                     gx2[r0:r1] if nx else none, gw, gb)
+            sums[part] = gw, gb
+
+        over_parts(R, R * K >= _SPLIT_ELEMS, rows)
+        gw, gb = (builtins.sum(parts[k] for parts in sums.values()) for k in (0, 1))
         return (gx2.reshape(x.shape) if nx else None, gw.reshape(weight.shape) if nw else None,
                 gb.reshape(bias.shape) if nb else None)
+
+
+_SPLIT_ELEMS = 1 << 18  # elements from which the rows are split over the worker threads
 
 
 def _rows_kernel(x: Any, weight: Any, bias: Any) -> Any:
