@@ -437,13 +437,14 @@ def test_fused_lstm_cell_gradcheck_float64():
     assert gradgradcheck(lambda *t: FusedLSTMCell()(*t), inputs)
 
 
-@pytest.mark.parametrize("scale, bias, steps", [(1.0, True, 4), (30.0, True, 3),
-                                                (1.0, False, 1)])
-def test_lstm_layer_equals_its_composed_twin(scale, bias, steps):
+@pytest.mark.parametrize("scale, bias, steps, H", [(1.0, True, 4, 2), (30.0, True, 3, 2),
+                                                   (1.0, False, 1, 2), (1.0, False, 2, 1)])
+def test_lstm_layer_equals_its_composed_twin(scale, bias, steps, H):
     """One node for the whole layer: outputs, the first-order array path, the formula and
-    the second order equal the step-by-step composition's."""
+    the second order equal the step-by-step composition's; W_hh is never written (with
+    H = 1 its transpose is already contiguous: a scaled copy must still be a copy)."""
     rng = np.random.default_rng(2)
-    B, H = 3, 2
+    B = 3
     shapes = [(steps * B, 4 * H), (4 * H, H), (4 * H,), (B, H), (B, H)]
     arrays = [rng.standard_normal(s) * (scale if k < 2 else 1.0) for k, s in enumerate(shapes)]
     if not bias:
@@ -454,6 +455,7 @@ def test_lstm_layer_equals_its_composed_twin(scale, bias, steps):
     for fused in (True, False):
         xs = [None if a is None else cr.tensor(a, requires_grad=True) for a in arrays]
         outs = (LSTMLayer(steps) if fused else lstm_layer_composed)(*xs)
+        np.testing.assert_array_equal(xs[1].detach().numpy(), arrays[1])  # W_hh untouched
         wrt = [x for x in xs if x is not None]
         fast = cr.autograd.grad(outs, wrt, up, retain_graph=True)  # the array path
         first = cr.autograd.grad(outs, wrt, up, create_graph=True)  # the formula

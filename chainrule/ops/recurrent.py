@@ -85,8 +85,8 @@ class LSTMLayer(Function):
         # folded into W_hh^T and gi once, so each step is one tanh, then a * s + (1 - s)
         s = xp.full(4 * H, 0.5, gi.dtype)
         s[2 * H:3 * H] = 1
-        w_t = xp.ascontiguousarray(w_hh.T)  # (H, 4H) in C order: BLAS is faster on it
-        w_t *= s
+        w_t = xp.multiply(w_hh.T, s, order="C")  # (H, 4H), a new C-order array (BLAS is
+        # faster on it than on the transposed view; w_hh itself is never written)
         gi3 = (gi if b_hh is None else gi + b_hh).reshape(T, B, 4 * H) * s  # (T, B, 4H)
         shift = 1 - s  # 0.5 for the sigmoid gates, 0 for g
         hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
