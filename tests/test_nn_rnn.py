@@ -559,3 +559,22 @@ def test_cell_errors_match_torch():
                r"LSTMCell: Expected hx\[1\] to be 1D or 2D, got 3D instead")
     with pytest.raises(ValueError, match="RNNCell: Unknown nonlinearity: sigmoid"):
         nn.RNNCell(3, 4, nonlinearity="sigmoid")  # torch waits for the forward
+
+
+@pytest.mark.usefixtures("kernel_mode")  # compiled float32 gates (rational tanh), then NumPy
+def test_float32_lstm_layer_matches_torch_on_both_paths():
+    rng = np.random.default_rng(4)
+    theirs = torch.nn.LSTM(5, 6, num_layers=2)
+    ours = nn.LSTM(5, 6, num_layers=2)
+    ours.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((7, 3, 5)).astype(np.float32) * 3
+    outs = []
+    for lib, m in ((cr, ours), (torch, theirs)):
+        xi = lib.tensor(x, requires_grad=True)
+        y, (h, c) = m(xi)
+        (y.sum() + h.sum() + c.sum()).backward()
+        outs.append([t.detach().numpy() for t in (y, h, c, xi.grad)] +
+                    [p.grad.numpy() for p in m.parameters()])
+    for k, (a, b) in enumerate(zip(*outs)):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg=str(k))

@@ -13,6 +13,7 @@ from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
+from ..kernels import compiled_for
 from .activation import sigmoid, tanh
 from .linalg import matmul
 from .shape import cat, reshape, stack, transpose
@@ -91,11 +92,16 @@ class LSTMLayer(Function):
         shift = 1 - s  # 0.5 for the sigmoid gates, 0 for g
         hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
         acts = xp.empty((T, B, 4 * H), gi.dtype)  # activated gates i, f, g, o
+        jit = _gate_kernels(gi, w_hh, h0, c0) if gi.dtype == xp.float32 else None
         h = h0
         for t in range(T):
             a, c = acts[t], cs[t]
             xp.matmul(h, w_t, out=a)  # (B, H) @ (H, 4H)
             a += gi3[t]
+            if jit is not None:  # float32: the pointwise part in one compiled pass
+                jit.lstm_gates_f32(a, c0 if t == 0 else cs[t - 1], c, hs[t], tcs[t])
+                h = hs[t]
+                continue
             xp.tanh(a, out=a)
             a *= s
             a += shift
@@ -145,18 +151,24 @@ class LSTMLayer(Function):
         T, (B, H) = self.steps, h0.shape
         w = w_hh._data
         acts = self.acts
-        # each gate's local derivative for all steps at once: s(1-s) for i, f, o; 1-g^2 for g
-        local = acts * (1 - acts)  # (T, B, 4H)
-        g_all = acts[:, :, 2 * H:3 * H]
-        xp.multiply(g_all, g_all, out=local[:, :, 2 * H:3 * H])
-        xp.subtract(1, local[:, :, 2 * H:3 * H], out=local[:, :, 2 * H:3 * H])
+        if _gate_kernels(acts, w) is None:
+            # each gate's local derivative for all steps at once: s(1-s) for i, f, o; 1-g^2
+            local = acts * (1 - acts)  # (T, B, 4H)
+            g_all = acts[:, :, 2 * H:3 * H]
+            xp.multiply(g_all, g_all, out=local[:, :, 2 * H:3 * H])
+            xp.subtract(1, local[:, :, 2 * H:3 * H], out=local[:, :, 2 * H:3 * H])
         g_hs3 = g_hs.reshape(T, B, H)
         dgates = xp.empty((T, B, 4 * H), acts.dtype)  # filled with the upstream of each gate
         dh = g_hT.astype(acts.dtype, copy=True)
         dc = g_cT.astype(acts.dtype, copy=True)
+        jit = _gate_kernels(acts, w)
         for t in reversed(range(T)):
             a, tc, d = acts[t], self.tcs[t], dgates[t]
             dh += g_hs3[t]
+            if jit is not None:  # the gate gradients in one compiled pass; dc becomes dc * f
+                jit.lstm_gates_grad(a, tc, c0._data if t == 0 else self.cs[t - 1], dh, dc, d)
+                dh = d @ w  # (B, 4H) @ (4H, H)
+                continue
             dc += dh * a[:, 3 * H:] * (1 - tc * tc)  # o (1 - tanh(c)^2)
             xp.multiply(dc, a[:, 2 * H:3 * H], out=d[:, :H])  # dc g, for i
             xp.multiply(dc, c0._data if t == 0 else self.cs[t - 1], out=d[:, H:2 * H])
@@ -172,3 +184,11 @@ class LSTMLayer(Function):
             hp = xp.concatenate([h0._data[None], self.hs[:-1]]).reshape(T * B, H)
         return (dg if n_gi else None, dg.T @ hp if n_w else None,
                 dg.sum(0) if n_b else None, dh if n_h0 else None, dc if n_c0 else None)
+
+
+def _gate_kernels(*arrays: Any) -> Any:
+    """The compiled kernels when the arrays share one float32/float64 dtype, else None."""
+    if any(a.dtype != arrays[0].dtype for a in arrays):
+        return None
+    return compiled_for(*arrays)
+
