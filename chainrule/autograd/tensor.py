@@ -24,7 +24,6 @@ _ndarray = xp.ndarray  # read on every op's output
 ArrayLike = Any
 
 _FLOAT_KINDS = ("f",)
-_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")  # names ``Tensor.to`` reads as a device
 _ops: Any = None  # the chainrule.ops namespace, handed over by bind_ops when ops is imported
 
 

@@ -81,16 +81,19 @@ COMPILED_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 
 def compiled_for(*arrays: Any) -> Optional[ModuleType]:
-    """:func:`compiled` when every array is float32 or float64 (what the kernels are built
-    for), else None.
+    """:func:`compiled` when the arrays (None skipped: an absent bias, say) share one dtype,
+    float32 or float64 (a kernel is built for one dtype), else None.
 
     Example:
         >>> import numpy as np
         >>> compiled_for(np.zeros(2, np.float16)) is None
         True
+        >>> compiled_for(np.zeros(2, np.float32), np.zeros(2)) is None  # mixed dtypes
+        True
     """
-    for a in arrays:
-        if a.dtype not in COMPILED_DTYPES:
+    given = [a for a in arrays if a is not None]
+    for a in given:
+        if a.dtype not in COMPILED_DTYPES or a.dtype != given[0].dtype:
             return None
     return _load() if compiled_enabled() else None
 

@@ -115,8 +115,8 @@ class Tanh(Function):
 
     def fast_backward(self, gd: Any) -> Any:
         yd = self.output(0)._data
-        jit = compiled_for(yd) if yd.size >= JIT_MIN_SIZE and yd.dtype == gd.dtype and \
-            yd.shape == gd.shape and yd.flags.c_contiguous else None
+        jit = compiled_for(yd, gd) if yd.size >= JIT_MIN_SIZE and yd.shape == gd.shape and \
+            yd.flags.c_contiguous else None
         if jit is not None:
             g = xp.empty(yd.shape, yd.dtype)  # one compiled pass instead of three below
             jit.tanh_grad(yd.reshape(-1), xp.ascontiguousarray(gd).reshape(-1), g.reshape(-1))
@@ -150,7 +150,7 @@ class ReLU(Function):
 
     def fast_backward(self, gy: Any) -> Any:
         x = self.inputs[0]._data
-        jit = compiled_for(x) if x.dtype == gy.dtype and x.shape == gy.shape else None
+        jit = compiled_for(x, gy) if x.shape == gy.shape else None
         if jit is not None:  # one compiled pass, ~2x faster than a NumPy multiply by the mask
             g = xp.empty(x.shape, x.dtype)
             jit.relu_grad(xp.ascontiguousarray(x).reshape(-1),

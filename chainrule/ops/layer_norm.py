@@ -197,14 +197,8 @@ _SPLIT_ELEMS = 1 << 18  # elements from which the rows are split over the worker
 
 
 def _rows_kernel(x: Any, weight: Any, bias: Any) -> Any:
-    """The compiled kernels for a layer norm of ``x`` (non-empty, float32/float64, weight and
-    bias of its dtype), else None."""
-    if x.size == 0:
-        return None
-    arrays = [a for a in (x, weight, bias) if a is not None]
-    if any(a.dtype != x.dtype for a in arrays):
-        return None
-    return compiled_for(*arrays)
+    """The compiled kernels for a layer norm of a non-empty ``x`` (see ``compiled_for``)."""
+    return None if x.size == 0 else compiled_for(x, weight, bias)
 
 
 # ============================================================================ argument checks
