@@ -81,21 +81,33 @@ COMPILED_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 
 def compiled_for(*arrays: Any) -> Optional[ModuleType]:
-    """:func:`compiled` when the arrays (None skipped: an absent bias, say) share one dtype,
-    float32 or float64 (a kernel is built for one dtype), else None.
+    """:func:`compiled` when every array (None skipped: an absent bias, say) is float32 or
+    float64 (what the kernels are built for), else None.
 
     Example:
         >>> import numpy as np
         >>> compiled_for(np.zeros(2, np.float16)) is None
         True
-        >>> compiled_for(np.zeros(2, np.float32), np.zeros(2)) is None  # mixed dtypes
+    """
+    for a in arrays:
+        if a is not None and a.dtype not in COMPILED_DTYPES:
+            return None
+    return _load() if compiled_enabled() else None
+
+
+def compiled_alike(*arrays: Any) -> Optional[ModuleType]:
+    """:func:`compiled_for` for a kernel that reads all the arrays (None skipped) in one dtype:
+    None when their dtypes differ.
+
+    Example:
+        >>> import numpy as np
+        >>> compiled_alike(np.zeros(2, np.float32), np.zeros(2)) is None
         True
     """
     given = [a for a in arrays if a is not None]
-    for a in given:
-        if a.dtype not in COMPILED_DTYPES or a.dtype != given[0].dtype:
-            return None
-    return _load() if compiled_enabled() else None
+    if any(a.dtype != given[0].dtype for a in given):
+        return None
+    return compiled_for(*given)
 
 
 def along_rows(v: Any, S: int) -> Any:

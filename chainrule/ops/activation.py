@@ -14,7 +14,7 @@ import numpy
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ..kernels import compiled_for
+from ..kernels import compiled_alike
 from ._util import contiguous, normalize_dims, write_out
 from .dtypes import as_float
 from .arithmetic import exp, keep_where, keep_where_array
@@ -115,7 +115,7 @@ class Tanh(Function):
 
     def fast_backward(self, gd: Any) -> Any:
         yd = self.output(0)._data
-        jit = compiled_for(yd, gd) if yd.size >= JIT_MIN_SIZE and yd.shape == gd.shape and \
+        jit = compiled_alike(yd, gd) if yd.size >= JIT_MIN_SIZE and yd.shape == gd.shape and \
             yd.flags.c_contiguous else None
         if jit is not None:
             g = xp.empty(yd.shape, yd.dtype)  # one compiled pass instead of three below
@@ -150,7 +150,7 @@ class ReLU(Function):
 
     def fast_backward(self, gy: Any) -> Any:
         x = self.inputs[0]._data
-        jit = compiled_for(x, gy) if x.shape == gy.shape else None
+        jit = compiled_alike(x, gy) if x.shape == gy.shape else None
         if jit is not None:  # one compiled pass, ~2x faster than a NumPy multiply by the mask
             g = xp.empty(x.shape, x.dtype)
             jit.relu_grad(xp.ascontiguousarray(x).reshape(-1),

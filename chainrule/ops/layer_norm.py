@@ -34,7 +34,7 @@ from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ..kernels import compiled_for
+from ..kernels import compiled_alike
 from ..kernels.threads import over_parts
 from ._util import as_tensor_arg
 from .arithmetic import pow, sqrt
@@ -197,8 +197,8 @@ _SPLIT_ELEMS = 1 << 18  # elements from which the rows are split over the worker
 
 
 def _rows_kernel(x: Any, weight: Any, bias: Any) -> Any:
-    """The compiled kernels for a layer norm of a non-empty ``x`` (see ``compiled_for``)."""
-    return None if x.size == 0 else compiled_for(x, weight, bias)
+    """The compiled kernels for a layer norm of a non-empty ``x`` (see ``compiled_alike``)."""
+    return None if x.size == 0 else compiled_alike(x, weight, bias)
 
 
 # ============================================================================ argument checks

@@ -13,7 +13,7 @@ from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ..kernels import compiled_for
+from ..kernels import compiled_alike
 from .activation import sigmoid, tanh
 from .linalg import matmul
 from .shape import cat, reshape, stack, transpose
@@ -93,7 +93,7 @@ class LSTMLayer(Function):
         hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
         acts = xp.empty((T, B, 4 * H), gi.dtype)  # activated gates i, f, g, o
         # the compiled gates' tanh is a float32 approximation: float64 keeps NumPy's passes
-        jit = compiled_for(gi, w_hh, h0, c0) if gi.dtype == xp.float32 else None
+        jit = compiled_alike(gi, w_hh, h0, c0) if gi.dtype == xp.float32 else None
         h = h0
         for t in range(T):
             a, c = acts[t], cs[t]
@@ -152,7 +152,7 @@ class LSTMLayer(Function):
         T, (B, H) = self.steps, h0.shape
         w = w_hh._data
         acts = self.acts
-        jit = compiled_for(acts, w)
+        jit = compiled_alike(acts, w)
         if jit is None:
             # each gate's local derivative for all steps at once: s(1-s) for i, f, o; 1-g^2
             local = acts * (1 - acts)  # (T, B, 4H)
