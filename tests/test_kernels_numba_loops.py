@@ -97,6 +97,27 @@ def test_tanh_grad_matches_its_formula(dtype):
         np.testing.assert_allclose(out, g * (1 - y * y), rtol=TOL[dtype], atol=TOL[dtype])
 
 
+def test_float32_erf_is_within_its_bound_of_the_c_library():
+    """The rational erf over a dense grid of [-6, 6] and the special values: within 3.4e-7 of
+    the C library's erf (rounded from float64), NaN kept, +-inf to +-1, odd."""
+    import math
+    x = np.concatenate([np.linspace(-6, 6, 200_001), [0.0, -0.0, 1e-30, 3.9, 4.0, 50.0]])
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    loops.erf_f32(x, out)
+    ref = np.array([math.erf(float(v)) for v in x])
+    assert np.abs(out - ref).max() <= 3.4e-7
+    np.testing.assert_array_equal(out, -_erf32(-x))
+    special = _erf32(np.array([np.nan, np.inf, -np.inf], np.float32))
+    assert np.isnan(special[0]) and special[1:].tolist() == [1.0, -1.0]
+
+
+def _erf32(x):
+    out = np.empty_like(x)
+    loops.erf_f32(x, out)
+    return out
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9),
        seed=st.integers(0, 2**16))

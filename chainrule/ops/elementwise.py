@@ -129,15 +129,17 @@ _erf_by_element = numpy.frompyfunc(math.erf, 1, 1)  # the C library's erf, value
 
 
 def erf_array(x: Any) -> Any:
-    """erf of a float array, by the C library: in a compiled loop where the kernels serve the
-    dtype (float32, float64), else value by value in float64 (the twin the kernel is tested
-    against; 100x slower)."""
+    """erf of a float array: where the kernels serve the dtype, a compiled loop (float64: the
+    C library's erf; float32: a rational approximation within 3.4e-7, 30x faster), else
+    value by value in float64 by the C library (the twin the kernels are tested against;
+    100x slower)."""
     jit = compiled_for(x)
     if jit is None:
         return xp.asarray(_erf_by_element(x.astype(numpy.float64)), dtype=x.dtype)
     x = x if x.flags.c_contiguous else x.copy()  # (not ascontiguousarray: 0-d stays 0-d)
     out = xp.empty_like(x)
-    jit.erf(x.reshape(-1), out.reshape(-1))  # flat views of the contiguous arrays
+    kernel = jit.erf_f32 if x.dtype == xp.float32 else jit.erf
+    kernel(x.reshape(-1), out.reshape(-1))  # flat views of the contiguous arrays
     return out
 
 

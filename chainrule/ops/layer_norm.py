@@ -150,40 +150,39 @@ class LayerNorm(GroupNorm):
             return super().forward(x, weight, bias)
         R, _, K, _ = self.view
         x2 = x.reshape(R, K) if x.flags.c_contiguous else xp.ascontiguousarray(x).reshape(R, K)
-        y2, self.xhat = xp.empty((R, K), x.dtype), xp.empty((R, K), x.dtype)
-        rstd = xp.empty(R, x.dtype)
+        y2 = xp.empty((R, K), x.dtype)
+        mean, rstd = xp.empty(R), xp.empty(R)  # float64, whatever x's dtype
         none = xp.empty(0, x.dtype)
         w = none if weight is None else weight.reshape(K)
         b = none if bias is None else bias.reshape(K)
-        xhat = self.xhat
 
         def rows(r0: int, r1: int, part: int) -> None:  # rows r0..r1, on one thread
-            jit.layer_norm_rows(x2[r0:r1], w, b, self.eps, y2[r0:r1], xhat[r0:r1],
+            jit.layer_norm_rows(x2[r0:r1], w, b, self.eps, y2[r0:r1], mean[r0:r1],
                                 rstd[r0:r1])
 
         over_parts(R, R * K >= _SPLIT_ELEMS, rows)
-        self.rstd = rstd.reshape(R, 1)
+        self.x2, self.mean, self.rstd = x2, mean, rstd  # xhat is recomputed in the backward
         return y2.reshape(x.shape)
 
     def fast_backward(self, gy: Any) -> tuple:
+        if not hasattr(self, "mean"):  # the forward ran GroupNorm's NumPy formulas
+            return super().fast_backward(gy)
         x, weight, bias = self.inputs
         jit = _rows_kernel(x._data, None if weight is None else weight._data,
                            None if bias is None else bias._data)
-        if jit is None or gy.dtype != x.dtype:
-            return super().fast_backward(gy)
         nx, nw, nb = self.needs_input_grad
         R, _, K, _ = self.view
-        g2 = xp.ascontiguousarray(gy).reshape(R, K)
+        g2 = xp.ascontiguousarray(gy, dtype=x.dtype).reshape(R, K)
         none = xp.empty(0, x.dtype)
         gx2 = xp.empty((R, K), x.dtype) if nx else none
         w = none if weight is None else weight._data.reshape(K)
-        xhat, rstd = self.xhat, self.rstd.reshape(R)
+        x2, mean, rstd = self.x2, self.mean, self.rstd
         sums: dict[int, tuple[Any, Any]] = {}  # each part's gw and gb, added up after
 
         def rows(r0: int, r1: int, part: int) -> None:  # rows r0..r1, on one thread
             gw = xp.zeros(K, x.dtype) if nw else none
             gb = xp.zeros(K, x.dtype) if nb else none
-            jit.layer_norm_rows_grad(g2[r0:r1], xhat[r0:r1], rstd[r0:r1], w,
+            jit.layer_norm_rows_grad(g2[r0:r1], x2[r0:r1], mean[r0:r1], rstd[r0:r1], w,
                                      gx2[r0:r1] if nx else none, gw, gb)
             sums[part] = gw, gb
 

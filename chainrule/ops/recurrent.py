@@ -82,6 +82,23 @@ class LSTMLayer(Function):
 
     def forward(self, gi: Any, w_hh: Any, b_hh: Any, h0: Any, c0: Any) -> Any:
         T, (B, H) = self.steps, h0.shape
+        hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
+        acts = xp.empty((T, B, 4 * H), gi.dtype)  # activated gates i, f, g, o
+        # the compiled gates' tanh is a float32 approximation: float64 keeps NumPy's passes
+        jit = compiled_alike(gi, w_hh, h0, c0) if gi.dtype == xp.float32 else None
+        if jit is not None:  # float32: per step one GEMM, then one compiled pass adds the
+            # inputs and b_hh and activates the gates
+            w_t = xp.ascontiguousarray(w_hh.T)  # (H, 4H): BLAS is faster on it than on w_hh.T
+            gi3 = gi.reshape(T, B, 4 * H)  # (T*B, 4H) -> (T, B, 4H)
+            b = xp.zeros(4 * H, gi.dtype) if b_hh is None else b_hh
+            h = h0
+            for t in range(T):
+                xp.matmul(h, w_t, out=acts[t])  # (B, H) @ (H, 4H)
+                jit.lstm_gates_f32(acts[t], gi3[t], b, c0 if t == 0 else cs[t - 1], cs[t],
+                                   hs[t], tcs[t])
+                h = hs[t]
+            self.acts, self.cs, self.tcs, self.hs = acts, cs, tcs, hs
+            return hs.reshape(T * B, H), hs[-1].copy(), cs[-1].copy()
         # sigmoid(x) = (1 + tanh(x / 2)) / 2 for i, f, o and tanh(x) for g: the halving is
         # folded into W_hh^T and gi once, so each step is one tanh, then a * s + (1 - s)
         s = xp.full(4 * H, 0.5, gi.dtype)
@@ -90,19 +107,11 @@ class LSTMLayer(Function):
         # faster on it than on the transposed view; w_hh itself is never written)
         gi3 = (gi if b_hh is None else gi + b_hh).reshape(T, B, 4 * H) * s  # (T, B, 4H)
         shift = 1 - s  # 0.5 for the sigmoid gates, 0 for g
-        hs, cs, tcs = (xp.empty((T, B, H), gi.dtype) for _ in range(3))  # h, c, tanh(c)
-        acts = xp.empty((T, B, 4 * H), gi.dtype)  # activated gates i, f, g, o
-        # the compiled gates' tanh is a float32 approximation: float64 keeps NumPy's passes
-        jit = compiled_alike(gi, w_hh, h0, c0) if gi.dtype == xp.float32 else None
         h = h0
         for t in range(T):
             a, c = acts[t], cs[t]
             xp.matmul(h, w_t, out=a)  # (B, H) @ (H, 4H)
             a += gi3[t]
-            if jit is not None:  # float32: the pointwise part in one compiled pass
-                jit.lstm_gates_f32(a, c0 if t == 0 else cs[t - 1], c, hs[t], tcs[t])
-                h = hs[t]
-                continue
             xp.tanh(a, out=a)
             a *= s
             a += shift
