@@ -74,8 +74,11 @@ def select_cases(spec: Optional[str], cases: Optional[Sequence[Case]] = None) ->
     cases = list(all_cases() if cases is None else cases)
     if spec is None or spec.strip() in ("", "all"):
         return cases
+    from . import distributed  # here, not at the top: `python -m benchmarks.distributed` runs it
+
     wanted = [w.strip() for w in spec.split(",") if w.strip()]
-    known = sorted({c.key for c in cases} | {g for c in cases for g in c.groups})
+    known = sorted({c.key for c in cases} | {g for c in cases for g in c.groups}
+                   | {distributed.DISTRIBUTED})  # run apart: see run_suite
     unknown = [w for w in wanted if w not in known]
     if unknown:
         raise ValueError(f"unknown case(s) {', '.join(unknown)}; choose from "
@@ -146,6 +149,13 @@ def run_suite(options: Options, log: Callable[[str], None] = lambda s: None) -> 
     for case in cases:
         log(f"running {case.key} ...")
         results.append(run_case(case, options, thread_info["threads"], log))
+    from . import distributed  # (as in select_cases)
+
+    if distributed.wanted(options.cases, options.tiny):  # ranks in processes of their own
+        log(f"running {distributed.DISTRIBUTED} ...")
+        meta[distributed.DISTRIBUTED] = distributed.measure(
+            options.tiny, steps=distributed.STEPS // 2 if options.quick else None,
+            repeats=QUICK_REPEATS if options.quick else None, log=log)
     meta["finished"] = now_iso()
     meta["loadavg_end"] = _loadavg()
     return SuiteResult(meta, results)

@@ -320,6 +320,10 @@ def render_markdown(suite: SuiteResult) -> str:
     lines += [f"- {_one_line(line)}" for line in missed] or ["- none"]
     if m.get("profile"):
         lines += ["", "## Profile", "", "```", m["profile"], "```"]
+    if m.get("distributed"):  # benchmarks/distributed.py: its own small table
+        from .distributed import render_section
+
+        lines += ["", render_section(m["distributed"])]
     lines += ["", "## Notes", ""] + [f"- {note}" for note in NOTES]
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,10 @@ from hypothesis import HealthCheck, settings
 
 import chainrule as cr
 
+# scripts that the tests launch under mpiexec (they start a process group when imported), not
+# modules for pytest to import
+collect_ignore = ["distributed"]
+
 settings.register_profile("ci", max_examples=50, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=15, deadline=None,

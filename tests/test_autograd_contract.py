@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+import chainrule.distributed
 import chainrule.nn.functional as F
 from chainrule.autograd import Function
 from chainrule.backend import use_compiled
@@ -69,6 +70,10 @@ SAMPLES: dict[str, Callable[[np.random.Generator], cr.Tensor]] = {
     "layer_norm": lambda r: F.layer_norm(_rand(r, 4, 3, 5), (3, 5), _rand(r, 3, 5),
                                          _rand(r, 3, 5)),
     "layer_norm no affine": lambda r: F.layer_norm(_rand(r, 4, 5), (5,)),
+    "sync_batch_norm (a world of one)": lambda r: cr.distributed.sync_batch_norm(
+        _rand(r, 4, 3, 2), None, None, _rand(r, 3), _rand(r, 3)),
+    "all_reduce_sum (a world of one)": lambda r: cr.distributed.all_reduce_sum(
+        _rand(r, 3, 2)) * _rand(r, 3, 2),
     "group_norm": lambda r: F.group_norm(_rand(r, 3, 6, 2, 2), 3, _rand(r, 6), _rand(r, 6)),
     "conv1d": lambda r: F.conv1d(_rand(r, 2, 3, 7), _rand(r, 4, 3, 3), _rand(r, 4), padding=1),
     "conv_transpose1d": lambda r: F.conv_transpose1d(_rand(r, 2, 3, 5), _rand(r, 3, 2, 3),

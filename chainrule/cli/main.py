@@ -16,7 +16,7 @@ from ..backend import keep_freed_memory
 from . import EXIT_ERROR, EXIT_INTERRUPTED, error, os_error_reason
 
 CORE_COMMANDS = ("train", "evaluate", "predict", "generate")
-OPTIONAL_COMMANDS = ("explain", "bench")
+OPTIONAL_COMMANDS = ("explain", "bench", "export")
 """Registered only when ``chainrule.cli.<name>`` exists (they are written separately)."""
 
 

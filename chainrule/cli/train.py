@@ -8,17 +8,33 @@ Each epoch ends with the train/test loss and accuracy printed and appended to
 run its character vocabulary: no pickle). ``--resume`` continues from that checkpoint and
 reaches bit-identical weights. Both tasks share the epoch loop, the NaN guard, the saving and
 the exit codes (:func:`_run_epochs`).
+
+``--distributed`` trains data-parallel over MPI (``mpiexec -n N python -m mpi4py -m chainrule
+train --distributed ...``, :func:`_run_distributed`): ``--batch-size`` is the global batch,
+split evenly over the ranks; every rank draws the same global batches from the same seed and
+trains on its rows ``rank::N`` of each (``chainrule.training.data.shard_batches``), the model
+wrapped in ``DistributedDataParallel`` after ``SyncBatchNorm.convert_sync_batchnorm``, so N
+ranks train what one process trains. Every rank evaluates its part of the test set and the
+counts are summed. Rank 0 alone prints and writes the run folder; a NaN on any rank stops every
+rank with exit code 3; any other failure on any rank (an error, a crash, Ctrl-C) aborts them
+all with its exit code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import math
 import os
 import sys
+import time
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from .. import manual_seed, nn
+from ..backend import get_num_threads, set_num_threads
 from ..data import DataLoader, DatasetChecksumError, DatasetNotFoundError, IdxFormatError
 from ..data.sampler import RandomSampler
 from ..autograd.tensor import Tensor
@@ -35,7 +51,7 @@ from ..training import (METRIC_FIELDS, NonFiniteLossError, evaluate, read_traini
                         write_metrics_csv)
 from ..training.config import (DEFAULT_LR, DEFAULT_MOMENTUM, MODELS, OPTIMIZERS, SCHEDULES,
                                SEED_BOUND, TrainConfig, TrainConfigError, saved_recipe)
-from ..training.data import DATASETS, EmptySplitError, load_split
+from ..training.data import DATASETS, EmptySplitError, RankSlice, load_split, shard_batches
 from ..training.loop import min_train_batch
 from ..training.text import (CharLMConfig, TEXT_METRIC_FIELDS, TEXT_MODELS, lm_loss,
                              prepare_text)
@@ -139,6 +155,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh even if --out already holds a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over MPI: launch N ranks with `mpiexec -n N "
+                        "python -m mpi4py -m chainrule train --distributed ...`; --batch-size "
+                        "is the global batch, split evenly over the ranks; rank 0 prints and "
+                        "writes the run folder (needs `pip install \"chainrule[mpi]\"`; "
+                        "without a launcher: one process, as without the flag)")
     t = p.add_argument_group("language model (--task charlm)")
     t.add_argument("--text", type=text_file, default=None, metavar="FILE",
                    help="the UTF-8 text to learn [default: the King James Bible of the Debian "
@@ -265,12 +287,155 @@ class _Plotter:
 
 # -- the command -----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Ranks:
+    """This process's place in a data-parallel run (a world of one without ``--distributed``).
+
+    Attributes:
+        rank: this rank, 0 to ``size - 1``. size: the number of ranks.
+    """
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def lead(self) -> bool:
+        """Rank 0: the one that prints and writes the run folder."""
+        return self.rank == 0
+
+    @property
+    def parallel(self) -> bool:
+        return self.size > 1
+
+
+SINGLE = _Ranks()
+ABORT_GRACE_S = 5.0
+"""How long a rank other than 0 waits before it aborts the world for an error every rank
+finds at once (bad arguments, a NaN): rank 0 reports it and aborts first (on a loaded machine
+printing the usage can take a second: a shorter wait let the other rank's abort cut it off)."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``chainrule train``; returns the exit code."""
     task = _task(args)
-    if task == "charlm":
-        return _run_charlm(args)
-    return _run_image(args)
+    runner = _run_charlm if task == "charlm" else _run_image
+    if getattr(args, "distributed", False):
+        return _run_distributed(args, runner)
+    return runner(args, SINGLE)
+
+
+def _have_mpi4py() -> bool:
+    """Whether mpi4py can be imported (the package only: MPI starts in the process group)."""
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool, errors: io.StringIO) -> Iterator[None]:
+    """Send stdout to the null device and keep stderr in ``errors`` (the ranks other than 0:
+    rank 0 prints; a rank says what it kept only when the error was its own)."""
+    if not enabled:
+        yield
+        return
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), \
+            contextlib.redirect_stderr(errors):
+        yield
+
+
+def _replay(errors: io.StringIO, ranks: _Ranks) -> None:
+    """Print what a silenced rank wrote to stderr, each line marked with its rank."""
+    for line in errors.getvalue().splitlines():
+        print(f"[rank {ranks.rank}] {line}", file=sys.stderr)
+
+
+_LOCAL_SIZE_VARS = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE")
+"""How launchers tell a rank how many ranks share its machine (MPICH, Open MPI, MVAPICH)."""
+
+
+def _share_cores(ranks: _Ranks) -> None:
+    """Unless ``OMP_NUM_THREADS`` says otherwise, give each rank its share of the machine's
+    cores (as ``torchrun`` does): N ranks each using every core would fight over them."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    local = next((os.environ[v] for v in _LOCAL_SIZE_VARS if os.environ.get(v)), None)
+    try:
+        here = max(1, int(local)) if local is not None else ranks.size
+    except ValueError:
+        here = ranks.size
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    set_num_threads(max(1, cores // here))
+
+
+def _run_distributed(args: argparse.Namespace,
+                     runner: Callable[[argparse.Namespace, _Ranks], int]) -> int:
+    """``runner`` on every rank of the MPI world the launcher started.
+
+    A world of one (no launcher) runs as without ``--distributed``. With more ranks, those
+    other than 0 run silenced; a rank that ends with a non-zero code, raises or is interrupted
+    aborts every rank with its code (``chainrule.distributed.abort``): a rank left waiting in a
+    collective would hang otherwise (under a plain ``mpiexec`` launch; ``python -m mpi4py``
+    aborts on an uncaught exception too). An error every rank finds (bad arguments, a NaN) is
+    reported by rank 0, which aborts first: another rank waits :data:`ABORT_GRACE_S`, and if it
+    is still running then (the error was its own: a data folder missing on its machine), it
+    prints what it kept from stderr before it aborts. Checkpoints are written atomically, so
+    an abort leaves the last complete one.
+    """
+    if not _have_mpi4py():
+        error('--distributed needs mpi4py, which is not installed: pip install '
+              '"chainrule[mpi]" (mpi4py and the MPICH wheel), then launch with `mpiexec -n N '
+              'python -m mpi4py -m chainrule train --distributed ...`')
+        return EXIT_ERROR
+    from .. import distributed as dist
+
+    try:
+        dist.init_process_group(backend="mpi")
+    except RuntimeError as exc:  # DistributedError: a launcher of another MPI, ...
+        error(f"--distributed: {exc}")
+        return EXIT_ERROR
+    ranks = _Ranks(dist.get_rank(), dist.get_world_size())
+    if not ranks.parallel:
+        try:
+            return runner(args, ranks)
+        finally:
+            dist.destroy_process_group()
+    _share_cores(ranks)
+    code: Any = EXIT_ERROR
+    local = False  # a failure of this rank alone: abort at once
+    errors = io.StringIO()
+    try:
+        with _quiet(not ranks.lead, errors):
+            code = runner(args, ranks)
+    except SystemExit as exc:  # usage errors (exit 2): every rank finds them
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        local = True
+        print(file=sys.stderr)
+        error(f"rank {ranks.rank}: interrupted (Ctrl-C)")
+        code = EXIT_INTERRUPTED
+    except OSError as exc:
+        local = True
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        error(f"rank {ranks.rank}: {os_error_reason(exc)}{where}")
+        code = EXIT_ERROR
+    except Exception:  # a crash: its traceback, then every rank stops
+        local = True
+        print(f"chainrule: rank {ranks.rank} of {ranks.size} failed:", file=sys.stderr)
+        traceback.print_exc()
+        code = EXIT_ERROR
+    if code != EXIT_OK:
+        if not (local or ranks.lead):
+            time.sleep(ABORT_GRACE_S)  # let rank 0 report the error every rank found
+        if not ranks.lead:
+            _replay(errors, ranks)
+        dist.abort(int(code))
+    dist.destroy_process_group()
+    return EXIT_OK
 
 
 def _task(args: argparse.Namespace) -> str:
@@ -346,12 +511,13 @@ def _prepare_folder(out: Path) -> Optional[int]:
 
 def _run_epochs(out: Path, start_epoch: int, epochs: int, metrics: list,
                 one_epoch: Any, save: Any, report: Any,
-                metric_fields: tuple = METRIC_FIELDS) -> Optional[int]:
+                metric_fields: tuple = METRIC_FIELDS, lead: bool = True) -> Optional[int]:
     """The epoch loop both tasks share: ``row = one_epoch(epoch)``, appended to ``metrics``;
     ``save(epoch, metrics)`` (the checkpoint), ``metrics.csv`` written (``metric_fields``),
     ``curves.png`` redrawn,
     ``report(epoch, row)``. Returns None when every epoch is done, else the exit code of
     what stopped it (NaN/inf, Ctrl-C, a failed save, a bad checkpoint), reported in one line.
+    Only the ``lead`` process (rank 0 of a distributed run) saves, writes and reports.
     """
     stem = out / "checkpoint"
     plot = _Plotter(out / "curves.png")
@@ -361,6 +527,8 @@ def _run_epochs(out: Path, start_epoch: int, epochs: int, metrics: list,
         for epoch in range(start_epoch, epochs + 1):
             row = one_epoch(epoch)
             metrics.append(row)
+            if not lead:
+                continue
             try:
                 save(epoch, metrics)
                 saved = epoch
@@ -386,9 +554,50 @@ def _run_epochs(out: Path, start_epoch: int, epochs: int, metrics: list,
     return None
 
 
+# -- data parallel ---------------------------------------------------------------------------
+
+def _check_split(args: argparse.Namespace, batch_size: int, ranks: _Ranks) -> None:
+    """A usage error unless the global batch splits evenly over the ranks."""
+    if ranks.parallel and batch_size % ranks.size:
+        usage_error(args, f"--batch-size {batch_size} is the global batch of the {ranks.size} "
+                          f"ranks and must be divisible by {ranks.size}: use --batch-size "
+                          f"{max(1, round(batch_size / ranks.size)) * ranks.size}")
+
+
+def _sync_batch_norm(model: Any, ranks: _Ranks) -> Any:
+    """``model`` with its batch norms synchronised over the ranks (unchanged in one process)."""
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model) if ranks.parallel else model
+
+
+def _data_parallel(model: Any, ranks: _Ranks, batch_size: int, items: str = "images") -> Any:
+    """``model`` wrapped in ``DistributedDataParallel`` (which gives every rank rank 0's
+    weights and buffers, and averages the gradients); the model itself in one process.
+    Rank 0 names the split."""
+    if not ranks.parallel:
+        return model
+    from ..nn.parallel import DistributedDataParallel
+
+    threads = get_num_threads()
+    plural = "s" if threads > 1 else ""
+    print(f"  data parallel: {ranks.size} ranks (MPI), {threads} thread{plural} each; each rank "
+          f"{batch_size // ranks.size} of the {batch_size} {items} of a batch", flush=True)
+    # SyncBatchNorm updates the running statistics alike on every rank: nothing to broadcast
+    return DistributedDataParallel(model, broadcast_buffers=False)
+
+
+def _train_part(dataset: Any, ranks: _Ranks) -> Any:
+    """The training set as this rank loads it: every global batch, only its own part."""
+    return shard_batches(dataset, ranks.rank, ranks.size) if ranks.parallel else dataset
+
+
+def _test_part(dataset: Any, ranks: _Ranks) -> Any:
+    """This rank's contiguous part of the test set (all of it in one process)."""
+    return RankSlice(dataset, ranks.rank, ranks.size) if ranks.parallel else dataset
+
+
 # -- image classification --------------------------------------------------------------------
 
-def _run_image(args: argparse.Namespace) -> int:
+def _run_image(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     name_hint = f"{args.model or DEFAULTS.model}-{args.dataset or DEFAULTS.dataset}"
     out = Path(args.out) if args.out else Path("runs") / name_hint
     stem = out / "checkpoint"
@@ -422,6 +631,7 @@ def _run_image(args: argparse.Namespace) -> int:
     if mcfg is None:
         mcfg = model_config(cfg.model, {"num_classes": len(classes)}
                             if cfg.model == "lenet5" else None)
+    _check_split(args, cfg.batch_size, ranks)
 
     manual_seed(cfg.seed)
     try:
@@ -431,17 +641,20 @@ def _run_image(args: argparse.Namespace) -> int:
         error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
         return EXIT_ERROR
     need = _check_batch_size(args, cfg, model, len(train_ds))
+    model = _sync_batch_norm(model, ranks)
     optimizer = cfg.make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
     bs = cfg.batch_size
-    # a last batch too small to batch-normalise in train mode (one image) is dropped; a run
+    # a last batch too small to batch-normalise in train mode (one image), or that does not
+    # split evenly over the ranks (dropout's global mask needs equal parts), is dropped; a run
     # saved when every model dropped it keeps its batches
-    drop_last = 0 < len(train_ds) % bs < need or (
+    rest = len(train_ds) % bs
+    drop_last = 0 < rest < need or rest % ranks.size != 0 or (
         meta is not None and isinstance(meta.get("loader"), dict)
         and meta["loader"].get("drop_last") is True)
-    loader = DataLoader(train_ds, batch_size=bs, shuffle=True, seed=cfg.seed,
-                        drop_last=drop_last)
-    test_loader = DataLoader(test_ds, batch_size=EVAL_BATCH_SIZE)
+    loader = DataLoader(_train_part(train_ds, ranks), batch_size=bs, shuffle=True,
+                        seed=cfg.seed, drop_last=drop_last)
+    test_loader = DataLoader(_test_part(test_ds, ranks), batch_size=EVAL_BATCH_SIZE)
     metrics: list[dict[str, Any]] = []
     start_epoch = 1
     if meta is not None:
@@ -469,16 +682,18 @@ def _run_image(args: argparse.Namespace) -> int:
     print(f"  {opt_desc}, batch size {bs}, {cfg.epochs} epoch{plural}, seed {cfg.seed} "
           f"-> {out}" + (f" (resuming after epoch {start_epoch - 1})" if meta else ""),
           flush=True)
-    code = _prepare_folder(out)
+    code = _prepare_folder(out) if ranks.lead else None
     if code is not None:
         return code
     print(f"  compiled kernels: {compiled_status()}", flush=True)
+    net = _data_parallel(model, ranks, bs)
 
     def one_epoch(epoch: int) -> dict[str, Any]:
-        result = train_one_epoch(model, loader, loss_fn, optimizer, epoch=epoch,
-                                 epochs=cfg.epochs, progress=not args.no_progress,
-                                 lr_schedule=schedule)
-        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
+        result = train_one_epoch(net, loader, loss_fn, optimizer, epoch=epoch,
+                                 epochs=cfg.epochs, progress=ranks.lead and not args.no_progress,
+                                 lr_schedule=schedule, distributed=ranks.parallel)
+        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes),
+                      distributed=ranks.parallel)
         if ev.loss is None or not math.isfinite(ev.loss):
             raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
         return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
@@ -497,11 +712,13 @@ def _run_image(args: argparse.Namespace) -> int:
               f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
               f"({row['images_per_second']:.0f} img/s)", flush=True)
 
-    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report)
+    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report,
+                       lead=ranks.lead)
     if code is not None:
         return code
     if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
-        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes))
+        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes),
+                      distributed=ranks.parallel)
         print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg.epochs}); "
               "nothing to train", flush=True)
         accuracy = ev.accuracy
@@ -549,7 +766,7 @@ def _read_text(path: Optional[str]) -> str:
     return read_default_text() if path is None else read_text_file(path)
 
 
-def _run_charlm(args: argparse.Namespace) -> int:
+def _run_charlm(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     text_name = DEFAULT_TEXT_NAME if args.text is None else Path(args.text).stem
     out = Path(args.out) if args.out else \
         Path("runs") / f"{args.model or TEXT_DEFAULTS.model}-{text_name}"
@@ -577,6 +794,7 @@ def _run_charlm(args: argparse.Namespace) -> int:
             args.text = saved_text
     else:
         cfg = _new_text_config(args)
+    _check_split(args, cfg.batch_size, ranks)
 
     try:
         text = _read_text(args.text)
@@ -610,14 +828,15 @@ def _run_charlm(args: argparse.Namespace) -> int:
             usage_error(args, str(exc))
         error(f"cannot resume from {stem}: cannot rebuild the model: {exc}")
         return EXIT_ERROR
+    model = _sync_batch_norm(model, ranks)
     optimizer = cfg.make_optimizer(model)
     generator = Generator().manual_seed(cfg.seed)
     sampler = RandomSampler(splits.train, replacement=True,
                             num_samples=cfg.steps_per_epoch * cfg.batch_size,
                             generator=generator)
-    loader = DataLoader(splits.train, batch_size=cfg.batch_size, sampler=sampler,
-                        generator=generator)
-    test_loader = DataLoader(splits.test, batch_size=cfg.batch_size)
+    loader = DataLoader(_train_part(splits.train, ranks), batch_size=cfg.batch_size,
+                        sampler=sampler, generator=generator)
+    test_loader = DataLoader(_test_part(splits.test, ranks), batch_size=cfg.batch_size)
     metrics: list[dict[str, Any]] = []
     start_epoch = 1
     if meta is not None:
@@ -646,17 +865,19 @@ def _run_charlm(args: argparse.Namespace) -> int:
           + f", batch {cfg.batch_size} x {cfg.block_size} characters, {cfg.steps_per_epoch} "
             f"steps x {cfg.epochs} epoch{plural}, seed {cfg.seed} -> {out}"
           + (f" (resuming after epoch {start_epoch - 1})" if meta else ""), flush=True)
-    code = _prepare_folder(out)
+    code = _prepare_folder(out) if ranks.lead else None
     if code is not None:
         return code
     print(f"  compiled kernels: {compiled_status()}", flush=True)
+    net = _data_parallel(model, ranks, cfg.batch_size, "blocks")
 
     def one_epoch(epoch: int) -> dict[str, Any]:
-        result = train_one_epoch(model, loader, lm_loss, optimizer, epoch=epoch,
-                                 epochs=cfg.epochs, progress=not args.no_progress,
+        result = train_one_epoch(net, loader, lm_loss, optimizer, epoch=epoch,
+                                 epochs=cfg.epochs, progress=ranks.lead and not args.no_progress,
                                  lr_schedule=schedule, grad_clip=cfg.grad_clip or None,
-                                 unit="tok")
-        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab))
+                                 unit="tok", distributed=ranks.parallel)
+        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab),
+                      distributed=ranks.parallel)
         if ev.loss is None or not math.isfinite(ev.loss):
             raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
         return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
@@ -677,11 +898,12 @@ def _run_charlm(args: argparse.Namespace) -> int:
         print(f"  sample: {_sample(model, vocab, cfg.seed)!r}", flush=True)
 
     code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report,
-                       TEXT_METRIC_FIELDS)
+                       TEXT_METRIC_FIELDS, lead=ranks.lead)
     if code is not None:
         return code
     if not metrics or metrics[-1]["epoch"] < start_epoch:  # nothing left to train
-        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab))
+        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab),
+                      distributed=ranks.parallel)
         print(f"{out} already holds {start_epoch - 1} epochs (--epochs {cfg.epochs}); "
               "nothing to train", flush=True)
         loss = ev.loss

@@ -10,8 +10,8 @@ from .datasets import (MNIST, Dataset, DatasetChecksumError, DatasetNotFoundErro
                        TensorDataset, user_cache_dir)
 from .idx import (IdxCountMismatchError, IdxFormatError, IdxHeader, IdxLabelRangeError,
                   load_idx_pair, read_idx, read_idx_header, write_idx)
-from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                      SubsetRandomSampler, WeightedRandomSampler)
+from .sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler,
+                      SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
 from .toy import blobs, logic_gate, spirals
 from .transforms import Compose, Normalize, ToFloat
 from .workers import WorkerInfo, get_worker_info
@@ -19,7 +19,8 @@ from .workers import WorkerInfo, get_worker_info
 __all__ = [
     "DataLoader", "default_collate", "default_convert", "numpy_collate",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-    "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo",
+    "WeightedRandomSampler", "BatchSampler", "DistributedSampler", "get_worker_info",
+    "WorkerInfo",
     "IterableDataset", "ChainDataset", "ConcatDataset", "StackDataset", "Subset",
     "random_split",
     "Dataset", "TensorDataset", "FashionMNIST", "MNIST",

@@ -291,3 +291,94 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)  # type: ignore[arg-type]
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class DistributedSampler(Sampler):
+    """Each rank's share of the dataset, as ``torch.utils.data.DistributedSampler``.
+
+    Every rank builds the same order of ``len(dataset)`` indices (a permutation drawn from a
+    ``Generator`` seeded with ``seed + epoch`` when ``shuffle``, else ``0, 1, 2, ...``), pads
+    it by repeating its start to a multiple of ``num_replicas`` (or, with ``drop_last``, cuts
+    it to one), and takes every ``num_replicas``-th index from ``rank`` on: rank r gets
+    positions ``r, r + W, r + 2W, ...`` of the order (W = ``num_replicas``).
+
+    **Global batches.** With a global batch of B (W dividing B) and each rank's loader taking
+    ``B // W``, the ranks' k-th batches together are exactly positions ``k*B ... (k+1)*B - 1``
+    of the order: the single-process batch k over the same order (``num_replicas=1``), rank r
+    holding its rows ``r, r + W, ...`` (interleaved, not a contiguous block). The last, partial
+    global batch is split the same way when W divides it; otherwise the padding repeats a few
+    samples (or ``drop_last`` removes the tail). Dropout under ``DistributedDataParallel``
+    takes the same rows ``r::W`` of the global batch's mask.
+
+    The permutation is chainrule's (``Generator().manual_seed(seed + epoch)``), not PyTorch's:
+    the unshuffled indices equal PyTorch's exactly, the shuffled ones have the same structure.
+
+    Args:
+        dataset: anything with ``__len__``.
+        num_replicas: the number of ranks W (default: ``chainrule.distributed.get_world_size()``).
+        rank: this rank, in [0, W) (default: ``chainrule.distributed.get_rank()``).
+        shuffle: a new permutation each epoch (call ``set_epoch`` before each one).
+        seed: the permutation's seed; the same on every rank.
+        drop_last: cut the order to a multiple of W instead of padding it.
+
+    Example:
+        >>> ds = range(10)
+        >>> [list(DistributedSampler(ds, num_replicas=3, rank=r, shuffle=False)) for r in range(3)]
+        [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]
+        >>> list(DistributedSampler(ds, num_replicas=3, rank=2, shuffle=False, drop_last=True))
+        [2, 5, 8]
+    """
+
+    def __init__(self, dataset: Sized, num_replicas: Optional[int] = None,
+                 rank: Optional[int] = None, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            from .. import distributed  # the process group, only when asked for it
+            if num_replicas is None:
+                num_replicas = distributed.get_world_size()
+            if rank is None:
+                rank = distributed.get_rank()
+        if not _is_int(num_replicas) or num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas should be a positive integer, "
+                             f"got num_replicas={num_replicas!r}")
+        if not _is_int(rank) or rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.epoch = 0
+        self.drop_last = drop_last
+        n = len(dataset)
+        if drop_last and n % self.num_replicas != 0:
+            # the largest multiple of W that fits: no rank gets a padded (repeated) sample
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        if self.shuffle:  # the same permutation on every rank: seeded with seed + epoch
+            indices = Generator().manual_seed(self.seed + self.epoch)._permutation(n).tolist()
+        else:
+            indices = list(range(n))
+        if not self.drop_last:
+            padding = self.total_size - len(indices)
+            if padding <= len(indices):
+                indices += indices[:padding]
+            else:
+                indices += (indices * -(-padding // len(indices)))[:padding]
+        else:
+            indices = indices[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use permutation ``seed + epoch`` from now on (call it before each epoch, on every
+        rank, so the ranks shuffle alike and each epoch differently)."""
+        self.epoch = epoch

@@ -4,7 +4,7 @@
 switch every submodule's ``training`` flag: ``Dropout`` drops only in training mode and
 ``BatchNorm`` uses batch statistics (updating its running averages) only in training mode.
 """
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .activation import (CELU, ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid,
                          Mish, PReLU, ReLU6, SELU, SiLU, Softplus, Softsign, Tanhshrink)
@@ -26,6 +26,7 @@ from .loss import (CosineEmbeddingLoss, CTCLoss, HuberLoss, KLDivLoss, MarginRan
 from .module import Module, eval_mode, train_mode
 from .normalization import BatchNorm1d, BatchNorm2d
 from .normalization import GroupNorm, LayerNorm, RMSNorm
+from .normalization import SyncBatchNorm
 from .sparse import Embedding
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
@@ -47,4 +48,5 @@ __all__ = ["Conv1d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "AvgPool
            "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "SmoothL1Loss", "HuberLoss",
            "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "CTCLoss",
            "functional", "init", "utils",
-           "Embedding", "LayerNorm", "GroupNorm", "RMSNorm"]
+           "Embedding", "LayerNorm", "GroupNorm", "RMSNorm",
+           "SyncBatchNorm", "parallel"]

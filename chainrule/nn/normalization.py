@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import numpy
 
+from .. import distributed
 from ..autograd.errors import OpError
 from ..autograd.tensor import Tensor
 from ..backend import xp
@@ -181,6 +182,92 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _ranks = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch normalisation whose training statistics are those of the global batch: every
+    rank's shard together, as ``torch.nn.SyncBatchNorm``.
+
+    In training mode under a process group of more than one rank, each rank's per-channel
+    count, mean and variance are gathered and merged in forward, and the two gradient sums
+    all-reduced in backward (:func:`chainrule.distributed.sync_batch_norm`), so W ranks compute what one
+    process computes on the whole batch, running statistics included (the same on every rank).
+    In evaluation mode, or in a world of one, it is exactly ``BatchNorm``.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: running-average factor; None for a cumulative average.
+        affine: learn ``weight`` (init 1) and ``bias`` (init 0).
+        track_running_stats: keep running averages.
+        process_group: only None (the default group, every rank).
+        device: only ``None`` or ``'cpu'``.
+        dtype: parameter dtype (float32 by default).
+
+    Shape:
+        Input ``(N, C, ...)`` (at least 2-D); output the same shape.
+
+    Example:
+        >>> import chainrule as cr
+        >>> net = cr.nn.Sequential(cr.nn.Conv2d(1, 4, 3), cr.nn.BatchNorm2d(4))
+        >>> net = cr.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        >>> net[1]
+        SyncBatchNorm(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
+        >>> net(cr.randn(2, 1, 5, 5)).shape
+        (2, 4, 3, 3)
+    """
+
+    _ranks = (2, 3, 4, 5)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 process_group: Any = None, device: Any = None, dtype: Any = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+        if process_group is not None:
+            raise ValueError("SyncBatchNorm: process_group must be None (the default group: "
+                             "every rank); sub-groups are not supported")
+        self.process_group = process_group
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not self.training or distributed.get_world_size() == 1:
+            return super().forward(input)  # exactly BatchNorm
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # a cumulative average over all batches seen
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        return distributed.sync_batch_norm(input, self.running_mean, self.running_var,
+                                           self.weight, self.bias, factor, self.eps)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """``module`` with every BatchNorm layer (``BatchNorm1d``, ``BatchNorm2d``) in it
+        replaced by a ``SyncBatchNorm`` holding the same parameters (the same objects),
+        running statistics and mode; a BatchNorm ``module`` itself comes back converted.
+
+        Example:
+            >>> import chainrule as cr
+            >>> bn = cr.nn.BatchNorm1d(3)
+            >>> sync = cr.nn.SyncBatchNorm.convert_sync_batchnorm(bn)
+            >>> type(sync).__name__, sync.weight is bn.weight
+            ('SyncBatchNorm', True)
+        """
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group)
+            if module.affine:
+                out.weight = module.weight
+                out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
 
 
 def _shape_tuple(normalized_shape: Any, layer: str) -> tuple[int, ...]:

@@ -17,7 +17,10 @@ written once with differentiable ops (``backward``: second derivatives work) and
 arrays for the first-order pass (``fast_backward``). Where Numba is installed, the
 statistics, the normalisation and the first-order backward run as compiled loops
 (:mod:`chainrule.kernels.numba_loops`: two passes over x instead of five, float64 sums); the
-NumPy lines beside each call are the formula it is tested against. ``batch_norm_composed``
+NumPy lines beside each call are the formula it is tested against. These array steps
+(``channel_moments``, ``scale_shift_channels``, ``channel_grad_sums``,
+``batch_norm_input_grad``) are public: ``chainrule.distributed``'s SyncBatchNorm is made of
+them too, with its collectives between. ``batch_norm_composed``
 builds the same forward from primitives (mean, sub, mul, sqrt, div) and is what the tests
 compare the fused op against.
 """
@@ -85,8 +88,16 @@ def _check(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tens
         raise ValueError(f"{op}: eps must be positive, got {eps!r}")
 
 
-def _update_running(running: Tensor, stat: Any, momentum: float) -> None:
-    """running = (1 - momentum) * running + momentum * stat, in place (a buffer update)."""
+def update_running_stat(running: Tensor, stat: Any, momentum: float) -> None:
+    """running = (1 - momentum) * running + momentum * stat, in place (a buffer update).
+
+    Example:
+        >>> import chainrule as cr
+        >>> r = cr.zeros(2)
+        >>> update_running_stat(r, xp.array([1.0, 2.0]), 0.5)
+        >>> r.tolist()
+        [0.5, 1.0]
+    """
     r = running._data
     r *= 1 - momentum
     r += (momentum * stat).astype(r.dtype, copy=False)
@@ -98,9 +109,14 @@ def _channel_shape(x: Any) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
-def _ncs(shape: tuple[int, ...]) -> tuple[int, int, int]:
+def ncs_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
     """(N, C, S) of an (N, C, ...) shape, S the product of the spatial sizes (1 for 2-D): the
-    3-D view the statistics are taken over (spelled out, as -1 is ambiguous when N is 0)."""
+    3-D view the statistics are taken over (spelled out, as -1 is ambiguous when N is 0).
+
+    Example:
+        >>> ncs_shape((0, 6, 28, 28)), ncs_shape((8, 3))
+        ((0, 6, 784), (8, 3, 1))
+    """
     return shape[0], shape[1], math.prod(shape[2:])
 
 
@@ -124,6 +140,120 @@ def _dot_channels(a3: Any, b3: Any) -> Any:
     return xp.einsum("ncs,ncs->c", a3, b3)
 
 
+# ============================================================================ array steps
+# Batch norm's passes over (N, C, S) arrays, written once and shared by BatchNorm below and
+# chainrule.distributed's SyncBatchNorm (which may not import the kernels). Each step runs the
+# compiled loop where compiled_for allows (float32/float64, Numba on; float64 sums) and the
+# NumPy formula beside it otherwise (in the input's dtype). ``xc`` is x - mean from a NumPy
+# step: handed on, it keeps the later NumPy steps from centring x again, and it selects the
+# NumPy formula (the compiled loops read x and the mean instead).
+
+def channel_moments(x3: Any) -> tuple[Any, Any, Optional[Any]]:
+    """Per-channel mean and biased variance of x3 (N, C, S) over N and S (N * S > 0), and
+    x3 - mean when the NumPy formula made it on the way (else None).
+
+    Compiled: one pass, float64 sums shifted by each channel's first value (no cancelling far
+    from zero), float64 results. NumPy: the mean, the centred copy and the mean of its
+    squares, in x3's dtype.
+
+    Example:
+        >>> mean, var, _ = channel_moments(xp.array([[[1.0, 3.0]], [[5.0, 7.0]]]))  # (2, 1, 2)
+        >>> mean.tolist(), var.tolist()
+        ([4.0], [5.0])
+    """
+    jit = compiled_for(x3)
+    if jit is not None:
+        mean, var = jit.channel_stats(xp.ascontiguousarray(x3))
+        return mean, var, None
+    N, C, S = x3.shape
+    mean = _sum_channels(x3) / (N * S)
+    xc = _centre(x3, mean)
+    return mean, _dot_channels(xc, xc) / (N * S), xc
+
+
+def scale_shift_channels(x3: Any, mean: Any, scale: Any, shift: Optional[Any],
+                         xc: Optional[Any] = None) -> tuple[Any, Optional[Any]]:
+    """y = (x3 - mean) * scale + shift per channel (the batch-norm output), a new (N, C, S)
+    array in x3's dtype; and x3 - mean when the NumPy formula made or was given it (else None).
+
+    Args:
+        x3: (N, C, S) input.
+        mean, scale: (C,) in x3's dtype.
+        shift: (C,) in x3's dtype, or None for 0.
+        xc: x3 - mean if at hand (the NumPy formula then starts from it).
+
+    Example:
+        >>> y, _ = scale_shift_channels(xp.array([[[1.0, 3.0]]]), xp.array([2.0]),
+        ...                             xp.array([0.5]), xp.array([1.0]))
+        >>> y.tolist()
+        [[[0.5, 1.5]]]
+    """
+    N, C, S = x3.shape
+    jit = compiled_for(x3) if xc is None else None
+    if jit is not None:  # one pass
+        y = xp.empty((N, C, S), x3.dtype)
+        jit.scale_shift(xp.ascontiguousarray(x3), mean, scale,
+                        xp.zeros(C, x3.dtype) if shift is None else shift, y)
+        return y, None
+    if xc is None:
+        xc = _centre(x3, mean)
+    y = xp.multiply(xc.reshape(N, C * S), along_rows(scale, S),
+                    out=xp.empty((N, C * S), x3.dtype))  # (N, C*S)
+    if shift is not None:
+        y += along_rows(shift, S)
+    return y.reshape(N, C, S), xc
+
+
+def channel_grad_sums(g3: Any, x3: Any, mean: Any, xc: Optional[Any] = None) -> tuple[Any, Any]:
+    """Per-channel sum(g3) and sum(g3 * (x3 - mean)) of (N, C, S) arrays: float64 from the
+    compiled loop (one pass), g3's dtype from NumPy's (from ``xc`` = x3 - mean if given).
+
+    Example:
+        >>> sg, sgx = channel_grad_sums(xp.array([[[1.0, 2.0]]]), xp.array([[[1.0, 3.0]]]),
+        ...                             xp.array([2.0]))
+        >>> sg.tolist(), sgx.tolist()
+        ([3.0], [1.0])
+    """
+    jit = compiled_for(g3, x3) if xc is None else None
+    if jit is not None:
+        return jit.grad_sums(xp.ascontiguousarray(g3), xp.ascontiguousarray(x3), mean)
+    if xc is None:
+        xc = _centre(x3, mean)
+    return _sum_channels(g3), _dot_channels(g3, xc)
+
+
+def batch_norm_input_grad(g3: Any, x3: Any, mean: Any, a: Any, k: Any, d: Any,
+                          xc: Optional[Any] = None) -> Any:
+    """gx = a * (g3 + d - (x3 - mean) * k) per channel (batch norm's input gradient with
+    a = weight * invstd, k = invstd^2 * mean(g * xc), d = -mean(g)): a new (N, C, S) array in
+    x3's dtype, written whole (a leaf may take it). One compiled pass, or NumPy's four.
+
+    Example:
+        >>> gx = batch_norm_input_grad(xp.array([[[1.0, 2.0]]]), xp.array([[[1.0, 3.0]]]),
+        ...                            xp.array([2.0]), xp.array([2.0]), xp.array([0.5]),
+        ...                            xp.array([-1.5]))
+        >>> gx.tolist()
+        [[[0.0, 0.0]]]
+    """
+    N, C, S = g3.shape
+    gx = xp.empty((N, C, S), x3.dtype)
+    jit = compiled_for(g3, x3) if xc is None else None
+    if jit is not None:  # one pass: a * g - (a * k) * xc + a * d
+        jit.batch_norm_grad(xp.ascontiguousarray(g3), xp.ascontiguousarray(x3), mean, a,
+                            a * k, a * d, gx)
+        return gx
+    if xc is None:
+        xc = _centre(x3, mean)
+    # the first pass writes gx, the next three update it in place (no temporary, fewer
+    # streams through the cache)
+    gx2 = gx.reshape(N, C * S)
+    xp.multiply(xc.reshape(N, C * S), along_rows(-k, S), out=gx2)
+    gx2 += along_rows(d, S)
+    gx2 += g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as x3
+    gx2 *= along_rows(a, S)
+    return gx
+
+
 # ============================================================================ fused
 class BatchNorm(Function):
     """y = (x - mean) * invstd * weight + bias; one node, hand-derived backward.
@@ -144,48 +274,29 @@ class BatchNorm(Function):
         self.running = running  # (running_mean, running_var): updated (training) or read (eval)
 
     def forward(self, x: Any, weight: Any, bias: Any) -> Any:
-        N, C, S = _ncs(x.shape)
+        N, C, S = ncs_shape(x.shape)
         x3 = x.reshape(N, C, S)  # (N, C, ...) -> (N, C, S)
         M = N * S
         if M == 0:  # nothing to normalise: an empty output, the running statistics untouched
             self.mean, self.invstd = xp.zeros(C, x.dtype), xp.ones(C, x.dtype)
             self.xc = x3
             return xp.empty(x.shape, x.dtype)
-        jit = compiled_for(x)
-        if jit is not None:
-            x3 = xp.ascontiguousarray(x3)
-        xc = None  # x - mean, kept for backward by the NumPy path (saves it a pass over x)
-        if self.training and jit is not None:  # one compiled pass, float64 sums
-            mean64, var = jit.channel_stats(x3)
-            mean_ = mean64.astype(x.dtype)
-        elif self.training:
-            mean_ = _sum_channels(x3) / M  # x's dtype
-            xc = _centre(x3, mean_)
-            var = _dot_channels(xc, xc) / M  # biased: what normalises
-        else:
-            mean_ = self.running[0]._data.astype(x.dtype)  # a copy: the buffer may change later
-            if jit is None:
-                xc = _centre(x3, mean_)  # centred with the running mean
+        xc = None  # x - mean, kept for backward by the NumPy formulas (saves them a pass)
         if self.training:
+            mean_, var, xc = channel_moments(x3)  # var biased: what normalises
+            mean_ = mean_.astype(x.dtype, copy=False)
             invstd = 1 / xp.sqrt(var + self.eps)
             if self.running is not None:
                 with no_grad():
-                    _update_running(self.running[0], mean_, self.momentum)
-                    _update_running(self.running[1], var * (M / (M - 1)), self.momentum)
+                    update_running_stat(self.running[0], mean_, self.momentum)
+                    update_running_stat(self.running[1], var * (M / (M - 1)), self.momentum)
         else:
+            mean_ = self.running[0]._data.astype(x.dtype)  # a copy: the buffer may change later
             invstd = 1 / xp.sqrt(self.running[1]._data + self.eps)
-        self.mean, self.invstd, self.xc = mean_, invstd.astype(x.dtype, copy=False), xc
+        self.mean, self.invstd = mean_, invstd.astype(x.dtype, copy=False)
         scale = self.invstd if weight is None else self.invstd * weight
-        if jit is not None:
-            shift = xp.zeros(C, x.dtype) if bias is None else bias
-            y = xp.empty(x.shape, x.dtype)
-            jit.scale_shift(x3, mean_, scale, shift, y.reshape(N, C, S))
-            return y
-        y = xp.multiply(xc.reshape(N, C * S), along_rows(scale, S),
-                        out=xp.empty((N, C * S), x.dtype))  # (N, C*S)
-        if bias is not None:
-            y += along_rows(bias, S)
-        return y.reshape(x.shape)
+        y3, self.xc = scale_shift_channels(x3, mean_, scale, bias, xc)
+        return y3.reshape(x.shape)
 
     def backward(self, gy: Tensor) -> tuple:
         x, weight, _ = self.inputs
@@ -213,42 +324,24 @@ class BatchNorm(Function):
         x, weight, _ = self.inputs
         nx, nw, nb = self.needs_input_grad
         g = gy.astype(x.dtype, copy=False)
-        N, C, S = _ncs(g.shape)
-        g3 = g.reshape(N, C, S)  # (N, C, ...) -> (N, C, S)
+        N, C, S = ncs_shape(g.shape)
+        g3, x3 = g.reshape(N, C, S), x._data.reshape(N, C, S)  # (N, C, ...) -> (N, C, S)
         M = N * S
-        xc = self.xc  # (N, C, S) x - mean from a NumPy forward: read here, never written
-        jit = compiled_for(g) if xc is None else None  # as forward
-        if jit is not None:  # float64 sums, one pass
-            g3, x3 = xp.ascontiguousarray(g3), xp.ascontiguousarray(x._data.reshape(N, C, S))
-            sum_g, sum_gxc = jit.grad_sums(g3, x3, self.mean)
-        else:
-            if xc is None:  # forward ran compiled, this backward does not: centre x now
-                xc = _centre(x._data.reshape(N, C, S), self.mean)
-            sum_g = _sum_channels(g3)
-            sum_gxc = _dot_channels(g3, xc)
+        xc = self.xc  # (N, C, S) x - mean from NumPy's forward (else None): never written
+        sum_g, sum_gxc = channel_grad_sums(g3, x3, self.mean, xc)
         gw = (sum_gxc * self.invstd).astype(x.dtype) if nw else None  # sum(gy * xhat)
         gb = sum_g.astype(x.dtype) if nb else None
         if not nx:
             return None, gw, gb
         a = self.invstd if weight is None else self.invstd * weight._data
-        gx = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
-        gx2 = gx.reshape(N, C * S)
         if not self.training or M == 0:  # constant statistics (or none): gx = a * gy
-            xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx2)
+            gx = xp.empty(x.shape, dtype=x.dtype)  # written whole: a leaf may take it
+            xp.multiply(g3.reshape(N, C * S), along_rows(a, S), out=gx.reshape(N, C * S))
             return gx, gw, gb
         # gx = a * (gy + d - xc * k), k = invstd^2 * sum_gxc/M, d = -sum_g/M
         k = (self.invstd * self.invstd * sum_gxc / M).astype(x.dtype)
         d = (-sum_g / M).astype(x.dtype)
-        if jit is not None:  # one compiled pass
-            jit.batch_norm_grad(g3, x3, self.mean, a, a * k, a * d, gx2.reshape(N, C, S))
-        else:
-            # the first pass writes gx, the next three update it in place (no temporary,
-            # fewer streams through the cache)
-            xp.multiply(xc.reshape(N, C * S), along_rows(-k, S), out=gx2)
-            gx2 += along_rows(d, S)
-            gx2 += g3.reshape(N, C * S)  # (N, C, S) -> (N, C*S), as forward
-            gx2 *= along_rows(a, S)
-        return gx, gw, gb
+        return batch_norm_input_grad(g3, x3, self.mean, a, k, d, xc).reshape(x.shape), gw, gb
 
 
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
@@ -316,8 +409,8 @@ def batch_norm_composed(input: Any, running_mean: Any, running_var: Any, weight:
         if rm is not None and x._data.size:  # an empty batch leaves them, as batch_norm
             M = x._data.size // x.shape[1]
             with no_grad():
-                _update_running(rm, mu._data.reshape(-1), momentum)
-                _update_running(rv, var._data.reshape(-1) * (M / (M - 1)), momentum)
+                update_running_stat(rm, mu._data.reshape(-1), momentum)
+                update_running_stat(rv, var._data.reshape(-1) * (M / (M - 1)), momentum)
         y = xc / sqrt(var + eps)
     else:
         mu = Tensor(rm._data.astype(x.dtype, copy=False).reshape(cshape))

@@ -235,8 +235,8 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 
 
 # ============================================================================ avg: the definition
-def _avg_divisor(x_shape: tuple[int, ...], g: PoolGeometry, count_include_pad: bool,
-                 divisor_override: Optional[int], dtype: Any) -> Any:
+def avg_divisor(x_shape: tuple[int, ...], g: PoolGeometry, count_include_pad: bool,
+                divisor_override: Optional[int], dtype: Any) -> Any:
     """The (OH, OW) divisor of each window, by PyTorch's rule.
 
     With padding counted, a window's size is clipped to the padded input (not to a ceil_mode
@@ -387,7 +387,7 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
         raise OpError(f"{op}: divisor_override must be a non-zero int, got "
                       f"{divisor_override!r}")
     if name == "fast":
-        divisor = _avg_divisor(x.shape, g, count_include_pad, divisor_override, x.dtype)
+        divisor = avg_divisor(x.shape, g, count_include_pad, divisor_override, x.dtype)
         y = AvgPool2d(g, divisor)(x)
     else:
         y = AvgPool2dNaive(g, count_include_pad, divisor_override)(x)

@@ -124,3 +124,101 @@ def load_split(name: str, *, train: bool, root: Optional[PathLike] = None,
         raise EmptySplitError(f"the {'train' if train else 'test'} split of {name} is empty: "
                               f"{images} holds 0 images")
     return Limited(base, limit)
+
+
+# -- data-parallel training: each rank's part ---------------------------------------------------
+
+def rank_bounds(n: int, rank: int, world: int) -> tuple[int, int]:
+    """The contiguous part ``[lo, hi)`` of ``n`` items that rank ``rank`` of ``world`` takes:
+    ``lo = n * rank // world``; the parts tile ``[0, n)`` in rank order and differ in size by
+    at most one.
+
+    Example:
+        >>> [rank_bounds(5, r, 2) for r in range(2)]
+        [(0, 2), (2, 5)]
+    """
+    if not 0 <= rank < world:
+        raise ValueError(f"rank_bounds: rank {rank} is not in [0, {world})")
+    return n * rank // world, n * (rank + 1) // world
+
+
+class RankShard:
+    """A dataset as one rank of a data-parallel run sees it: a ``DataLoader`` over it draws
+    the *global* batches (the same indices on every rank, from the same seed: the batches of
+    the single-process run) and each batch holds only this rank's items of it, rows
+    ``rank::world`` (as ``DistributedSampler`` deals them, and as dropout under
+    ``DistributedDataParallel`` draws its mask: the global batch's, each rank keeping those
+    rows). So the ranks' parts of each step together are exactly the single-process batch, and
+    the loader's state (dataset length, batch size, shuffling) is the single-process run's.
+
+    ``len()`` is the whole dataset's (the sampler draws from all of it); only the fetch is
+    sharded. Use :func:`shard_batches`, which keeps ``get_batch`` when the dataset has one.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.data import TensorDataset
+        >>> ds = TensorDataset(np.arange(10))
+        >>> [shard_batches(ds, r, 2).get_batch(np.array([7, 1, 4]))[0].tolist() for r in (0, 1)]
+        [[7, 4], [1]]
+    """
+
+    def __init__(self, base: Any, rank: int, world: int) -> None:
+        rank_bounds(0, rank, world)  # checks the rank
+        self.base, self.rank, self.world = base, int(rank), int(world)
+        self.classes = list(getattr(base, "classes", []))
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def part(self, indices: Any) -> Any:
+        """This rank's items of one global batch's indices: rows ``rank::world``."""
+        return indices[self.rank::self.world]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.base[index]
+
+    def __getitems__(self, indices: Any) -> list:
+        return [self.base[int(i)] for i in self.part(list(indices))]
+
+
+class _BatchedRankShard(RankShard):
+    """:class:`RankShard` of a dataset with ``get_batch`` (the loader's one-gather path)."""
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        return self.base.get_batch(self.part(np.asarray(indices, dtype=np.int64)))
+
+
+def shard_batches(dataset: Any, rank: int, world: int) -> RankShard:
+    """``dataset`` as rank ``rank`` of ``world`` trains on it (see :class:`RankShard`)."""
+    cls = _BatchedRankShard if hasattr(dataset, "get_batch") else RankShard
+    return cls(dataset, rank, world)
+
+
+class RankSlice:
+    """Rank ``rank``'s contiguous part of a dataset, for evaluation: the ranks' parts tile
+    the dataset once (:func:`rank_bounds`), so their counts summed are the whole set's.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule.data import TensorDataset
+        >>> part = RankSlice(TensorDataset(np.arange(5)), 1, 2)
+        >>> len(part), part.get_batch(np.array([0, 2]))[0].tolist()
+        (3, [2, 4])
+    """
+
+    def __init__(self, base: Any, rank: int, world: int) -> None:
+        self.base = base
+        self.lo, self.hi = rank_bounds(len(base), rank, world)
+        self.classes = list(getattr(base, "classes", []))
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __getitem__(self, index: int) -> Any:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for {n} items")
+        return self.base[self.lo + index % n]
+
+    def get_batch(self, indices: np.ndarray) -> Any:
+        return self.base.get_batch(np.asarray(indices, dtype=np.int64) + self.lo)

@@ -134,7 +134,8 @@ def cosine_schedule(base_lr: float, epochs: int, steps_per_epoch: int
 def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any,
                     *, epoch: int = 1, epochs: Optional[int] = None, progress: bool = True,
                     lr_schedule: Optional[Callable[[int, int], float]] = None,
-                    grad_clip: Optional[float] = None, unit: str = "img") -> EpochResult:
+                    grad_clip: Optional[float] = None, unit: str = "img",
+                    distributed: bool = False) -> EpochResult:
     """Run one epoch of training: forward, loss, backward, optimizer step, for every batch.
 
     The loss is checked after each forward pass: NaN or inf stops the epoch before the
@@ -154,6 +155,13 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
         grad_clip: clip the gradients' global norm to this before each step (None: no clip).
         unit: what one target is, for the bar's rate (``"img"``; ``"tok"`` for a language
             model, whose logits are (N, T, K) and labels (N, T): every position counts).
+        distributed: ``model`` is a ``DistributedDataParallel`` and ``loader`` yields this
+            rank's part of each global batch (``chainrule.training.data.shard_batches``): each
+            step sums the ranks' loss, correct count and batch size in one small all-reduce,
+            so every rank sees the global batch's loss (a NaN on any rank stops every rank at
+            the same step) and the results are the global ones. When the parts differ in size
+            (a last batch not divisible by the ranks) each rank's loss is weighted by its
+            share, so the averaged gradient is the global batch's mean exactly.
 
     Returns:
         An :class:`EpochResult`.
@@ -162,6 +170,7 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
         NonFiniteLossError: the loss or a parameter became NaN or inf.
     """
     model.train()
+    world = _world_size() if distributed else 1
     steps = len(loader)
     desc = f"epoch {epoch}" + (f"/{epochs}" if epochs else "")
     bar = _tqdm(steps, desc, progress)
@@ -173,6 +182,13 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
                 logits = model(x)  # (N, K)
                 loss = loss_fn(logits, y)
                 value = float(loss.item())
+                n = int(y.numel())  # labels (N,), or (N, T) for a language model
+                hits = int((logits.detach().numpy().argmax(axis=-1) == y.numpy()).sum())
+                if world > 1:  # the global batch's numbers, the same on every rank
+                    total, n_all, hits = _sum_over_ranks([value * n if n else 0.0, n, hits])
+                    if n * world != n_all:  # unequal parts: weight this rank's mean by its share
+                        loss = loss * (n * world / n_all)
+                    value, n, hits = total / n_all, int(n_all), int(hits)
                 if not math.isfinite(value):
                     raise NonFiniteLossError(epoch, step, steps, value)
                 if lr_schedule is not None:
@@ -184,9 +200,8 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
                 if grad_clip is not None:
                     nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 optimizer.step()
-                n = int(y.numel())  # labels (N,), or (N, T) for a language model
                 loss_sum += value * n
-                correct += int((logits.detach().numpy().argmax(axis=-1) == y.numpy()).sum())
+                correct += hits
                 seen += n
                 if bar is not None:
                     elapsed = time.perf_counter() - start
@@ -207,7 +222,7 @@ def train_one_epoch(model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any],
 
 
 def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any]] = None, *,
-             num_classes: Optional[int] = None) -> EvalResult:
+             num_classes: Optional[int] = None, distributed: bool = False) -> EvalResult:
     """Measure loss, accuracy and the confusion matrix in eval mode, without recording a graph.
 
     The model's train/eval mode is restored afterwards.
@@ -216,11 +231,19 @@ def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any
         model: a classifier returning logits (N, K), or (N, T, K) for labels (N, T).
         loader: yields ``(images, labels)`` Tensors.
         loss_fn: optional ``loss_fn(logits, labels)`` (mean over the batch).
-        num_classes: K (default: the width of the logits).
+        num_classes: K (default: the width of the logits; required with ``distributed``).
+        distributed: ``loader`` yields this rank's part of the test set
+            (``chainrule.training.data.RankSlice``): the loss sums, counts and confusion
+            matrices of the ranks are summed in one all-reduce, so every rank returns the
+            whole set's result (the accuracy exactly the single-process one).
 
     Returns:
         An :class:`EvalResult`.
     """
+    world = _world_size() if distributed else 1
+    if world > 1 and num_classes is None:
+        raise ValueError("evaluate: distributed=True needs num_classes (a rank may hold no "
+                         "test item to read it from)")
     was_training = model.training
     model.eval()
     loss_sum, seen = 0.0, 0
@@ -242,8 +265,30 @@ def evaluate(model: Any, loader: Any, loss_fn: Optional[Callable[[Any, Any], Any
     k = int(num_classes or 1)
     cm = confusion_matrix(np.concatenate(targets) if targets else np.zeros(0, np.int64),
                           np.concatenate(preds) if preds else np.zeros(0, np.int64), k)
+    if world > 1:  # counts below 2**53 add exactly in float64
+        summed = _sum_over_ranks(np.concatenate([[loss_sum, seen], cm.reshape(-1)]))
+        loss_sum, seen = float(summed[0]), int(summed[1])
+        cm = summed[2:].round().astype(np.int64).reshape(k, k)
     loss = loss_sum / seen if (loss_fn is not None and seen) else None
     return EvalResult(loss, accuracy(cm), cm, seen)
+
+
+def _world_size() -> int:
+    """The ranks of ``chainrule.distributed``'s process group (1 when none is set up)."""
+    from .. import distributed as dist
+
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def _sum_over_ranks(values: Any) -> np.ndarray:
+    """``values`` (numbers) summed over the ranks in one float64 all-reduce; every rank gets
+    the sums."""
+    from .. import distributed as dist
+    from ..autograd.tensor import Tensor
+
+    t = Tensor(np.array(values, dtype=np.float64))
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.numpy()
 
 
 def predict_proba(model: Any, x: Any) -> np.ndarray:
