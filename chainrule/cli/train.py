@@ -309,10 +309,13 @@ class _Ranks:
 
 
 SINGLE = _Ranks()
+FORWARD_S = 0.5
+"""How long a rank waits after printing before it aborts the world: the launcher forwards each
+rank's output asynchronously, and an abort at once could drop the last lines (seen under load:
+the usage printed, its error line lost)."""
 ABORT_GRACE_S = 5.0
 """How long a rank other than 0 waits before it aborts the world for an error every rank
-finds at once (bad arguments, a NaN): rank 0 reports it and aborts first (on a loaded machine
-printing the usage can take a second: a shorter wait let the other rank's abort cut it off)."""
+finds at once (bad arguments, a NaN): rank 0 reports it and aborts first."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -433,6 +436,9 @@ def _run_distributed(args: argparse.Namespace,
             time.sleep(ABORT_GRACE_S)  # let rank 0 report the error every rank found
         if not ranks.lead:
             _replay(errors, ranks)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        time.sleep(FORWARD_S)  # let the launcher forward what this rank printed
         dist.abort(int(code))
     dist.destroy_process_group()
     return EXIT_OK
