@@ -111,6 +111,18 @@ def _time_steps(step: Callable[[Any, Any], None], batches: Sequence[Any], warmup
     return samples
 
 
+def _sgd_step(net: Any, opt: Any, loss_fn: Any) -> Callable[[Any, Any], None]:
+    """One timed training step, the same in both frameworks (``.item()``: the loss is read
+    every step, as a training loop does)."""
+    def step(x: Any, y: Any) -> None:
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.item()
+        loss.backward()
+        opt.step()
+    return step
+
+
 def _median_call(call: Callable[[], None], calls: int, barrier: Callable[[], None]) -> float:
     barrier()
     times = []
@@ -155,14 +167,7 @@ def chainrule_worker(per_rank: int, steps: int, repeats: int, warmup: int, sync_
 
         net._finish = timed_finish
     opt = chainrule.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x: Any, y: Any) -> None:
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.item()
-        loss.backward()
-        opt.step()
+    step = _sgd_step(net, opt, nn.CrossEntropyLoss())
 
     samples = _time_steps(step, data, warmup, repeats, dist.barrier)
     n_params = sum(int(p.numel()) for p in model.parameters())
@@ -197,14 +202,7 @@ def _torch_rank(rank: int, ranks: int, port: int, per_rank: int, steps: int, rep
     model = build_model(Framework("torch"), "lenet5")
     net = torch.nn.parallel.DistributedDataParallel(model) if ranks > 1 else model
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step(x: Any, y: Any) -> None:
-        opt.zero_grad()
-        loss = loss_fn(net(x), y)
-        loss.item()
-        loss.backward()
-        opt.step()
+    step = _sgd_step(net, opt, torch.nn.CrossEntropyLoss())
 
     samples = _time_steps(step, data, warmup, repeats, barrier)
     n_params = sum(int(p.numel()) for p in model.parameters())

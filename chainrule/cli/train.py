@@ -575,6 +575,77 @@ def _sync_batch_norm(model: Any, ranks: _Ranks) -> Any:
     return nn.SyncBatchNorm.convert_sync_batchnorm(model) if ranks.parallel else model
 
 
+def _resume(meta: Optional[dict], state: Any, stem: Path, model: Any, optimizer: Any,
+            loader: Any) -> Optional[tuple[list, int]]:
+    """``(metrics so far, first epoch to train)``: a fresh run's ``([], 1)``, or the checkpoint's
+    weights, optimizer and loader state restored; None (said in one line) when it cannot be."""
+    if meta is None:
+        return [], 1
+    try:
+        load_into(model, state, strict=True)
+        restore_training_state(meta, model=model, optimizer=optimizer, loader=loader)
+    except CheckpointError as exc:
+        error(f"cannot resume from {stem}: {exc}")
+        return None
+    return list(meta["metrics"]), meta["epoch"] + 1
+
+
+@dataclass
+class _Job:
+    """What one run trains, for the epoch loop both tasks share (:func:`_epoch_steps`):
+    ``net`` is ``model``, or it wrapped for data parallelism; ``unit`` names one target
+    (``img``, ``tok``) and the throughput column ``rate`` of metrics.csv."""
+
+    net: Any
+    model: Any
+    loader: Any
+    test_loader: Any
+    loss_fn: Callable[[Any, Any], Any]
+    optimizer: Any
+    schedule: Any
+    num_classes: int
+    unit: str
+    rate: str
+    grad_clip: Optional[float] = None
+
+
+def _epoch_steps(job: _Job, cfg: Any, ranks: _Ranks, args: argparse.Namespace, stem: Path,
+                 model_config: dict, data_cfg: dict,
+                 after_report: Callable[[], None] = lambda: None) -> tuple:
+    """``(one_epoch, save, report)`` for :func:`_run_epochs`: train and evaluate one epoch
+    (the test loss must be finite), save the checkpoint, print the epoch's line."""
+
+    def one_epoch(epoch: int) -> dict[str, Any]:
+        result = train_one_epoch(job.net, job.loader, job.loss_fn, job.optimizer, epoch=epoch,
+                                 epochs=cfg.epochs, progress=ranks.lead and not args.no_progress,
+                                 lr_schedule=job.schedule, grad_clip=job.grad_clip,
+                                 unit=job.unit, distributed=ranks.parallel)
+        ev = evaluate(job.model, job.test_loader, job.loss_fn, num_classes=job.num_classes,
+                      distributed=ranks.parallel)
+        steps = len(job.loader)
+        if ev.loss is None or not math.isfinite(ev.loss):
+            raise NonFiniteLossError(epoch, steps, steps, ev.loss, what="test loss")
+        return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
+                "test_loss": ev.loss, "test_acc": ev.accuracy,
+                "seconds": round(result.seconds, 3),
+                job.rate: round(result.images_per_second, 1)}
+
+    def save(epoch: int, rows: list) -> None:
+        save_training_checkpoint(stem, model=job.model, optimizer=job.optimizer,
+                                 loader=job.loader, model_name=cfg.model,
+                                 model_config=model_config, data=data_cfg,
+                                 train=cfg.train_meta(), epoch=epoch, metrics=rows)
+
+    def report(epoch: int, row: dict[str, Any]) -> None:
+        print(f"epoch {epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
+              f"{row['train_acc']:.2%} | test loss {row['test_loss']:.4f} acc "
+              f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
+              f"({row[job.rate]:.0f} {job.unit}/s)", flush=True)
+        after_report()
+
+    return one_epoch, save, report
+
+
 def _data_parallel(model: Any, ranks: _Ranks, batch_size: int, items: str = "images") -> Any:
     """``model`` wrapped in ``DistributedDataParallel`` (which gives every rank rank 0's
     weights and buffers, and averages the gradients); the model itself in one process.
@@ -661,17 +732,10 @@ def _run_image(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     loader = DataLoader(_train_part(train_ds, ranks), batch_size=bs, shuffle=True,
                         seed=cfg.seed, drop_last=drop_last)
     test_loader = DataLoader(_test_part(test_ds, ranks), batch_size=EVAL_BATCH_SIZE)
-    metrics: list[dict[str, Any]] = []
-    start_epoch = 1
-    if meta is not None:
-        try:
-            load_into(model, state, strict=True)
-            restore_training_state(meta, model=model, optimizer=optimizer, loader=loader)
-        except CheckpointError as exc:
-            error(f"cannot resume from {stem}: {exc}")
-            return EXIT_ERROR
-        metrics = list(meta["metrics"])
-        start_epoch = meta["epoch"] + 1
+    resumed = _resume(meta, state, stem, model, optimizer, loader)
+    if resumed is None:
+        return EXIT_ERROR
+    metrics, start_epoch = resumed
 
     data_cfg = {"name": cfg.dataset, "mean": DATASETS[cfg.dataset].mean,
                 "std": DATASETS[cfg.dataset].std, "classes": classes,
@@ -692,33 +756,10 @@ def _run_image(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     if code is not None:
         return code
     print(f"  compiled kernels: {compiled_status()}", flush=True)
-    net = _data_parallel(model, ranks, bs)
-
-    def one_epoch(epoch: int) -> dict[str, Any]:
-        result = train_one_epoch(net, loader, loss_fn, optimizer, epoch=epoch,
-                                 epochs=cfg.epochs, progress=ranks.lead and not args.no_progress,
-                                 lr_schedule=schedule, distributed=ranks.parallel)
-        ev = evaluate(model, test_loader, loss_fn, num_classes=len(classes),
-                      distributed=ranks.parallel)
-        if ev.loss is None or not math.isfinite(ev.loss):
-            raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
-        return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
-                "test_loss": ev.loss, "test_acc": ev.accuracy,
-                "seconds": round(result.seconds, 3),
-                "images_per_second": round(result.images_per_second, 1)}
-
-    def save(epoch: int, rows: list) -> None:
-        save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
-                                 model_name=cfg.model, model_config=mcfg, data=data_cfg,
-                                 train=cfg.train_meta(), epoch=epoch, metrics=rows)
-
-    def report(epoch: int, row: dict[str, Any]) -> None:
-        print(f"epoch {epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-              f"{row['train_acc']:.2%} | test loss {row['test_loss']:.4f} acc "
-              f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
-              f"({row['images_per_second']:.0f} img/s)", flush=True)
-
-    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report,
+    job = _Job(_data_parallel(model, ranks, bs), model, loader, test_loader, loss_fn,
+               optimizer, schedule, len(classes), "img", "images_per_second")
+    code = _run_epochs(out, start_epoch, cfg.epochs, metrics,
+                       *_epoch_steps(job, cfg, ranks, args, stem, mcfg, data_cfg),
                        lead=ranks.lead)
     if code is not None:
         return code
@@ -843,17 +884,10 @@ def _run_charlm(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     loader = DataLoader(_train_part(splits.train, ranks), batch_size=cfg.batch_size,
                         sampler=sampler, generator=generator)
     test_loader = DataLoader(_test_part(splits.test, ranks), batch_size=cfg.batch_size)
-    metrics: list[dict[str, Any]] = []
-    start_epoch = 1
-    if meta is not None:
-        try:
-            load_into(model, state, strict=True)
-            restore_training_state(meta, model=model, optimizer=optimizer, loader=loader)
-        except CheckpointError as exc:
-            error(f"cannot resume from {stem}: {exc}")
-            return EXIT_ERROR
-        metrics = list(meta["metrics"])
-        start_epoch = meta["epoch"] + 1
+    resumed = _resume(meta, state, stem, model, optimizer, loader)
+    if resumed is None:
+        return EXIT_ERROR
+    metrics, start_epoch = resumed
 
     data_cfg = {"task": "charlm", "name": text_name,
                 "text": os.path.abspath(args.text) if args.text else None,
@@ -875,35 +909,15 @@ def _run_charlm(args: argparse.Namespace, ranks: _Ranks = SINGLE) -> int:
     if code is not None:
         return code
     print(f"  compiled kernels: {compiled_status()}", flush=True)
-    net = _data_parallel(model, ranks, cfg.batch_size, "blocks")
+    job = _Job(_data_parallel(model, ranks, cfg.batch_size, "blocks"), model, loader,
+               test_loader, lm_loss, optimizer, schedule, len(vocab), "tok",
+               "tokens_per_second", cfg.grad_clip or None)
 
-    def one_epoch(epoch: int) -> dict[str, Any]:
-        result = train_one_epoch(net, loader, lm_loss, optimizer, epoch=epoch,
-                                 epochs=cfg.epochs, progress=ranks.lead and not args.no_progress,
-                                 lr_schedule=schedule, grad_clip=cfg.grad_clip or None,
-                                 unit="tok", distributed=ranks.parallel)
-        ev = evaluate(model, test_loader, lm_loss, num_classes=len(vocab),
-                      distributed=ranks.parallel)
-        if ev.loss is None or not math.isfinite(ev.loss):
-            raise NonFiniteLossError(epoch, len(loader), len(loader), ev.loss, what="test loss")
-        return {"epoch": epoch, "train_loss": result.loss, "train_acc": result.accuracy,
-                "test_loss": ev.loss, "test_acc": ev.accuracy,
-                "seconds": round(result.seconds, 3),
-                "tokens_per_second": round(result.images_per_second, 1)}
-
-    def save(epoch: int, rows: list) -> None:
-        save_training_checkpoint(stem, model=model, optimizer=optimizer, loader=loader,
-                                 model_name=cfg.model, model_config=mcfg, data=data_cfg,
-                                 train=cfg.train_meta(), epoch=epoch, metrics=rows)
-
-    def report(epoch: int, row: dict[str, Any]) -> None:
-        print(f"epoch {epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc "
-              f"{row['train_acc']:.2%} | test loss {row['test_loss']:.4f} acc "
-              f"{row['test_acc']:.2%} | {row['seconds']:.1f} s "
-              f"({row['tokens_per_second']:.0f} tok/s)", flush=True)
+    def show_sample() -> None:
         print(f"  sample: {_sample(model, vocab, cfg.seed)!r}", flush=True)
 
-    code = _run_epochs(out, start_epoch, cfg.epochs, metrics, one_epoch, save, report,
+    code = _run_epochs(out, start_epoch, cfg.epochs, metrics,
+                       *_epoch_steps(job, cfg, ranks, args, stem, mcfg, data_cfg, show_sample),
                        TEXT_METRIC_FIELDS, lead=ranks.lead)
     if code is not None:
         return code
