@@ -103,6 +103,8 @@ LAYERS = {
     "max_pool1d": (lambda: nn.MaxPool1d(3, 2, padding=1), lambda n: cr.randn(n, 3, 10)),
     "avg_pool1d": (lambda: nn.AvgPool1d(3, 2), lambda n: cr.randn(n, 3, 10)),
     "prelu": (lambda: nn.PReLU(3), lambda n: cr.randn(n, 3, 4)),
+    "cosine_similarity": (lambda: Lambda(lambda x: F.cosine_similarity(x, x.flip(1) * 0.5)),
+                          lambda n: cr.randn(n, 3, 4)),
     "cast_cumsum_sign": (lambda: Lambda(lambda x: x.double().cumsum(1).float() * x.sign()),
                          vectors()),
     "conv_asym": (lambda: nn.Conv2d(3, 2, (3, 1), stride=(1, 2), padding=(1, 0)), images()),

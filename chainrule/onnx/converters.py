@@ -28,8 +28,8 @@ from ..ops.elementwise import Erf, Expm1, Lerp, Log1p, LogBase, Rounding
 from ..ops.embedding import Embedding
 from ..ops.layer_norm import GroupNorm, LayerNorm
 from ..ops.linalg import Addmm, Linear, MatMul
-from ..ops.loss import (BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropy, Huber,
-                        MeanSquaredError, SmoothL1, XLogY)
+from ..ops.loss import (BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClampMinValue,
+                        CrossEntropy, Huber, MeanSquaredError, SmoothL1, XLogY)
 from ..ops.norm import BatchNorm
 from ..ops.pool import AvgPool2d, AvgPool2dNaive, MaxPool2d, MaxPool2dNaive, avg_divisor
 from ..ops.rearrange import Flip, Roll
@@ -124,6 +124,12 @@ def _clamp(op: Op) -> list:
     lo, hi = op.static(lambda fn: (fn.lo, fn.hi), "bounds")
     return [op.one("Clip", [op.x(0), "" if lo is None else op.const(lo),
                             "" if hi is None else op.const(hi)])]
+
+
+@register(ClampMinValue)
+def _clamp_min_value(op: Op) -> list:
+    lower = op.static(lambda fn: fn.lower, "lower bound")
+    return [op.one("Clip", [op.x(0), op.const(lower), ""])]
 
 
 @register(Where)

@@ -26,7 +26,6 @@ import numpy
 
 from ..autograd.errors import OpError, OpIndexError
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ._util import broadcast_error
@@ -1016,6 +1015,26 @@ def kl_div(input: Tensor, target: Any, size_average: Optional[bool] = None,
 
 
 # ============================================================================ similarity
+class ClampMinValue(Function):
+    """``max(x, lower)`` for the value only: the gradient passes as if nothing were clamped.
+
+    PyTorch's ``cosine_similarity`` clamps its norms in place under ``no_grad``, so their values
+    are clamped and their gradients are not; one out-of-place node says the same (and exports:
+    an in-place write outside the graph cannot be traced).
+    """
+
+    derivative = "1 (the clamp changes the value only)"
+
+    def __init__(self, lower: float) -> None:
+        self.lower = lower
+
+    def forward(self, x: Any) -> Any:
+        return xp.maximum(x, xp.asarray(self.lower, x.dtype))  # NaN stays NaN, as clamp_min_
+
+    def backward(self, gy: Tensor) -> Tensor:
+        return gy
+
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim``.
 
@@ -1052,12 +1071,9 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     x1 = x1 if x1.dtype.kind == "f" else x1.to(dtype)
     x2 = x2 if x2.dtype.kind == "f" else x2.to(dtype)
     x1, x2 = _broadcast_pair(x1, x2, op)
-    # clones of the norms, clamped in place outside the graph: PyTorch's value and gradient
-    n1 = vector_norm(x1, 2, dim=dim, keepdim=True).clone()  # (*1, 1, *2)
-    n2 = vector_norm(x2, 2, dim=dim, keepdim=True).clone()
-    with no_grad():
-        n1.clamp_min_(eps)
-        n2.clamp_min_(eps)
+    # the norms clamped for their value only: PyTorch's value and gradient
+    n1 = ClampMinValue(eps)(vector_norm(x1, 2, dim=dim, keepdim=True))  # (*1, 1, *2)
+    n2 = ClampMinValue(eps)(vector_norm(x2, 2, dim=dim, keepdim=True))
     return sum((x1 / n1) * (x2 / n2), dim)
 
 
