@@ -1200,3 +1200,28 @@ class Tensor:
 
     def where(self, condition: Any, other: Any) -> "Tensor":
         return _ops.where(condition, self, other)
+
+
+def tensors_in(value: Any, other: Optional[Callable[[Any], None]] = None) -> list[Tensor]:
+    """The Tensors in ``value`` (a Tensor, or nested tuples, lists and dicts of them), in
+    order, found without recursion. ``None`` is skipped; any other item goes to ``other``
+    (which raises where only Tensors may appear), or is skipped when ``other`` is None.
+
+    Example:
+        >>> a, b = Tensor(numpy.zeros(1)), Tensor(numpy.ones(2))
+        >>> [t.shape for t in tensors_in((a, {"x": [b, None, 3]}))]
+        [(1,), (2,)]
+    """
+    found: list[Tensor] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            found.append(item)
+        elif isinstance(item, (tuple, list)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif item is not None and other is not None:
+            other(item)
+    return found

@@ -240,6 +240,21 @@ def _check_int(value: Any, name: str, layer: str) -> None:
         raise OpError(f"{layer}: {name} must be greater than zero, got {value}")
 
 
+def _refuse_kwargs(kwargs: dict, layer: str) -> None:
+    """RNN's and GRU's ``**kwargs`` must be empty; ``proj_size`` is LSTM's only."""
+    if "proj_size" in kwargs:
+        raise OpError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    if kwargs:
+        raise TypeError(f"{layer}: unexpected keyword arguments {sorted(kwargs)}")
+
+
+def _init_uniform(module: Module, hidden_size: int) -> None:
+    """Draw every parameter of ``module`` from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+    stdv = 1.0 / math.sqrt(hidden_size)
+    for weight in module.parameters():
+        init.uniform_(weight, -stdv, stdv)
+
+
 # ============================================================================ the layers
 class RNNBase(Module):
     """What ``RNN``, ``LSTM`` and ``GRU`` share: the parameters and the layer loop.
@@ -324,9 +339,7 @@ class RNNBase(Module):
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in
         registration order (PyTorch's)."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _init_uniform(self, self.hidden_size)
 
     def flatten_parameters(self) -> None:
         """Does nothing: there is no cuDNN weight buffer to compact (kept for PyTorch code)."""
@@ -553,10 +566,7 @@ class RNN(RNNBase):
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device: Any = None,
                  dtype: Any = None, **kwargs: Any) -> None:
-        if "proj_size" in kwargs:
-            raise OpError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        if kwargs:
-            raise TypeError(f"RNN: unexpected keyword arguments {sorted(kwargs)}")
+        _refuse_kwargs(kwargs, "RNN")
         if nonlinearity not in ("tanh", "relu"):
             raise OpError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
                           f"'relu'.")
@@ -653,10 +663,7 @@ class GRU(RNNBase):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device: Any = None, dtype: Any = None,
                  **kwargs: Any) -> None:
-        if "proj_size" in kwargs:
-            raise OpError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        if kwargs:
-            raise TypeError(f"GRU: unexpected keyword arguments {sorted(kwargs)}")
+        _refuse_kwargs(kwargs, "GRU")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, device, dtype)
 
@@ -692,9 +699,7 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            init.uniform_(weight, -stdv, stdv)
+        _init_uniform(self, self.hidden_size)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -751,6 +756,14 @@ class RNNCellBase(Module):
                               f"weights' dtype {w.dtype}, got {t.dtype}")
         return input, states, batched
 
+    def _cell_step(self, step: Callable[..., State], input: Tensor, states: Optional[list],
+                   hidden_names: Sequence[str]) -> State:
+        """``step`` on ``input`` from ``states`` (checked and batched by :meth:`_prepare`);
+        the new states, unbatched again for an unbatched input."""
+        x, states, batched = self._prepare(input, states, hidden_names)
+        new = step(F.linear(x, self.weight_ih, self.bias_ih), tuple(states), self._hh)
+        return new if batched else tuple(s.squeeze(0) for s in new)
+
 
 class RNNCell(RNNCellBase):
     """One Elman step: ``h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh)``, act tanh or relu.
@@ -783,10 +796,8 @@ class RNNCell(RNNCellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        x, (h,), batched = self._prepare(input, None if hx is None else [hx], ["hidden"])
         step = rnn_tanh_step if self.nonlinearity == "tanh" else rnn_relu_step
-        (h,) = step(F.linear(x, self.weight_ih, self.bias_ih), (h,), self._hh)
-        return h if batched else h.squeeze(0)
+        return self._cell_step(step, input, None if hx is None else [hx], ["hidden"])[0]
 
 
 class LSTMCell(RNNCellBase):
@@ -819,10 +830,9 @@ class LSTMCell(RNNCellBase):
     def forward(self, input: Tensor, hx: Optional[tuple] = None) -> tuple[Tensor, Tensor]:
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
-        x, (h, c), batched = self._prepare(input, None if hx is None else list(hx),
-                                           ["hx[0]", "hx[1]"])
-        h, c = lstm_step(F.linear(x, self.weight_ih, self.bias_ih), (h, c), self._hh)
-        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+        h, c = self._cell_step(lstm_step, input, None if hx is None else list(hx),
+                               ["hx[0]", "hx[1]"])
+        return h, c
 
 
 class GRUCell(RNNCellBase):
@@ -853,6 +863,4 @@ class GRUCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tensor:
-        x, (h,), batched = self._prepare(input, None if hx is None else [hx], ["hidden"])
-        (h,) = gru_step(F.linear(x, self.weight_ih, self.bias_ih), (h,), self._hh)
-        return h if batched else h.squeeze(0)
+        return self._cell_step(gru_step, input, None if hx is None else [hx], ["hidden"])[0]

@@ -54,7 +54,10 @@ def _get_activation_fn(activation: str) -> Callable[[Tensor], Tensor]:
     raise OpError(f"activation should be relu/gelu, not {activation}")
 
 
-def _get_clones(module: Module, n: int) -> ModuleList:
+def _get_clones(module: Module, n: int, stack: str) -> ModuleList:
+    """``n`` deep copies of ``module`` (independent weights); ``stack`` names the caller."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise OpError(f"{stack}: num_layers must be a non-negative int, got {n!r}")
     return ModuleList([copy.deepcopy(module) for _ in range(n)])
 
 
@@ -62,6 +65,14 @@ def _get_seq_len(src: Tensor, batch_first: bool) -> int:
     if src.ndim == 2:
         return src.shape[0]
     return src.shape[1 if batch_first else 0]
+
+
+def _stack_is_causal(layers: ModuleList, x: Tensor, mask: Optional[Tensor],
+                     is_causal: Optional[bool]) -> bool:
+    """A stack's ``is_causal``: as given, else whether ``mask`` is the causal mask of ``x``'s
+    sequence length (read batch first or not as the stack's first layer reads it)."""
+    batch_first = layers[0].self_attn.batch_first if len(layers) else False
+    return _detect_is_causal_mask(mask, is_causal, _get_seq_len(x, batch_first))
 
 
 def _detect_is_causal_mask(mask: Optional[Tensor], is_causal: Optional[bool] = None,
@@ -82,7 +93,39 @@ def _check_d_model(x: Tensor, d_model: int, layer: str, name: str) -> None:
 
 
 # ============================================================================ layers
-class TransformerEncoderLayer(Module):
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: the feed-forward network (``linear1``,
+    ``dropout``, ``linear2``), one LayerNorm and one residual dropout per block
+    (``norm1``.., ``dropout1``..), the self-attention block and the feed-forward block
+    (the last block, whose dropout is ``_ff_dropout``)."""
+
+    _ff_dropout = "dropout2"
+
+    def _add_blocks(self, blocks: int, d_model: int, dim_feedforward: int, dropout: float,
+                    layer_norm_eps: float, norm_first: bool, bias: bool, kw: dict) -> None:
+        """Register the feed-forward network, then ``blocks`` norms and ``blocks`` residual
+        dropouts (PyTorch's order, so parameters and state_dict keys come in its order)."""
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        for k in range(1, blocks + 1):
+            setattr(self, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw))
+        for k in range(1, blocks + 1):
+            setattr(self, f"dropout{k}", Dropout(dropout))
+
+    def _sa_block(self, x: Tensor, attn_mask: Optional[Tensor],
+                  key_padding_mask: Optional[Tensor], is_causal: bool = False) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return getattr(self, self._ff_dropout)(x)
+
+
+class TransformerEncoderLayer(_TransformerLayer):
     """Self-attention and a feed-forward network, each in a residual block with layer norm.
 
     Post-norm (default): ``x = norm1(x + sa(x)); x = norm2(x + ff(x))``; with ``norm_first``:
@@ -121,14 +164,8 @@ class TransformerEncoderLayer(Module):
         kw = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
+        self._add_blocks(2, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias,
+                         kw)
         if isinstance(activation, str):
             activation = _get_activation_fn(activation)
         if activation is F.relu or isinstance(activation, ReLU):
@@ -158,18 +195,8 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Tensor, attn_mask: Optional[Tensor],
-                  key_padding_mask: Optional[Tensor], is_causal: bool = False) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
 
-    def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
-
-
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """Self-attention, attention over the encoder's output (``memory``) and a feed-forward
     network, each in a residual block with layer norm (post-norm, or pre-norm with
     ``norm_first``).
@@ -198,6 +225,8 @@ class TransformerDecoderLayer(Module):
         (3, 2, 16)
     """
 
+    _ff_dropout = "dropout3"
+
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: Activation = F.relu,
                  layer_norm_eps: float = 1e-5, batch_first: bool = False,
@@ -209,16 +238,8 @@ class TransformerDecoderLayer(Module):
                                             batch_first=batch_first, bias=bias, **kw)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout,
                                                  batch_first=batch_first, bias=bias, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
+        self._add_blocks(3, d_model, dim_feedforward, dropout, layer_norm_eps, norm_first, bias,
+                         kw)
         self.activation = _get_activation_fn(activation) if isinstance(activation, str) \
             else activation
 
@@ -247,22 +268,12 @@ class TransformerDecoderLayer(Module):
             x = self.norm3(x + self._ff_block(x))
         return x
 
-    def _sa_block(self, x: Tensor, attn_mask: Optional[Tensor],
-                  key_padding_mask: Optional[Tensor], is_causal: bool = False) -> Tensor:
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           is_causal=is_causal, need_weights=False)[0]
-        return self.dropout1(x)
-
     def _mha_block(self, x: Tensor, mem: Tensor, attn_mask: Optional[Tensor],
                    key_padding_mask: Optional[Tensor], is_causal: bool = False) -> Tensor:
         x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
                                 key_padding_mask=key_padding_mask, is_causal=is_causal,
                                 need_weights=False)[0]
         return self.dropout2(x)
-
-    def _ff_block(self, x: Tensor) -> Tensor:
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout3(x)
 
 
 # ============================================================================ stacks
@@ -293,10 +304,7 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer: Module, num_layers: int, norm: Optional[Module] = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
-            raise OpError(f"TransformerEncoder: num_layers must be a non-negative int, got "
-                          f"{num_layers!r}")
-        self.layers = _get_clones(encoder_layer, num_layers)
+        self.layers = _get_clones(encoder_layer, num_layers, "TransformerEncoder")
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor = enable_nested_tensor
@@ -312,8 +320,7 @@ class TransformerEncoder(Module):
                                               src.dtype, mask, "mask")
         mask = canonical_mask(mask, "mask", src.dtype)
         output = src
-        batch_first = self.layers[0].self_attn.batch_first if len(self.layers) else False
-        causal = _detect_is_causal_mask(mask, is_causal, _get_seq_len(src, batch_first))
+        causal = _stack_is_causal(self.layers, src, mask, is_causal)
         for mod in self.layers:
             output = mod(output, src_mask=mask, is_causal=causal,
                          src_key_padding_mask=src_key_padding_mask)
@@ -343,10 +350,7 @@ class TransformerDecoder(Module):
     def __init__(self, decoder_layer: Module, num_layers: int,
                  norm: Optional[Module] = None) -> None:
         super().__init__()
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
-            raise OpError(f"TransformerDecoder: num_layers must be a non-negative int, got "
-                          f"{num_layers!r}")
-        self.layers = _get_clones(decoder_layer, num_layers)
+        self.layers = _get_clones(decoder_layer, num_layers, "TransformerDecoder")
         self.num_layers = num_layers
         self.norm = norm
 
@@ -358,9 +362,7 @@ class TransformerDecoder(Module):
         """Run every layer on ``tgt`` and ``memory``; ``tgt_is_causal=None`` detects whether
         ``tgt_mask`` is the causal mask."""
         output = tgt
-        batch_first = self.layers[0].self_attn.batch_first if len(self.layers) else False
-        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal,
-                                               _get_seq_len(tgt, batch_first))
+        tgt_is_causal = _stack_is_causal(self.layers, tgt, tgt_mask, tgt_is_causal)
         for mod in self.layers:
             output = mod(output, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                          tgt_key_padding_mask=tgt_key_padding_mask,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..autograd.grad_mode import set_grad_enabled, state
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, tensors_in
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SKIP_DIRS = tuple(os.path.join(_PKG, d) + os.sep for d in ("autograd", "ops", "onnx"))
@@ -119,18 +119,9 @@ def record(model: Any, args: tuple) -> tuple[Any, Recorder]:
 def flatten_outputs(out: Any) -> list[Tensor]:
     """The Tensors of a model's output (a Tensor, or nested tuples/lists/dicts of them; None
     entries skipped), in order."""
-    flat: list[Tensor] = []
-    stack: list[Any] = [out]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Tensor):
-            flat.append(item)
-        elif isinstance(item, (tuple, list)):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif item is not None:
-            raise TypeError(f"export: the model returned a {type(item).__name__}; expected "
-                            f"Tensors (or tuples, lists or dicts of them)")
-    return flat
+    def refuse(item: Any) -> None:
+        raise TypeError(f"export: the model returned a {type(item).__name__}; expected "
+                        f"Tensors (or tuples, lists or dicts of them)")
+
+    return tensors_in(out, refuse)
 

@@ -44,10 +44,16 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+def _tensor_arg(value: Any, op: str, name: str = "input") -> Tensor:
+    """``value`` if it is a Tensor, else PyTorch's TypeError for argument ``name`` of ``op``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
+    return value
+
+
 def _floating(input: Any, op: str) -> Tensor:
     """``input`` if it is a floating Tensor; PyTorch's kernels refuse integers and bools."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    _tensor_arg(input, op)
     if input._data.dtype.kind != "f":
         raise OpError(f"{op}: expected a floating point input, got dtype {input.dtype} "
                       f"(PyTorch's {op} is not implemented for integer or bool tensors; "
@@ -66,6 +72,18 @@ def _sigmoid_array(x: Any) -> Any:
 def _softplus1_array(x: Any) -> Any:
     """``log(1 + exp(x)) = log1p(exp(-|x|)) + max(x, 0)``: no overflow (NaN stays NaN)."""
     return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, 0)
+
+
+def _gelu_tanh_inner(xc: Any) -> Any:
+    """``sqrt(2/pi) * (x + 0.044715x^3)``, the argument of gelu's tanh form (arrays or
+    Tensors alike), on ``x`` clamped to [-100, 100]."""
+    return _TANH_K * (xc + _TANH_KAPPA * (xc * xc * xc))
+
+
+def _gelu_tanh_grad(xc: Any, t: Any) -> Any:
+    """The derivative of gelu's tanh form at ``x`` (clamped: ``xc``), ``t`` the tanh of
+    :func:`_gelu_tanh_inner` (arrays or Tensors alike)."""
+    return 0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * _TANH_K * (1 + 3 * _TANH_KAPPA * (xc * xc))
 
 
 def _normal_cdf_array(x: Any) -> Any:
@@ -94,7 +112,7 @@ class GELU(Function):
         if self.approximate == "tanh":
             xc = xp.clip(x, -_GELU_CLAMP, _GELU_CLAMP)  # no overflow in xc^3
             with xp.errstate(invalid="ignore"):  # -inf * 0: NaN, as PyTorch
-                return 0.5 * x * (1 + xp.tanh(_TANH_K * (xc + _TANH_KAPPA * (xc * xc * xc))))
+                return 0.5 * x * (1 + xp.tanh(_gelu_tanh_inner(xc)))
         with xp.errstate(invalid="ignore"):
             return x * _normal_cdf_array(x)
 
@@ -102,9 +120,7 @@ class GELU(Function):
         x = self.inputs[0]
         xc = clamp(x, -_GELU_CLAMP, _GELU_CLAMP)  # where it clamps, the terms with xc are 0
         if self.approximate == "tanh":
-            t = tanh(_TANH_K * (xc + _TANH_KAPPA * (xc * xc * xc)))
-            return gy * (0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * _TANH_K *
-                         (1 + 3 * _TANH_KAPPA * (xc * xc)))
+            return gy * _gelu_tanh_grad(xc, tanh(_gelu_tanh_inner(xc)))
         cdf = 0.5 * (1 + erf(xc * _SQRT1_2))  # erf(+-100/sqrt(2)) is +-1 exactly
         return gy * (cdf + xc * (exp(-0.5 * (xc * xc)) * _INV_SQRT_2PI))
 
@@ -112,9 +128,7 @@ class GELU(Function):
         x = self.inputs[0]._data
         xc = xp.clip(x, -_GELU_CLAMP, _GELU_CLAMP)
         if self.approximate == "tanh":
-            t = xp.tanh(_TANH_K * (xc + _TANH_KAPPA * (xc * xc * xc)))
-            return gy * (0.5 * (1 + t) + 0.5 * xc * (1 - t * t) * _TANH_K *
-                         (1 + 3 * _TANH_KAPPA * (xc * xc)))
+            return gy * _gelu_tanh_grad(xc, xp.tanh(_gelu_tanh_inner(xc)))
         return gy * (_normal_cdf_array(x) + xc * (xp.exp(-0.5 * (xc * xc)) * _INV_SQRT_2PI))
 
 
@@ -438,8 +452,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def _hardtanh(input: Any, min_val: float, max_val: float, op: str) -> Tensor:
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    _tensor_arg(input, op)
     if input._data.dtype.kind == "b":
         raise OpError(f"{op}: Bool inputs not supported for hardtanh (got a bool tensor)")
     return Hardtanh(min_val, max_val)(input)
@@ -581,12 +594,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         >>> prelu(cr.tensor([[-1.0, -1.0], [2.0, -2.0]]), cr.tensor([0.1, 0.5])).tolist()
         [[-0.10000000149011612, -0.5], [2.0, -1.0]]
     """
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"prelu(): argument 'weight' must be Tensor, not "
-                        f"{type(weight).__name__}")
-    if not isinstance(input, Tensor):
-        raise TypeError(f"prelu(): argument 'input' must be Tensor, not "
-                        f"{type(input).__name__}")
+    _tensor_arg(weight, "prelu", "weight")
+    _tensor_arg(input, "prelu")
     if weight.ndim > 1:
         raise OpError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
                       f"ndim = {weight.ndim} (weight of shape {weight.shape})")

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, tensors_in
 from ..io.files import write_atomic
 from .format import format_dtype, format_shape, format_value
 
@@ -145,17 +145,11 @@ def _attr_list(attrs: dict) -> str:
 # ============================================================================ the walk
 def _flatten(tensors: Iterable[Any], fn_name: str) -> list[Tensor]:
     """Tensors from arguments that may be Tensors or (nested) lists/tuples of them."""
-    out: list[Tensor] = []
-    stack = list(reversed(list(tensors)))
-    while stack:
-        t = stack.pop()
-        if isinstance(t, Tensor):
-            out.append(t)
-        elif isinstance(t, (list, tuple)):
-            stack.extend(reversed(t))
-        else:
-            raise TypeError(f"{fn_name}: expected Tensors (or lists/tuples of Tensors), got "
-                            f"{type(t).__name__}")
+    def refuse(item: Any) -> None:
+        raise TypeError(f"{fn_name}: expected Tensors (or lists/tuples of Tensors), got "
+                        f"{type(item).__name__}")
+
+    out = tensors_in(list(tensors), refuse)
     if not out:
         raise ValueError(f"{fn_name}: expected at least one Tensor to draw")
     return out

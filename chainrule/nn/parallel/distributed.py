@@ -40,7 +40,7 @@ from typing import Any, Iterator, Optional
 
 from ... import distributed as dist
 from ...autograd.grad_mode import is_grad_enabled
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, tensors_in
 from ...backend import xp
 from ..dropout import Dropout, Dropout1d, Dropout2d
 from ..module import Module
@@ -68,19 +68,6 @@ class _Pass:
         self.works: list[Any] = []
         self.launched = 0
         self.fired = False
-
-
-def _tensors(value: Any) -> Iterator[Tensor]:
-    """The Tensors in a forward's output (a Tensor, or tuples, lists and dicts of them)."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Tensor):
-            yield v
-        elif isinstance(v, (list, tuple)):
-            stack.extend(v)
-        elif isinstance(v, dict):
-            stack.extend(v.values())
 
 
 class DistributedDataParallel(Module):
@@ -248,7 +235,7 @@ class DistributedDataParallel(Module):
         index = self._index
         left = [0] * len(self._params)
         stack = []
-        for t in _tensors(out):
+        for t in tensors_in(out):
             if t.grad_fn is not None:
                 stack.append(t.grad_fn)
             elif id(t) in index and t.requires_grad:
