@@ -23,6 +23,26 @@ from .module import Module, factory_dtype
 from .parameter import Parameter
 
 
+def _affine_parameters(module: Module, shape: Any, weight: bool, bias: Optional[bool],
+                       dtype: Any) -> None:
+    """Register a normalisation's learnt ``weight`` (ones) and ``bias`` (zeros) of ``shape``,
+    or None in their place when not learnt (PyTorch's names either way); ``bias=None``: the
+    layer has no bias at all (RMSNorm)."""
+    module.register_parameter("weight", Parameter(xp.ones(shape, dtype=dtype)) if weight
+                              else None)
+    if bias is not None:
+        module.register_parameter("bias", Parameter(xp.zeros(shape, dtype=dtype))
+                                  if weight and bias else None)
+
+
+def _reset_affine(module: Module) -> None:
+    """``weight`` back to 1 and ``bias`` to 0, where the layer learns them."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d and BatchNorm2d; they differ only in the input ranks allowed."""
 
@@ -47,15 +67,7 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = factory_dtype(device, dtype, name)
-        if affine:
-            self.weight = Parameter(xp.ones(num_features, dtype=dtype))
-            if bias:
-                self.bias = Parameter(xp.zeros(num_features, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, num_features, affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
@@ -85,10 +97,7 @@ class _BatchNorm(Module):
             ([1.0, 1.0], [0.0, 0.0], 0)
         """
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input(self, input: Tensor) -> None:
         name = type(self).__name__
@@ -316,23 +325,11 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = factory_dtype(device, dtype, "LayerNorm")
-        if elementwise_affine:
-            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
-            if bias:
-                self.bias = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
         """``weight`` to 1 and ``bias`` to 0, as the constructor sets them."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         # F.layer_norm names normalized_shape and the input's shape on a mismatch
@@ -384,23 +381,11 @@ class GroupNorm(Module):
         self.eps = eps
         self.affine = affine
         dtype = factory_dtype(device, dtype, "GroupNorm")
-        if affine:
-            self.weight = Parameter(xp.empty(num_channels, dtype=dtype))
-            if bias:
-                self.bias = Parameter(xp.empty(num_channels, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _affine_parameters(self, num_channels, affine, bias, dtype)
 
     def reset_parameters(self) -> None:
         """``weight`` to 1 and ``bias`` to 0, as the constructor sets them."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim >= 2 and input.shape[1] != self.num_channels:
@@ -445,16 +430,11 @@ class RMSNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = factory_dtype(device, dtype, "RMSNorm")
-        if elementwise_affine:
-            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        self.reset_parameters()
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, None, dtype)
 
     def reset_parameters(self) -> None:
         """``weight`` to 1, as the constructor sets it."""
-        if self.weight is not None:
-            init.ones_(self.weight)
+        _reset_affine(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
