@@ -3,7 +3,7 @@
 ``MaxPool1d``, ``AvgPool1d``, ``AdaptiveAvgPool1d``."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from ..autograd.tensor import Tensor
 from . import functional as F
@@ -12,7 +12,38 @@ from .module import Module
 IntOrPair = Union[int, tuple[int, int]]
 
 
-class MaxPool2d(Module):
+class _MaxPoolNd(Module):
+    """What MaxPool1d and MaxPool2d share: their arguments (an int, or a pair for 2-D) and repr;
+    each subclass's forward calls its functional."""
+
+    def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
+                 padding: IntOrPair = 0, dilation: IntOrPair = 1, return_indices: bool = False,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class _AdaptivePoolNd(Module):
+    """What the adaptive pools share: ``output_size`` and the repr."""
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class MaxPool2d(_MaxPoolNd):
     """Maximum over each ``kernel_size`` window; the gradient goes to the arg-max of each
     window (PyTorch's rule for ties: the first maximum in row-major order).
 
@@ -43,24 +74,9 @@ class MaxPool2d(Module):
         [[[[5, 7], [13, 15]]]]
     """
 
-    def __init__(self, kernel_size: IntOrPair, stride: Optional[IntOrPair] = None,
-                 padding: IntOrPair = 0, dilation: IntOrPair = 1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
     def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(Module):
@@ -109,7 +125,7 @@ class AvgPool2d(Module):
 SizeT = Union[Optional[int], tuple[Optional[int], Optional[int]]]
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
     """Average pooling to a fixed output size, whatever the input size (see
     :func:`chainrule.nn.functional.adaptive_avg_pool2d` for the windows).
 
@@ -129,17 +145,13 @@ class AdaptiveAvgPool2d(Module):
     """
 
     def __init__(self, output_size: SizeT) -> None:
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.adaptive_avg_pool2d(input, self.output_size)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_AdaptivePoolNd):
     """Max pooling to a fixed output size, whatever the input size (see
     :func:`chainrule.nn.functional.adaptive_max_pool2d`).
 
@@ -158,18 +170,14 @@ class AdaptiveMaxPool2d(Module):
     """
 
     def __init__(self, output_size: SizeT, return_indices: bool = False) -> None:
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
         self.return_indices = return_indices
 
     def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
-
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """Maximum over each ``kernel_size`` window of a sequence; the gradient goes to the first
     maximum of each window.
 
@@ -194,24 +202,9 @@ class MaxPool1d(Module):
         MaxPool1d(kernel_size=3, stride=2, padding=0, dilation=1, ceil_mode=False)
     """
 
-    def __init__(self, kernel_size: int, stride: Optional[int] = None, padding: int = 0,
-                 dilation: int = 1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
     def forward(self, input: Tensor) -> Union[Tensor, tuple[Tensor, Tensor]]:
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 def _one(value: Union[int, tuple[int]]) -> tuple[int]:
@@ -260,7 +253,7 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool1d(Module):
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
     """Average pooling of a sequence to a fixed output length, whatever the input length
     (see :func:`chainrule.nn.functional.adaptive_avg_pool1d` for the windows).
 
@@ -277,11 +270,7 @@ class AdaptiveAvgPool1d(Module):
     """
 
     def __init__(self, output_size: Union[int, tuple[int]]) -> None:
-        super().__init__()
-        self.output_size = output_size
+        super().__init__(output_size)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.adaptive_avg_pool1d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
