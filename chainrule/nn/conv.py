@@ -81,7 +81,31 @@ def _conv_repr(m: Module, zeros_padding: Any, transposed: bool = False) -> str:
     return s
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: their reset, forward (padding modes other than zeros pad
+    first) and repr; each subclass names its functional, ``_conv``."""
+
+    _conv: Any
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights with PyTorch's default initialisation."""
+        default_init_(self.weight, self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        # the functional checks the channel count and names both shapes in its ValueError
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, _reversed_padding(self.padding, self.kernel_size,
+                                                    self.dilation), mode=self.padding_mode)
+            return self._conv(padded, self.weight, self.bias, self.stride, 0, self.dilation,
+                              self.groups)
+        return self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                          self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return _conv_repr(self, (0,) * len(self.kernel_size))
+
+
+class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation, as every framework computes it) with a learned
     kernel per (out channel, in channel) pair and an optional bias.
 
@@ -138,25 +162,10 @@ class Conv2d(Module):
         kh, kw = self.kernel_size
         init_weight_and_bias(self, (out_channels, in_channels // groups, kh, kw), bias, dtype)
 
-    def reset_parameters(self) -> None:
-        """Draw fresh weights with PyTorch's default initialisation."""
-        default_init_(self.weight, self.bias)
-
-    def forward(self, input: Tensor) -> Tensor:
-        # conv2d checks the channel count and names both shapes in its ValueError
-        if self.padding_mode != "zeros":
-            padded = F.pad(input, _reversed_padding(self.padding, self.kernel_size,
-                                                    self.dilation), mode=self.padding_mode)
-            return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
-                            self.groups)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
-
-    def extra_repr(self) -> str:
-        return _conv_repr(self, (0, 0))
+    _conv = staticmethod(F.conv2d)
 
 
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-D convolution (cross-correlation) over (N, C, L) sequences, with a learned kernel
     per (out channel, in channel) pair and an optional bias.
 
@@ -216,21 +225,7 @@ class Conv1d(Module):
         dtype = factory_dtype(device, dtype, op)
         init_weight_and_bias(self, (out_channels, in_channels // groups, k), bias, dtype)
 
-    def reset_parameters(self) -> None:
-        """Draw fresh weights with PyTorch's default initialisation."""
-        default_init_(self.weight, self.bias)
-
-    def forward(self, input: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":
-            padded = F.pad(input, _reversed_padding(self.padding, self.kernel_size,
-                                                    self.dilation), mode=self.padding_mode)
-            return F.conv1d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
-                            self.groups)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
-
-    def extra_repr(self) -> str:
-        return _conv_repr(self, (0,))
+    _conv = staticmethod(F.conv1d)
 
 
 class _ConvTransposeNd(Module):
