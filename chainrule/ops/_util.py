@@ -54,6 +54,20 @@ def broadcast_error(op: str, a: Sequence[int], b: Sequence[int]) -> Optional[OpE
     return None
 
 
+def tensor_argument(value: Any, op: str, name: str = "input") -> Tensor:
+    """``value`` if it is a Tensor, else PyTorch's TypeError for argument ``name`` of ``op``
+    (``"{op}(): argument '{name}' must be Tensor, not {type}"``).
+
+    Example:
+        >>> tensor_argument(3, "gelu")
+        Traceback (most recent call last):
+        TypeError: gelu(): argument 'input' must be Tensor, not int
+    """
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
+    return value
+
+
 def as_tensor_arg(x: Any, name: str = "input", op: str = "", *, optional: bool = False,
                   array_like: bool = False) -> Optional[Tensor]:
     """A tensor argument of ``op``: a Tensor as it is, an ndarray as a constant Tensor.
@@ -189,8 +203,7 @@ def write_out(result: Tensor, out: Any, op: str, same_dtype: bool = False) -> Te
         >>> cr.add(cr.ones(2), 1, out=o) is o, o.tolist()
         (True, [2.0, 2.0])
     """
-    if not isinstance(out, Tensor):
-        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    tensor_argument(out, op, "out")
     if (result._requires_grad or out._requires_grad) and is_grad_enabled():
         raise RuntimeError(f"{op}(): functions with out=... arguments don't support automatic "
                            f"differentiation, but one of the arguments requires grad.")

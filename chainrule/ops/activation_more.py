@@ -19,13 +19,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy
 
 from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
-from ._util import normalize_dims
+from ._util import normalize_dims, tensor_argument
 from .activation import sigmoid, tanh
 from .arithmetic import abs, clamp, exp, keep_where, keep_where_array, where
 from .elementwise import erf, erf_array
@@ -44,16 +43,9 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def _tensor_arg(value: Any, op: str, name: str = "input") -> Tensor:
-    """``value`` if it is a Tensor, else PyTorch's TypeError for argument ``name`` of ``op``."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(value).__name__}")
-    return value
-
-
 def _floating(input: Any, op: str) -> Tensor:
     """``input`` if it is a floating Tensor; PyTorch's kernels refuse integers and bools."""
-    _tensor_arg(input, op)
+    tensor_argument(input, op)
     if input._data.dtype.kind != "f":
         raise OpError(f"{op}: expected a floating point input, got dtype {input.dtype} "
                       f"(PyTorch's {op} is not implemented for integer or bool tensors; "
@@ -452,7 +444,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def _hardtanh(input: Any, min_val: float, max_val: float, op: str) -> Tensor:
-    _tensor_arg(input, op)
+    tensor_argument(input, op)
     if input._data.dtype.kind == "b":
         raise OpError(f"{op}: Bool inputs not supported for hardtanh (got a bool tensor)")
     return Hardtanh(min_val, max_val)(input)
@@ -594,8 +586,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         >>> prelu(cr.tensor([[-1.0, -1.0], [2.0, -2.0]]), cr.tensor([0.1, 0.5])).tolist()
         [[-0.10000000149011612, -0.5], [2.0, -1.0]]
     """
-    _tensor_arg(weight, "prelu", "weight")
-    _tensor_arg(input, "prelu")
+    tensor_argument(weight, "prelu", "weight")
+    tensor_argument(input, "prelu")
     if weight.ndim > 1:
         raise OpError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
                       f"ndim = {weight.ndim} (weight of shape {weight.shape})")

@@ -24,6 +24,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import xp
 from ..random import get_rng
+from ._util import tensor_argument
 from .activation import softmax
 from .arithmetic import where
 from .linalg import linear, matmul
@@ -45,9 +46,7 @@ def _check(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: Any,
     value with their heads repeated for grouped-query attention (``enable_gqa``)."""
     op = "scaled_dot_product_attention"
     for name, t in (("query", query), ("key", key), ("value", value)):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not "
-                            f"{type(t).__name__}")
+        tensor_argument(t, op, name)
     if min(query.ndim, key.ndim, value.ndim) < 2:
         raise OpError(f"{op}: Expected query, key, and value to all be at least 2 dimensional, "
                       f"but got query.dim: {query.ndim} key.dim: {key.ndim} and value.dim: "
@@ -61,9 +60,7 @@ def _check(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: Any,
         raise OpError(f"{op}: expected floating point query, key and value, got dtype "
                       f"{query.dtype}")
     if attn_mask is not None:
-        if not isinstance(attn_mask, Tensor):
-            raise TypeError(f"{op}(): argument 'attn_mask' must be Tensor, not "
-                            f"{type(attn_mask).__name__}")
+        tensor_argument(attn_mask, op, "attn_mask")
         if attn_mask.dtype != numpy.bool_ and attn_mask.dtype != query.dtype:
             raise OpError(f"{op}: Expected attn_mask dtype to be bool or to match query dtype, "
                           f"but got attn_mask.dtype: {attn_mask.dtype} and query.dtype: "
