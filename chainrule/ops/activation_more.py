@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 from ..autograd.errors import OpError
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
